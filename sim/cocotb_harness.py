@@ -1,0 +1,133 @@
+"""cocotb harness helpers shared by every regression and by `eiegen sim`.
+
+A regression is: Amaranth component -> Verilog file (plus hand-written Verilog
+support files) -> cocotb runner build (Verilator by default, Icarus as second
+simulator) -> a cocotb test module run in the simulator process, which
+reports its findings back through a JSON file in the test directory.
+
+Nothing here runs Python per clock cycle; the cocotb test modules preload
+memories from files and wait on a `done` edge.
+"""
+
+import json
+import os
+import shutil
+import hashlib
+from pathlib import Path
+
+from ..sw import toolchain
+
+__all__ = ["SIMULATORS", "write_verilog", "build", "run", "SimulationError"]
+
+SIMULATORS = ("verilator", "icarus")
+
+#: Verilator warnings that Amaranth's generated Verilog triggers by design.
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNOPTFLAT",
+                  "-Wno-CASEINCOMPLETE", "-Wno-PINCONNECTEMPTY", "-Wno-UNUSEDSIGNAL",
+                  "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+
+
+class SimulationError(RuntimeError):
+    pass
+
+
+def write_verilog(component, path, *, name="top", platform=None):
+    """Convert an Amaranth component to Verilog at `path` (only rewritten when
+    the text changes, so simulator builds stay cached)."""
+    from amaranth.back import verilog
+    text = verilog.convert(component, name=name, platform=platform, emit_src=False)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def _sources_digest(sources, simulator, parameters, defines):
+    h = hashlib.sha256()
+    for src in sources:
+        h.update(Path(src).read_bytes())
+    h.update(repr((simulator, sorted((parameters or {}).items()),
+                   sorted((defines or {}).items()))).encode())
+    return h.hexdigest()[:16]
+
+
+def build(sources, toplevel, build_dir, *, simulator="verilator", parameters=None,
+          defines=None, log=None):
+    """Build (or reuse) a simulator model of `toplevel` from `sources`.
+    Returns the runner to call `run` with."""
+    from cocotb_tools.runner import get_runner
+    toolchain.configure()
+    if simulator == "verilator":
+        toolchain.require_verilator()
+    elif simulator == "icarus":
+        toolchain.require_icarus()
+    else:
+        raise SimulationError(f"unknown simulator {simulator!r}; expected one of {SIMULATORS}")
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    digest = _sources_digest(sources, simulator, parameters, defines)
+    stamp = build_dir / "eiegen.build-digest"
+    runner = get_runner(simulator)
+    kwargs = dict(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
+                  build_dir=str(build_dir), parameters=parameters or {}, defines=defines or {},
+                  timescale=("1ns", "1ps"))
+    if simulator == "verilator":
+        kwargs["build_args"] = VERILATOR_ARGS
+    if log is not None:
+        kwargs["log_file"] = str(log)
+    if stamp.exists() and stamp.read_text() == digest:
+        # the runner still needs to learn its build state; an up-to-date build is fast
+        kwargs["always"] = False
+    runner.build(**kwargs)
+    stamp.write_text(digest)
+    return runner
+
+
+def run(runner, toplevel, test_module, test_dir, *, plusargs=(), extra_env=None,
+        testcase=None, build_dir=None, log=None):
+    """Run cocotb test module `test_module` (an importable dotted name) in
+    `test_dir`; returns the JSON document that the test wrote to
+    $EIEGEN_RESULT (empty dict if none). Raises SimulationError on failure."""
+    from cocotb_tools.runner import get_results
+    test_dir = Path(test_dir)
+    test_dir.mkdir(parents=True, exist_ok=True)
+    result_path = test_dir / "eiegen_result.json"
+    if result_path.exists():
+        result_path.unlink()
+    env = {"EIEGEN_RESULT": str(result_path)}
+    env.update(extra_env or {})
+    toolchain.configure()
+    kwargs = dict(test_module=test_module, hdl_toplevel=toplevel, test_dir=str(test_dir),
+                  plusargs=list(plusargs), extra_env=env, timescale=("1ns", "1ps"))
+    if build_dir is not None:
+        kwargs["build_dir"] = str(build_dir)
+    if testcase is not None:
+        kwargs["testcase"] = testcase
+    if log is not None:
+        kwargs["log_file"] = str(log)
+    # The runner calls sys.exit() on a failing run when it sees pytest; turn
+    # that into our own exception so callers (CLI, benches) get one error type.
+    try:
+        results_xml = runner.test(**kwargs)
+    except SystemExit as exc:
+        raise SimulationError(f"simulation of {toplevel} failed (exit {exc.code}); "
+                              f"see the log in {test_dir}") from None
+    num_tests, num_failed = get_results(Path(results_xml))
+    if num_tests == 0 or num_failed:
+        raise SimulationError(f"{num_failed} of {num_tests} cocotb tests of {toplevel} failed; "
+                              f"see the log in {test_dir}")
+    if result_path.exists():
+        return json.loads(result_path.read_text())
+    return {}
+
+
+def report(doc):
+    """Called from inside a cocotb test: write `doc` (JSON-serialisable) where
+    the harness's `run` picks it up."""
+    path = os.environ.get("EIEGEN_RESULT")
+    if path:
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(doc, f)
+        os.replace(tmp, path)

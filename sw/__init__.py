@@ -1,0 +1,1 @@
+"""Software: Deep Compression, the packer and decoder, host tools and the command line."""
