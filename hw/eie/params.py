@@ -54,6 +54,8 @@ class EIEParams:
         _check_int("frac", self.frac, 0, 15)
         _check_int("acc_width", self.acc_width, 16 + self.frac + 1, 64)
         _check_int("entries_per_word", self.entries_per_word, 1, 8)
+        if self.entries_per_word & (self.entries_per_word - 1):
+            raise ValueError(f"entries_per_word must be 1, 2, 4 or 8, got {self.entries_per_word}")
         _check_int("spmat_depth", self.spmat_depth, 1, 1 << 20)
         _check_int("ptr_depth", self.ptr_depth, 1, 1 << 16)
         _check_int("bias_depth", self.bias_depth, 1, 1 << 15)
@@ -74,6 +76,20 @@ class EIEParams:
     @property
     def spmat_width(self):
         return 8 * self.entries_per_word
+
+    @property
+    def col_width(self):
+        """Bits of a global column index j < n_pes * act_depth."""
+        return max(1, (self.n_pes * self.act_depth - 1).bit_length())
+
+    @property
+    def act_index_width(self):
+        """Bits of a local activation index k < act_depth."""
+        return max(1, (self.act_depth - 1).bit_length())
+
+    @property
+    def pe_index_width(self):
+        return max(1, (self.n_pes - 1).bit_length())
 
     @property
     def max_inputs(self):

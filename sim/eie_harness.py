@@ -1,0 +1,101 @@
+"""Run EIE images on the generated Verilog of the array (cocotb).
+
+build(params, simulator) converts EIEArray(params) to Verilog once per
+parameter set (memories as eiegen_ram instances that $readmemh the image
+folder named by +eiegen_mem=...) and builds the simulator model;
+run(image_dir, inputs, params) runs every input vector through it and
+returns outputs and performance counters. The cocotb side
+(sim/cocotb_eie.py) writes the input activations and reads the outputs
+over the host bus, and otherwise only waits for `done`: no Python runs per
+clock cycle while the array computes.
+"""
+
+import hashlib
+import json
+import os
+import fcntl
+import contextlib
+from pathlib import Path
+
+import numpy as np
+
+from . import cocotb_harness
+from ..hw.common.ram import ReadmemhPlatform, VERILOG_SOURCE
+
+__all__ = ["build", "run", "TOPLEVEL", "default_build_root"]
+
+TOPLEVEL = "eie_top"
+
+
+def default_build_root():
+    return Path(os.environ.get("EIEGEN_BUILD", "build")) / "sim"
+
+
+@contextlib.contextmanager
+def _locked(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _config_key(params, simulator):
+    blob = json.dumps({"params": params.to_dict(), "sim": simulator,
+                       "src": _source_digest()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _source_digest():
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent / "hw"
+    for f in sorted(list(root.glob("eie/*.py")) + list(root.glob("common/*.py")) +
+                    list(root.glob("common/*.v"))):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class Built:
+    def __init__(self, runner, build_dir, params, simulator):
+        self.runner, self.build_dir, self.params, self.simulator = runner, build_dir, params, simulator
+
+
+def build(params, simulator="verilator", build_root=None):
+    """Generate and build the array for `params` (cached by parameters and
+    source digest; safe under pytest-xdist)."""
+    from ..hw.eie.array import EIEArray
+    build_root = Path(build_root or default_build_root())
+    key = _config_key(params, simulator)
+    bdir = build_root / f"eie-n{params.n_pes}-{simulator}-{key}"
+    with _locked(build_root / f".lock-{key}"):
+        vpath = bdir / f"{TOPLEVEL}.v"
+        if not vpath.exists():
+            cocotb_harness.write_verilog(EIEArray(params), vpath, name=TOPLEVEL,
+                                         platform=ReadmemhPlatform())
+        runner = cocotb_harness.build([VERILOG_SOURCE, vpath], TOPLEVEL, bdir / "sim",
+                                      simulator=simulator, log=bdir / "build.log")
+    return Built(runner, bdir, params, simulator)
+
+
+def run(built, image_dir, inputs, *, test_dir=None, timeout_cycles=None, progress=False):
+    """Run int16 input vectors (batch, n_in) through the array holding the image.
+    Returns {"outputs": (batch, n_out) int16, "counters": [per-input dict]}."""
+    image_dir = Path(image_dir).resolve()
+    inputs = np.atleast_2d(np.asarray(inputs, dtype=np.int16))
+    test_dir = Path(test_dir or (built.build_dir / "run")).resolve()
+    test_dir.mkdir(parents=True, exist_ok=True)
+    np.save(test_dir / "inputs.npy", inputs)
+    env = {"EIEGEN_IMAGE": str(image_dir), "EIEGEN_INPUTS": str(test_dir / "inputs.npy"),
+           "EIEGEN_PROGRESS": "1" if progress else "0"}
+    if timeout_cycles is not None:
+        env["EIEGEN_TIMEOUT_CYCLES"] = str(int(timeout_cycles))
+    doc = cocotb_harness.run(built.runner, TOPLEVEL, "eiegen.sim.cocotb_eie", test_dir,
+                             plusargs=[f"+eiegen_mem={image_dir}"], extra_env=env,
+                             build_dir=built.build_dir / "sim", log=test_dir / "sim.log")
+    if "error" in doc:
+        raise cocotb_harness.SimulationError(doc["error"])
+    return {"outputs": np.array(doc["outputs"], dtype=np.int16).reshape(len(inputs), -1),
+            "counters": doc["counters"], "sim_seconds": doc.get("sim_seconds"),
+            "sim_cycles": doc.get("sim_cycles")}
