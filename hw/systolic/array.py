@@ -1,0 +1,48 @@
+"""SystolicArray: the R x C grid of PEs (the TPU's Matrix Multiply Unit).
+
+Row r's activations enter PE(r, 0) at `a_in[r]` and move right; column c's
+weight beats enter PE(0, c) at `w_in[c]` and move down; partial sums start
+at 0 above row 0 and leave below row R-1 at `psum_out[c]`. An activation
+that enters row r at cycle t meets PE(r, c) at t + c; its contribution
+leaves column c at t + (R - r) + c. Feed row r r cycles late (Skew) and
+column c's result comes out at t0 + R + c for the vector whose row 0 entered
+at t0; delay column c by C - 1 - c (Deskew) and the whole output row is
+there at t0 + R + C - 1.
+"""
+
+from amaranth import Module, signed
+from amaranth.lib import wiring, data
+from amaranth.lib.wiring import In, Out
+
+from .layouts import act_beat, weight_beat
+from .pe import PE
+
+__all__ = ["SystolicArray"]
+
+
+class SystolicArray(wiring.Component):
+    def __init__(self, params):
+        self.params = params
+        R, C = params.rows, params.cols
+        super().__init__({
+            "a_in": In(data.ArrayLayout(act_beat(params), R)),
+            "w_in": In(data.ArrayLayout(weight_beat(params), C)),
+            "psum_out": Out(data.ArrayLayout(signed(params.acc_width), C)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        R, C = p.rows, p.cols
+        self.pes = pes = [[PE(p, r) for c in range(C)] for r in range(R)]
+        for r in range(R):
+            for c in range(C):
+                pe = pes[r][c]
+                m.submodules[f"pe_{r}_{c}"] = pe
+                m.d.comb += pe.a_in.eq(self.a_in[r] if c == 0 else pes[r][c - 1].a_out)
+                m.d.comb += pe.w_in.eq(self.w_in[c] if r == 0 else pes[r - 1][c].w_out)
+                if r > 0:
+                    m.d.comb += pe.psum_in.eq(pes[r - 1][c].psum_out)
+        for c in range(C):
+            m.d.comb += self.psum_out[c].eq(pes[R - 1][c].psum_out)
+        return m

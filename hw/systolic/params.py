@@ -1,0 +1,179 @@
+"""Generator parameters of the systolic matrix unit (plain Python, no Amaranth).
+
+The compiler (eiegen.sw.systolic), the golden and cycle models
+(eiegen.sim.systolic_*) and the RTL generator (eiegen.hw.systolic) all take
+one SystolicParams. The host sees the same numbers in the ID registers
+(docs/systolic.md), so a program compiled for another configuration can be
+refused.
+"""
+
+import dataclasses
+
+__all__ = ["SystolicParams", "TARGETS", "REGS", "MAX_INDEX_WORDS"]
+
+#: host-bus targets (address bits [31:24]) of the systolic unit
+TARGETS = {
+    "regs": 0x20,        # control, status, identification and performance counters
+    "imem": 0x21,        # instruction memory, one 64-bit instruction per word
+    "wmem": 0x22,        # weight memory, weight rows as chunks of lanes
+    "ub": 0x23,          # unified buffer, activation rows as chunks of lanes
+    "acc": 0x24,         # accumulators, one lane (acc_width bits) per word
+}
+
+#: word index (address bits [15:0]) of the registers in target "regs"
+REGS = {
+    "ctrl": 0,           # W: bit0 start, bit1 resume (after RHM/WHM), bit2 abort. R: status
+    "instr": 1,          # R: the instruction at the program counter (the one waited on)
+    "id0": 2,            # R: rows, cols, in_width, acc_width, mult_width, counter_width, version
+    "id1": 3,            # R: depths - 1: ub, acc, wmem, imem (16 bits each)
+    "cycles": 8,         # R: cycles the sequencer ran (not counting host waits)
+    "mac_active": 9,     # R: cycles an activation row entered the array
+    "stall": 10,         # R: cycles the instruction at the program counter could not issue
+    "weight_stall": 11,  # R: ... of which a MMUL waiting for its weight tile
+    "host_wait": 12,     # R: cycles paused at RHM/WHM for the host
+    "instructions": 13,  # R: instructions issued
+}
+
+#: the host bus's word index is 16 bits (hw/common/hostbus.py)
+MAX_INDEX_WORDS = 1 << 16
+
+ID_VERSION = 1
+
+
+def _check_int(name, value, lo, hi=None):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"systolic parameter {name} must be an integer, not {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise ValueError(f"systolic parameter {name} must be in {rng}, got {value}")
+
+
+def _clog2(n):
+    return max(0, (n - 1).bit_length())
+
+
+@dataclasses.dataclass(frozen=True)
+class SystolicParams:
+    rows: int = 8               # R: PE rows = K elements per weight tile (array inputs)
+    cols: int = 8               # C: PE columns = N elements per weight tile (array outputs)
+    in_width: int = 8           # activations and weights: signed in_width-bit integers
+    acc_width: int = 32         # partial sums and accumulators (wrap modulo 2**acc_width)
+    mult_width: int = 16        # requantisation multiplier: unsigned, 1 .. 2**mult_width - 1
+    ub_depth: int = 1024        # unified-buffer rows (max(R, C) lanes each)
+    acc_depth: int = 512        # accumulator rows (C lanes each)
+    wmem_depth: int = 1024      # weight-memory rows (C lanes each; a tile is R rows)
+    imem_depth: int = 512       # instructions
+    counter_width: int = 40     # performance counters
+
+    def __post_init__(self):
+        _check_int("rows", self.rows, 1, 32)
+        _check_int("cols", self.cols, 1, 32)
+        _check_int("in_width", self.in_width, 2, 16)
+        _check_int("acc_width", self.acc_width, 2 * self.in_width, 64)
+        _check_int("mult_width", self.mult_width, 1, 32)
+        _check_int("counter_width", self.counter_width, 8, 64)
+        for name in ("ub_depth", "acc_depth", "wmem_depth", "imem_depth"):
+            _check_int(name, getattr(self, name), 1, 1 << 16)
+        if self.wmem_depth < self.rows:
+            raise ValueError(f"systolic parameter wmem_depth ({self.wmem_depth}) must hold one "
+                             f"weight tile of rows={self.rows} rows")
+        for target, words in (("ub", self.ub_depth * self.ub_chunks_padded),
+                              ("wmem", self.wmem_depth * self.w_chunks_padded),
+                              ("acc", self.acc_depth * self.acc_lanes_padded)):
+            if words > MAX_INDEX_WORDS:
+                raise ValueError(f"systolic memory {target} needs {words} host-bus words, more than "
+                                 f"the bus's {MAX_INDEX_WORDS}; reduce its depth")
+
+    # -- derived --------------------------------------------------------------
+    @property
+    def ub_lanes(self):
+        """Lanes of a unified-buffer row: the array reads R of them, the
+        activation unit writes C of them."""
+        return max(self.rows, self.cols)
+
+    @property
+    def lane_bytes(self):
+        """Bytes of one activation/weight lane on the host bus."""
+        return (self.in_width + 7) // 8
+
+    @property
+    def chunk_lanes_max(self):
+        return 8 // self.lane_bytes
+
+    def chunk_lanes(self, lanes):
+        """Lanes per host-bus word of a memory with `lanes` lanes per row."""
+        return min(lanes, self.chunk_lanes_max)
+
+    def chunks(self, lanes):
+        cl = self.chunk_lanes(lanes)
+        return -(-lanes // cl)
+
+    @property
+    def ub_chunks(self):
+        return self.chunks(self.ub_lanes)
+
+    @property
+    def ub_chunks_padded(self):
+        return 1 << _clog2(self.ub_chunks)
+
+    @property
+    def w_chunks(self):
+        return self.chunks(self.cols)
+
+    @property
+    def w_chunks_padded(self):
+        return 1 << _clog2(self.w_chunks)
+
+    @property
+    def acc_lanes_padded(self):
+        return 1 << _clog2(self.cols)
+
+    @property
+    def acc_bytes(self):
+        return (self.acc_width + 7) // 8
+
+    @property
+    def product_width(self):
+        """Width of acc * multiplier in the activation unit (signed)."""
+        return self.acc_width + self.mult_width + 1
+
+    @property
+    def max_shift(self):
+        return self.acc_width + self.mult_width - 1
+
+    @property
+    def pipeline_depth(self):
+        """Cycles from a MMUL issuing a row (unified-buffer read) to that row's
+        accumulator write: R + C (docs/systolic.md, "Timing")."""
+        return self.rows + self.cols
+
+    @property
+    def macs(self):
+        return self.rows * self.cols
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown systolic parameters: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    def id_words(self):
+        """The values of registers id0 and id1 (what the host link identifies)."""
+        id0 = (self.rows | self.cols << 8 | self.in_width << 16 | self.acc_width << 24 |
+               self.mult_width << 32 | self.counter_width << 40 | ID_VERSION << 56)
+        id1 = ((self.ub_depth - 1) | (self.acc_depth - 1) << 16 | (self.wmem_depth - 1) << 32 |
+               (self.imem_depth - 1) << 48)
+        return id0, id1
+
+    @classmethod
+    def from_id_words(cls, id0, id1):
+        return cls(rows=id0 & 0xFF, cols=(id0 >> 8) & 0xFF, in_width=(id0 >> 16) & 0xFF,
+                   acc_width=(id0 >> 24) & 0xFF, mult_width=(id0 >> 32) & 0xFF,
+                   counter_width=(id0 >> 40) & 0xFF,
+                   ub_depth=(id1 & 0xFFFF) + 1, acc_depth=((id1 >> 16) & 0xFFFF) + 1,
+                   wmem_depth=((id1 >> 32) & 0xFFFF) + 1, imem_depth=((id1 >> 48) & 0xFFFF) + 1)

@@ -1,0 +1,75 @@
+"""WeightLoader: the weight memory and the path that shifts tiles into the array.
+
+The TPU keeps weights in DRAM and stages them through a weight FIFO; here an
+on-chip weight memory (block RAM, written by the host) holds the tiles, one
+weight row (C lanes) per memory row, a tile being R consecutive rows.
+
+RW w=A (dispatched by the sequencer at cycle d) reads rows A .. A+R-1 on
+cycles l_i = d+1+i. Row i leaves the memory one cycle after its read as a
+beat (value, valid, bank, tag=i) per column, goes through the column Skew
+(column c is c cycles late) into the top of the array and travels down;
+PE(i, c) keeps it in weight register `bank` at the end of cycle
+l_i + 1 + c + i. An activation row issued (unified-buffer read) at cycle q
+reaches PE(i, c) at q + 1 + i + c. So the first row of a MMUL may issue the
+cycle after the tile's last weight read (q > l_i + i for every i), and a new
+RW may overwrite a bank from the cycle on which the last row using it
+issued (q <= l_i + i). The sequencer keeps one cycle more on the second
+rule: it dispatches the RW at that cycle at the earliest, so reading starts
+the cycle after (docs/systolic.md, "Timing").
+"""
+
+from amaranth import Module, Signal, signed
+from amaranth.lib import wiring, data
+from amaranth.lib.wiring import In, Out
+
+from .lane_memory import LaneMemory
+from .layouts import weight_beat, tag_width
+from .skew import Skew
+
+__all__ = ["WeightLoader"]
+
+
+class WeightLoader(wiring.Component):
+    def __init__(self, params):
+        self.params = params
+        p = params
+        self.memory = LaneMemory(lanes=p.cols, lane_shape=signed(p.in_width), depth=p.wmem_depth,
+                                 chunk_lanes=p.chunk_lanes(p.cols), bus_lane_bits=8 * p.lane_bytes)
+        super().__init__({
+            "start": In(1),          # dispatch of RW
+            "base": In(16),
+            "bank": In(1),
+            "busy": Out(1),
+            "last": Out(1),          # reading the tile's last row this cycle
+            "cur_bank": Out(1),      # bank being loaded (valid while busy)
+            "w_out": Out(data.ArrayLayout(weight_beat(p), p.cols)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        m.submodules.memory = mem = self.memory
+        m.submodules.skew = skew = Skew(p.cols, weight_beat(p))
+
+        addr = Signal(16)
+        left = Signal(range(p.rows + 1))
+        tag = Signal(tag_width(p.rows))
+        bank = Signal()
+        m.d.comb += [self.busy.eq(left != 0), self.last.eq(left == 1), self.cur_bank.eq(bank)]
+
+        # beat control, registered to line up with the memory's read data
+        v_q = Signal()
+        bank_q = Signal()
+        tag_q = Signal(tag_width(p.rows))
+        m.d.sync += [v_q.eq(self.busy), bank_q.eq(bank), tag_q.eq(tag)]
+        m.d.comb += mem.raddr0.eq(addr)
+        with m.If(self.busy):
+            m.d.sync += [addr.eq(addr + 1), left.eq(left - 1), tag.eq(tag + 1)]
+        with m.If(self.start):
+            m.d.sync += [addr.eq(self.base), left.eq(p.rows), tag.eq(0), bank.eq(self.bank)]
+
+        for c in range(p.cols):
+            m.d.comb += [skew.i[c].data.eq(mem.rdata0[c]), skew.i[c].valid.eq(v_q),
+                         skew.i[c].bank.eq(bank_q), skew.i[c].tag.eq(tag_q)]
+        m.d.comb += self.w_out.eq(skew.o)
+        return m
