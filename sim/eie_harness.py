@@ -99,3 +99,34 @@ def run(built, image_dir, inputs, *, test_dir=None, timeout_cycles=None, progres
     return {"outputs": np.array(doc["outputs"], dtype=np.int16).reshape(len(inputs), -1),
             "counters": doc["counters"], "sim_seconds": doc.get("sim_seconds"),
             "sim_cycles": doc.get("sim_cycles")}
+
+
+def check(image, inputs, result, *, fifo_depth):
+    """Compare an RTL run with the golden and cycle models. Returns a dict:
+    output mismatches (count and first few), and per input the counters of
+    the RTL beside the cycle model's, with `cycles_equal` when all agree."""
+    from .eie_golden import image_forward
+    from .eie_cycles import simulate
+    inputs = np.atleast_2d(np.asarray(inputs, dtype=np.int16))
+    decoded = image.decode()
+    p = image.params
+    outs = image_forward(decoded, inputs, frac=p.frac, acc_width=p.acc_width, all_layers=True)
+    golden = outs[-1]
+    rtl = result["outputs"]
+    bad = np.argwhere(rtl != golden)
+    per_input = []
+    all_equal = True
+    for b in range(len(inputs)):
+        layer_inputs = [inputs[b]] + [o[b] for o in outs[:-1]]
+        model = simulate(image, inputs[b], fifo_depth=fifo_depth, layer_inputs=layer_inputs)
+        got = result["counters"][b]
+        want = {"cycles": model.total_cycles, "broadcasts": model.broadcasts,
+                "bcast_stall": model.bcast_stall, "busy": [int(v) for v in model.busy],
+                "idle": [int(v) for v in model.idle]}
+        equal = all(got[k] == want[k] for k in want)
+        all_equal &= equal
+        per_input.append({"rtl": got, "model": want, "equal": equal,
+                          "load_efficiency": model.load_efficiency})
+    return {"mismatches": int(len(bad)),
+            "first_mismatches": [(int(b), int(i), int(rtl[b, i]), int(golden[b, i])) for b, i in bad[:5]],
+            "golden": golden, "cycles_equal": all_equal, "per_input": per_input}
