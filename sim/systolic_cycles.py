@@ -19,7 +19,9 @@ holds. With D = R + C (a row issued at q is in the accumulators at q + D):
     RHM/WHM/HALT  d >= max(s_end + D + 1, l_end + 1, a_end + 1)
 
 (l_end: last weight read, s_end: last row issued, a_end: last ACT write.)
-cycles = d_HALT, stall = sum(d_k - x_k), mac_active = sum of MMUL n.
+cycles = d_HALT, mac_active = sum of MMUL n; stall counts the cycles
+x_k <= t < d_k in which no row issues (t > s_end), weight_stall those of a
+MMUL waiting for its tile (t < l_end).
 Host waits at RHM/WHM take no modelled time: every engine is idle then.
 
 `scalesim_ws_cycles` is SCALE-Sim's analytic weight-stationary runtime
@@ -88,10 +90,11 @@ def simulate(program, params, *, trace=False):
             fault = "bad_quant"
         if fault or op == "HALT":
             d = max(x, all_idle())
-            stall += d - x
+            stall += max(0, d - max(x, s_end + 1))
             count += 1
             issue.append(d)
             return CycleReport(d, mac, stall, wstall, count, fault, issue if trace else [])
+        s_end_before = s_end
         if op in ("NOP", "SETQ"):
             d = x
         elif op == "RW":
@@ -104,8 +107,9 @@ def simulate(program, params, *, trace=False):
         elif op == "MMUL":
             d = max(x, s_end)
             if l_bank == use_bank:
-                wstall += max(0, l_end - x)       # cycles before its last weight read
                 d = max(d, l_end)
+                # array idle, tile not yet loaded
+                wstall += max(0, l_end - max(x, s_end + 1))
             if act_ranges is not None and d <= a_end:
                 acc_lo, acc_hi, ub_lo, ub_hi = act_ranges
                 if overlap(ins.a, ins.n, ub_lo, ub_hi) or overlap(ins.b, ins.n, acc_lo, acc_hi):
@@ -123,7 +127,7 @@ def simulate(program, params, *, trace=False):
             d = max(x, all_idle())
         else:
             raise AssertionError(op)
-        stall += d - x
+        stall += max(0, d - max(x, s_end_before + 1))
         count += 1
         issue.append(d)
         x = d + 1

@@ -101,6 +101,16 @@ class Machine:
         self.halted = False
         self.issued = 0
 
+    def write(self, memory, base, rows):
+        """Host write of rows (n, lanes) into "ub", "acc" or "wmem" from row
+        `base` (lanes past the given ones keep their contents)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        mem = {"ub": self.ub, "acc": self.acc, "wmem": self.wmem}[memory]
+        mem[base: base + rows.shape[0], : rows.shape[1]] = rows
+
+    def read(self, memory, base, n):
+        return {"ub": self.ub, "acc": self.acc, "wmem": self.wmem}[memory][base: base + n].copy()
+
     def _range(self, what, start, n, depth, ins):
         if start + n > depth:
             raise MachineError(f"{ins}: {what} rows {start}..{start + n - 1} do not exist "

@@ -13,7 +13,7 @@ read. The host addresses (row, chunk); lanes of a chunk past the row's last
 lane are ignored when written and read as 0.
 """
 
-from amaranth import Module, Signal, Cat, Const, unsigned, signed, Shape
+from amaranth import Module, Signal, Cat, Const, Mux, unsigned, signed, Shape
 from amaranth.lib import wiring, data
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -83,6 +83,8 @@ class LaneMemory(wiring.Component):
         chunk_q = Signal(self.cbits)
         m.d.sync += chunk_q.eq(self.h_chunk)
         row = rds[0].data
+        # one expression (not a switch), so that the constant padding bits
+        # become a continuous assignment that every simulator sees at time 0
         words = []
         for k in range(self.chunks):
             fields = []
@@ -90,15 +92,17 @@ class LaneMemory(wiring.Component):
                 i = k * cl + j
                 if i < L:
                     lane = row[i * W:(i + 1) * W]
-                    if self.lane_shape.signed:
-                        lane = lane.as_signed()
-                    fields.append(lane)          # .eq() sign-extends a signed lane
+                    if self.lane_shape.signed and bl > W:
+                        lane = Cat(lane, lane[-1].replicate(bl - W))     # sign-extend
+                    fields.append(lane)
                 else:
                     fields.append(Const(0, bl))
-            words.append(fields)
-        with m.Switch(chunk_q):
-            for k, fields in enumerate(words):
-                with m.Case(k):
-                    for j, f in enumerate(fields):
-                        m.d.comb += self.h_rdata.word_select(j, bl).eq(f)
+            word = Cat(*fields)
+            if len(word) < 64:
+                word = Cat(word, Const(0, 64 - len(word)))
+            words.append(word)
+        out = words[0]
+        for k in range(1, len(words)):
+            out = Mux(chunk_q == k, words[k], out)
+        m.d.comb += self.h_rdata.eq(out)
         return m

@@ -23,13 +23,13 @@ TARGETS = {
 #: word index (address bits [15:0]) of the registers in target "regs"
 REGS = {
     "ctrl": 0,           # W: bit0 start, bit1 resume (after RHM/WHM), bit2 abort. R: status
-    "instr": 1,          # R: the instruction at the program counter (the one waited on)
+    "instr": 1,          # R: the instruction at the program counter, or the RHM/WHM waited on
     "id0": 2,            # R: rows, cols, in_width, acc_width, mult_width, counter_width, version
     "id1": 3,            # R: depths - 1: ub, acc, wmem, imem (16 bits each)
     "cycles": 8,         # R: cycles the sequencer ran (not counting host waits)
     "mac_active": 9,     # R: cycles an activation row entered the array
-    "stall": 10,         # R: cycles the instruction at the program counter could not issue
-    "weight_stall": 11,  # R: ... of which a MMUL waiting for its weight tile
+    "stall": 10,         # R: cycles no row entered the array and the instruction at pc waited
+    "weight_stall": 11,  # R: ... of which a MMUL waiting for its weight tile to load
     "host_wait": 12,     # R: cycles paused at RHM/WHM for the host
     "instructions": 13,  # R: instructions issued
 }

@@ -26,9 +26,11 @@ MMUL issued and hands the accumulator control (row acc+i, add/overwrite) to
 the delay line in front of the accumulators.
 
 Performance counters (cleared by start): cycles run (excluding host waits),
-MAC-active cycles (a row entering the array), stall cycles (the instruction
-at the program counter did not issue) and of those the ones where a MMUL
-waited for its weight tile, host-wait cycles, instructions issued.
+MAC-active cycles (a row enters the array), stall cycles (no row enters the
+array and the instruction at the program counter waits) and of those the
+ones where it is a MMUL waiting for its weight tile, host-wait cycles,
+instructions issued. cycles = mac_active + stall + cycles in which an
+instruction issued while no row entered the array.
 """
 
 from amaranth import Module, Signal, Mux, Cat, Const, unsigned
@@ -72,7 +74,7 @@ class Sequencer(wiring.Component):
             "error": Out(1),
             "error_code": Out(4),
             "pc": Out(16),
-            "instr": Out(64),
+            "instr": Out(64),        # the instruction at pc, or the RHM/WHM waited on
             # row streamer -> unified buffer and array
             "ub_raddr": Out(16),
             "issue": Out(1),
@@ -109,7 +111,8 @@ class Sequencer(wiring.Component):
         pc_next = Signal(16)
         m.d.comb += [imem.host_owns.eq(~running & ~self.start), self.pc.eq(pc)]
         word = Signal(64)
-        m.d.comb += [word.eq(imem.rdata0[0]), self.instr.eq(word)]
+        held = Signal(64)            # the RHM/WHM being waited on
+        m.d.comb += [word.eq(imem.rdata0[0]), self.instr.eq(Mux(waiting, held, word))]
         op = _field(word, F_OP)
         flags = _field(word, F_FLAGS)
         fa, fb, fn = _field(word, F_A), _field(word, F_B), _field(word, F_N)
@@ -214,7 +217,7 @@ class Sequencer(wiring.Component):
             with m.If(fault):
                 m.d.sync += [self.error.eq(1), self.error_code.eq(fault_code)]
         with m.If(pause):
-            m.d.sync += waiting.eq(1)
+            m.d.sync += [waiting.eq(1), held.eq(word)]
         with m.If(waiting & self.resume):
             m.d.sync += waiting.eq(0)
 
@@ -251,7 +254,8 @@ class Sequencer(wiring.Component):
         # performance counters
         counters = [self.cnt_cycles, self.cnt_mac_active, self.cnt_stall, self.cnt_weight_stall,
                     self.cnt_host_wait, self.cnt_instructions]
-        incs = [active, s_busy, active & ~go, active & ~go & w_stall, waiting, go]
+        stalled = active & ~go & ~s_busy        # no row issues and the instruction waits
+        incs = [active, s_busy, stalled, stalled & w_stall, waiting, go]
         with m.If(self.start & ~running):
             m.d.sync += [c.eq(0) for c in counters]
         with m.Else():

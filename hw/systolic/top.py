@@ -64,6 +64,7 @@ class SystolicUnit(wiring.Component):
         deskew = Deskew(C, signed(p.acc_width))
         accs = Accumulators(p)
         act = ActivationUnit(p)
+        self._seq, self._wl, self._act = seq, wl, act       # for tests that watch them
         m.submodules.sequencer = ResetInserter(abort)(seq)
         m.submodules.weight_loader = ResetInserter(abort)(wl)
         m.submodules.unified_buffer = ub

@@ -111,7 +111,10 @@ class Program:
             elif op in ("RHM", "WHM"):
                 rows("unified-buffer", ins.a, ins.n, p.ub_depth)
             elif op == "SETQ":
-                check_quant(ins.mult, ins.shift, p, where)
+                try:
+                    check_quant(ins.mult, ins.shift, p, where)
+                except QuantError as exc:
+                    raise ProgramError(str(exc)) from None
             elif op == "HALT":
                 return self
         raise ProgramError("program has no HALT: the unit would run past its end")

@@ -173,7 +173,7 @@ def compile_layers(m, layers, params, *, output="int8", prefetch=None, widths=No
     widths: tile widths between layers (len(layers) + 1 numbers: kt of layer
     0, then nt of each layer = kt of the next); default R, min(R, C) ..., C.
     prefetch: RW instructions ahead of their MMUL (1 or 2); default 2 when
-    the M rows of a chunk are fewer than R + 2 (weight loading dominates),
+    the M rows of a chunk are fewer than R (weight loading dominates),
     else 1."""
     p = params
     if not isinstance(m, (int, np.integer)) or m < 1:
@@ -253,7 +253,7 @@ def compile_layers(m, layers, params, *, output="int8", prefetch=None, widths=No
         chunk = 1
         regions_acc = [0]
     if prefetch is None:
-        prefetch = 2 if chunk < p.rows + 2 else 1
+        prefetch = 2 if chunk < p.rows else 1
     if prefetch not in (1, 2):
         raise SystolicError(f"prefetch must be 1 or 2, got {prefetch}")
 

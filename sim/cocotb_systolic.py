@@ -1,0 +1,118 @@
+"""cocotb test: run jobs on the generated Verilog of the systolic unit.
+
+Environment (set by eiegen.sw.systolic.rtl): EIEGEN_SYSTOLIC_JOBS, a folder
+with jobs.json and one jobNNN.npz per job. A job is a list of phases; each
+phase writes words over the host bus (one per clock, arrays w_addr/w_data),
+then optionally starts the program or resumes it after RHM/WHM, waits for
+`done` or `waiting` (no Python runs per clock cycle while the unit
+computes), then reads words (one per clock, pipelined, r_addr). The read
+words go back through cocotb_harness.report.
+"""
+
+import json
+import os
+import time
+
+import numpy as np
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import RisingEdge, FallingEdge, ClockCycles, First, Timer
+
+from .cocotb_harness import report
+
+PERIOD_NS = 10
+CTRL_ADDR = (0x20 << 24) | 0
+
+
+class Bus:
+    """The host bus, driven at falling clock edges: one write or read per cycle."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        for name, v in (("we", 0), ("re", 0), ("addr", 0), ("wdata", 0)):
+            getattr(dut, f"bus__{name}").value = v
+
+    async def write_many(self, addrs, datas):
+        d = self.dut
+        for a, v in zip(addrs, datas):
+            await FallingEdge(d.clk)
+            d.bus__addr.value = int(a)
+            d.bus__wdata.value = int(v)
+            d.bus__we.value = 1
+        await FallingEdge(d.clk)
+        d.bus__we.value = 0
+
+    async def read_many(self, addrs):
+        d = self.dut
+        out = []
+        pending = False
+        for a in list(addrs) + [None]:
+            await FallingEdge(d.clk)
+            if pending:
+                if not int(d.bus__rvalid.value):
+                    raise AssertionError("host bus read without rvalid one cycle later")
+                out.append(int(d.bus__rdata.value))
+            if a is None:
+                d.bus__re.value = 0
+            else:
+                d.bus__addr.value = int(a)
+                d.bus__re.value = 1
+            pending = a is not None
+        return out
+
+
+@cocotb.test()
+async def run_jobs(dut):
+    t_start = time.perf_counter()
+    folder = os.environ["EIEGEN_SYSTOLIC_JOBS"]
+    jobs = json.loads(open(os.path.join(folder, "jobs.json")).read())
+    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+    bus = Bus(dut)
+    dut.start.value = 0
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 2)
+    dut.rst.value = 0
+    results = []
+    bus_cycles = 0
+    run_cycles = 0
+    t_run = 0.0
+    for k, job in enumerate(jobs):
+        arrays = np.load(os.path.join(folder, job["file"]))
+        res = {"phases": []}
+        for i, phase in enumerate(job["phases"]):
+            w_addr, w_data = arrays[f"w_addr{i}"], arrays[f"w_data{i}"]
+            await bus.write_many(w_addr, w_data)
+            bus_cycles += len(w_addr)
+            ph = {}
+            action = phase.get("action")
+            if action in ("start", "resume"):
+                await FallingEdge(dut.clk)
+                if action == "start":
+                    dut.start.value = 1
+                    await FallingEdge(dut.clk)
+                    dut.start.value = 0
+                else:
+                    await bus.write_many([CTRL_ADDR], [2])
+                t0 = cocotb.utils.get_sim_time("ns")
+                w0 = time.perf_counter()
+                timeout = int(phase.get("max_cycles", 10_000_000))
+                if not (int(dut.done.value) or int(dut.waiting.value)):
+                    await First(RisingEdge(dut.done), RisingEdge(dut.waiting),
+                                Timer(timeout * PERIOD_NS, "ns"))
+                t_run += time.perf_counter() - w0
+                ph["sim_cycles"] = int((cocotb.utils.get_sim_time("ns") - t0) // PERIOD_NS)
+                run_cycles += ph["sim_cycles"]
+                ph["done"] = int(dut.done.value)
+                ph["waiting"] = int(dut.waiting.value)
+                ph["error"] = int(dut.error.value)
+                ph["timeout"] = not (ph["done"] or ph["waiting"])
+            r_addr = arrays[f"r_addr{i}"]
+            ph["reads"] = [str(v) for v in await bus.read_many(r_addr)] if len(r_addr) else []
+            bus_cycles += len(r_addr)
+            res["phases"].append(ph)
+            if ph.get("timeout"):
+                break
+        results.append(res)
+    report({"jobs": results, "wall_seconds": time.perf_counter() - t_start,
+            "run_wall_seconds": t_run, "run_cycles": run_cycles, "bus_cycles": bus_cycles})

@@ -1,0 +1,215 @@
+"""Run programs on the generated Verilog of the systolic unit (cocotb).
+
+    build(params, simulator)     Verilog + simulator model, once per configuration
+                                 (cached under build/sim/, safe under pytest-xdist)
+    run_jobs(built, jobs)        one simulator run for many jobs (Job: phases of
+                                 bus writes, start/resume, wait, bus reads)
+    run_compiled(compiled, xs)   the compiled program on each input matrix
+    run_matmul(x, w, params)     compile + run + compare with the golden model
+
+The simulator is driven over the host bus only: the harness writes the
+program, weights and inputs (one word per clock), starts the unit and waits
+for `done` without running Python per clock cycle, then reads the result
+and the performance counters.
+"""
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ...hw.systolic.params import SystolicParams, REGS
+from ...sim import cocotb_harness
+from . import busmap
+from .compiler import compile_layers, compile_matmul, Layer
+from .errors import SystolicError
+
+__all__ = ["TOPLEVEL", "Built", "Job", "Phase", "RunResult", "build", "run_jobs", "run_compiled",
+           "run_matmul", "run_layers", "COUNTERS"]
+
+TOPLEVEL = "systolic_top"
+COUNTERS = ("cycles", "mac_active", "stall", "weight_stall", "host_wait", "instructions")
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_build_root():
+    return Path(os.environ.get("EIEGEN_BUILD", _ROOT / "build")) / "sim"
+
+
+def _source_digest():
+    h = hashlib.sha256()
+    files = sorted((_ROOT / "hw" / "systolic").glob("*.py")) + [_ROOT / "hw" / "common" / "hostbus.py"]
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+@contextlib.contextmanager
+def _locked(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@dataclasses.dataclass
+class Built:
+    runner: object
+    build_dir: Path
+    params: SystolicParams
+    simulator: str
+    build_seconds: float
+
+
+def generate_verilog(params, path):
+    """Write the unit's Verilog (top module `systolic_top`) to `path`."""
+    from ...hw.systolic.top import SystolicUnit
+    return cocotb_harness.write_verilog(SystolicUnit(params), path, name=TOPLEVEL)
+
+
+def build(params, simulator="verilator", build_root=None):
+    """Generate and build the simulator model for `params` (cached by
+    parameters, simulator and RTL source digest)."""
+    build_root = Path(build_root or default_build_root())
+    key = hashlib.sha256(json.dumps({"p": params.to_dict(), "sim": simulator,
+                                     "src": _source_digest()}, sort_keys=True).encode()
+                         ).hexdigest()[:12]
+    bdir = build_root / f"systolic-{params.rows}x{params.cols}-{simulator}-{key}"
+    t0 = time.perf_counter()
+    with _locked(build_root / f".lock-systolic-{key}"):
+        vpath = bdir / f"{TOPLEVEL}.v"
+        generate_verilog(params, vpath)
+        runner = cocotb_harness.build([vpath], TOPLEVEL, bdir / "sim", simulator=simulator,
+                                      log=bdir / "build.log")
+    return Built(runner, bdir, params, simulator, time.perf_counter() - t0)
+
+
+@dataclasses.dataclass
+class Phase:
+    writes: tuple = ((), ())          # (addresses, data)
+    action: str = ""                  # "start", "resume" or "" (none)
+    reads: tuple = ()                 # addresses
+    max_cycles: int = 10_000_000
+
+
+@dataclasses.dataclass
+class Job:
+    phases: list
+
+
+def run_jobs(built, jobs, test_dir=None):
+    """Run `jobs` in one simulator process. Returns (per job: per phase
+    {"reads": [int], "done", "waiting", "error", "sim_cycles"}), stats."""
+    key = hashlib.sha256(f"{os.getpid()}-{time.time_ns()}".encode()).hexdigest()[:10]
+    test_dir = Path(test_dir or (built.build_dir / f"run-{key}"))
+    jobs_dir = test_dir / "jobs"
+    jobs_dir.mkdir(parents=True, exist_ok=True)
+    manifest = []
+    for k, job in enumerate(jobs):
+        arrays = {}
+        phases = []
+        for i, ph in enumerate(job.phases):
+            wa, wd = ph.writes
+            arrays[f"w_addr{i}"] = np.asarray(wa, dtype=np.uint64)
+            arrays[f"w_data{i}"] = np.asarray(wd, dtype=np.uint64)
+            arrays[f"r_addr{i}"] = np.asarray(ph.reads, dtype=np.uint64)
+            phases.append({"action": ph.action, "max_cycles": int(ph.max_cycles)})
+        name = f"job{k:03d}.npz"
+        np.savez(jobs_dir / name, **arrays)
+        manifest.append({"file": name, "phases": phases})
+    (jobs_dir / "jobs.json").write_text(json.dumps(manifest))
+    doc = cocotb_harness.run(built.runner, TOPLEVEL, "eiegen.sim.cocotb_systolic", test_dir,
+                             extra_env={"EIEGEN_SYSTOLIC_JOBS": str(jobs_dir.resolve())},
+                             build_dir=built.build_dir / "sim", log=test_dir / "sim.log")
+    if "jobs" not in doc:
+        raise SystolicError(f"the cocotb run reported nothing; see {test_dir}")
+    out = []
+    for res in doc["jobs"]:
+        for ph in res["phases"]:
+            ph["reads"] = [int(v) for v in ph["reads"]]
+        out.append(res["phases"])
+    stats = {k: doc[k] for k in ("wall_seconds", "run_wall_seconds", "run_cycles", "bus_cycles")}
+    return out, stats
+
+
+@dataclasses.dataclass
+class RunResult:
+    y: np.ndarray
+    counters: dict
+    error: bool
+    sim_cycles: int
+
+
+def _writes(params, writes):
+    addrs, datas = [], []
+    for mem, base, rows in writes:
+        a, d = busmap.write_words(params, mem, base, rows)
+        addrs.append(a)
+        datas.append(d)
+    return np.concatenate(addrs), np.concatenate(datas)
+
+
+def compiled_job(compiled, x, max_cycles=10_000_000):
+    p = compiled.params
+    mem, base, n = compiled.output_read()
+    reads = list(busmap.read_addrs(p, mem, base, n))
+    reads += [busmap.reg_addr(c) for c in COUNTERS] + [busmap.reg_addr("ctrl")]
+    return Job([Phase(writes=_writes(p, compiled.memory_writes(x)), action="start",
+                      reads=reads, max_cycles=max_cycles)])
+
+
+def decode_compiled(compiled, phases):
+    p = compiled.params
+    mem, base, n = compiled.output_read()
+    ph = phases[-1]
+    if ph.get("timeout"):
+        raise SystolicError("the unit did not finish (no done) within the cycle limit")
+    reads = ph["reads"]
+    k = n * busmap.layout(p, mem).chunks
+    y = compiled.unpack_output(busmap.decode_words(p, mem, reads[:k], n))
+    counters = dict(zip(COUNTERS, reads[k:k + len(COUNTERS)]))
+    status = reads[-1]
+    return RunResult(y, counters, bool(status >> 3 & 1), ph.get("sim_cycles", 0))
+
+
+def run_compiled(compiled, xs, *, simulator="verilator", built=None):
+    """Run the compiled program once per input matrix in `xs` (one simulator
+    run). Returns ([RunResult], stats)."""
+    built = built or build(compiled.params, simulator)
+    jobs = [compiled_job(compiled, x) for x in xs]
+    phases, stats = run_jobs(built, jobs)
+    return [decode_compiled(compiled, ph) for ph in phases], stats
+
+
+def run_layers(x, layers, params, *, output="int8", simulator="verilator", built=None, **kw):
+    """Compile `layers` for input x (M, K), run on the RTL, compare with the
+    golden model; returns (RunResult, golden output, stats)."""
+    from ...sim.systolic_golden import matmul_acc, requantize
+    x = np.asarray(x)
+    comp = compile_layers(x.shape[0], layers, params, output=output, **kw)
+    (res,), stats = run_compiled(comp, [x], simulator=simulator, built=built)
+    ref = x.astype(np.int64)
+    for li, l in enumerate(comp.layers):
+        acc = matmul_acc(ref, l.weight, params.acc_width)
+        if output == "int32" and li == len(comp.layers) - 1:
+            ref = acc
+        else:
+            ref = requantize(acc, l.mult, l.shift, l.relu, params.in_width)
+    return res, ref, stats
+
+
+def run_matmul(x, w, params, *, mult=1, shift=0, relu=False, output="int8",
+               simulator="verilator", built=None, **kw):
+    """(M x K) @ (K x N) on the RTL; returns (RunResult, golden output, stats)."""
+    return run_layers(x, [Layer(np.asarray(w), mult, shift, relu)], params, output=output,
+                      simulator=simulator, built=built, **kw)

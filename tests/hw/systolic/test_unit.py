@@ -1,0 +1,271 @@
+"""The whole SystolicUnit in the Amaranth simulator, through its host bus:
+results against the golden model, performance counters against the cycle
+model, no bubble between tiles, bus map, faults, host pauses, abort."""
+
+import numpy as np
+import pytest
+
+from eiegen.hw.systolic import SystolicParams, TARGETS, REGS
+from eiegen.hw.systolic.isa import Instr
+from eiegen.hw.systolic.sequencer import ERROR_CODES
+from eiegen.sim.systolic_cycles import simulate
+from eiegen.sim.systolic_golden import Machine, dense_layer, matmul_acc
+from eiegen.sw.systolic import Layer, Program, busmap, compile_layers, compile_matmul
+
+
+def small(**kw):
+    d = dict(rows=2, cols=3, ub_depth=128, acc_depth=32, wmem_depth=256, imem_depth=128)
+    d.update(kw)
+    return SystolicParams(**d)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_matmul_and_counters(seed, run_unit):
+    rng = np.random.default_rng(seed)
+    p = small(rows=int(rng.integers(1, 4)), cols=int(rng.integers(1, 4)),
+              acc_depth=int(rng.choice([4, 16, 32])))
+    M, K, N = (int(v) for v in rng.integers(1, 9, 3))
+    x = rng.integers(-128, 128, (M, K))
+    w = rng.integers(-128, 128, (K, N))
+    mult, shift, relu = int(rng.integers(1, 2000)), int(rng.integers(0, 20)), bool(rng.integers(2))
+    comp = compile_matmul(M, w, p, mult=mult, shift=shift, relu=relu,
+                          prefetch=int(rng.integers(1, 3)))
+    y, counters, status, _ = run_unit(p, comp, x)
+    np.testing.assert_array_equal(y, dense_layer(x, w, mult, shift, relu))
+    assert counters == simulate(comp.program, p).counters()
+    assert status & 0b1111 == 0b0010          # done, no error
+
+
+def test_int32_result_and_chained_layers(run_unit):
+    p = small(rows=3, cols=2, acc_depth=64)
+    rng = np.random.default_rng(7)
+    x = rng.integers(-128, 128, (5, 7))
+    w = rng.integers(-128, 128, (7, 5))
+    comp = compile_matmul(5, w, p, output="int32")
+    y, counters, _, _ = run_unit(p, comp, x)
+    np.testing.assert_array_equal(y, matmul_acc(x, w))
+    assert counters == simulate(comp.program, p).counters()
+    layers = [Layer(rng.integers(-128, 128, (7, 6)), 37, 12, True),
+              Layer(rng.integers(-128, 128, (6, 4)), 91, 13, False)]
+    comp = compile_layers(5, layers, p)
+    y, counters, _, _ = run_unit(p, comp, x)
+    h = dense_layer(x, layers[0].weight, 37, 12, True)
+    np.testing.assert_array_equal(y, dense_layer(h, layers[1].weight, 91, 13, False))
+    assert counters == simulate(comp.program, p).counters()
+
+
+def test_next_tile_shifts_in_while_the_current_one_computes(run_unit):
+    """K = 3R, M = R + 3: the three MMULs of an n-tile issue rows on
+    consecutive cycles (no bubble between tiles), and the weight loader is
+    busy while rows issue."""
+    p = small(rows=3, cols=2)
+    R = p.rows
+    M = R + 3
+    rng = np.random.default_rng(1)
+    x = rng.integers(-128, 128, (M, 3 * R))
+    w = rng.integers(-128, 128, (3 * R, p.cols))
+    comp = compile_matmul(M, w, p, output="int32")
+    y, counters, _, trace = run_unit(p, comp, x, watch=_watch)
+    np.testing.assert_array_equal(y, matmul_acc(x, w))
+    issue = np.array([t["issue"] for t in trace])
+    load = np.array([t["load"] for t in trace])
+    on = np.flatnonzero(issue)
+    assert len(on) == 3 * M
+    assert on[-1] - on[0] + 1 == 3 * M, "rows of consecutive tiles issue back to back"
+    assert np.sum(issue & load) >= 2 * R, "the next tiles load while rows issue"
+    # only the first tile's load is waited for
+    assert counters["weight_stall"] == simulate(comp.program, p).weight_stall <= R
+
+
+def _watch(dut):
+    return {"issue": dut._seq.issue, "load": dut._wl.busy}
+
+
+def test_bus_map_and_identification(unit_sim):
+    p = small(rows=3, cols=20, ub_depth=40)       # 20 lanes: 3 words per row, padded to 4
+    unit = unit_sim(p)
+    seen = {}
+
+    async def script(bus):
+        ub = busmap.layout(p, "ub")
+        acc = busmap.layout(p, "acc")
+        wm = busmap.layout(p, "wmem")
+        seen["ub_last"] = bus.addr_ok(ub.addr(39, 2))
+        seen["ub_row_out"] = bus.addr_ok(ub.addr(40, 0))
+        seen["ub_chunk_out"] = bus.addr_ok(ub.addr(0, 3))
+        seen["acc_lane"] = bus.addr_ok(acc.addr(0, 19))
+        seen["acc_lane_out"] = bus.addr_ok(acc.addr(0, 20))
+        seen["wmem"] = bus.addr_ok(wm.addr(5, 1))
+        seen["bank"] = bus.addr_ok(ub.addr(0, 0) | 1 << 16)
+        seen["nothing"] = bus.addr_ok(0x2F << 24)
+        seen["reg"] = bus.addr_ok(busmap.reg_addr("cycles"))
+        seen["reg_out"] = bus.addr_ok((0x20 << 24) | 7)
+        seen["id0"] = await bus.reg("id0")
+        seen["id1"] = await bus.reg("id1")
+        # a row of 20 lanes round-trips through three 8-lane words
+        await bus.write_rows("ub", 39, [list(range(-128, 128, 13))])
+        seen["row"] = (await bus.read_rows("ub", 39, 1))[0]
+        await bus.write_rows("acc", 2, [[-(2 ** 31)] + [7] * 18 + [2 ** 31 - 1]])
+        seen["acc"] = (await bus.read_rows("acc", 2, 1))[0]
+
+    unit.run(script)
+    assert seen["ub_last"] == (1, 8) and seen["wmem"] == (1, 8)
+    assert seen["ub_row_out"][0] == 0 and seen["ub_chunk_out"][0] == 0
+    assert seen["acc_lane"] == (1, 4) and seen["acc_lane_out"][0] == 0
+    assert seen["bank"][0] == 0 and seen["nothing"][0] == 0
+    assert seen["reg"] == (1, 8) and seen["reg_out"][0] == 0
+    assert SystolicParams.from_id_words(seen["id0"], seen["id1"]) == p
+    assert list(seen["row"]) == list(range(-128, 128, 13))
+    assert list(seen["acc"]) == [-(2 ** 31)] + [7] * 18 + [2 ** 31 - 1]
+
+
+def _program_run(unit_sim, p, prog, setup=None):
+    unit = unit_sim(p)
+    out = {}
+
+    async def script(bus):
+        await bus.write_rows("imem", 0, np.array(prog.words(), dtype=np.uint64).reshape(-1, 1))
+        if setup:
+            await setup(bus)
+        await bus.start()
+        await bus.wait()
+        out["status"] = await bus.reg("ctrl")
+        out["pc"] = out["status"] >> 32
+
+    unit.run(script)
+    return out
+
+
+@pytest.mark.parametrize("instrs,code,pc", [
+    ([Instr("MMUL", n=1), Instr("HALT")], "no_tile", 0),
+    ([Instr("RW"), Instr("RW"), Instr("RW"), Instr("HALT")], "banks_full", 2),
+    ([Instr("RW"), Instr("MMUL", n=0), Instr("HALT")], "zero_count", 1),
+    ([Instr("NOP"), Instr("SETQ", mult=0, shift=3), Instr("HALT")], "bad_quant", 1),
+    ([Instr("SETQ", mult=1 << 16, shift=3), Instr("HALT")], "bad_quant", 0),
+    ([Instr("SETQ", mult=1, shift=48), Instr("HALT")], "bad_quant", 0),
+])
+def test_faults_stop_with_their_cause(unit_sim, instrs, code, pc):
+    p = small()
+    out = _program_run(unit_sim, p, Program(instrs))
+    status = out["status"]
+    assert status & 0b1111 == 0b1010, "done and error"
+    assert (status >> 8) & 0xF == ERROR_CODES[code]
+    assert out["pc"] == pc
+
+
+def test_illegal_opcode(unit_sim):
+    p = small()
+    unit = unit_sim(p)
+    out = {}
+
+    async def script(bus):
+        await bus.write(busmap.layout(p, "imem").addr(0, 0), 0x7 << 60)
+        await bus.start()
+        await bus.wait()
+        out["status"] = await bus.reg("ctrl")
+
+    unit.run(script)
+    assert (out["status"] >> 8) & 0xF == ERROR_CODES["illegal_opcode"]
+
+
+def test_host_pauses_rhm_whm_and_counters(unit_sim):
+    """RHM: the unit waits for the host to write the input; WHM: for it to
+    read the result; memories are reachable only while it waits."""
+    p = small(rows=2, cols=2)
+    rng = np.random.default_rng(5)
+    w = rng.integers(-128, 128, (2, 2))
+    comp = compile_matmul(3, w, p, mult=1, shift=4)
+    body = list(comp.program)[:-1]
+    y_base = comp.y.base
+    prog = Program([Instr("RHM", a=0, n=3)] + body + [Instr("WHM", a=y_base, n=3), Instr("HALT")])
+    xs = [rng.integers(-128, 128, (3, 2)) for _ in range(1)]
+    unit = unit_sim(p)
+    got = {}
+
+    async def script(bus):
+        await bus.write_rows("imem", 0, np.array(prog.words(), dtype=np.uint64).reshape(-1, 1))
+        for base, rows in comp.wmem.items():
+            await bus.write_rows("wmem", base, rows)
+        await bus.start()
+        await bus.wait()
+        st = await bus.reg("ctrl")
+        got["wait1"] = (st & 0b111, await bus.reg("instr"))
+        await bus.write_rows("ub", 0, comp.pack_input(xs[0]))
+        for _ in range(5):
+            await bus.tick()
+        await bus.write(busmap.reg_addr("ctrl"), 2)           # resume
+        got["imem_ok_running"] = bus.addr_ok(busmap.layout(p, "imem").addr(0, 0))[0]
+        await bus.tick()
+        await bus.wait()
+        got["wait2"] = (await bus.reg("ctrl")) & 0b111
+        got["y"] = comp.unpack_output(await bus.read_rows("ub", y_base, 3))
+        await bus.write(busmap.reg_addr("ctrl"), 2)
+        await bus.tick()
+        await bus.wait()
+        got["end"] = (await bus.reg("ctrl")) & 0b1111
+        got["host_wait"] = await bus.reg("host_wait")
+        got["cycles"] = await bus.reg("cycles")
+
+    unit.run(script)
+    assert got["wait1"][0] == 0b101                  # busy, waiting
+    assert got["wait1"][1] == Instr("RHM", a=0, n=3).encode()
+    assert got["imem_ok_running"] == 0
+    assert got["wait2"] == 0b101
+    np.testing.assert_array_equal(got["y"], dense_layer(xs[0], w, 1, 4, False))
+    assert got["end"] == 0b0010
+    assert got["host_wait"] > 10
+    assert got["cycles"] == simulate(prog, p).cycles
+
+
+def test_abort_stops_a_running_program(unit_sim):
+    p = small()
+    prog = Program([Instr("RW"), Instr("MMUL", n=100), Instr("RW"), Instr("MMUL", n=100),
+                    Instr("HALT")])
+    unit = unit_sim(p)
+    got = {}
+
+    async def script(bus):
+        await bus.write_rows("imem", 0, np.array(prog.words(), dtype=np.uint64).reshape(-1, 1))
+        await bus.start()
+        for _ in range(20):
+            await bus.tick()
+        got["running"] = (await bus.reg("ctrl")) & 1
+        got["ub_ok_running"] = bus.addr_ok(busmap.layout(p, "ub").addr(0, 0))[0]
+        await bus.write(busmap.reg_addr("ctrl"), 4)
+        got["after"] = (await bus.reg("ctrl")) & 0b1111
+        got["ub_ok_after"] = bus.addr_ok(busmap.layout(p, "ub").addr(0, 0))[0]
+
+    unit.run(script)
+    assert got["running"] == 1 and got["ub_ok_running"] == 0
+    assert got["after"] == 0 and got["ub_ok_after"] == 1
+
+
+def test_bias_preloaded_into_accumulators(unit_sim):
+    """The host writes a bias into the accumulators; MMULs that all add
+    (no overwrite) give bias + X @ W, and the golden Machine agrees."""
+    p = small(rows=2, cols=2)
+    rng = np.random.default_rng(11)
+    x = rng.integers(-128, 128, (4, 2))
+    w = rng.integers(-128, 128, (2, 2))
+    bias = rng.integers(-10 ** 6, 10 ** 6, (4, 2))
+    prog = Program([Instr("RW", a=0), Instr("MMUL", a=0, b=0, n=4, flags=1), Instr("HALT")])
+    unit = unit_sim(p)
+    got = {}
+
+    async def script(bus):
+        await bus.write_rows("imem", 0, np.array(prog.words(), dtype=np.uint64).reshape(-1, 1))
+        await bus.write_rows("wmem", 0, w)
+        await bus.write_rows("ub", 0, x)
+        await bus.write_rows("acc", 0, bias)
+        await bus.start()
+        await bus.wait()
+        got["acc"] = await bus.read_rows("acc", 0, 4)
+
+    unit.run(script)
+    mach = Machine(p)
+    mach.wmem[:2] = w
+    mach.ub[:4, :2] = x
+    mach.acc[:4] = bias
+    mach.run(prog)
+    np.testing.assert_array_equal(got["acc"], bias + x @ w)
+    np.testing.assert_array_equal(got["acc"], mach.acc[:4])
