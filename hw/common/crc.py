@@ -19,7 +19,8 @@ from amaranth import Module, Signal, Cat, Const
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["CRC", "CRC16_CCITT_FALSE", "CRC32", "crc_reference", "crc_step_matrix"]
+__all__ = ["CRC", "CRC16_CCITT_FALSE", "CRC32", "crc_reference", "crc_step_matrix", "crc_next",
+           "crc_register_init"]
 
 #: parameters of the frame CRC
 CRC16_CCITT_FALSE = dict(width=16, poly=0x1021, init=0xFFFF, reflect=False, xorout=0)
@@ -78,6 +79,22 @@ def crc_step_matrix(width, poly, reflect):
     return reg
 
 
+def crc_register_init(*, width, init, reflect, **_):
+    """The register value a clear loads (init, reflected if the CRC is)."""
+    return _reflect(init, width) if reflect else init
+
+
+def crc_next(reg, data, *, width, poly, reflect, **_):
+    """Amaranth expression: the CRC register after byte `data` (the register
+    kept as the hardware keeps it: reflected for reflected CRCs; the CRC
+    value is the register XOR xorout)."""
+    bits = []
+    for regs, datas in crc_step_matrix(width, poly, reflect):
+        terms = [reg[i] for i in sorted(regs)] + [data[i] for i in sorted(datas)]
+        bits.append(reduce(xor, terms) if terms else Const(0, 1))
+    return Cat(*bits)
+
+
 class CRC(wiring.Component):
     """CRC over a byte stream, one byte per cycle.
 
@@ -100,17 +117,13 @@ class CRC(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w = self.width
-        reg_init = _reflect(self.init, w) if self.reflect else self.init
+        reg_init = crc_register_init(width=w, init=self.init, reflect=self.reflect)
         reg = Signal(w, init=reg_init)
         cur = Signal(w)
         m.d.comb += cur.eq(reg)
         with m.If(self.clear):
             m.d.comb += cur.eq(reg_init)
-        bits = []
-        for regs, datas in crc_step_matrix(w, self.poly, self.reflect):
-            terms = [cur[i] for i in sorted(regs)] + [self.data[i] for i in sorted(datas)]
-            bits.append(reduce(xor, terms) if terms else Const(0, 1))
-        nxt = Cat(*bits)
+        nxt = crc_next(cur, self.data, width=w, poly=self.poly, reflect=self.reflect)
         with m.If(self.valid):
             m.d.sync += reg.eq(nxt)
         with m.Elif(self.clear):
