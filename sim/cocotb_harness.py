@@ -48,6 +48,7 @@ def _sources_digest(sources, simulator, parameters, defines):
     h = hashlib.sha256()
     for src in sources:
         h.update(Path(src).read_bytes())
+    h.update(b"fast-verilator-O2-depth1")
     h.update(repr((simulator, sorted((parameters or {}).items()),
                    sorted((defines or {}).items()))).encode())
     return h.hexdigest()[:16]
@@ -87,6 +88,20 @@ def _icarus_sources(sources, build_dir):
     return out
 
 
+def _fast_verilator():
+    """cocotb's Verilator runner makes every signal public (--public-flat-rw),
+    which stops Verilator from optimising across the design; eiegen's
+    harnesses touch only top-level ports, so that flag is dropped here."""
+    from cocotb_tools.runner import Verilator
+
+    class FastVerilator(Verilator):
+        def _build_command(self):
+            cmds = super()._build_command()
+            cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"] + ["--public-depth", "1"]
+            return cmds
+    return FastVerilator()
+
+
 def build(sources, toplevel, build_dir, *, simulator="verilator", parameters=None,
           defines=None, log=None):
     """Build (or reuse) a simulator model of `toplevel` from `sources`.
@@ -105,7 +120,7 @@ def build(sources, toplevel, build_dir, *, simulator="verilator", parameters=Non
         sources = _icarus_sources(sources, build_dir)
     digest = _sources_digest(sources, simulator, parameters, defines)
     stamp = build_dir / "eiegen.build-digest"
-    runner = get_runner(simulator)
+    runner = _fast_verilator() if simulator == "verilator" else get_runner(simulator)
     kwargs = dict(sources=[str(s) for s in sources], hdl_toplevel=toplevel,
                   build_dir=str(build_dir), parameters=parameters or {}, defines=defines or {},
                   timescale=("1ns", "1ps"))
@@ -118,7 +133,7 @@ def build(sources, toplevel, build_dir, *, simulator="verilator", parameters=Non
     # MAKEFLAGS overrides the makefile's assignment.
     old = os.environ.get("MAKEFLAGS")
     if simulator == "verilator":
-        os.environ["MAKEFLAGS"] = ((old + " ") if old else "") + "CFG_CXXFLAGS_PCH_I=-include"
+        os.environ["MAKEFLAGS"] = ((old + " ") if old else "") + "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
     try:
         runner.build(**kwargs)
     finally:

@@ -98,6 +98,7 @@ def run(built, image_dir, inputs, *, test_dir=None, timeout_cycles=None, progres
         raise cocotb_harness.SimulationError(doc["error"])
     return {"outputs": np.array(doc["outputs"], dtype=np.int16).reshape(len(inputs), -1),
             "counters": doc["counters"], "sim_seconds": doc.get("sim_seconds"),
+            "compute_seconds": doc.get("compute_seconds"),
             "sim_cycles": doc.get("sim_cycles")}
 
 

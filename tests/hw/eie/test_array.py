@@ -28,9 +28,14 @@ def cases(n_pes, seed):
     """(name, model, inputs) covering the regression's corners for N PEs."""
     rng = np.random.default_rng(seed)
     big = min(64 * n_pes, 200)
+    # entries one PE may hold: spmat words x entries per word, with room for
+    # padding entries and an uneven share of rows
+    budget = GEOMETRY["spmat_depth"] * 2 * n_pes // 2
     out = []
     for density in (1.0, 0.5, 0.1, 0.01):
         n_in, n_out = int(rng.integers(8, big)), int(rng.integers(8, big))
+        while n_in * n_out * density > budget:
+            n_in, n_out = max(8, n_in * 3 // 4), max(8, n_out * 3 // 4)
         m = random_compressed_model(rng, [n_in, n_out], density)
         out.append((f"density{density}", m, random_input(rng, n_in, 0.6, batch=2)))
     # all-zero columns, an all-zero input, padding entries (tall, very sparse)
