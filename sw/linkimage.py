@@ -1,0 +1,94 @@
+"""An EIE image as host-link frames (docs/host-link.md, "Loading an image").
+
+`load_writes(image)` is the list of WRITE operations, (address, payload),
+that put an image into an EIE array over the host link: the layer table, the
+codebooks, every PE's sparse-matrix memory, pointer banks and bias words,
+then the number of layers (control register 1). Only the words in use are
+written: the array never reads past them (docs/image-format.md), so what a
+previous model left in the rest of a memory does not matter. Every payload
+is whole words of the target (word_bytes little-endian bytes each, as the
+array's host bus declares them) and at most MIN_MAX_PAYLOAD bytes, so every
+link accepts it.
+
+`image_frames(image)` encodes the whole load as request frames: BEGIN, the
+WRITE frames, and COMMIT carrying the load checksum of those writes. That is
+image.bin: a loader that sends each frame and waits for its answer (the link
+drops bytes that arrive while it answers) leaves the board with the model
+committed and runnable, or, if any frame went wrong, not runnable at all.
+"""
+
+import numpy as np
+
+from ..hw.eie.params import MEMORY_IDS
+from .errors import ImageError
+from .link.protocol import (Cmd, MIN_MAX_PAYLOAD, encode_frame, make_addr, pack_words,
+                            split_write, load_checksum)
+
+__all__ = ["word_bytes", "load_writes", "load_checksum_of", "image_frames", "describe_addr",
+           "NUM_LAYERS_REG"]
+
+#: control register holding the number of layers to run (hw/eie/array.py CONTROL_REGS)
+NUM_LAYERS_REG = 1
+
+
+def word_bytes(params):
+    """Bytes per word on the link, per EIE target (as EIEArray's host bus says)."""
+    return {"control": 4, "layers": 8, "codebook": 2,
+            "spmat": -(-params.spmat_width // 8), "ptr_even": -(-params.ptr_width // 8),
+            "ptr_odd": -(-params.ptr_width // 8), "bias": 2, "act0": 2, "act1": 2}
+
+
+def _writes(target, pe, words, wb, max_payload):
+    words = [int(w) for w in np.asarray(words).ravel()]
+    if not words:
+        return []
+    if len(words) > 0x10000:
+        raise ImageError(f"{target} memory of PE {pe}: {len(words)} words; the host link "
+                         f"addresses at most 65536 words per memory")
+    data = pack_words(words, wb)
+    return split_write(make_addr(MEMORY_IDS[target], pe, 0), data, wb, max_payload)
+
+
+def load_writes(image, max_payload=MIN_MAX_PAYLOAD):
+    """[(addr, payload)] that load `image` (an eiegen.sw.image.Image)."""
+    p = image.params
+    wb = word_bytes(p)
+    out = []
+    out += _writes("layers", 0, image.layer_words(), wb["layers"], max_payload)
+    out += _writes("codebook", 0, image.codebook_words(), wb["codebook"], max_payload)
+    for pe in range(p.n_pes):
+        for name, _, words in image.memories(pe):
+            out += _writes(name, pe, words, wb[name], max_payload)
+    out.append((make_addr(MEMORY_IDS["control"], 0, NUM_LAYERS_REG),
+                pack_words([len(image.layers)], wb["control"])))
+    return out
+
+
+def load_checksum_of(image):
+    """The checksum COMMIT expects after BEGIN and load_writes(image)."""
+    return load_checksum(load_writes(image))
+
+
+def image_frames(image):
+    """image.bin as a list of frames (bytes): BEGIN, WRITE..., COMMIT. Frame
+    k carries TAG k mod 256, so no frame looks like a retransmission of the
+    one before it."""
+    writes = load_writes(image)
+    frames = [encode_frame(Cmd.BEGIN, 0, b"", 0)]
+    for i, (addr, payload) in enumerate(writes, 1):
+        frames.append(encode_frame(Cmd.WRITE, addr, payload, i & 0xFF))
+    frames.append(encode_frame(Cmd.COMMIT, 0, load_checksum(writes).to_bytes(4, "little"),
+                               (len(writes) + 1) & 0xFF))
+    return frames
+
+
+_NAMES = {v: k for k, v in MEMORY_IDS.items()}
+
+
+def describe_addr(addr):
+    """'spmat of PE 1, word 12' for an EIE host-bus address."""
+    target, pe, word = (addr >> 24) & 0xFF, (addr >> 16) & 0xFF, addr & 0xFFFF
+    name = _NAMES.get(target, f"target {target:#04x}")
+    if name in ("control", "layers", "codebook"):
+        return f"{name} word {word}"
+    return f"{name} of PE {pe}, word {word}"
