@@ -1,0 +1,555 @@
+"""`eiegen sim` end to end: train, compress, pack, run on the generated RTL.
+
+The flow (docs/sim.md):
+
+1. data and model: scikit-learn's digits (8 x 8 pixels, 10 classes), a
+   64-128-64-10 MLP trained in numpy (eiegen.sw.train), or a given model;
+2. Deep Compression: iterative pruning with masked retraining, k-means
+   weight sharing to 4 bits with centroid fine-tuning, and the storage
+   report with Huffman coding (eiegen.sw.compress);
+3. the packer writes the EIE memory image for N PEs (memory depths fitted
+   to the model);
+4. the bit-exact golden model classifies the test set in int16 fixed point;
+5. the generated Verilog of the array runs the same inputs in one simulator
+   session (Verilator by default, or Icarus); its outputs must equal the
+   golden model's bit for bit and its counters the cycle model's;
+6. the same network, dense, on the systolic unit with as many multipliers
+   (R x C = N), cycles from its validated cycle model: EIE's speed-up.
+
+run_flow() returns the result as a dict (also written as report.json) and
+writes the artefacts to one output folder atomically.
+"""
+
+import dataclasses
+import json
+import math
+import re
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EiegenError, ModelError
+from .model import CompressedModel, FloatModel, load_model, save_compressed_model, save_float_model
+
+__all__ = ["SimOptions", "run_flow", "board_eie_defaults", "systolic_dense_cycles", "systolic_shape",
+           "format_table", "DEFAULT_HIDDEN", "DEFAULT_SPARSITY", "DEFAULT_OUT"]
+
+DEFAULT_HIDDEN = (128, 64)
+DEFAULT_SPARSITY = 0.8
+DEFAULT_OUT = Path("build/make-sim")
+SWEEP_SPARSITIES = (0.5, 0.7, 0.8, 0.85, 0.9, 0.95)
+
+
+def board_eie_defaults():
+    """(n_pes, fifo_depth, source): the iCEBreaker build's EIE array size
+    (eiegen.boards.icebreaker BOARD.eie), or EIEParams' defaults when the
+    board module cannot be imported."""
+    from ..hw.eie.params import EIEParams
+    try:
+        from ..boards.icebreaker import BOARD
+        eie = dict(BOARD.eie)
+        return int(eie["n_pes"]), int(eie.get("fifo_depth", EIEParams().fifo_depth)), "iCEBreaker build"
+    except Exception as exc:          # noqa: BLE001 - any import problem means: no board defaults
+        d = EIEParams()
+        return d.n_pes, d.fifo_depth, f"EIEParams defaults (board module not importable: {exc})"
+
+
+@dataclasses.dataclass
+class SimOptions:
+    model: str | None = None              # float or compressed model file; None = train
+    data: str | None = None               # .npz data set (x_test, y_test[, x_train, y_train])
+    hidden: tuple = DEFAULT_HIDDEN        # hidden layer sizes of the trained MLP
+    sparsity: object = DEFAULT_SPARSITY   # float or {layer: float}
+    bits: int = 4
+    balance: bool = False
+    pes: int | None = None                # None: board default
+    fifo_depth: int | None = None         # None: board default
+    frac: int = 8
+    acc_width: int = 32
+    entries_per_word: int = 2
+    simulator: str = "verilator"          # or "icarus", or "none" (golden and cycle model only)
+    limit: int | None = None              # test samples (first `limit` of the test split)
+    out: Path = DEFAULT_OUT
+    seed: int = 0
+    epochs: int = 40
+    retrain_epochs: int = 15
+    finetune_epochs: int = 10
+    prune_steps: int = 3
+    lr: float = 1e-3
+    weight_decay: float = 1e-3
+    sweep: bool = True                    # accuracy vs sparsity plot (retrains per point)
+    max_drop: float = 1.0                 # allowed accuracy loss, percentage points
+    systolic_batch: int = 32              # the second, batched systolic figure
+    depths: dict | None = None            # memory depths to keep (EIEParams fields); others fitted
+
+
+class _Log:
+    def __init__(self, stream=None, quiet=False):
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.t0 = time.perf_counter()
+
+    def __call__(self, line):
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self.t0:6.1f} s] {line}", file=self.stream, flush=True)
+
+
+class _SimLogTail(threading.Thread):
+    """Follows the simulator log for the cocotb test's per-input lines and
+    reports every ~10 % of the inputs (the simulator runs in a subprocess)."""
+
+    LINE = re.compile(r"\[eiegen\] input (\d+)/(\d+)")
+
+    def __init__(self, path, total, log):
+        super().__init__(daemon=True)
+        self.path, self.total, self.log = Path(path), total, log
+        self.stop = threading.Event()
+        self.step = max(1, total // 10)
+        self.seen = 0
+
+    def run(self):
+        pos = 0
+        while not self.stop.wait(0.5):
+            try:
+                with open(self.path, "r", errors="replace") as f:
+                    f.seek(pos)
+                    text = f.read()
+                    pos = f.tell()
+            except FileNotFoundError:
+                continue
+            for m in self.LINE.finditer(text):
+                k = int(m.group(1))
+                if k >= self.seen + self.step or k == self.total:
+                    self.seen = k
+                    self.log(f"  RTL: {k}/{self.total} inputs done")
+
+
+def systolic_shape(n_mult):
+    """R x C with R * C = n_mult, as square as possible (R <= C)."""
+    r = int(math.isqrt(n_mult))
+    while n_mult % r:
+        r -= 1
+    return r, n_mult // r
+
+
+def systolic_dense_cycles(shapes, rows, cols, batch=1):
+    """Cycles of the dense network (layer shapes (outputs, inputs)) on a rows x
+    cols systolic unit for `batch` input vectors, from the unit's cycle model
+    (eiegen.sim.systolic_cycles, equal to the RTL's counters by its tests),
+    with the program eiegen's systolic compiler makes. Returns (cycles, params)."""
+    from ..hw.systolic.params import SystolicParams
+    from ..sim.systolic_cycles import simulate
+    from .systolic.compiler import Layer, compile_layers, fit_params
+    layers = [Layer(np.zeros((n_in, n_out), dtype=np.int8), 1, 0, True, f"l{i}")
+              for i, (n_out, n_in) in enumerate(shapes)]
+    params = fit_params(batch, layers, SystolicParams(rows=rows, cols=cols))
+    compiled = compile_layers(batch, layers, params)
+    rep = simulate(compiled.program, params)
+    if rep.error:
+        raise EiegenError(f"systolic cycle model: the program faulted ({rep.error})")
+    return rep.cycles, params
+
+
+def _load_data(opts, model, log):
+    from .train import load_dataset_npz, load_digits_dataset
+    if opts.data:
+        data = load_dataset_npz(opts.data)
+    else:
+        data = load_digits_dataset(seed=0)
+    if model is not None:
+        n_in, n_out = model.layers[0].shape[1], model.layers[-1].shape[0]
+        if n_in != data.n_inputs or n_out < data.n_classes:
+            if opts.data:
+                raise EiegenError(f"model {opts.model} takes {n_in} inputs and gives {n_out} outputs; "
+                                  f"the data set {opts.data} has {data.n_inputs} features and "
+                                  f"{data.n_classes} classes")
+            raise EiegenError(f"model {opts.model} takes {n_in} inputs and gives {n_out} outputs; "
+                              f"without --data the test set is digits (64 inputs, 10 classes): "
+                              "give a matching model or --data FILE.npz with x_test and y_test")
+    log(f"data: {data.name}, {0 if data.x_train is None else len(data.x_train)} training and "
+        f"{len(data.x_test)} test samples of {data.n_inputs} features, {data.n_classes} classes")
+    return data
+
+
+def _check_options(o):
+    if o.simulator not in ("verilator", "icarus", "none"):
+        raise EiegenError(f"--simulator must be verilator, icarus or none, got '{o.simulator}'")
+    if o.limit is not None and o.limit < 1:
+        raise EiegenError(f"--limit must be at least 1, got {o.limit}")
+    if o.pes is not None and not 1 <= o.pes <= 64:
+        raise EiegenError(f"--pes must be in 1..64, got {o.pes}")
+    if o.fifo_depth is not None and not 1 <= o.fifo_depth <= 64:
+        raise EiegenError(f"--fifo-depth must be in 1..64, got {o.fifo_depth}")
+    if any(int(h) < 1 for h in o.hidden):
+        raise EiegenError(f"--hidden sizes must be positive, got {list(o.hidden)}")
+    for name in ("epochs", "retrain_epochs", "finetune_epochs"):
+        if getattr(o, name) < 0:
+            raise EiegenError(f"--{name.replace('_', '-')} must be >= 0")
+    if o.prune_steps < 1:
+        raise EiegenError("--prune-steps must be at least 1")
+    out = Path(o.out)
+    if out.exists() and not out.is_dir():
+        raise EiegenError(f"--out {out} exists and is not a directory")
+
+
+def _plot_sweep(sweep, chosen, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    dens = [100 * (1 - s) for s in sweep["sparsities"]]
+    ax.plot(dens, [100 * a for a in sweep["pruned"]], "o-", label="pruned + retrained (float)")
+    ax.plot(dens, [100 * a for a in sweep["both"]], "s-",
+            label=f"pruned + {sweep['bits']}-bit trained quantization (float)")
+    ax.axhline(100 * sweep["float"], color="k", ls="--", lw=1, label="float, dense")
+    if chosen is not None:
+        ax.plot([100 * chosen["density"]], [100 * chosen["golden"]], "r*", ms=12,
+                label="this run: int16 golden = RTL")
+    ax.set_xscale("log")
+    _percent_ticks(ax, dens)
+    ax.set_xlabel("weights kept (%)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("Digits MLP: accuracy vs sparsity")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _percent_ticks(ax, values):
+    from matplotlib.ticker import NullFormatter
+    ticks = [t for t in (1, 2, 3, 5, 10, 20, 30, 50, 100) if min(values) * 0.8 <= t <= max(values) * 1.25]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _plot_pe_load(busy, idle, path, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    n = len(busy)
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.5 * n + 3), 3.8))
+    x = np.arange(n)
+    ax.bar(x, busy, label="busy (entries issued)")
+    ax.bar(x, idle, bottom=busy, label="idle (waiting for work)", color="lightgray")
+    ax.set_xticks(x)
+    ax.set_xlabel("PE")
+    ax.set_ylabel("cycles, summed over the test set")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _accuracy_from_logits(y, labels):
+    return float(np.mean(np.argmax(y, axis=1) == labels))
+
+
+def run_flow(opts, log=None):
+    """Run the whole flow; returns the report dict. Raises EiegenError on bad
+    input; a run whose RTL disagrees with the golden model returns normally
+    with report["rtl"]["bit_exact"] False (the command then exits non-zero)."""
+    from threadpoolctl import threadpool_limits
+    from ..hw.eie.params import EIEParams
+    from ..sim.eie_golden import image_forward
+    from .atomic import atomic_dir
+    from .commands._common import fit_params
+    from .compress import compression_report, compress_model
+    from .fixedpoint import to_fixed
+    from .image import write_image
+    from .packer import pack
+    from . import train as T
+
+    log = log or _Log()
+    _check_options(opts)
+    t_start = time.perf_counter()
+    timings = {}
+    board_pes, board_fifo, board_src = board_eie_defaults()
+    n_pes = opts.pes if opts.pes is not None else board_pes
+    fifo = opts.fifo_depth if opts.fifo_depth is not None else board_fifo
+    try:
+        base = EIEParams(n_pes=n_pes, fifo_depth=fifo, frac=opts.frac, acc_width=opts.acc_width,
+                         entries_per_word=opts.entries_per_word, **(opts.depths or {}))
+    except ValueError as exc:
+        raise EiegenError(f"generator parameters: {exc}") from None
+    log(f"EIE array: N = {n_pes} PEs, FIFO depth {fifo} "
+        f"({'given' if opts.pes is not None else 'default from ' + board_src}), "
+        f"int16 with {opts.frac} fractional bits")
+
+    given = load_model(opts.model) if opts.model else None
+    data = _load_data(opts, given, log)
+    n_test = len(data.x_test) if opts.limit is None else min(opts.limit, len(data.x_test))
+    x_eval, y_eval = data.x_test[:n_test], data.y_test[:n_test]
+    fmax = float(np.abs(x_eval).max())
+    if fmax >= 2 ** (15 - opts.frac):
+        log(f"warning: inputs reach {fmax:g}, beyond the int16 range with {opts.frac} fractional "
+            f"bits (+-{2 ** (15 - opts.frac)}): they saturate")
+
+    with threadpool_limits(1):     # small matrices: BLAS threads only contend on shared cores
+        # -- 1. float model
+        t0 = time.perf_counter()
+        float_model = None
+        if given is None:
+            sizes = [data.n_inputs, *map(int, opts.hidden), data.n_classes]
+            log(f"[1/6] training a {'-'.join(map(str, sizes))} MLP (ReLU, softmax cross-entropy, Adam, "
+                f"{opts.epochs} epochs, seed {opts.seed})")
+            float_model = T.train(T.init_mlp(sizes, seed=opts.seed), data, epochs=opts.epochs,
+                                  lr=opts.lr, weight_decay=opts.weight_decay, seed=opts.seed,
+                                  progress=log)
+        elif isinstance(given, FloatModel):
+            log(f"[1/6] float model from {opts.model} (no training)")
+            float_model = given
+        else:
+            log(f"[1/6] compressed model from {opts.model} (no training, no compression)")
+        timings["train"] = time.perf_counter() - t0
+
+        # -- 2. compression
+        t0 = time.perf_counter()
+        names = [l.name for l in (float_model or given).layers]
+        if isinstance(opts.sparsity, dict):
+            unknown = set(opts.sparsity) - set(names)
+            if unknown or set(names) - set(opts.sparsity):
+                raise EiegenError(f"--sparsity names layers {sorted(opts.sparsity)}; the model's "
+                                  f"layers are {names}")
+        if float_model is not None:
+            if data.x_train is not None:
+                log(f"[2/6] Deep Compression: prune to sparsity {opts.sparsity} in {opts.prune_steps} "
+                    f"steps with {opts.retrain_epochs} retraining epochs each"
+                    f"{', load-balanced for %d PEs' % n_pes if opts.balance else ''}; "
+                    f"{opts.bits}-bit trained quantization, {opts.finetune_epochs} fine-tuning epochs")
+                compressed, pruned = T.deep_compress(
+                    float_model, data, opts.sparsity, bits=opts.bits, pes=n_pes, balance=opts.balance,
+                    prune_steps=opts.prune_steps, retrain_epochs=opts.retrain_epochs,
+                    finetune_epochs=opts.finetune_epochs, lr=opts.lr, seed=opts.seed, progress=log)
+            else:
+                log("[2/6] Deep Compression without retraining (the data set has no training split)")
+                compressed = compress_model(float_model, sparsity=opts.sparsity, bits=opts.bits,
+                                            pes=n_pes if opts.balance else None, balance=opts.balance,
+                                            progress=log)
+                pruned = None
+        else:
+            compressed, pruned = given, None
+        if compressed.layers[-1].relu:
+            log("note: the last layer has ReLU; the class is still the argmax of its outputs")
+        creport = compression_report(compressed, float_model, n_pes)
+        timings["compress"] = time.perf_counter() - t0
+
+        # -- sweep (accuracy vs sparsity) for the plot
+        sweep = None
+        if opts.sweep and float_model is not None and data.x_train is not None and given is None:
+            from .bench.accuracy import sparsity_sweep
+            t0 = time.perf_counter()
+            log(f"accuracy vs sparsity sweep ({len(SWEEP_SPARSITIES)} points, shorter retraining) ...")
+            sweep = sparsity_sweep(float_model, data, SWEEP_SPARSITIES, bits=opts.bits, pes=n_pes,
+                                   balance=opts.balance, prune_steps=2,
+                                   retrain_epochs=max(1, opts.retrain_epochs // 2),
+                                   finetune_epochs=max(1, opts.finetune_epochs // 2), lr=opts.lr,
+                                   seed=opts.seed, progress=log)
+            timings["sweep"] = time.perf_counter() - t0
+
+    # -- 3. pack
+    t0 = time.perf_counter()
+    params = fit_params(compressed, base, explicit=tuple(opts.depths or ()))
+    image = pack(compressed, params)
+    timings["pack"] = time.perf_counter() - t0
+    log(f"[3/6] packed for {n_pes} PEs: {image.stats['entries']} entries "
+        f"({image.stats['padding_entries']} padding), memories spmat {params.spmat_depth} x "
+        f"{params.spmat_width} b, ptr 2 x {params.ptr_depth}, act {params.act_depth} per PE")
+
+    # -- 4. golden model on the test inputs
+    xq = to_fixed(x_eval, opts.frac)
+    golden = image_forward(image.decode(), xq, frac=opts.frac, acc_width=opts.acc_width)
+    acc = {
+        "float": T.accuracy(float_model, x_eval, y_eval) if float_model is not None else None,
+        "pruned_float": T.accuracy(pruned, x_eval, y_eval) if pruned is not None else None,
+        "compressed_float": T.accuracy(compressed, x_eval, y_eval),
+        "golden": _accuracy_from_logits(golden, y_eval),
+    }
+    log(f"[4/6] golden model (int16, bit-exact spec) on {n_test} test samples: accuracy "
+        f"{acc['golden']:.2%}" + (f" (float {acc['float']:.2%})" if acc["float"] is not None else ""))
+
+    out = Path(opts.out)
+    result = {}
+    with atomic_dir(out) as tmp:
+        image_dir = tmp / "image"
+        write_image(image, image_dir)
+        # -- 5. RTL
+        rtl = None
+        if opts.simulator != "none":
+            from ..sim import eie_harness
+            t0 = time.perf_counter()
+            log(f"[5/6] building the {n_pes}-PE array for {opts.simulator} (cached under "
+                f"{eie_harness.default_build_root()}) ...")
+            built = eie_harness.build(params, opts.simulator)
+            timings["rtl_build"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            log(f"  running {n_test} inputs in one {opts.simulator} session ...")
+            run_dir = tmp / "rtl"
+            tail = _SimLogTail(run_dir / "sim.log", n_test, log)
+            tail.start()
+            try:
+                res = eie_harness.run(built, image_dir, xq, test_dir=run_dir, progress=True)
+            finally:
+                tail.stop.set()
+                tail.join()
+            timings["rtl_run"] = time.perf_counter() - t0
+            chk = eie_harness.check(image, xq, res, fifo_depth=params.fifo_depth)
+            cyc = np.array([c["cycles"] for c in res["counters"]])
+            busy = np.sum([c["busy"] for c in res["counters"]], axis=0)
+            idle = np.sum([c["idle"] for c in res["counters"]], axis=0)
+            eff = [p["load_efficiency"] for p in chk["per_input"]]
+            acc["rtl"] = _accuracy_from_logits(res["outputs"], y_eval)
+            rtl = {
+                "simulator": opts.simulator, "inputs": n_test,
+                "bit_exact": chk["mismatches"] == 0, "mismatches": chk["mismatches"],
+                "outputs_compared": int(res["outputs"].size),
+                "first_mismatches": chk["first_mismatches"],
+                "counters_equal_cycle_model": bool(chk["cycles_equal"]),
+                "cycles_mean": float(cyc.mean()), "cycles_min": int(cyc.min()), "cycles_max": int(cyc.max()),
+                "load_efficiency_mean": float(np.mean(eff)),
+                "busy_per_pe": [int(v) for v in busy], "idle_per_pe": [int(v) for v in idle],
+                "sim_cycles": res.get("sim_cycles"), "compute_seconds": res.get("compute_seconds"),
+                "sim_seconds": res.get("sim_seconds"),
+            }
+            log(f"  RTL accuracy {acc['rtl']:.2%}; bit-exact with golden: "
+                f"{'yes' if rtl['bit_exact'] else 'NO (%d mismatches)' % chk['mismatches']}; "
+                f"counters equal the cycle model: {'yes' if chk['cycles_equal'] else 'NO'}")
+            _plot_pe_load(busy, idle, tmp / "pe_load.png",
+                          f"Per-PE load, {n_pes} PEs, FIFO depth {params.fifo_depth}, {n_test} inputs "
+                          f"(RTL counters); load efficiency {np.mean(eff):.1%}")
+        else:
+            from ..sim.eie_cycles import simulate
+            log("[5/6] no simulator (--simulator none): cycle model only")
+            reps = []
+            outs = image_forward(image.decode(), xq, frac=opts.frac, acc_width=opts.acc_width,
+                                 all_layers=True)
+            for b in range(n_test):
+                li = [xq[b]] + [o[b] for o in outs[:-1]]
+                reps.append(simulate(image, xq[b], fifo_depth=params.fifo_depth, layer_inputs=li))
+            cyc = np.array([r.total_cycles for r in reps])
+            busy = np.sum([r.busy for r in reps], axis=0)
+            idle = np.sum([r.idle for r in reps], axis=0)
+            rtl = {"simulator": "none", "inputs": n_test, "cycles_mean": float(cyc.mean()),
+                   "cycles_min": int(cyc.min()), "cycles_max": int(cyc.max()),
+                   "load_efficiency_mean": float(np.mean([r.load_efficiency for r in reps])),
+                   "busy_per_pe": [int(v) for v in busy], "idle_per_pe": [int(v) for v in idle]}
+            _plot_pe_load(busy, idle, tmp / "pe_load.png",
+                          f"Per-PE load, {n_pes} PEs, FIFO depth {params.fifo_depth}, {n_test} inputs "
+                          "(cycle model)")
+
+        # -- 6. dense on the systolic unit with as many multipliers
+        t0 = time.perf_counter()
+        shapes = [l.shape for l in compressed.layers]
+        R, C = systolic_shape(n_pes)
+        sys1, _ = systolic_dense_cycles(shapes, R, C, 1)
+        mb = max(1, min(opts.systolic_batch, n_test))
+        sysb, _ = systolic_dense_cycles(shapes, R, C, mb)
+        timings["systolic"] = time.perf_counter() - t0
+        systolic = {"rows": R, "cols": C, "multipliers": R * C,
+                    "dense_macs": int(sum(a * b for a, b in shapes)),
+                    "cycles_batch1": int(sys1), "batch": mb, "cycles_batched": int(sysb),
+                    "cycles_per_inference_batched": sysb / mb,
+                    "speedup_batch1": sys1 / rtl["cycles_mean"],
+                    "speedup_batched": (sysb / mb) / rtl["cycles_mean"]}
+        log(f"[6/6] dense on a {R} x {C} systolic unit (cycle model): {sys1} cycles per inference "
+            f"at batch 1, {sysb / mb:.0f} at batch {mb}")
+
+        if sweep is not None:
+            _plot_sweep(sweep, {"density": image.stats["density"], "golden": acc["golden"]},
+                        tmp / "accuracy_vs_sparsity.png")
+        if given is None:
+            save_float_model(float_model, tmp / "model_float.npz")
+        if not isinstance(given, CompressedModel):
+            save_compressed_model(compressed, tmp / "model_compressed.npz")
+        np.savez(tmp / "test_set.npz", x_test=x_eval, y_test=y_eval, x_test_fixed=xq)
+        drop = None if acc["float"] is None else 100.0 * (acc["float"] - acc["golden"])
+        total = creport.total
+        timings["total"] = time.perf_counter() - t_start
+        result = {
+            "options": {k: (str(v) if isinstance(v, Path) else (list(v) if isinstance(v, tuple) else v))
+                        for k, v in dataclasses.asdict(opts).items()},
+            "network": "-".join([str(compressed.layers[0].shape[1])] + [str(s[0]) for s in shapes]),
+            "data": {"name": data.name, "test_samples": n_test,
+                     "train_samples": 0 if data.x_train is None else len(data.x_train)},
+            "params": params.to_dict(), "n_pes_source": "given" if opts.pes is not None else board_src,
+            "accuracy": acc, "accuracy_drop_pp": drop, "max_drop_pp": opts.max_drop,
+            "accuracy_ok": drop is None or drop <= opts.max_drop,
+            "compression": {"density": total["density"], "ratio": total["ratio"],
+                            "ratio_huffman": total["ratio_huffman"],
+                            "ratio_with_pointers": total["ratio_with_pointers"],
+                            "bits_per_weight": total["bits_per_weight"],
+                            "bits_per_weight_huffman": total["bits_per_weight_huffman"],
+                            "image_ratio_vs_fp32": image.stats["compression_ratio_vs_fp32"],
+                            "report": creport.to_dict()},
+            "image": image.stats, "rtl": rtl, "systolic": systolic, "sweep": sweep,
+            "timings_s": timings,
+            "files": sorted(p.name for p in tmp.iterdir()) + ["report.json", "report.txt"],
+        }
+        table = format_table(result)
+        result["table"] = table
+        (tmp / "report.txt").write_text(table + "\n\n" + creport.table() + "\n")
+        (tmp / "report.json").write_text(json.dumps(result, indent=1, default=_json_default) + "\n")
+    result["out"] = str(out)
+    return result
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o).__name__)
+
+
+def _pct(v):
+    return "n/a" if v is None else f"{100 * v:.2f}%"
+
+
+def format_table(r):
+    acc, rtl, sy, c = r["accuracy"], r["rtl"], r["systolic"], r["compression"]
+    p = r["params"]
+    sim = rtl["simulator"]
+    rows = [
+        ("float accuracy", _pct(acc["float"])),
+        ("compressed accuracy (golden, int16)",
+         _pct(acc["golden"]) + ("" if r["accuracy_drop_pp"] is None else
+                                f"  ({_pp(-r['accuracy_drop_pp'])} pp vs float, limit "
+                                f"-{r['max_drop_pp']:g} pp: {'ok' if r['accuracy_ok'] else 'EXCEEDED'})")),
+        ("RTL accuracy", _pct(acc.get("rtl")) if sim != "none" else "not run (--simulator none)"),
+    ]
+    if sim != "none":
+        rows.append(("RTL bit-exact with golden",
+                     f"{'yes' if rtl['bit_exact'] else 'NO'} ({rtl['mismatches']} of "
+                     f"{rtl['outputs_compared']} outputs differ); counters = cycle model: "
+                     f"{'yes' if rtl['counters_equal_cycle_model'] else 'NO'}"))
+    rows += [
+        ("compression ratio vs fp32",
+         f"{c['ratio']:.1f}x ({c['ratio_huffman']:.1f}x with Huffman; {c['ratio_with_pointers']:.1f}x "
+         f"with column pointers); density {c['density']:.1%}, {c['bits_per_weight']:.1f} bits per "
+         f"non-zero ({c['bits_per_weight_huffman']:.1f} Huffman)"),
+        ("cycles per inference" + (" (RTL)" if sim != "none" else " (cycle model)"),
+         f"{rtl['cycles_mean']:.0f} mean ({rtl['cycles_min']} .. {rtl['cycles_max']})"),
+        ("load efficiency", f"{rtl['load_efficiency_mean']:.1%} (ideal compute / compute cycles, mean)"),
+        (f"speed-up vs dense {sy['rows']}x{sy['cols']} systolic",
+         f"{sy['speedup_batch1']:.1f}x at batch 1 ({sy['cycles_batch1']} cycles); "
+         f"{sy['speedup_batched']:.1f}x vs batch {sy['batch']} "
+         f"({sy['cycles_per_inference_batched']:.0f} cycles per inference)"),
+    ]
+    head = (f"eiegen sim: {r['data']['name']} MLP {r['network']} on a {p['n_pes']}-PE EIE array "
+            f"(FIFO depth {p['fifo_depth']}), {sim if sim != 'none' else 'no RTL'}, "
+            f"{r['data']['test_samples']} test samples")
+    w = max(len(k) for k, _ in rows)
+    return "\n".join([head] + [f"  {k.ljust(w)}  {v}" for k, v in rows])
+
+
+def _pp(v):
+    s = f"{v:+.2f}"
+    return "0.00" if s in ("+0.00", "-0.00") else s
