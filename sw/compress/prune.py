@@ -89,14 +89,23 @@ def prune_magnitude(weight, sparsity, *, name="weight"):
     return np.where(mask.reshape(w.shape), w, 0.0)
 
 
-def _slices(a, pes):
-    """|W| (rows, cols) -> (pes, cols, local_rows) slices; missing rows are -1."""
-    rows, cols = a.shape
+def _slices(w, pes, group=1):
+    """|W| (rows, cols) -> (pes, cols padded to a multiple of group, local_rows)
+    shares, contiguous; missing rows and columns are -1. One pass over W."""
+    rows, cols = w.shape
     local = -(-rows // pes)
-    pad = np.full((local * pes, cols), -1.0)
-    pad[:rows] = a
+    ncols = -(-cols // group) * group
+    out = np.empty((pes, ncols, local))
+    full = rows // pes                         # local rows every PE has
     # row i = l * pes + p  ->  [p, j, l]
-    return pad.reshape(local, pes, cols).transpose(1, 2, 0)
+    np.abs(w[:full * pes].reshape(full, pes, cols).transpose(1, 2, 0), out=out[:, :cols, :full])
+    if local > full:                           # the last local row: only PEs < rows % pes own it
+        extra = rows - full * pes
+        np.abs(w[full * pes:], out=out[:extra, :cols, full])
+        out[extra:, :cols, full] = -1.0
+    if ncols > cols:
+        out[:, cols:, :] = -1.0
+    return out
 
 
 def prune_balanced(weight, sparsity, pes, *, group=1, name="weight"):
@@ -123,12 +132,10 @@ def prune_balanced(weight, sparsity, pes, *, group=1, name="weight"):
     units = max(0, min(units, kmin * cols))
     if units == 0:
         return np.zeros_like(w)
-    a = _slices(np.abs(w), pes)                              # (pes, cols, local)
+    a = _slices(w, pes, g)                                   # (pes, ngroups * g, local)
     local = a.shape[2]
     ngroups = -(-cols // g)
-    if ngroups * g != cols:
-        a = np.concatenate([a, np.full((pes, ngroups * g - cols, local), -1.0)], axis=1)
-    a = np.ascontiguousarray(a.reshape(pes, ngroups, g * local))   # a group's share, column-major
+    a = a.reshape(pes, ngroups, g * local)                   # a group's share, column-major
     span = g * local
     ncols = np.full(ngroups, g, dtype=np.int64)
     ncols[-1] = cols - (ngroups - 1) * g
@@ -150,7 +157,7 @@ def prune_balanced(weight, sparsity, pes, *, group=1, name="weight"):
     thr = np.where(kk > 0, thr, np.inf)
     mask = a >= thr[..., None]
     # ties at the threshold: keep the first (lowest column, then row), exactly k_G per share
-    over = mask.sum(axis=-1) > kk
+    over = np.count_nonzero(mask, axis=-1) > kk
     if over.any():
         pi, gi = np.nonzero(over)
         sl = a[pi, gi]                                       # (n_over, span)
@@ -158,7 +165,8 @@ def prune_balanced(weight, sparsity, pes, *, group=1, name="weight"):
         eq = sl == t
         allowed = (kk[pi, gi] - (sl > t).sum(axis=-1))[:, None]
         mask[pi, gi] = (sl > t) | (eq & (np.cumsum(eq, axis=-1) <= allowed))
-    mask &= a >= 0.0                                         # never the padding rows or columns
+    if local * pes != rows or ngroups * g != cols:
+        mask &= a >= 0.0                                     # never the padding rows or columns
     # back to (rows, cols)
     mask = mask.reshape(pes, ngroups * g, local)[:, :cols]
     full = mask.transpose(2, 0, 1).reshape(local * pes, cols)[:rows]
