@@ -65,6 +65,8 @@ def run(args):
         raise EiegenError(f"--pes must be at least 1, got {args.pes}")
     if args.group < 1:
         raise EiegenError(f"--group must be at least 1, got {args.group}")
+    if args.group != 1 and not args.balance:
+        raise EiegenError("--group applies to load-balance-aware pruning; add --balance")
     if not 1 <= args.bits <= 8:
         raise EiegenError(f"--bits must be from 1 to 8, got {args.bits}")
     model = load_model(args.model)

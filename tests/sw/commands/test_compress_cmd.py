@@ -48,6 +48,17 @@ def test_compress_single_and_listed_sparsity(cli, float_model, tmp_path):
             assert (l.index != 0).sum() == round(d * l.index.size)
 
 
+def test_compress_balanced_column_groups(cli, float_model, tmp_path):
+    out = tmp_path / "c.npz"
+    rc, _, err = cli("compress", float_model, "-o", out, "--pes", "4", "--balance", "--group", "4", "-q")
+    assert rc == 0, err
+    for l in load_model(out).layers:
+        nz = pe_nonzeros(l.index, 4)
+        grouped = np.add.reduceat(nz, np.arange(0, l.shape[1], 4), axis=1)
+        assert (grouped == grouped[:1]).all()
+        assert not (nz == nz[:1]).all()          # within a group the PEs may differ
+
+
 def _bad(tmp_path, name, **override):
     return _write(tmp_path / name, **override)
 
@@ -96,12 +107,16 @@ CASES = [
      r"sparsity given for unknown layer\(s\) 'fc7'"),
     ("bits", lambda t: _bad(t, "m.npz"), ["--bits", "9"], r"--bits must be from 1 to 8, got 9"),
     ("pes", lambda t: _bad(t, "m.npz"), ["--pes", "0", "--balance"], r"--pes must be at least 1"),
+    ("group", lambda t: _bad(t, "m.npz"), ["--group", "4"], r"--group applies to load-balance-aware "
+     r"pruning; add --balance"),
     ("format", lambda t: (t / "m.txt").write_text("1 2 3") and t / "m.txt",
      [], r"m.txt: unknown model format '.txt'"),
     ("corrupt", lambda t: (t / "m.npz").write_bytes(b"PK\x03\x04garbage") and t / "m.npz",
      [], r"m.npz: not a readable .npz archive"),
     ("truncated", lambda t: _truncate(_bad(t, "m.npz")), [], r"m.npz: (not a readable|corrupted) .npz"),
     ("missing", lambda t: t / "nothing.npz", [], r"nothing.npz: no such file"),
+    ("pytorch", lambda t: (t / "m.pt").write_bytes(b"\x80\x02garbage") and t / "m.pt", [],
+     r"m.pt: (reading a PyTorch state_dict needs torch|not a readable PyTorch file)"),
     ("field", lambda t: _bad(t, "m.npz", **{"fc1.gamma": np.ones(3)}),
      [], r"array 'fc1.gamma': unknown field 'gamma'"),
 ]
