@@ -57,6 +57,18 @@ class RAM(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        # a board may implement some RAMs itself (SPRAM, block RAM with baked or
+        # placeholder contents): the platform's eiegen_ram_override(ram) returns a
+        # component with the same ports, or None for the default (boards/build.py)
+        override = getattr(platform, "eiegen_ram_override", None)
+        impl = override(self) if override is not None else None
+        if impl is not None:
+            m.submodules.impl = impl
+            m.d.comb += [
+                impl.raddr.eq(self.raddr), self.rdata.eq(impl.rdata),
+                impl.waddr.eq(self.waddr), impl.wdata.eq(self.wdata), impl.we.eq(self.we),
+            ]
+            return m
         backend = getattr(platform, "eiegen_ram", None)
         if backend == "readmemh" and self.name is not None:
             init_file = ""

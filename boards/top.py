@@ -1,0 +1,113 @@
+"""The board top-level: clock, host link on the UART, one unit, status LEDs.
+
+    oscillator ─ BoardClock (direct or PLL, reset until locked) ─ sync
+    uart rx/tx ─ HostLink ─ host bus ─ EIEArray | SystolicUnit
+                               start ─>   busy, done <─
+    LEDs <─ heartbeat (solid once a model is loaded), busy, done, loaded,
+            rx/tx activity, clock locked, unit error (as many as the board has)
+
+The unit is sized by the board's defaults (boards/<board>.py) unless the
+caller passes parameters; the host reads them back with IDENTIFY, so the
+host refuses an image built for another configuration.
+"""
+
+import dataclasses
+
+from amaranth import Module, Signal, Elaboratable, Const
+from amaranth.lib.wiring import connect
+
+from ..hw.common.hostlink import HostLink
+from ..hw.eie.params import EIEParams, MEMORY_IDS
+from ..hw.systolic.params import SystolicParams, TARGETS
+from .clocking import BoardClock
+from .board import BoardError
+
+__all__ = ["BoardTop", "DESIGNS", "STATUS_LEDS"]
+
+DESIGNS = ("eie", "systolic")
+
+#: the status shown on the board's LEDs, in order of importance
+STATUS_LEDS = ("heartbeat", "busy", "done", "loaded", "rx", "tx", "locked", "error")
+
+#: targets whose writes are data (inputs, outputs, control), not the model:
+#: they do not clear the link's `loaded` flag (docs/host-link.md)
+DATA_TARGETS = {
+    "eie": (MEMORY_IDS["control"], MEMORY_IDS["act0"], MEMORY_IDS["act1"]),
+    "systolic": (TARGETS["regs"], TARGETS["ub"], TARGETS["acc"]),
+}
+
+
+class BoardTop(Elaboratable):
+    """Parameters: `board` (boards.board.Board), `design` ("eie" or
+    "systolic"), `params` (EIEParams / SystolicParams; default: the board's),
+    `sync_hz` (default: the board's), `loaded_at_reset` (the bitstream carries
+    a whole model, so RUN is allowed without loading one first)."""
+
+    def __init__(self, board, design="eie", params=None, *, sync_hz=None, loaded_at_reset=False):
+        if design not in DESIGNS:
+            raise BoardError(f"unknown design '{design}' (designs: {', '.join(DESIGNS)})")
+        self.board, self.design = board, design
+        if params is None:
+            params = board.eie_params() if design == "eie" else board.systolic_params()
+        expected = EIEParams if design == "eie" else SystolicParams
+        if not isinstance(params, expected):
+            raise BoardError(f"design '{design}' takes {expected.__name__}, not {type(params).__name__}")
+        self.params = params
+        self.clock = BoardClock(board.family, board.clock, board.clock_hz, sync_hz or board.sync_hz)
+        self.sync_hz = self.clock.f_out
+        self.clocks_per_bit = int(round(self.sync_hz / board.baud))
+        self.loaded_at_reset = bool(loaded_at_reset)
+
+    def identify_params(self):
+        return dataclasses.asdict(self.params)
+
+    def elaborate(self, platform):
+        m = Module()
+        board = self.board
+        m.submodules.clock = clock = self.clock
+        if self.design == "eie":
+            from ..hw.eie.array import EIEArray
+            unit = EIEArray(self.params)
+        else:
+            from ..hw.systolic.top import SystolicUnit
+            unit = SystolicUnit(self.params)
+        m.submodules.unit = unit
+        m.submodules.link = link = HostLink(
+            design=self.design, params=self.identify_params(),
+            clocks_per_bit=self.clocks_per_bit, data_targets=DATA_TARGETS[self.design],
+            loaded_at_reset=self.loaded_at_reset)
+        connect(m, link.bus, unit.bus)
+        m.d.comb += [unit.start.eq(link.start), link.busy.eq(unit.busy), link.done.eq(unit.done)]
+
+        uart = platform.request(board.uart, 0)
+        m.d.comb += [link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx)]
+
+        # -- status LEDs --------------------------------------------------------------
+        if board.leds:
+            beat = Signal(max(1, int(self.sync_hz).bit_length() - 1))    # ~0.5-1 Hz
+            m.d.sync += beat.eq(beat + 1)
+            status = {
+                "heartbeat": beat[-1] | link.loaded,
+                "busy": unit.busy,
+                "done": unit.done,
+                "loaded": link.loaded,
+                "rx": _stretch(m, ~link.rx, self.sync_hz, "rx"),
+                "tx": _stretch(m, ~link.tx, self.sync_hz, "tx"),
+                "locked": clock.locked,
+                "error": getattr(unit, "error", Const(0, 1)),
+            }
+            for (name, index), what in zip(board.leds, STATUS_LEDS):
+                led = platform.request(name, index)
+                m.d.comb += led.o.eq(status[what])
+        return m
+
+
+def _stretch(m, pulse, hz, name):
+    """`pulse` held for ~50 ms, so that a byte on the UART is visible."""
+    n = max(1, int(hz * 0.05))
+    count = Signal(range(n + 1), name=f"{name}_stretch")
+    with m.If(pulse):
+        m.d.sync += count.eq(n)
+    with m.Elif(count != 0):
+        m.d.sync += count.eq(count - 1)
+    return count != 0

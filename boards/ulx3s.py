@@ -1,0 +1,23 @@
+"""ULX3S with the Lattice ECP5 LFE5U-85F-6BG381 (83640 LUT4s, 156 18x18
+multipliers, 208 block RAMs of 18 Kbit), 25 MHz oscillator and EHXPLLL,
+FTDI UART, eight LEDs."""
+
+from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+from .board import Board, Resources
+
+BOARD = Board(
+    name="ulx3s",
+    title="ULX3S (ECP5 LFE5U-85F-6BG381)",
+    platform=ULX3S_85F_Platform,
+    family="ecp5",
+    resources=Resources(logic=83640, dsp=156, bram=208, pll=4, logic_unit="LUT4"),
+    clock="clk25", clock_hz=25e6,
+    sync_hz=25e6,
+    eie=dict(n_pes=8, fifo_depth=8, entries_per_word=2, spmat_depth=2048, ptr_depth=512,
+             bias_depth=256, act_depth=64, max_layers=4),
+    systolic=dict(rows=8, cols=8),
+    uart="uart", baud=115200,
+    leds=tuple(("led", i) for i in range(8)),
+    programmer=("openFPGALoader",),
+)

@@ -1,0 +1,89 @@
+"""`eiegen build`: a bitstream for a board (yowasp Yosys + nextpnr), with its report."""
+
+import json
+
+from ..errors import EiegenError
+
+NAME = "build"
+HELP = "build a bitstream for a board: EIE array or systolic unit, host link, report"
+DESCRIPTION = """Elaborate the board's top-level (clock, host link on the UART, the unit, status
+LEDs), synthesise, place and route and pack it with the yowasp tools, and print
+the report: logic, DSPs, block RAMs, SPRAMs used of available, Fmax against the
+clock the top runs at. Exits non-zero when timing is not met (the reports stay
+in the output folder, the bitstream does not).
+
+The weights are either baked into block RAM from an image (--image), or left as
+random placeholders that `eiegen swap` replaces later without place and route;
+memories in SPRAM (iCEBreaker's sparse matrices) are loaded over the host link.
+The board files and figures are in docs/boards.md.
+
+examples:
+  eiegen build --board icebreaker
+  eiegen build --board ulx3s --design eie --pes 16
+  eiegen build --board ulx3s --image build/image          # weights baked in
+  eiegen build --board icebreaker --design systolic --pes 2"""
+
+
+def add_arguments(p):
+    from ...boards.board import board_names
+    p.add_argument("--board", required=True, choices=board_names(), help="target board")
+    p.add_argument("--design", choices=("eie", "systolic"), default="eie",
+                   help="unit on the board (default %(default)s)")
+    p.add_argument("--pes", type=int,
+                   help="EIE: number of PEs; systolic: an N x N array (default: the board's)")
+    p.add_argument("--rows", type=int, help="systolic: array rows (default: --pes or the board's)")
+    p.add_argument("--cols", type=int, help="systolic: array columns (default: --pes or the board's)")
+    g = p.add_argument_group("EIE memory depths (default: the board's; with --image: the image's)")
+    for name in ("spmat_depth", "ptr_depth", "bias_depth", "act_depth", "fifo_depth", "max_layers"):
+        g.add_argument("--" + name.replace("_", "-"), type=int, dest=name)
+    p.add_argument("--image", help="EIE image directory whose weights are baked into block RAM")
+    p.add_argument("--freq", type=float, help="clock of the top in MHz (default: the board's; "
+                                              "a PLL makes it when it differs from the oscillator)")
+    p.add_argument("-o", "--output", help="output folder (default build/boards/<board>-<design>-<size>)")
+    p.add_argument("--seed", type=int, default=0, help="placeholder contents and nextpnr seed")
+    p.add_argument("--json", action="store_true", help="print the report as JSON too")
+
+
+def _params(args, board):
+    if args.design == "eie":
+        if args.rows is not None or args.cols is not None:
+            raise EiegenError("--rows/--cols are for --design systolic; the EIE array takes --pes")
+        kw = {}
+        image = None
+        if args.image:
+            from ..image import read_image
+            image = read_image(args.image)
+            kw.update(image.params.to_dict())
+            kw.pop("fifo_depth", None)
+        if args.pes is not None:
+            kw["n_pes"] = args.pes
+        for name in ("spmat_depth", "ptr_depth", "bias_depth", "act_depth", "fifo_depth", "max_layers"):
+            if getattr(args, name) is not None:
+                kw[name] = getattr(args, name)
+        return board.eie_params(**kw), image
+    if args.image:
+        raise EiegenError("--image bakes an EIE image; the systolic unit is loaded over the host link")
+    for name in ("spmat_depth", "ptr_depth", "bias_depth", "act_depth", "fifo_depth", "max_layers"):
+        if getattr(args, name) is not None:
+            raise EiegenError(f"--{name.replace('_', '-')} is an EIE parameter")
+    rows = args.rows if args.rows is not None else args.pes
+    cols = args.cols if args.cols is not None else args.pes
+    return board.systolic_params(rows=rows, cols=cols), None
+
+
+def run(args):
+    from ...boards.board import get_board
+    from ...boards.build import build
+    from ...boards.report import TimingError
+    board = get_board(args.board)
+    params, image = _params(args, board)
+    sync_hz = args.freq * 1e6 if args.freq is not None else None
+    try:
+        result = build(board, args.design, params, out_dir=args.output, image=image,
+                       sync_hz=sync_hz, seed=args.seed)
+    except TimingError:
+        raise
+    if args.json:
+        print(json.dumps(result.info["report"], indent=1))
+    print(f"bitstream: {result.bitstream}")
+    return 0

@@ -1,0 +1,143 @@
+# amaranth: UnusedElaboratable=no
+"""boards/build.py and boards/bram.py without the FPGA tools: RAM placement
+(SPRAM for the iCE40UP sparse matrices, padded block RAM for the rest),
+placeholders distinct for the swap tools, baking an image, and the checks
+that refuse what a board cannot hold."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Fragment
+
+from eiegen.boards.board import get_board, BoardError
+from eiegen.boards.bram import placeholder_words, bit_slices, padded_geometry, hex_text, parse_hex
+from eiegen.boards.build import RamPlacer, board_platform, default_build_dir, BuildError
+from eiegen.boards.top import BoardTop
+from eiegen.sim.testdata import random_compressed_model
+from eiegen.sw.errors import ImageError
+from eiegen.sw.packer import pack
+
+
+def elaborate(board, params, placer):
+    top = BoardTop(board, "eie", params)
+    plat = board_platform(board, placer)
+    Fragment.get(top, plat)
+    # platform.prepare() (which runs Yosys, skipped here) would elaborate the pin buffers
+    for _pin, _port, buffer in plat.iter_pins():
+        buffer._MustUse__used = True
+    return top
+
+
+def test_icebreaker_places_sparse_matrices_in_spram():
+    ice = get_board("icebreaker")
+    p = ice.eie_params(n_pes=2)
+    placer = RamPlacer(ice)
+    elaborate(ice, p, placer)
+    recs = placer.records
+    assert {n for n, r in recs.items() if r.kind == "spram"} == {"pe00_spmat", "pe01_spmat"}
+    assert all(recs[n].blocks == 1 for n in ("pe00_spmat", "pe01_spmat"))
+    expect_bram = {"layers", "codebook"} | {f"pe{i:02d}_{m}" for i in range(2)
+                                           for m in ("ptr_even", "ptr_odd", "bias")}
+    assert {n for n, r in recs.items() if r.kind == "bram"} == expect_bram
+    for n in expect_bram:
+        r = recs[n]
+        assert r.store_depth % 256 == 0 and r.store_depth >= r.depth
+        assert r.store_width % 4 == 0 and r.store_width >= r.width
+        assert not r.baked
+    placer.check_distinct()
+
+
+def test_ulx3s_has_no_spram_and_pads_to_512_words():
+    ulx = get_board("ulx3s")
+    p = ulx.eie_params(n_pes=2)
+    placer = RamPlacer(ulx)
+    elaborate(ulx, p, placer)
+    assert all(r.kind == "bram" for r in placer.records.values())
+    assert "pe01_spmat" in placer.records
+    assert all(r.store_depth % 512 == 0 for r in placer.records.values())
+    ptr = placer.records["pe00_ptr_even"]
+    assert (ptr.width, ptr.store_width) == (p.ptr_width, -(-p.ptr_width // 4) * 4)
+    placer.check_distinct()
+
+
+class FakeRAM:
+    def __init__(self, name, width, depth):
+        self.name, self.width, self.depth = name, width, depth
+
+
+def place(placer, ram):
+    impl = placer(ram)
+    if impl is not None:
+        Fragment.get(impl, None)
+    return impl
+
+
+def test_too_many_sprams_is_refused_before_synthesis():
+    ice = get_board("icebreaker")
+    p = ice.eie_params(n_pes=5)
+    placer = RamPlacer(ice)
+    for i in range(4):
+        place(placer, FakeRAM(f"pe{i:02d}_spmat", p.spmat_width, p.spmat_depth))
+    with pytest.raises(BoardError, match=r"need 5 SB_SPRAM256KA .*'pe04_spmat'.*device has 4"):
+        place(placer, FakeRAM("pe04_spmat", p.spmat_width, p.spmat_depth))
+
+
+def test_image_is_baked_into_block_ram_not_spram():
+    ice = get_board("icebreaker")
+    p = ice.eie_params(n_pes=1)
+    model = random_compressed_model(np.random.default_rng(3), [12, 10, 6], 0.4)
+    image = pack(model, p)
+    placer = RamPlacer(ice, image=image)
+    elaborate(ice, p, placer)
+    assert placer.records["pe00_ptr_even"].baked and placer.records["layers"].baked
+    assert not placer.records["pe00_spmat"].baked            # SPRAM: loaded over the link
+    assert placer.placeholders() == {}
+    even, odd = image.ptr_banks(0)
+    assert placer._contents["pe00_ptr_even"] == [int(w) for w in even]
+    assert placer._contents["codebook"] == [int(w) for w in image.codebook_words()]
+
+
+def test_image_larger_than_the_ram_is_refused():
+    ice = get_board("icebreaker")
+    p = ice.eie_params(n_pes=1)
+    image = pack(random_compressed_model(np.random.default_rng(3), [12, 10, 6], 0.4), p)
+    placer = RamPlacer(ice, image=image)
+    placer._image_words["pe00_bias"] = [1] * (p.bias_depth + 1)
+    with pytest.raises(ImageError, match="pe00_bias"):
+        place(placer, FakeRAM("pe00_bias", 16, p.bias_depth))
+
+
+def test_placeholders_are_deterministic_distinct_and_fit_the_width():
+    a = placeholder_words("pe00_bias", 16, 256, seed=0)
+    assert a == placeholder_words("pe00_bias", 16, 256, seed=0)
+    assert a != placeholder_words("pe00_bias", 16, 256, seed=1)
+    assert a != placeholder_words("pe01_bias", 16, 256, seed=0)
+    w = placeholder_words("x", 13, 512)
+    assert max(w) < 1 << 13 and max(w) >= 1 << 12
+    sl = bit_slices(a, 16, 256)
+    assert len(sl) == 16 and len(set(sl)) == 16
+    assert bit_slices([1, 2, 3, 0], 2, 2) == [(1, 0), (1, 0), (0, 1), (1, 0)]
+
+
+def test_duplicate_ram_names_are_refused():
+    ice = get_board("icebreaker")
+    placer = RamPlacer(ice)
+    place(placer, FakeRAM("pe00_bias", 16, 256))
+    with pytest.raises(BuildError, match="two RAMs are named 'pe00_bias'"):
+        place(placer, FakeRAM("pe00_bias", 16, 256))
+
+
+def test_geometry_and_hex_helpers():
+    assert padded_geometry(13, 300, 256) == (16, 512)
+    assert padded_geometry(64, 4, 512) == (64, 512)
+    words = [0, 0x1fff, 0x1234]
+    text = hex_text(words, 13)
+    assert text == "0000\n1fff\n1234\n"
+    assert parse_hex(text, 13, "f") == words
+    with pytest.raises(ImageError, match="f:2: word 0x2000 is wider than 13 bits"):
+        parse_hex("0\n2000\n", 13, "f")
+
+
+def test_default_build_dir_names_board_design_and_size():
+    ice = get_board("icebreaker")
+    assert str(default_build_dir(ice, "eie", ice.eie_params(n_pes=2))).endswith("icebreaker-eie-2pe")
+    assert str(default_build_dir(ice, "systolic", ice.systolic_params())).endswith("icebreaker-systolic-2x2")

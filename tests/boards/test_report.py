@@ -1,0 +1,107 @@
+"""boards/report.py on a recorded nextpnr-ice40 --report JSON (an iCEBreaker
+build of the 1-PE EIE top): resources, Fmax, the timing check, the critical
+path summary, and clear errors for missing or inconsistent reports."""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from eiegen.boards.board import get_board
+from eiegen.boards.report import (parse_report, check_timing, format_report, TimingError, ReportError,
+                                  critical_path_summary)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "icebreaker_eie_1pe_report.json"
+
+
+@pytest.fixture
+def raw():
+    return json.loads(FIXTURE.read_text())
+
+
+@pytest.fixture
+def ice():
+    return get_board("icebreaker")
+
+
+def test_resources_and_fmax(raw, ice):
+    r = parse_report(FIXTURE, ice)
+    u = raw["utilization"]
+    assert r.used["logic"] == (u["ICESTORM_LC"]["used"], 5280)
+    assert r.used["dsp"] == (u["ICESTORM_DSP"]["used"], 8)
+    assert r.used["bram"] == (u["ICESTORM_RAM"]["used"], 30)
+    assert r.used["spram"] == (u["ICESTORM_SPRAM"]["used"], 4)
+    assert r.used["spram"][0] >= 1          # the sparse-matrix memory sits in SPRAM
+    (name, v), = raw["fmax"].items()
+    assert r.fmax_mhz == pytest.approx(v["achieved"])
+    assert r.target_mhz == pytest.approx(12.0, rel=1e-5)
+    assert r.timing_met
+    check_timing(r)                          # does not raise
+    d = r.to_dict()
+    assert d["timing_met"] and d["used"]["logic"]["available"] == 5280
+
+
+def test_timing_failure_is_an_error_naming_both_frequencies(raw, ice):
+    bad = copy.deepcopy(raw)
+    (name, v), = bad["fmax"].items()
+    v["constraint"] = v["achieved"] * 1.25
+    r = parse_report(bad, ice)
+    assert not r.timing_met
+    with pytest.raises(TimingError) as e:
+        check_timing(r, where="icebreaker eie")
+    msg = str(e.value)
+    assert f"{v['achieved']:.2f} MHz" in msg and f"{v['constraint']:.2f} MHz" in msg
+    assert "icebreaker eie" in msg and name in msg
+    assert "NOT MET" in format_report(r)
+
+
+def test_float32_rounding_of_an_exactly_met_clock_counts_as_met(raw, ice):
+    r = parse_report(raw, ice)
+    r.clocks[0].achieved_mhz = r.clocks[0].target_mhz * (1 - 1e-8)
+    assert r.timing_met
+
+
+def test_no_clock_is_an_error(raw, ice):
+    raw["fmax"] = {}
+    with pytest.raises(TimingError, match="no clock"):
+        check_timing(parse_report(raw, ice))
+
+
+def test_critical_path_points_at_repository_sources(raw, ice):
+    r = parse_report(raw, ice)
+    cp = r.critical_path
+    assert cp["delay_ns"] == pytest.approx(cp["logic_ns"] + cp["routing_ns"], abs=1e-3)
+    assert cp["cells"] >= 2
+    assert cp["sources"] and all(s.endswith(tuple("0123456789")) and not s.startswith("/")
+                                 for s in cp["sources"])
+    # delays add up to the path's total in nextpnr's own figures
+    steps = raw["critical_paths"][0]["path"]
+    total = critical_path_summary(raw["critical_paths"][0])
+    assert total["delay_ns"] <= sum(s["delay"] for s in steps) + 1e-6
+    text = format_report(r, title="T")
+    assert text.startswith("T") and "logic (LC)" in text and "critical path" in text
+    assert "timing met" in text
+
+
+def test_malformed_reports(tmp_path, raw, ice):
+    with pytest.raises(ReportError, match="cannot read"):
+        parse_report(tmp_path / "none.json", ice)
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ReportError, match="not a JSON report"):
+        parse_report(tmp_path / "bad.json", ice)
+    with pytest.raises(ReportError, match="not a nextpnr report"):
+        parse_report({"utilization": {}}, ice)
+    wrong = copy.deepcopy(raw)
+    wrong["utilization"]["ICESTORM_LC"]["available"] = 7680
+    with pytest.raises(ReportError, match=r"7680 ICESTORM_LC.*says 5280.*boards/icebreaker.py"):
+        parse_report(wrong, ice)
+    gone = copy.deepcopy(raw)
+    del gone["utilization"]["ICESTORM_SPRAM"]
+    with pytest.raises(ReportError, match="no 'ICESTORM_SPRAM'"):
+        parse_report(gone, ice)
+
+
+def test_other_board_does_not_accept_the_ice40_report(raw):
+    with pytest.raises(ReportError, match="TRELLIS_COMB"):
+        parse_report(raw, get_board("ulx3s"))
