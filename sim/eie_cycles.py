@@ -7,17 +7,19 @@ docs/eie-architecture.md for the pipeline diagram they come from).
 
 Per layer, broadcasts b = 0..B-1 are the non-zero input activations in
 increasing column order j_b (the LNZD order); n_p(b) is PE p's number of
-entries (padding included) in column j_b. With FIFO depth D:
+entries (padding included) in column j_b. With FIFO depth D and
+S = D + bcast_latency + credit_latency - 1 queue slots:
 
-    T_b      = max(T_{b-1} + 1, max_p Pop_p(b - D) + credit_latency)   issue
+    T_b      = max(T_{b-1} + 1, max_p Pop_p(b - S) + credit_latency)   issue
     Pop_p(b) = max(T_b + bcast_latency, Pop_p(b-1) + 1,
                    U_p if n_p(b) > 0)                                   dequeue
     U_p      = Pop_p(b) + n_p(b)           after a non-empty column     busy until
 
 A PE issues the entries of a column on cycles Pop .. Pop + n - 1; an empty
 column is dequeued and dropped in one cycle, even while the PE is busy.
-The central unit may hold at most D broadcasts per PE between issue and
-dequeue (credits), so no queue overflows.
+The central unit may hold at most D + L + C - 1 broadcasts per PE between
+issue and dequeue (credits; the queue has that many slots), so no queue
+overflows and depth D is the slack a PE gets beyond the broadcast pipeline.
 """
 
 import dataclasses
@@ -152,7 +154,8 @@ def layer_cycles(counts, fifo_depth, timing=TIMING):
     in broadcast order. Returns (compute cycles, bcast stall cycles, busy)."""
     n_pes, n_b = counts.shape
     t = timing
-    L, C, D = t.bcast_latency, t.credit_latency, fifo_depth
+    L, C = t.bcast_latency, t.credit_latency
+    D = fifo_depth + L + C - 1        # queue slots: the slack asked for + in-flight broadcasts
     busy = counts.sum(axis=1)
     if n_b == 0:
         return t.compute_tail, 0, busy

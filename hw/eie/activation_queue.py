@@ -4,7 +4,8 @@ It decouples the PEs: a PE with more entries in one column keeps working on
 it while the central unit goes on broadcasting into the other PEs' queues.
 eiegen reads the column pointers on arrival (pointer_read.py), so an item is
 (value, start, end); the central control unit holds a credit per free slot,
-so a write never finds the queue full.
+so a write never finds the queue full. The queue has fifo_depth slots plus
+one per broadcast that can be in flight (params.BCAST_IN_FLIGHT).
 """
 
 from amaranth import Module
@@ -19,7 +20,7 @@ __all__ = ["ActivationQueue"]
 
 class ActivationQueue(wiring.Component):
     def __init__(self, params):
-        self.depth = params.fifo_depth
+        self.depth = params.queue_slots
         self.layout = queue_layout(params)
         super().__init__({
             "w": In(stream.Signature(self.layout)),

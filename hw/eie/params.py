@@ -7,7 +7,14 @@ depends on (IMAGE_FIELDS), so an image built for other parameters is refused.
 
 import dataclasses
 
-__all__ = ["EIEParams", "IMAGE_FIELDS", "MEMORY_IDS"]
+#: broadcasts in flight between the central unit's issue and a PE's dequeue
+#: (Timing.bcast_latency + Timing.credit_latency - 1 in sim/eie_cycles.py):
+#: each queue has this many slots beyond `fifo_depth`, so that the depth the
+#: user asks for is the slack a PE gets, as in the EIE paper, and depth 1
+#: still sustains one broadcast per cycle
+BCAST_IN_FLIGHT = 4
+
+__all__ = ["BCAST_IN_FLIGHT", "EIEParams", "IMAGE_FIELDS", "MEMORY_IDS"]
 
 #: fields an image depends on (checked when an image meets an array)
 IMAGE_FIELDS = ("n_pes", "frac", "acc_width", "entries_per_word", "spmat_depth", "ptr_depth",
@@ -38,7 +45,7 @@ def _check_int(name, value, lo, hi=None):
 @dataclasses.dataclass(frozen=True)
 class EIEParams:
     n_pes: int = 4               # N processing elements
-    fifo_depth: int = 8          # activation queue depth per PE
+    fifo_depth: int = 8          # activation queue slack per PE (+ BCAST_IN_FLIGHT slots)
     frac: int = 8                # fractional bits of activations and weights (Q(15-frac).frac)
     acc_width: int = 32          # accumulator width, saturating
     entries_per_word: int = 2    # 8-bit (v, z) entries per sparse-matrix memory word
@@ -63,6 +70,12 @@ class EIEParams:
         _check_int("max_layers", self.max_layers, 1, 256)
 
     # -- derived widths -------------------------------------------------------
+    @property
+    def queue_slots(self):
+        """Physical activation queue depth: fifo_depth broadcasts of slack
+        plus the broadcasts in flight in the issue -> dequeue pipeline."""
+        return self.fifo_depth + BCAST_IN_FLIGHT
+
     @property
     def entry_capacity(self):
         """Entries one PE's sparse-matrix memory holds."""

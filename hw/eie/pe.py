@@ -120,7 +120,7 @@ class PE(wiring.Component):
         wiring.connect(m, ptr_read.out, queue.w)
         wiring.connect(m, queue.r, smr.col)
         # credits: one per free queue slot, taken at issue, returned at dequeue
-        credit = Signal(range(p.fifo_depth + 1), init=p.fifo_depth)
+        credit = Signal(range(p.queue_slots + 1), init=p.queue_slots)
         deq = Signal()
         m.d.comb += [deq.eq(queue.r.valid & queue.r.ready), self.ready.eq(credit != 0)]
         m.d.sync += credit.eq(credit - self.issue + deq)
