@@ -29,22 +29,23 @@ def _layer(shape, seed=0):
 
 
 def _timed(log, what, fn):
+    """(result, (wall seconds, CPU seconds of this process))."""
     log(f"  {what} ...")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     r = fn()
-    dt = time.perf_counter() - t0
-    log(f"  {what}: {dt:.2f} s")
-    return r, dt
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    log(f"  {what}: {dt:.2f} s (CPU {dc:.2f} s)")
+    return r, (dt, dc)
 
 
 def _sklearn_kmeans(x, init):
     from sklearn.cluster import KMeans
     km = KMeans(n_clusters=len(init), init=init[:, None], n_init=1, tol=0.0, max_iter=300,
                 algorithm="lloyd")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     km.fit(x[:, None])
-    dt = time.perf_counter() - t0
-    return np.sort(km.cluster_centers_.ravel()), float(km.inertia_), int(km.n_iter_), dt
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    return np.sort(km.cluster_centers_.ravel()), float(km.inertia_), int(km.n_iter_), dt, dc
 
 
 def _threads():
@@ -82,7 +83,7 @@ def pipeline(shape, log):
     rows = [("float layer (checks, float64)", t_load), ("magnitude pruning (for comparison)", t_mag),
             (f"balanced pruning, N = {PES}", t_bal), ("k-means quantization", t_q),
             ("compression report", t_rep), ("pack", t_pack)]
-    total = t_load + t_bal + t_q + t_pack
+    total = tuple(sum(t[i] for t in (t_load, t_bal, t_q, t_pack)) for i in (0, 1))
     return rows, total, dict(weight=layer.weight, pruned=pb, compressed=cl, report=rep, image=im)
 
 
@@ -98,10 +99,10 @@ def kmeans_compare(x, log, quick):
     for m in sizes:
         xs = x if m == n else rng.choice(x, size=m, replace=False)
         init = linear_init(xs, k)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         ours = kmeans_1d(xs, k, init=init)
-        t_ours = time.perf_counter() - t0
-        row = {"points": int(m), "ours_s": t_ours, "ours_inertia": ours.inertia,
+        t_ours, c_ours = time.perf_counter() - t0, time.process_time() - c0
+        row = {"points": int(m), "ours_s": t_ours, "ours_cpu_s": c_ours, "ours_inertia": ours.inertia,
                "ours_iter": ours.iterations, "ours_centroids": ours.centroids.tolist()}
         estimate = None
         if rows and rows[-1].get("sklearn_s") is not None:
@@ -115,8 +116,8 @@ def kmeans_compare(x, log, quick):
         else:
             log(f"  k-means on {m} points: ours {t_ours:.3f} s; scikit-learn ... "
                 + (f"(estimated {estimate:.0f} s)" if estimate else ""))
-            c, inertia, it, t_sk = _sklearn_kmeans(xs, init)
-            row.update(sklearn_s=t_sk, sklearn_inertia=inertia, sklearn_iter=it,
+            c, inertia, it, t_sk, c_sk = _sklearn_kmeans(xs, init)
+            row.update(sklearn_s=t_sk, sklearn_cpu_s=c_sk, sklearn_inertia=inertia, sklearn_iter=it,
                        sklearn_centroids=c.tolist(),
                        max_centroid_diff=float(np.abs(c - ours.centroids).max()))
             log(f"  k-means on {m} points: scikit-learn {t_sk:.2f} s")
@@ -133,7 +134,7 @@ def _plot(out_dir, weight, cl, krows):
     a.hist(nz, bins=300, color="0.6")
     for c in cl.codebook[1:]:
         a.axvline(c, color="tab:red", lw=0.8)
-    a.set_title(f"surviving weights ({nz.size} of {weight.size}) and the 15 shared values")
+    a.set_title(f"surviving weights ({nz.size} of {weight.size}) and the {len(cl.codebook) - 1} shared values")
     a.set_xlabel("weight")
     pts = [r["points"] for r in krows]
     b.loglog(pts, [r["ours_s"] for r in krows], "o-", label="eiegen kmeans_1d (sorted, prefix sums)")
@@ -164,10 +165,10 @@ def run(quick, out_dir):
         f"{os.getloadavg()[0]:.1f} (times grow with other work on the machine)")
     rows, total, art = pipeline(shape, log)
     print(f"\nCompress + pack, {shape[0]} x {shape[1]} to {DENSITY:.0%} density")
-    print(f"{'stage':40s} {'seconds':>8s}")
-    for name, t in rows:
-        print(f"{name:40s} {t:8.2f}")
-    print(f"{'compress + pack (stages 1, 3, 4, 6)':40s} {total:8.2f}")
+    print(f"{'stage':40s} {'wall s':>8s} {'CPU s':>8s}")
+    for name, (t, c) in rows:
+        print(f"{name:40s} {t:8.2f} {c:8.2f}")
+    print(f"{'compress + pack (stages 1, 3, 4, 6)':40s} {total[0]:8.2f} {total[1]:8.2f}")
     print()
     print(art["report"].table())
 
@@ -176,7 +177,8 @@ def run(quick, out_dir):
     thr = _threads()
     print(f"\n1-D k-means of the surviving weights: k = 15, linear init, n_init = 1, run to "
           f"convergence (scikit-learn: tol = 0, OpenMP threads {thr if thr else '?'}; ours: one thread)")
-    print(f"{'points':>9s} {'ours s':>8s} {'sklearn s':>10s} {'speed-up':>9s} {'ours inertia':>13s} "
+    print(f"{'points':>9s} {'ours s':>8s} {'sklearn s':>10s} {'speed-up':>9s} {'CPU ours/sk':>13s} "
+          f"{'ours inertia':>13s} "
           f"{'sklearn inertia':>16s} {'MSE ours':>10s} {'MSE sklearn':>12s} {'max |dc|':>9s} {'iter':>9s}")
     for r in krows:
         m = r["points"]
@@ -187,6 +189,7 @@ def run(quick, out_dir):
             mse = f"{r['sklearn_inertia'] / m:12.4g}"
             dc = f"{r['max_centroid_diff']:9.1e}"
             it = f"{r['ours_iter']:>4d}/{r['sklearn_iter']:<4d}"
+            cpu = f"{r['ours_cpu_s']:6.2f}/{r['sklearn_cpu_s']:<6.1f}"
         else:
             sk = f"{'~' + format(r['sklearn_estimate_s'], '.0f'):>10s}"
             ratio = f"{'~' + format(r['sklearn_estimate_s'] / r['ours_s'], '.0f') + 'x':>9s}"
@@ -194,7 +197,8 @@ def run(quick, out_dir):
             mse = f"{'':12s}"
             dc = f"{'':9s}"
             it = f"{r['ours_iter']:>4d}/-   "
-        print(f"{m:9d} {r['ours_s']:8.3f} {sk} {ratio} {r['ours_inertia']:13.6g} {inert} "
+            cpu = f"{r['ours_cpu_s']:6.2f}/-     "
+        print(f"{m:9d} {r['ours_s']:8.3f} {sk} {ratio} {cpu} {r['ours_inertia']:13.6g} {inert} "
               f"{r['ours_inertia'] / m:10.4g} {mse} {dc} {it}")
     if any(r.get("sklearn_s") is None for r in krows):
         print("(~: scikit-learn not run on all points; its time is extrapolated linearly from the "
@@ -205,10 +209,13 @@ def run(quick, out_dir):
               f"{full['sklearn_s']:.1f} s -> {full['sklearn_s'] / full['ours_s']:.0f}x; same centroids "
               f"within {full['max_centroid_diff']:.1e}, inertia ratio "
               f"{full['ours_inertia'] / full['sklearn_inertia']:.9f}")
+    print("(wall s: elapsed time; CPU s: CPU time of this process, all threads -- on a shared "
+          "machine wall time includes waiting for the CPU)")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     plot = _plot(out_dir, art["weight"], art["compressed"], krows)
     res = {"shape": list(shape), "density": DENSITY, "pes": PES, "bits": BITS,
-           "stages": {n: t for n, t in rows}, "compress_pack_s": total, "kmeans": krows,
+           "stages": {n: {"wall_s": t, "cpu_s": c} for n, (t, c) in rows},
+           "compress_pack_s": total[0], "compress_pack_cpu_s": total[1], "kmeans": krows,
            "report": art["report"].to_dict()}
     (out_dir / "compress.json").write_text(json.dumps(res, indent=1) + "\n")
     print(f"plot: {plot}; numbers: {out_dir / 'compress.json'}")
