@@ -1,0 +1,52 @@
+"""The Fig. 4.9 sweep's size formulas and sweeps (sw/bench/accuracy.py)."""
+
+import numpy as np
+import pytest
+
+from eiegen.sw import train as T
+from eiegen.sw.bench import accuracy as A
+from eiegen.sw.model import CompressedLayer, CompressedModel, FloatLayer, FloatModel
+
+
+def test_sizes_by_hand():
+    # column 0 of 40 rows, non-zeros at rows 2 and 39: (z=2), then 36 zeros = 2 padding
+    # entries of 16 and the entry with z=4; column 1: one entry. 5 entries in all
+    w = np.zeros((40, 2))
+    w[2, 0], w[39, 0] = 0.5, -0.25
+    w[0, 1] = 1.0
+    fm = FloatModel([FloatLayer("a", w, None, False)])
+    assert A._entries(w) == 5
+    assert A.size_pruned(fm) == 5 * 36
+    assert A.dense_bits(fm) == 32 * 80
+    idx = (w != 0).astype(np.uint8) * np.array([[1, 2]], dtype=np.uint8)
+    cm = CompressedModel([CompressedLayer("a", np.array([0.0, 0.5, 1.0]), idx, None, False)])
+    # 3 codebook entries -> 2-bit index; pruned: 5 entries x (2 + 4) + 2 centroids x 32
+    assert A.size_quantized(cm, pruned=True) == 5 * 6 + 64
+    # not pruned: 80 weights x 2 bits + 64
+    assert A.size_quantized(cm, pruned=False) == 160 + 64
+
+
+@pytest.fixture(scope="module")
+def setup():
+    data = T.load_digits_dataset()
+    fm = T.train(T.init_mlp([64, 24, 10], seed=1), data, epochs=10, lr=3e-3)
+    return data, fm
+
+
+def test_sparsity_sweep(setup):
+    data, fm = setup
+    sw = A.sparsity_sweep(fm, data, (0.5, 0.98), retrain_epochs=2, finetune_epochs=1, prune_steps=1)
+    assert sw["density"] == pytest.approx([0.5, 0.02], abs=0.002)
+    # sizes follow the densities; 4-bit entries are smaller than 32-bit ones
+    assert sw["size_pruned"][1] < sw["size_pruned"][0]
+    assert all(b < p for b, p in zip(sw["size_both"], sw["size_pruned"]))
+    # 2 % of the weights cannot hold the accuracy of 50 %
+    assert sw["both"][0] > sw["both"][1] + 0.05 and sw["pruned"][0] > 0.85
+
+
+def test_quant_sweep(setup):
+    data, fm = setup
+    q = A.quant_sweep(fm, data, (1, 4), finetune_epochs=1)
+    assert q["size"][0] < q["size"][1]
+    assert q["accuracy"][1] > q["accuracy"][0]
+    assert q["accuracy"][1] > 0.85
