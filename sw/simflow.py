@@ -291,6 +291,12 @@ def run_flow(opts, log=None):
         log(f"warning: inputs reach {fmax:g}, beyond the int16 range with {opts.frac} fractional "
             f"bits (+-{2 ** (15 - opts.frac)}): they saturate")
 
+    names = ([l.name for l in given.layers] if given is not None
+             else [f"fc{i + 1}" for i in range(len(opts.hidden) + 1)])
+    if isinstance(opts.sparsity, dict) and set(opts.sparsity) != set(names):
+        raise EiegenError(f"--sparsity names layers {sorted(opts.sparsity)}; the model's layers are "
+                          f"{names}")
+
     with threadpool_limits(1):     # small matrices: BLAS threads only contend on shared cores
         # -- 1. float model
         t0 = time.perf_counter()
@@ -311,12 +317,6 @@ def run_flow(opts, log=None):
 
         # -- 2. compression
         t0 = time.perf_counter()
-        names = [l.name for l in (float_model or given).layers]
-        if isinstance(opts.sparsity, dict):
-            unknown = set(opts.sparsity) - set(names)
-            if unknown or set(names) - set(opts.sparsity):
-                raise EiegenError(f"--sparsity names layers {sorted(opts.sparsity)}; the model's "
-                                  f"layers are {names}")
         if float_model is not None:
             if data.x_train is not None:
                 log(f"[2/6] Deep Compression: prune to sparsity {opts.sparsity} in {opts.prune_steps} "

@@ -29,8 +29,7 @@ examples:
 
 
 def add_arguments(p):
-    from ..simflow import DEFAULT_HIDDEN, DEFAULT_OUT, DEFAULT_SPARSITY, board_eie_defaults
-    pes, fifo, src = board_eie_defaults()
+    from ..simflow import DEFAULT_HIDDEN, DEFAULT_OUT, DEFAULT_SPARSITY
     g = p.add_argument_group("model and data")
     g.add_argument("--model", help="float (.npz, PyTorch state_dict) or compressed (.npz) model: "
                                    "skip training (and, for a compressed model, compression)")
@@ -57,8 +56,9 @@ def add_arguments(p):
     c.add_argument("--max-drop", type=float, default=1.0,
                    help="allowed accuracy loss of the compressed model, percentage points (default %(default)s)")
     h = p.add_argument_group("EIE array and simulation")
-    h.add_argument("--pes", type=int, help=f"number of PEs N (default {pes}, from the {src})")
-    h.add_argument("--fifo-depth", type=int, help=f"activation queue depth (default {fifo})")
+    h.add_argument("--pes", type=int, help="number of PEs N (default: the iCEBreaker build's, "
+                                           "eiegen.boards.icebreaker BOARD.eie)")
+    h.add_argument("--fifo-depth", type=int, help="activation queue depth (default: the iCEBreaker build's)")
     h.add_argument("--frac", type=int, default=8, help="fractional bits of the int16 fixed point (default 8)")
     h.add_argument("--entries-per-word", type=int, default=2,
                    help="8-bit entries per sparse-matrix word (default 2)")
