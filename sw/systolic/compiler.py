@@ -29,7 +29,7 @@ from .assembler import Program, check_quant
 from .errors import SystolicError, CapacityError, QuantError
 
 __all__ = ["Layer", "Compiled", "compile_layers", "compile_matmul", "quant_from_scale",
-           "pack_tiles", "unpack_tiles", "weight_tile"]
+           "pack_tiles", "unpack_tiles", "weight_tile", "fit_params"]
 
 
 @dataclasses.dataclass
@@ -313,3 +313,44 @@ def compile_layers(m, layers, params, *, output="int8", prefetch=None, widths=No
 def compile_matmul(m, w, params, *, mult=1, shift=0, relu=False, output="int8", **kw):
     """One (M x K) @ (K x N) matmul; see compile_layers."""
     return compile_layers(m, [Layer(w, mult, shift, relu)], params, output=output, **kw)
+
+
+def _pow2_at_least(n):
+    return 1 << max(0, (int(n) - 1).bit_length())
+
+
+def fit_params(m, layers, params, *, output="int8"):
+    """`params` with the memory depths raised (to powers of two) where the
+    layers need more: unified buffer, weight memory, instruction memory and,
+    for an int32 result, accumulators. Depths already large enough stay."""
+    p = params
+    layers = [l if isinstance(l, Layer) else Layer(*l) for l in layers]
+    ws = [np.asarray(l.weight) for l in layers]
+    inner = min(p.rows, p.cols)
+    widths = [p.rows] + [inner] * (len(ws) - 1) + [p.cols]
+    ub = -(-ws[0].shape[0] // widths[0]) * m
+    wrows = 0
+    tiles = 0
+    ntiles = 0
+    for li, w in enumerate(ws):
+        nk, nn = -(-w.shape[0] // widths[li]), -(-w.shape[1] // widths[li + 1])
+        if not (output == "int32" and li == len(ws) - 1):
+            ub += nn * m
+        tiles += nk * nn
+        ntiles += nn
+        wrows += nk * nn * p.rows
+    acc = p.acc_depth
+    if output == "int32":
+        acc = max(acc, _pow2_at_least(-(-ws[-1].shape[1] // widths[-1]) * m))
+    half = max(1, min(m, acc // 2))
+    chunks = -(-m // half)
+    imem = 2 * (tiles + ntiles) * chunks + 8     # RW + MMUL per tile, SETQ + ACT per n-tile
+    d = p.to_dict()
+    d.update(ub_depth=max(p.ub_depth, _pow2_at_least(ub)), wmem_depth=max(p.wmem_depth, _pow2_at_least(wrows)),
+             imem_depth=max(p.imem_depth, _pow2_at_least(imem)), acc_depth=acc)
+    for k in ("ub_depth", "wmem_depth", "imem_depth", "acc_depth"):
+        d[k] = min(d[k], 1 << 16)
+    try:
+        return SystolicParams(**d)
+    except ValueError as exc:
+        raise CapacityError(f"the problem does not fit any {p.rows} x {p.cols} unit: {exc}") from None

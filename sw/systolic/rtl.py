@@ -31,7 +31,7 @@ from .compiler import compile_layers, compile_matmul, Layer
 from .errors import SystolicError
 
 __all__ = ["TOPLEVEL", "Built", "Job", "Phase", "RunResult", "build", "run_jobs", "run_compiled",
-           "run_matmul", "run_layers", "COUNTERS"]
+           "run_many", "run_matmul", "run_layers", "golden_output", "COUNTERS"]
 
 TOPLEVEL = "systolic_top"
 COUNTERS = ("cycles", "mac_active", "stall", "weight_stall", "host_wait", "instructions")
@@ -191,21 +191,36 @@ def run_compiled(compiled, xs, *, simulator="verilator", built=None):
     return [decode_compiled(compiled, ph) for ph in phases], stats
 
 
+def run_many(built, cases):
+    """Run several (compiled, x) cases in one simulator run; returns
+    ([RunResult], stats)."""
+    jobs = [compiled_job(c, x) for c, x in cases]
+    phases, stats = run_jobs(built, jobs)
+    return [decode_compiled(c, ph) for (c, _), ph in zip(cases, phases)], stats
+
+
 def run_layers(x, layers, params, *, output="int8", simulator="verilator", built=None, **kw):
     """Compile `layers` for input x (M, K), run on the RTL, compare with the
     golden model; returns (RunResult, golden output, stats)."""
-    from ...sim.systolic_golden import matmul_acc, requantize
     x = np.asarray(x)
     comp = compile_layers(x.shape[0], layers, params, output=output, **kw)
     (res,), stats = run_compiled(comp, [x], simulator=simulator, built=built)
-    ref = x.astype(np.int64)
-    for li, l in enumerate(comp.layers):
-        acc = matmul_acc(ref, l.weight, params.acc_width)
-        if output == "int32" and li == len(comp.layers) - 1:
+    return res, golden_output(comp, x), stats
+
+
+def golden_output(compiled, x):
+    """What the golden model says the compiled layers give for input x."""
+    from ...sim.systolic_golden import matmul_acc, requantize
+    p = compiled.params
+    ref = np.asarray(x).astype(np.int64)
+    last = len(compiled.layers) - 1
+    for li, l in enumerate(compiled.layers):
+        acc = matmul_acc(ref, l.weight, p.acc_width)
+        if compiled.y.memory == "acc" and li == last:
             ref = acc
         else:
-            ref = requantize(acc, l.mult, l.shift, l.relu, params.in_width)
-    return res, ref, stats
+            ref = requantize(acc, l.mult, l.shift, l.relu, p.in_width)
+    return ref
 
 
 def run_matmul(x, w, params, *, mult=1, shift=0, relu=False, output="int8",

@@ -1,0 +1,185 @@
+"""`eiegen systolic`: generate the systolic unit, or run a matmul through its RTL."""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EiegenError
+
+NAME = "systolic"
+HELP = "generate the TPU-style systolic unit's Verilog, or run a matmul through it"
+DESCRIPTION = """\
+Generate the weight-stationary systolic matrix unit, or compile a matmul
+Y = requant(X @ W) for it, run the program on the generated Verilog
+(cocotb, Verilator by default) and compare with the golden model.
+
+examples:
+  eiegen systolic generate --rows 8 --cols 8 -o build/systolic8x8.v
+  eiegen systolic run --rows 4 --cols 4 -M 32 -K 40 -N 24 --relu
+  eiegen systolic run --rows 8 --cols 8 --x x.npy --w w.npy --int32
+  eiegen systolic run --rows 2 --cols 3 -M 5 -K 7 -N 4 --asm prog.s
+"""
+
+
+def _add_params(p):
+    g = p.add_argument_group("generator parameters")
+    g.add_argument("--rows", type=int, default=8, help="array rows R (K per tile; default 8)")
+    g.add_argument("--cols", type=int, default=8, help="array columns C (N per tile; default 8)")
+    g.add_argument("--in-width", type=int, default=8, help="activation/weight bits (default 8)")
+    g.add_argument("--acc-width", type=int, default=32, help="accumulator bits (default 32)")
+    g.add_argument("--mult-width", type=int, default=16, help="requantisation multiplier bits (default 16)")
+    for name, default in (("ub-depth", 1024), ("acc-depth", 512), ("wmem-depth", 1024), ("imem-depth", 512)):
+        g.add_argument(f"--{name}", type=int, default=None,
+                       help=f"{name.replace('-', ' ')} (default {default}; `run` raises it to fit)")
+
+
+def add_arguments(p):
+    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    g = sub.add_parser("generate", help="write the unit's Verilog (top module systolic_top)")
+    _add_params(g)
+    g.add_argument("-o", "--out", required=True, help="Verilog file to write")
+    r = sub.add_parser("run", help="run a matmul through the RTL and check it against the golden model",
+                       description=DESCRIPTION, formatter_class=p.formatter_class)
+    _add_params(r)
+    r.add_argument("-M", type=int, default=None, help="rows of X (batch); random X when --x is not given")
+    r.add_argument("-K", type=int, default=None, help="columns of X = rows of W")
+    r.add_argument("-N", type=int, default=None, help="columns of W")
+    r.add_argument("--x", help=".npy int8 matrix X (M x K)")
+    r.add_argument("--w", help=".npy int8 matrix W (K x N)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the random matrices (default 0)")
+    r.add_argument("--mult", type=int, default=None, help="requantisation multiplier (default: from a scale that keeps the outputs in range)")
+    r.add_argument("--shift", type=int, default=None, help="requantisation shift")
+    r.add_argument("--relu", action="store_true", help="ReLU before requantising")
+    r.add_argument("--int32", action="store_true", help="return the raw int32 accumulators (no activation unit)")
+    r.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    r.add_argument("--asm", help="also write the program as assembly text to this file")
+    r.add_argument("--out", help="write the result matrix to this .npy file")
+
+
+def _params(args, fit=None):
+    from ...hw.systolic import SystolicParams
+    d = dict(rows=args.rows, cols=args.cols, in_width=args.in_width, acc_width=args.acc_width,
+             mult_width=args.mult_width)
+    given = {}
+    for k in ("ub_depth", "acc_depth", "wmem_depth", "imem_depth"):
+        if getattr(args, k) is not None:
+            given[k] = getattr(args, k)
+    d.update(given)
+    try:
+        p = SystolicParams(**d)
+    except ValueError as exc:
+        raise EiegenError(str(exc)) from None
+    if fit is not None:
+        from ..systolic.compiler import fit_params
+        fitted = fit_params(*fit, p)
+        d = fitted.to_dict()
+        d.update(given)            # explicit depths win (and may be refused later)
+        p = SystolicParams(**d)
+    return p
+
+
+def _load_matrix(path, what):
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise EiegenError(f"cannot read {what} from {path}: {exc}") from None
+    if a.ndim != 2:
+        raise EiegenError(f"{what} in {path} must be a 2-D matrix, got shape {a.shape}")
+    return a
+
+
+def _generate(args):
+    from ..atomic import atomic_file
+    from ..systolic.rtl import TOPLEVEL
+    from ...hw.systolic.top import SystolicUnit
+    from amaranth.back import verilog
+    p = _params(args)
+    text = verilog.convert(SystolicUnit(p), name=TOPLEVEL, emit_src=False)
+    with atomic_file(args.out, "w") as f:
+        f.write(text)
+    print(f"wrote {args.out}: {p.rows} x {p.cols} systolic unit (top module {TOPLEVEL}), "
+          f"int{p.in_width} x int{p.in_width} -> int{p.acc_width}; unified buffer {p.ub_depth} rows, "
+          f"accumulators {p.acc_depth}, weight memory {p.wmem_depth}, instructions {p.imem_depth}")
+    return 0
+
+
+def _run(args):
+    from ..systolic import Layer, compile_layers, quant_from_scale, rtl
+    from ..systolic.errors import SystolicError
+    from ...sim.systolic_cycles import simulate, scalesim_ws_cycles, utilisation
+    rng = np.random.default_rng(args.seed)
+    x = _load_matrix(args.x, "X") if args.x else None
+    w = _load_matrix(args.w, "W") if args.w else None
+    M = args.M or (x.shape[0] if x is not None else 16)
+    K = args.K or (x.shape[1] if x is not None else (w.shape[0] if w is not None else 16))
+    N = args.N or (w.shape[1] if w is not None else 16)
+    lo, hi = -(1 << (args.in_width - 1)), (1 << (args.in_width - 1))
+    if x is None:
+        x = rng.integers(lo, hi, (M, K))
+    if w is None:
+        w = rng.integers(lo, hi, (K, N))
+    if x.shape[1] != w.shape[0]:
+        raise SystolicError(f"X is {x.shape[0]} x {x.shape[1]} but W is {w.shape[0]} x {w.shape[1]}: "
+                            f"inner dimensions differ")
+    M, K, N = x.shape[0], x.shape[1], w.shape[1]
+    output = "int32" if args.int32 else "int8"
+    base = _params(args)
+    if args.mult is None and args.shift is None:
+        mult, shift = quant_from_scale(1.0 / (np.sqrt(K) * hi), base)   # outputs ~ +-40
+    else:
+        mult = 1 if args.mult is None else args.mult
+        shift = 0 if args.shift is None else args.shift
+    layers = [Layer(w, mult, shift, args.relu)]
+    p = _params(args, fit=(M, layers))
+    comp = compile_layers(M, layers, p, output=output)
+    if args.asm:
+        from ..atomic import atomic_file
+        with atomic_file(args.asm, "w") as f:
+            f.write(f"# ({M} x {K}) @ ({K} x {N}) on a {p.rows} x {p.cols} systolic unit\n")
+            f.write(comp.program.text())
+        print(f"wrote {args.asm} ({len(comp.program)} instructions)")
+    print(f"({M} x {K}) @ ({K} x {N}) on {p.rows} x {p.cols}, {output} result"
+          + ("" if args.int32 else f", requantise x{mult} >> {shift}{', ReLU' if args.relu else ''}")
+          + f"; {len(comp.program)} instructions; building the {args.simulator} model ...", flush=True)
+    t0 = time.perf_counter()
+    built = rtl.build(p, args.simulator)
+    print(f"model ready in {time.perf_counter() - t0:.1f} s; running ...", flush=True)
+    (res,), stats = rtl.run_compiled(comp, [x], built=built)
+    ref = rtl.golden_output(comp, x)
+    model = simulate(comp.program, p).counters()
+    ok = np.array_equal(res.y, ref) and not res.error
+    util = utilisation(M, K, N, p.rows, p.cols, res.counters["cycles"])
+    ss = scalesim_ws_cycles(M, K, N, p.rows, p.cols)
+    print(f"{'counter':14s} {'RTL':>10s} {'cycle model':>12s}")
+    for k, v in model.items():
+        flag = "" if res.counters[k] == v else "   <-- differs"
+        print(f"{k:14s} {res.counters[k]:10d} {v:12d}{flag}")
+    print(f"utilisation {util:.1%} (useful MACs / (R*C*cycles)); SCALE-Sim analytic "
+          f"{ss} cycles ({utilisation(M, K, N, p.rows, p.cols, ss):.1%})")
+    rate = stats["run_cycles"] / stats["run_wall_seconds"] if stats["run_wall_seconds"] else 0
+    print(f"simulated {stats['run_cycles']} cycles of computing at {rate / 1e3:.0f} kcycles/s, "
+          f"{stats['bus_cycles']} host-bus cycles to load and read")
+    if args.out:
+        from ..atomic import atomic_file
+        with atomic_file(args.out, "wb") as f:
+            np.save(f, res.y)
+        print(f"wrote {args.out}")
+    if not ok:
+        bad = np.argwhere(res.y != ref)
+        print(f"MISMATCH against the golden model at {len(bad)} places, first {tuple(bad[0]) if len(bad) else ''}"
+              + (" (the unit reported an error)" if res.error else ""), file=sys.stderr)
+        return 1
+    if any(res.counters[k] != v for k, v in model.items()):
+        print("the RTL's counters differ from the cycle model", file=sys.stderr)
+        return 1
+    print("OK: bit-exact with the golden model")
+    return 0
+
+
+def run(args):
+    if args.action == "generate":
+        return _generate(args)
+    return _run(args)
