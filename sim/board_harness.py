@@ -299,6 +299,7 @@ class _Fault:
     when: object         # predicate on the decoded request Frame
     skip: int            # matching frames to let through first
     arg: object = None
+    at: int = None       # or: exactly the write() call with this number (from 0)
 
 
 def _flip(data, pos, mask=0x01):
@@ -310,8 +311,10 @@ def _flip(data, pos, mask=0x01):
 class FaultyTransport(Transport):
     """Wraps a transport; `inject(kind, when=..., skip=k)` damages the
     (k+1)-th frame written from now on for which `when(frame)` holds (a
-    decoded protocol.Frame; default: any WRITE). Each fault acts once, so
-    the client's retransmission goes through intact. Kinds:
+    decoded protocol.Frame; default: any WRITE); `inject(kind, at=n)` the
+    frame of the n-th write() call (counted from 0, retransmissions
+    included). Each fault acts once, so the client's retransmission goes
+    through intact unless another fault is aimed at it. Kinds:
 
       corrupt      flip a bit of a payload byte (or of the address if none)
       drop         leave one byte out of the middle of the frame
@@ -330,13 +333,16 @@ class FaultyTransport(Transport):
         self.bit_seconds, self.slack_seconds = inner.bit_seconds, inner.slack_seconds
         self.faults = []
         self.applied = []          # (kind, frame) in order
+        self.writes = 0
         self._damage_answer = None         # offset of the answer byte to damage
         self._dead = False
 
-    def inject(self, kind, when=None, skip=0, arg=None):
+    def inject(self, kind, when=None, skip=0, arg=None, at=None):
         if kind not in self.KINDS:
             raise ValueError(f"unknown fault {kind!r} (kinds: {', '.join(self.KINDS)})")
-        self.faults.append(_Fault(kind, when or (lambda f: f.cmd == P.Cmd.WRITE), skip, arg))
+        if at is not None:
+            when = lambda f: True          # noqa: E731
+        self.faults.append(_Fault(kind, when or (lambda f: f.cmd == P.Cmd.WRITE), skip, arg, at))
 
     @property
     def pending(self):
@@ -344,6 +350,8 @@ class FaultyTransport(Transport):
 
     def write(self, data):
         data = bytes(data)
+        n = self.writes
+        self.writes += 1
         if self._dead:
             return
         try:
@@ -353,6 +361,8 @@ class FaultyTransport(Transport):
         fault = None
         if frame is not None:
             for f in self.faults:
+                if f.at is not None and f.at != n:
+                    continue
                 if f.when(frame):
                     if f.skip:
                         f.skip -= 1

@@ -166,7 +166,7 @@ def encode_frame(cmd, addr=0, payload=b"", tag=0):
 def encode_write_frame(addr, payload, tag=0):
     """A WRITE frame: `payload` = whole words of the target, word_bytes
     little-endian bytes each, written from word `addr` upwards. image.bin is
-    a concatenation of these."""
+    BEGIN, these, and COMMIT (eiegen.sw.linkimage.image_frames)."""
     if not payload:
         raise LinkError(f"a WRITE frame to {addr:#010x} needs at least one byte")
     return encode_frame(Cmd.WRITE, addr, payload, tag)
