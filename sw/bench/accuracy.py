@@ -132,7 +132,7 @@ def table(res):
     for s, sz, a in zip(sw["sparsities"], sw["size_pruned"], sw["pruned"]):
         lines.append(f"{'pruning ' + format(1 - s, '.0%') + ' kept':28s} {sz:7.2%} {a:9.2%} {100 * (a - f):+7.2f}")
     for b, sz, a in zip(qs["bits"], qs["size"], qs["accuracy"]):
-        lines.append(f"{'quantization ' + str(b) + ' bits':28s} {sz:7.2%} {a:9.2%} {100 * (a - f):+7.2f}")
+        lines.append(f"{'quantization ' + str(b) + (' bit' if b == 1 else ' bits'):28s} {sz:7.2%} {a:9.2%} {100 * (a - f):+7.2f}")
     for s, sz, a in zip(sw["sparsities"], sw["size_both"], sw["both"]):
         lines.append(f"{'both, ' + format(1 - s, '.0%') + ' kept, ' + str(sw['bits']) + ' bits':28s} "
                      f"{sz:7.2%} {a:9.2%} {100 * (a - f):+7.2f}")
