@@ -33,7 +33,7 @@ import dataclasses
 
 from ..hw.systolic.isa import Instr, decode
 
-__all__ = ["CycleReport", "simulate", "scalesim_ws_cycles", "ideal_cycles", "utilisation"]
+__all__ = ["CycleReport", "Engine", "simulate", "scalesim_ws_cycles", "ideal_cycles", "utilisation"]
 
 NEG = -(1 << 40)
 
@@ -53,85 +53,134 @@ class CycleReport:
                 "weight_stall": self.weight_stall, "instructions": self.instructions}
 
 
-def simulate(program, params, *, trace=False):
-    p = params
-    R, D = p.rows, p.pipeline_depth
-    instrs = [i if isinstance(i, Instr) else decode(i) for i in program]
-    s_end = l_end = a_end = NEG
-    s_bank = l_bank = 0
-    load_bank = use_bank = 0
-    avail = 0
-    act_ranges = None          # (acc_lo, acc_hi, ub_lo, ub_hi) of the last ACT
-    x = 1
-    pc = 0
-    stall = wstall = mac = count = 0
-    issue = []
+class Engine:
+    """The issue rules as a state machine over instructions: `issue(ins)`
+    returns the cycle the instruction issues at (and `done` after HALT or a
+    fault). Times only enter as differences, so `shift(dt)` moves the whole
+    state dt cycles later without changing what follows (used by
+    eiegen.sw.systolic.compare to skip repeating stretches of long programs)."""
 
-    def all_idle():
-        return max(s_end + D + 1, l_end + 1, a_end + 1)
+    def __init__(self, params):
+        self.p = params
+        self.R, self.D = params.rows, params.pipeline_depth
+        self.s_end = self.l_end = self.a_end = NEG
+        self.s_bank = self.l_bank = 0
+        self.load_bank = self.use_bank = 0
+        self.avail = 0
+        self.act_ranges = None          # (acc_lo, acc_hi, ub_lo, ub_hi) of the last ACT
+        self.x = 1
+        self.stall = self.wstall = self.mac = self.count = 0
+        self.done = False
+        self.cycles = 0
+        self.error = ""
 
-    def overlap(lo, n, lo2, hi2):
-        return lo < hi2 and lo2 < lo + n
+    def all_idle(self):
+        return max(self.s_end + self.D + 1, self.l_end + 1, self.a_end + 1)
 
-    while True:
-        if pc >= len(instrs):
-            raise ValueError(f"program runs past its end at instruction {pc} without HALT")
-        ins = instrs[pc]
+    def signature(self):
+        """The state relative to the next instruction's earliest cycle, with
+        the accumulator range of the last ACT (what later issue decisions
+        depend on, unified-buffer overlaps aside)."""
+        x = self.x
+        acc = self.act_ranges[:2] if self.act_ranges else None
+        return (self.s_end - x, self.l_end - x, self.a_end - x, self.s_bank, self.l_bank,
+                self.load_bank, self.use_bank, self.avail, acc)
+
+    def counters(self):
+        return (self.x, self.stall, self.wstall, self.mac, self.count)
+
+    def shift(self, dt, dstall=0, dwstall=0, dmac=0, dcount=0):
+        self.x += dt
+        self.s_end += dt
+        self.l_end += dt
+        self.a_end += dt
+        self.stall += dstall
+        self.wstall += dwstall
+        self.mac += dmac
+        self.count += dcount
+
+    def issue(self, ins):
+        p = self.p
+        R, D = self.R, self.D
+        x = self.x
         op = ins.op
         fault = ""
         if op in ("MMUL", "ACT", "RHM", "WHM") and ins.n == 0:
             fault = "zero_count"
-        elif op == "MMUL" and avail == 0:
+        elif op == "MMUL" and self.avail == 0:
             fault = "no_tile"
-        elif op == "RW" and avail == 2:
+        elif op == "RW" and self.avail == 2:
             fault = "banks_full"
         elif op == "SETQ" and (ins.mult == 0 or ins.mult >= (1 << p.mult_width)
                                or ins.shift > p.max_shift):
             fault = "bad_quant"
         if fault or op == "HALT":
-            d = max(x, all_idle())
-            stall += max(0, d - max(x, s_end + 1))
-            count += 1
-            issue.append(d)
-            return CycleReport(d, mac, stall, wstall, count, fault, issue if trace else [])
-        s_end_before = s_end
+            d = max(x, self.all_idle())
+            self.stall += max(0, d - max(x, self.s_end + 1))
+            self.count += 1
+            self.done, self.cycles, self.error = True, d, fault
+            return d
+        s_end_before = self.s_end
         if op in ("NOP", "SETQ"):
             d = x
         elif op == "RW":
-            d = max(x, l_end)
-            if s_bank == load_bank:
-                d = max(d, s_end)
-            l_end, l_bank = d + R, load_bank
-            load_bank ^= 1
-            avail += 1
+            d = max(x, self.l_end)
+            if self.s_bank == self.load_bank:
+                d = max(d, self.s_end)
+            self.l_end, self.l_bank = d + R, self.load_bank
+            self.load_bank ^= 1
+            self.avail += 1
         elif op == "MMUL":
-            d = max(x, s_end)
-            if l_bank == use_bank:
-                d = max(d, l_end)
+            d = max(x, self.s_end)
+            if self.l_bank == self.use_bank:
+                d = max(d, self.l_end)
                 # array idle, tile not yet loaded
-                wstall += max(0, l_end - max(x, s_end + 1))
-            if act_ranges is not None and d <= a_end:
-                acc_lo, acc_hi, ub_lo, ub_hi = act_ranges
-                if overlap(ins.a, ins.n, ub_lo, ub_hi) or overlap(ins.b, ins.n, acc_lo, acc_hi):
-                    d = max(d, a_end + 1)
-            s_end, s_bank = d + ins.n, use_bank
-            use_bank ^= 1
-            avail -= 1
-            mac += ins.n
+                self.wstall += max(0, self.l_end - max(x, self.s_end + 1))
+            if self.act_ranges is not None and d <= self.a_end:
+                acc_lo, acc_hi, ub_lo, ub_hi = self.act_ranges
+                if (_overlap(ins.a, ins.n, ub_lo, ub_hi)
+                        or _overlap(ins.b, ins.n, acc_lo, acc_hi)):
+                    d = max(d, self.a_end + 1)
+            self.s_end, self.s_bank = d + ins.n, self.use_bank
+            self.use_bank ^= 1
+            self.avail -= 1
+            self.mac += ins.n
         elif op == "ACT":
-            d = max(x, a_end + 1)
-            e = max(d + 1, s_end + D + 1)
-            a_end = e + ins.n + 2
-            act_ranges = (ins.a, ins.a + ins.n, ins.b, ins.b + ins.n)
+            d = max(x, self.a_end + 1)
+            e = max(d + 1, self.s_end + D + 1)
+            self.a_end = e + ins.n + 2
+            self.act_ranges = (ins.a, ins.a + ins.n, ins.b, ins.b + ins.n)
         elif op in ("RHM", "WHM"):
-            d = max(x, all_idle())
+            d = max(x, self.all_idle())
         else:
             raise AssertionError(op)
-        stall += max(0, d - max(x, s_end_before + 1))
-        count += 1
-        issue.append(d)
-        x = d + 1
-        pc += 1
+        self.stall += max(0, d - max(x, s_end_before + 1))
+        self.count += 1
+        self.x = d + 1
+        return d
+
+    def report(self, issue=()):
+        return CycleReport(self.cycles, self.mac, self.stall, self.wstall, self.count,
+                           self.error, list(issue))
+
+
+def _overlap(lo, n, lo2, hi2):
+    return lo < hi2 and lo2 < lo + n
+
+
+def simulate(program, params, *, trace=False):
+    eng = Engine(params)
+    issue = []
+    pc = 0
+    for pc, ins in enumerate(program, 1):
+        if not isinstance(ins, Instr):
+            ins = decode(ins)
+        d = eng.issue(ins)
+        if trace:
+            issue.append(d)
+        if eng.done:
+            return eng.report(issue)
+    raise ValueError(f"program runs past its end at instruction {pc} without HALT")
 
 
 def scalesim_ws_cycles(m, k, n, rows, cols):

@@ -258,41 +258,19 @@ def compile_layers(m, layers, params, *, output="int8", prefetch=None, widths=No
         raise SystolicError(f"prefetch must be 1 or 2, got {prefetch}")
 
     # -- the instruction stream, before RWs are placed
-    items = []       # ("mm", tile base, Instr) | ("ins", Instr)
-    q = None
-    region_turn = 0
-    for li, w in enumerate(ws):
-        kt, nt = widths[li], widths[li + 1]
-        nk, nn = -(-w.shape[0] // kt), -(-w.shape[1] // nt)
-        src = regions[li]
-        last_raw = raw and li == nl - 1
-        dst = None if last_raw else regions[li + 1]
-        chunks = [(0, m)] if last_raw else [(m0, min(chunk, m - m0)) for m0 in range(0, m, chunk)]
-        for m0, ml in chunks:
-            for j in range(nn):
-                if last_raw:
-                    acc = j * m
-                else:
-                    acc = regions_acc[region_turn % len(regions_acc)]
-                    region_turn += 1
-                for i in range(nk):
-                    items.append(("mm", tile_base[li][i, j],
-                                  Instr("MMUL", a=src.base + i * m + m0, b=acc, n=ml,
-                                        flags=FLAG_ACCUMULATE if i else 0)))
-                if not last_raw:
-                    l = layers[li]
-                    if q != (l.mult, l.shift):
-                        items.append(("ins", Instr("SETQ", mult=l.mult, shift=l.shift)))
-                        q = (l.mult, l.shift)
-                    items.append(("ins", Instr("ACT", a=acc, b=dst.base + j * m + m0, n=ml,
-                                               flags=FLAG_RELU if l.relu else 0)))
+    shapes = [w.shape for w in ws]
+    items = [it for _, _, _, build in schedule(m, shapes, layers, widths, regions, chunk,
+                                               regions_acc, raw, Instr)
+             for it in build()]
+    items = [(kind, tile_base[key[0]][key[1:]] if kind == "mm" else None, ins)
+             for kind, key, ins in items]
     tiles = [it[1] for it in items if it[0] == "mm"]
     prog = Program()
     for t in tiles[:prefetch]:
         prog.append(Instr("RW", a=t))
     k = 0
     for it in items:
-        prog.append(it[2] if it[0] == "mm" else it[1])
+        prog.append(it[2])
         if it[0] == "mm":
             if k + prefetch < len(tiles):
                 prog.append(Instr("RW", a=tiles[k + prefetch]))
@@ -308,6 +286,50 @@ def compile_layers(m, layers, params, *, output="int8", prefetch=None, widths=No
         y = regions[-1]
     macs = sum(m * w.shape[0] * w.shape[1] for w in ws)
     return Compiled(p, prog, layers, m, x_reg, y, wmem, prefetch, macs)
+
+
+def schedule(m, shapes, layers, widths, regions, chunk, regions_acc, raw, make):
+    """The compiler's instruction stream before the RWs are placed, as blocks:
+    yields ((layer, first row of the chunk), MMULs in the block, build) per
+    n-tile; build() returns the block's items, ("mm", (layer, i, j), MMUL)
+    for weight tile (i, j) and ("ins", None, instr) for SETQ and ACT.
+    `make(op, **fields)` builds an instruction (Instr, or a lighter object
+    for eiegen.sw.systolic.compare, which runs the same schedule through the
+    cycle model and need not build the blocks it can skip)."""
+    nl = len(shapes)
+    q = None
+    region_turn = 0
+    for li, (k_dim, n_dim) in enumerate(shapes):
+        kt, nt = widths[li], widths[li + 1]
+        nk, nn = -(-k_dim // kt), -(-n_dim // nt)
+        src = regions[li]
+        last_raw = raw and li == nl - 1
+        dst = None if last_raw else regions[li + 1]
+        l = layers[li]
+        chunks = [(0, m)] if last_raw else [(m0, min(chunk, m - m0)) for m0 in range(0, m, chunk)]
+        for m0, ml in chunks:
+            for j in range(nn):
+                if last_raw:
+                    acc = j * m
+                else:
+                    acc = regions_acc[region_turn % len(regions_acc)]
+                    region_turn += 1
+                setq = not last_raw and q != (l.mult, l.shift)
+                if setq:
+                    q = (l.mult, l.shift)
+
+                def build(li=li, j=j, m0=m0, ml=ml, acc=acc, setq=setq, last_raw=last_raw,
+                          src=src, dst=dst, nk=nk, l=l):
+                    block = [("mm", (li, i, j),
+                              make("MMUL", a=src.base + i * m + m0, b=acc, n=ml,
+                                   flags=FLAG_ACCUMULATE if i else 0)) for i in range(nk)]
+                    if setq:
+                        block.append(("ins", None, make("SETQ", mult=l.mult, shift=l.shift)))
+                    if not last_raw:
+                        block.append(("ins", None, make("ACT", a=acc, b=dst.base + j * m + m0,
+                                                        n=ml, flags=FLAG_RELU if l.relu else 0)))
+                    return block
+                yield (li, m0), nk, setq, build
 
 
 def compile_matmul(m, w, params, *, mult=1, shift=0, relu=False, output="int8", **kw):
