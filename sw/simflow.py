@@ -137,20 +137,15 @@ def systolic_shape(n_mult):
 
 def systolic_dense_cycles(shapes, rows, cols, batch=1):
     """Cycles of the dense network (layer shapes (outputs, inputs)) on a rows x
-    cols systolic unit for `batch` input vectors, from the unit's cycle model
-    (eiegen.sim.systolic_cycles, equal to the RTL's counters by its tests),
-    with the program eiegen's systolic compiler makes. Returns (cycles, params)."""
-    from ..hw.systolic.params import SystolicParams
-    from ..sim.systolic_cycles import simulate
-    from .systolic.compiler import Layer, compile_layers, fit_params
-    layers = [Layer(np.zeros((n_in, n_out), dtype=np.int8), 1, 0, True, f"l{i}")
-              for i, (n_out, n_in) in enumerate(shapes)]
-    params = fit_params(batch, layers, SystolicParams(rows=rows, cols=cols))
-    compiled = compile_layers(batch, layers, params)
-    rep = simulate(compiled.program, params)
-    if rep.error:
-        raise EiegenError(f"systolic cycle model: the program faulted ({rep.error})")
-    return rep.cycles, params
+    cols systolic unit for `batch` input vectors: the systolic compiler's
+    program through the unit's cycle model (eiegen.sw.systolic.compare.
+    dense_cycles; equal to the RTL's counters by the systolic tests)."""
+    from .systolic.compare import dense_cycles
+    from .systolic.errors import SystolicError
+    try:
+        return int(dense_cycles([(n_in, n_out) for n_out, n_in in shapes], rows, cols, batch))
+    except SystolicError as exc:
+        raise EiegenError(f"systolic cycle model: {exc}") from None
 
 
 def _load_data(opts, model, log):
@@ -458,9 +453,9 @@ def run_flow(opts, log=None):
         t0 = time.perf_counter()
         shapes = [l.shape for l in compressed.layers]
         R, C = systolic_shape(n_pes)
-        sys1, _ = systolic_dense_cycles(shapes, R, C, 1)
+        sys1 = systolic_dense_cycles(shapes, R, C, 1)
         mb = max(1, min(opts.systolic_batch, n_test))
-        sysb, _ = systolic_dense_cycles(shapes, R, C, mb)
+        sysb = systolic_dense_cycles(shapes, R, C, mb)
         timings["systolic"] = time.perf_counter() - t0
         systolic = {"rows": R, "cols": C, "multipliers": R * C,
                     "dense_macs": int(sum(a * b for a, b in shapes)),

@@ -103,11 +103,18 @@ def test_systolic_helpers():
     assert simflow.systolic_shape(7) == (1, 7)
     from eiegen.sim.systolic_cycles import ideal_cycles
     shapes = [(16, 24), (8, 16)]
-    c1, _ = simflow.systolic_dense_cycles(shapes, 2, 2, batch=1)
-    c8, _ = simflow.systolic_dense_cycles(shapes, 2, 2, batch=8)
+    c1 = simflow.systolic_dense_cycles(shapes, 2, 2, batch=1)
+    c8 = simflow.systolic_dense_cycles(shapes, 2, 2, batch=8)
     ideal8 = sum(ideal_cycles(8, k, n, 2, 2) for n, k in shapes)
     assert c8 >= ideal8 and c1 >= sum(ideal_cycles(1, k, n, 2, 2) for n, k in shapes)
     assert c8 / 8 < c1          # batching amortises the weight loads
+    # the same number as the compiler's program through the systolic cycle model
+    from eiegen.hw.systolic.params import SystolicParams
+    from eiegen.sim.systolic_cycles import simulate
+    from eiegen.sw.systolic.compiler import Layer, compile_layers, fit_params
+    layers = [Layer(np.zeros((k, n), np.int8), 1, 0, True) for n, k in shapes]
+    p = fit_params(8, layers, SystolicParams(rows=2, cols=2))
+    assert simulate(compile_layers(8, layers, p).program, p).cycles == c8
 
 
 def test_board_defaults():
