@@ -8,11 +8,11 @@
                                                                            │  EIEArray)
 
 `build(params)` generates boards.top.BoardTop for a small simulated board
-(SIM_BOARD: its clock and baud rate give CLOCKS_PER_BIT clock cycles per
-UART bit, so a byte costs 40 cycles) with a stand-in platform that turns
-the clock pin, the UART and the LEDs into top-level ports, converts it to
-Verilog and builds it (cached by parameters and source digest, like the
-other harnesses).
+(sim/board_top.py: its clock and baud rate give CLOCKS_PER_BIT clock cycles
+per UART bit, so a byte costs 40 cycles) with a stand-in platform that
+turns the clock pin, the UART and the LEDs into top-level ports, converts
+it to Verilog and builds it (cached by parameters and source digest, like
+the other harnesses).
 
 `SimBoard(params)` starts the simulation and yields a transport for
 eiegen.sw.link.client.LinkClient. The two processes run in lockstep:
@@ -31,99 +31,25 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import socket
 import struct
 import threading
 import time
-import types
 from pathlib import Path
 
-from amaranth import Module, Signal
-from amaranth.lib import io, wiring
-from amaranth.lib.wiring import In, Out
-
 from . import cocotb_harness
+from .board_top import TOPLEVEL, CLOCKS_PER_BIT, STATUS_LEDS, sim_top
 from .eie_harness import default_build_root, _locked
 from ..sw.errors import LinkError
 from ..sw.link import protocol as P
 from ..sw.link.transport import Transport
 
-__all__ = ["SIM_BOARD", "CLOCKS_PER_BIT", "PERIOD_NS", "TOPLEVEL", "build", "SimBoard",
-           "SimTransport", "FaultyTransport", "sim_top"]
+__all__ = ["CLOCKS_PER_BIT", "PERIOD_NS", "TOPLEVEL", "build", "SimBoard", "SimTransport",
+           "FaultyTransport"]
 
-TOPLEVEL = "board_top"
 PERIOD_NS = 10
-CLOCKS_PER_BIT = 4
-_SIM_HZ = 12e6
 #: simulated time the host waits after power-on before it talks to the board
 STARTUP_SECONDS = 30e-6
-STATUS_LEDS = ("heartbeat", "busy", "done", "loaded", "rx", "tx", "locked", "error")
-
-
-def _sim_board():
-    from ..boards.board import Board, Resources
-    return Board(name="sim", title="simulated board (cocotb)", platform=None, family="ice40",
-                 resources=Resources(logic=0, dsp=0, bram=0), clock="clk", clock_hz=_SIM_HZ,
-                 sync_hz=_SIM_HZ, eie={}, systolic={}, uart="uart",
-                 baud=int(_SIM_HZ / CLOCKS_PER_BIT),
-                 leds=tuple(("led", i) for i in range(len(STATUS_LEDS))))
-
-
-SIM_BOARD = None     # built lazily (boards imports amaranth_boards only where needed)
-
-
-class _SimPlatform:
-    """Just enough platform for BoardTop: the clock pin becomes a top-level
-    input port, the UART and LED pins plain signals the wrapper exposes."""
-
-    def __init__(self):
-        self.uart_rx = Signal(init=1, name="pin_uart_rx")
-        self.uart_tx = Signal(init=1, name="pin_uart_tx")
-        self.leds = [Signal(name=f"pin_led{i}") for i in range(len(STATUS_LEDS))]
-
-    def request(self, name, number=0, dir=None):
-        if name == "clk":
-            return io.SingleEndedPort(io.IOPort(1, name="clk"))
-        if name == "uart":
-            return types.SimpleNamespace(rx=types.SimpleNamespace(i=self.uart_rx),
-                                         tx=types.SimpleNamespace(o=self.uart_tx))
-        if name == "led":
-            return types.SimpleNamespace(o=self.leds[number])
-        raise LinkError(f"the simulated board has no resource {name!r}")
-
-    def add_clock_constraint(self, clk, hz):
-        pass
-
-
-class _SimTop(wiring.Component):
-    """BoardTop with its pins as ports: uart_rx, uart_tx, leds (STATUS_LEDS
-    order), plus the `clk` input port of the clock pin."""
-
-    def __init__(self, top, platform):
-        self.top, self.plat = top, platform
-        super().__init__({"uart_rx": In(1, init=1), "uart_tx": Out(1, init=1),
-                          "leds": Out(len(STATUS_LEDS))})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.board = self.top
-        m.d.comb += [self.plat.uart_rx.eq(self.uart_rx), self.uart_tx.eq(self.plat.uart_tx)]
-        m.d.comb += [self.leds[i].eq(s) for i, s in enumerate(self.plat.leds)]
-        return m
-
-
-def sim_top(params):
-    """(component, platform) of the simulated board holding an EIE array."""
-    global SIM_BOARD
-    from ..boards.top import BoardTop
-    if SIM_BOARD is None:
-        SIM_BOARD = _sim_board()
-    top = BoardTop(SIM_BOARD, "eie", params)
-    if top.clocks_per_bit != CLOCKS_PER_BIT:
-        raise AssertionError(f"simulated board: {top.clocks_per_bit} clocks per bit")
-    plat = _SimPlatform()
-    return _SimTop(top, plat), plat
 
 
 def _source_digest():
@@ -131,7 +57,8 @@ def _source_digest():
     root = Path(__file__).resolve().parent.parent
     files = (sorted(root.glob("hw/eie/*.py")) + sorted(root.glob("hw/common/*.py")) +
              sorted(root.glob("hw/common/*.v")) +
-             [root / "boards" / "top.py", root / "boards" / "clocking.py", Path(__file__)])
+             [root / "boards" / "top.py", root / "boards" / "clocking.py",
+              root / "boards" / "board.py", Path(__file__).with_name("board_top.py")])
     for f in files:
         h.update(f.read_bytes())
     return h.hexdigest()[:16]

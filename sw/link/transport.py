@@ -14,6 +14,7 @@ SerialTransport wraps pyserial, imported only when a real port is opened.
 The simulated board's transport is eiegen.sim.board_harness.SimTransport.
 """
 
+import math
 import time
 
 from ..errors import LinkError
@@ -74,7 +75,9 @@ class SerialTransport(Transport):
 
     def read(self, n, timeout):
         try:
-            self.ser.timeout = max(0.0, timeout)
+            timeout = max(0.001, math.ceil(timeout * 1000) / 1000)
+            if self.ser.timeout != timeout:        # pyserial reconfigures the port on change
+                self.ser.timeout = timeout
             return bytes(self.ser.read(n))
         except Exception as exc:
             raise LinkError(f"{self.port}: read failed: {exc}") from None

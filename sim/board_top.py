@@ -1,0 +1,87 @@
+"""The simulated board's hardware: boards.top.BoardTop for a small simulated
+board, with a stand-in platform whose clock, UART and LED pins become
+top-level ports (`clk`, `uart_rx`, `uart_tx`, `leds` in STATUS_LEDS order).
+The simulation around it is sim/board_harness.py; this file alone (with
+hw/ and boards/) decides the generated Verilog, so the build cache is keyed
+on it and not on the harness.
+"""
+
+import types
+
+from amaranth import Module, Signal
+from amaranth.lib import io, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..boards.top import BoardTop, STATUS_LEDS
+from ..sw.errors import LinkError
+
+__all__ = ["TOPLEVEL", "CLOCKS_PER_BIT", "STATUS_LEDS", "sim_top"]
+
+TOPLEVEL = "board_top"
+#: UART bit time in clock cycles (the simulated board's clock / its baud rate)
+CLOCKS_PER_BIT = 4
+_SIM_HZ = 12e6
+
+
+def _sim_board():
+    from ..boards.board import Board, Resources
+    return Board(name="sim", title="simulated board (cocotb)", platform=None, family="ice40",
+                 resources=Resources(logic=0, dsp=0, bram=0), clock="clk", clock_hz=_SIM_HZ,
+                 sync_hz=_SIM_HZ, eie={}, systolic={}, uart="uart",
+                 baud=int(_SIM_HZ / CLOCKS_PER_BIT),
+                 leds=tuple(("led", i) for i in range(len(STATUS_LEDS))))
+
+
+SIM_BOARD = None     # built lazily (boards imports amaranth_boards only where needed)
+
+
+class _SimPlatform:
+    """Just enough platform for BoardTop: the clock pin becomes a top-level
+    input port, the UART and LED pins plain signals the wrapper exposes."""
+
+    def __init__(self):
+        self.uart_rx = Signal(init=1, name="pin_uart_rx")
+        self.uart_tx = Signal(init=1, name="pin_uart_tx")
+        self.leds = [Signal(name=f"pin_led{i}") for i in range(len(STATUS_LEDS))]
+
+    def request(self, name, number=0, dir=None):
+        if name == "clk":
+            return io.SingleEndedPort(io.IOPort(1, name="clk"))
+        if name == "uart":
+            return types.SimpleNamespace(rx=types.SimpleNamespace(i=self.uart_rx),
+                                         tx=types.SimpleNamespace(o=self.uart_tx))
+        if name == "led":
+            return types.SimpleNamespace(o=self.leds[number])
+        raise LinkError(f"the simulated board has no resource {name!r}")
+
+    def add_clock_constraint(self, clk, hz):
+        pass
+
+
+class _SimTop(wiring.Component):
+    """BoardTop with its pins as ports: uart_rx, uart_tx, leds (STATUS_LEDS
+    order), plus the `clk` input port of the clock pin."""
+
+    def __init__(self, top, platform):
+        self.top, self.plat = top, platform
+        super().__init__({"uart_rx": In(1, init=1), "uart_tx": Out(1, init=1),
+                          "leds": Out(len(STATUS_LEDS))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.board = self.top
+        m.d.comb += [self.plat.uart_rx.eq(self.uart_rx), self.uart_tx.eq(self.plat.uart_tx)]
+        m.d.comb += [self.leds[i].eq(s) for i, s in enumerate(self.plat.leds)]
+        return m
+
+
+def sim_top(params):
+    """(component, platform) of the simulated board holding an EIE array."""
+    global SIM_BOARD
+    if SIM_BOARD is None:
+        SIM_BOARD = _sim_board()
+    top = BoardTop(SIM_BOARD, "eie", params)
+    if top.clocks_per_bit != CLOCKS_PER_BIT:
+        raise AssertionError(f"simulated board: {top.clocks_per_bit} clocks per bit")
+    plat = _SimPlatform()
+    return _SimTop(top, plat), plat
