@@ -16,7 +16,8 @@ more cycles (register 3; to test what happens while it runs), then done. Reads a
 cycles after `re` for the memories, one cycle for the registers.
 
 DummyBoard is HostLink + DummyUnit with UART pins: the cocotb top-level of
-the link's regression (sim/cocotb_hostlink.py).
+the link's UART-level tests (tests/hw/common/test_hostlink.py, Amaranth
+simulator); the EIE board itself is simulated in cocotb by sim/cocotb_board.py.
 """
 
 import dataclasses
