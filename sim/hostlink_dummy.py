@@ -15,7 +15,7 @@ result = (sum + inputs[0] + mem_c[0]) mod 2**32, stays busy for `delay`
 more cycles (register 3; to test what happens while it runs), then done. Reads answer two
 cycles after `re` for the memories, one cycle for the registers.
 
-DummyBoard is HostLink + DummyUnit with UART pins: the cocotb top-level of
+DummyBoard is HostLink + DummyUnit with UART pins: the device under test of
 the link's UART-level tests (tests/hw/common/test_hostlink.py, Amaranth
 simulator); the EIE board itself is simulated in cocotb by sim/cocotb_board.py.
 """
