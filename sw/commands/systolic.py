@@ -77,7 +77,10 @@ def _params(args, fit=None):
         fitted = fit_params(*fit, p)
         d = fitted.to_dict()
         d.update(given)            # explicit depths win (and may be refused later)
-        p = SystolicParams(**d)
+        try:
+            p = SystolicParams(**d)
+        except ValueError as exc:
+            raise EiegenError(str(exc)) from None
     return p
 
 
@@ -113,6 +116,13 @@ def _run(args):
     rng = np.random.default_rng(args.seed)
     x = _load_matrix(args.x, "X") if args.x else None
     w = _load_matrix(args.w, "W") if args.w else None
+    for flag, given, mat, axis in (("-M", args.M, x, 0), ("-K", args.K, x, 1), ("-K", args.K, w, 0),
+                                   ("-N", args.N, w, 1)):
+        if given is not None and mat is not None and mat.shape[axis] != given:
+            raise EiegenError(f"{flag} {given} disagrees with the {'X' if mat is x else 'W'} matrix "
+                              f"given, of shape {mat.shape[0]} x {mat.shape[1]}")
+        if given is not None and given < 1:
+            raise EiegenError(f"{flag} must be at least 1, got {given}")
     M = args.M or (x.shape[0] if x is not None else 16)
     K = args.K or (x.shape[1] if x is not None else (w.shape[0] if w is not None else 16))
     N = args.N or (w.shape[1] if w is not None else 16)
@@ -135,6 +145,7 @@ def _run(args):
     layers = [Layer(w, mult, shift, args.relu)]
     p = _params(args, fit=(M, layers))
     comp = compile_layers(M, layers, p, output=output)
+    comp.pack_input(x)             # refuses values out of range before the model is built
     if args.asm:
         from ..atomic import atomic_file
         with atomic_file(args.asm, "w") as f:
