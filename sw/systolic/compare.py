@@ -40,8 +40,11 @@ class _Ins:
 def _model_params(rows, cols, acc_depth):
     # the cycle model reads rows, cols, mult_width and max_shift; the depths
     # only need to pass SystolicParams' checks
-    return SystolicParams(rows=rows, cols=cols, ub_depth=1, acc_depth=acc_depth,
-                          wmem_depth=rows, imem_depth=1)
+    try:
+        return SystolicParams(rows=rows, cols=cols, ub_depth=1, acc_depth=acc_depth,
+                              wmem_depth=rows, imem_depth=1)
+    except ValueError as exc:
+        raise SystolicError(str(exc)) from None
 
 
 def _check_shapes(layers_shapes):
@@ -113,6 +116,7 @@ def _report(shapes, rows, cols, batch, acc_depth, prefetch, fast):
                 k += 1
         bi += 1
         if not (fast and plain):
+            seen = {}           # a repeat must span plain blocks only
             continue
         sig = eng.signature()
         if sig in seen:
@@ -136,10 +140,9 @@ def _report(shapes, rows, cols, batch, acc_depth, prefetch, fast):
 def _plain_blocks_left(shapes, widths, chunk, m, key, bi, total, k, prefetch):
     """How many of the following blocks belong to the same (layer, chunk) and
     are plain (no SETQ, an RW after every MMUL)."""
-    li, m0 = key
-    kt, nt = widths[li], widths[li + 1]
-    nk, nn = -(-shapes[li][0] // kt), -(-shapes[li][1] // nt)
-    # blocks of this (layer, chunk) so far: count from the chunk's start
+    li = key[0]
+    nk = -(-shapes[li][0] // widths[li])
+    nn = -(-shapes[li][1] // widths[li + 1])
     done_in_chunk = _block_in_chunk(shapes, widths, chunk, m, key, bi)
     left = nn - done_in_chunk
     # the last blocks of the program lack RWs (k + prefetch >= total)

@@ -65,9 +65,11 @@ def test_chain_matches_sum_structure():
     ([(10,)], {}, "pair"),
     ([(10, 5)], dict(rows=33), "rows"),
     ([(10, 5)], dict(batch=0), "batch"),
+    ([(10, 5)], dict(acc_depth=0), "acc_depth"),
 ])
 def test_errors(shapes, kw, msg):
     args = dict(rows=4, cols=4, batch=1)
     args.update(kw)
+    extra = {"acc_depth": args.pop("acc_depth")} if "acc_depth" in args else {}
     with pytest.raises(SystolicError, match=msg):
-        dense_cycles(shapes, args["rows"], args["cols"], args["batch"])
+        dense_cycles(shapes, args["rows"], args["cols"], args["batch"], **extra)
