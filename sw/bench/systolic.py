@@ -127,7 +127,7 @@ def print_sparse(rows):
           f"(one multiplier each) skips zero weights, and zero activations in the second column "
           f"(EIE cycle model, equal to its RTL's counters in tests/hw/eie)")
     print(f"{'layer':10s} {'array':6s} {'EIE N':>5s} {'systolic cyc':>12s} {'EIE (dense x)':>13s} "
-          f"{'speed-up':>8s} {'EIE (35% x)':>11s} {'speed-up':>8s}")
+          f"{'EIE gain':>8s} {'EIE (35% x)':>11s} {'EIE gain':>8s}")
     for r in rows:
         d, s = r["dense x"], r["x 35 % non-zero"]
         print(f"{r['layer']:10s} {r['R']}x{r['C']:<4d} {r['n_pes']:5d} {r['systolic_cycles']:12d} "
