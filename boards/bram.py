@@ -10,13 +10,6 @@ design:
 - width: a multiple of 4 bits (hex files hold 4 bits a digit; a slice the
   hex file names but the block RAM lacks would never be found).
 
-The memory carries `no_rw_check`: the block RAM's own behaviour on a read
-of the word being written in the same cycle stands (iCE40: undefined)
-instead of Yosys' bypass logic, which cost about 40 flip-flops and 26 LUTs
-per memory. No reader of these memories uses such a word: the host writes
-them while the unit is idle, and the read data of a host write cycle is
-dropped (as for SPRAM, hw/common/spram.py).
-
 Its contents are an image's words (baked, `eiegen build --image`) or a
 random placeholder, one per RAM, that `eiegen swap` later replaces with an
 image without re-running place and route. `placeholder_words` makes every
@@ -114,7 +107,7 @@ class BlockRAM(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.mem = mem = Memory(shape=self.store_width, depth=self.store_depth,
-                                        init=self.init, attrs={"ram_style": "block", "no_rw_check": 1})
+                                        init=self.init, attrs={"ram_style": "block"})
         rd = mem.read_port()
         wr = mem.write_port()
         m.d.comb += [

@@ -23,6 +23,8 @@ build() raises TimingError.
 import dataclasses
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -202,15 +204,45 @@ def _run_script(build_dir, name, board, env, progress, failed_log=None):
     if proc.returncode != 0:
         lines = log_path.read_text(errors="replace").splitlines()
         errors = [l.strip() for l in lines if "ERROR" in l][:5]
+        text = "\n".join(errors)
+        pnr_log = build_dir / f"{name}.tim"
+        pnr = pnr_log.read_text(errors="replace") if pnr_log.exists() else ""
+        over = [f"{u} {what} of {a}" for what, u, a in
+                re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", pnr, re.M) if int(u) > int(a)]
+        m = re.search(r"Failed to expand region .* of (\d+) (\w+?)s?$", text, re.M)
+        if over:
+            errors.insert(0, "the design does not fit the device: it needs " + ", ".join(over))
+        elif m:
+            errors.insert(0, f"the design does not fit: it needs {m.group(1)} {m.group(2)}s")
+        elif "no BELs remaining" in text or "Failed to expand region" in text:
+            errors.insert(0, "the design does not fit the device")
         keep = Path(str(failed_log)) if failed_log else None
         if keep is not None:
             keep.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(log_path, keep)
+            keep.write_text("\n".join(lines) + "\n\n--- nextpnr log ---\n" + pnr)
         raise BuildError(f"board '{board.name}': the build failed (exit {proc.returncode})"
                          + (": " + " / ".join(errors) if errors else "")
                          + (f"; log: {keep}" if keep is not None else "")
                          + ("" if errors else "\n" + "\n".join(lines[-20:])))
     return time.monotonic() - t0
+
+
+def _pack_opts(script, board):
+    """The options amaranth-boards gave the packer (e.g. ecppack --compress), for the swap."""
+    var = [v for t, v in board.family_info["tools"].items() if t.endswith("pack")][0]
+    for line in script.read_text().splitlines():
+        if line.startswith(f'"${var}"'):
+            words = shlex.split(line)[1:]
+            out, skip = [], False
+            for w in words:
+                if skip:
+                    skip = False
+                elif w in ("--input", "--bit", "--svf"):
+                    skip = True
+                elif w.startswith("-"):
+                    out.append(w)
+            return out
+    return []
 
 
 def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz=None, seed=0,
@@ -250,7 +282,9 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
         what = (f"EIE, {params.n_pes} PE(s)" if design == "eie" else f"systolic {params.rows}x{params.cols}")
         progress(f"eiegen build: {board.title}, {what}, clock {top.sync_hz / 1e6:.3f} MHz"
                  f"{' (PLL)' if not top.clock.direct else ''}, weights "
-                 f"{'baked from the image' if image is not None else 'placeholders (eiegen swap / host link)'}")
+                 + ("loaded over the host link" if design != "eie" else
+                    "baked from the image" if image is not None else
+                    "placeholders (eiegen swap, or the host link)"))
         progress(f"  elaborating ...")
     try:
         plan = platform.build(top, name=name, do_build=False, **kw)
@@ -282,6 +316,7 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
             "seed": seed, "granule": placer.granule,
             "bitstream": bit.name, "config": f"{name}.{family_info['config']}",
             "rams": [dataclasses.asdict(r) for r in placer.records.values()],
+            "pack_opts": _pack_opts(tmp / f"build_{name}.sh", board),
             "report": report.to_dict(), "tool_seconds": round(seconds, 1),
         }
         (tmp / "build.json").write_text(json.dumps(info, indent=1) + "\n")

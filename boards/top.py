@@ -13,7 +13,7 @@ host refuses an image built for another configuration.
 
 import dataclasses
 
-from amaranth import Module, Signal, Elaboratable, Const
+from amaranth import Module, Signal, Elaboratable, Const, ClockDomain
 from amaranth.lib.wiring import connect
 
 from ..hw.common.hostlink import HostLink
@@ -64,6 +64,7 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         board = self.board
+        m.domains.sync = ClockDomain("sync")
         m.submodules.clock = clock = self.clock
         if self.design == "eie":
             from ..hw.eie.array import EIEArray

@@ -4,6 +4,8 @@
 placeholders distinct for the swap tools, baking an image, and the checks
 that refuse what a board cannot hold."""
 
+import re
+
 import numpy as np
 import pytest
 from amaranth.hdl import Fragment
@@ -140,4 +142,25 @@ def test_geometry_and_hex_helpers():
 def test_default_build_dir_names_board_design_and_size():
     ice = get_board("icebreaker")
     assert str(default_build_dir(ice, "eie", ice.eie_params(n_pes=2))).endswith("icebreaker-eie-2pe")
-    assert str(default_build_dir(ice, "systolic", ice.systolic_params())).endswith("icebreaker-systolic-2x2")
+    assert str(default_build_dir(ice, "systolic", ice.systolic_params())).endswith("icebreaker-systolic-1x1")
+
+
+@pytest.mark.parametrize("name, mhz, prim", [("icebreaker", None, None), ("icebreaker", 18, "SB_PLL40_PAD"),
+                                             ("ulx3s", None, None), ("ulx3s", 40, "EHXPLLL")])
+def test_top_netlist_clock_and_constraint(name, mhz, prim):
+    board = get_board(name)
+    plat = board_platform(board, RamPlacer(board))
+    top = BoardTop(board, "eie", board.eie_params(n_pes=1), sync_hz=mhz and mhz * 1e6)
+    plan = plat.prepare(top, name="top")
+    il = plan.files["top.il"]
+    for p in ("SB_PLL40_PAD", "EHXPLLL"):
+        assert (p in il) == (p == prim)
+    assert "SB_SPRAM256KA" in il if name == "icebreaker" else "SB_SPRAM256KA" not in il
+    # the clock of `sync` is constrained at the requested frequency
+    hz = (mhz or board.clock_hz / 1e6) * 1e6
+    if board.family == "ice40":
+        found = [float(f) * 1e6 for f in re.findall(r"^set_frequency \S+ (\S+)$", plan.files["top.pcf"], re.M)]
+    else:
+        found = [float(f) for f in re.findall(r'^FREQUENCY (?:NET|PORT) "[^"]+" (\S+) HZ;$',
+                                               plan.files["top.lpf"], re.M)]
+    assert hz in found and board.clock_hz in found

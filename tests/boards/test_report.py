@@ -105,3 +105,20 @@ def test_malformed_reports(tmp_path, raw, ice):
 def test_other_board_does_not_accept_the_ice40_report(raw):
     with pytest.raises(ReportError, match="TRELLIS_COMB"):
         parse_report(raw, get_board("ulx3s"))
+
+
+ECP5_FIXTURE = Path(__file__).parent / "fixtures" / "ulx3s_eie_8pe_report.json"
+
+
+def test_ecp5_report_of_the_ulx3s():
+    raw = json.loads(ECP5_FIXTURE.read_text())
+    ulx = get_board("ulx3s")
+    r = parse_report(ECP5_FIXTURE, ulx)
+    u = raw["utilization"]
+    assert r.used["logic"] == (u["TRELLIS_COMB"]["used"], 83640)
+    assert r.used["dsp"] == (u["MULT18X18D"]["used"], 156) and r.used["dsp"][0] == 8   # one per PE
+    assert r.used["bram"] == (u["DP16KD"]["used"], 208)
+    assert "spram" not in r.used
+    assert r.target_mhz == pytest.approx(25.0, rel=1e-5) and r.timing_met
+    assert "logic (LUT4)" in format_report(r)
+    assert any(s.startswith("hw/") for s in r.critical_path["sources"])

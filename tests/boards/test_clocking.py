@@ -1,0 +1,82 @@
+# amaranth: UnusedElaboratable=no
+"""boards/clocking.py: PLL settings obey each family's formula and limits,
+impossible requests are refused, and (with the yowasp tools, `full`) they
+are the settings icepll and ecppll choose."""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from eiegen.boards.clocking import pll_ice40, pll_ecp5, ClockError, BoardClock
+from eiegen.sw import toolchain
+
+
+@pytest.mark.parametrize("mhz", [16, 18, 24, 30, 36, 48, 60, 100])
+def test_ice40_formula_and_limits(mhz):
+    s = pll_ice40(12e6, mhz * 1e6)
+    d = s.divs
+    pfd = 12e6 / (d["DIVR"] + 1)
+    assert 10e6 <= pfd <= 133e6
+    assert 533e6 <= s.f_vco <= 1066e6 and s.f_vco == pytest.approx(pfd * (d["DIVF"] + 1))
+    assert s.f_out == pytest.approx(s.f_vco / 2 ** d["DIVQ"])
+    assert abs(s.f_out - mhz * 1e6) <= 0.5e6          # 12 MHz in: steps of at most 0.75 / 2 MHz
+
+
+@pytest.mark.parametrize("mhz", [12.5, 25, 40, 50, 60, 75, 100])
+def test_ecp5_formula_and_limits(mhz):
+    s = pll_ecp5(25e6, mhz * 1e6)
+    d = s.divs
+    assert s.f_out == pytest.approx(25e6 / d["CLKI_DIV"] * d["CLKFB_DIV"])
+    assert 400e6 <= s.f_vco <= 800e6 and s.f_vco == pytest.approx(s.f_out * d["CLKOP_DIV"])
+    assert s.f_out == pytest.approx(mhz * 1e6, rel=1e-3)
+
+
+def test_out_of_range_is_refused():
+    with pytest.raises(ClockError, match="iCE40 PLL: 500.000 MHz"):
+        pll_ice40(12e6, 500e6)
+    with pytest.raises(ClockError, match="ECP5 PLL: 5.000 MHz"):
+        pll_ecp5(25e6, 5e6)
+    with pytest.raises(ClockError, match="no PLL support"):
+        BoardClock("gowin", "clk", 27e6, 50e6)
+
+
+def test_board_clock_direct_or_pll():
+    direct = BoardClock("ice40", "clk12", 12e6, 12e6)
+    assert direct.direct and direct.pll is None and direct.f_out == 12e6
+    pll = BoardClock("ecp5", "clk25", 25e6, 40e6)
+    assert not pll.direct and pll.f_out == pytest.approx(40e6)
+
+
+def _tool(name):
+    env = toolchain.configure(dict(os.environ))
+    return os.path.join(os.path.dirname(env["ICEPACK"]), f"yowasp-{name}"), env
+
+
+@pytest.mark.full
+@pytest.mark.bitstream
+@pytest.mark.parametrize("mhz", [18, 30, 48])
+def test_ice40_matches_icepll(mhz, tmp_path):
+    exe, env = _tool("icepll")
+    out = subprocess.run([exe, "-i", "12", "-o", str(mhz)], cwd=tmp_path, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    got = {k: int(v) for k, v in re.findall(r"^(DIVR|DIVF|DIVQ|FILTER_RANGE):\s+(\d+)", out, re.M)}
+    achieved = float(re.search(r"F_PLLOUT:\s+([\d.]+) MHz \(achieved\)", out).group(1))
+    s = pll_ice40(12e6, mhz * 1e6)
+    assert s.f_out / 1e6 == pytest.approx(achieved, abs=1e-3)
+    assert s.divs == got
+
+
+@pytest.mark.full
+@pytest.mark.bitstream
+@pytest.mark.parametrize("mhz", [40, 48, 50, 75])
+def test_ecp5_matches_ecppll(mhz, tmp_path):
+    exe, env = _tool("ecppll")
+    out = subprocess.run([exe, "-i", "25", "-o", str(mhz)], cwd=tmp_path, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    ref = int(re.search(r"Refclk divisor: (\d+)", out).group(1))
+    fb = int(re.search(r"Feedback divisor: (\d+)", out).group(1))
+    op = int(re.search(r"clkout0 divisor: (\d+)", out).group(1))
+    s = pll_ecp5(25e6, mhz * 1e6)
+    assert (s.divs["CLKI_DIV"], s.divs["CLKFB_DIV"], s.divs["CLKOP_DIV"]) == (ref, fb, op)
