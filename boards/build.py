@@ -254,8 +254,9 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
     from .top import BoardTop
     env = toolchain.configure(dict(os.environ))
     _require_tools(board, env)
-    top = BoardTop(board, design, params, sync_hz=sync_hz, loaded_at_reset=False)
-    params = top.params
+    if params is None:
+        params = board.eie_params() if design == "eie" else board.systolic_params()
+    whole = False
     if image is not None:
         if design != "eie":
             raise BuildError("--image bakes an EIE memory image; the systolic unit is loaded over the link")
@@ -266,7 +267,7 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
                              ", ".join(f"{k} = {a} in the image, {b} here" for k, (a, b) in diff.items()))
         # with every memory in block RAM, the bitstream carries the whole model
         whole = not (board.resources.spram and board.in_spram("pe00_spmat"))
-        top = BoardTop(board, design, params, sync_hz=sync_hz, loaded_at_reset=whole)
+    top = BoardTop(board, design, params, sync_hz=sync_hz, loaded_at_reset=whole)
     out_dir = Path(out_dir) if out_dir is not None else default_build_dir(board, design, params)
     placer = RamPlacer(board, image=image, seed=seed)
     platform = board_platform(board, placer)

@@ -20,8 +20,11 @@ BOARD = Board(
     resources=Resources(logic=5280, dsp=8, bram=30, spram=4, pll=1, logic_unit="LC"),
     clock="clk12", clock_hz=12e6,
     sync_hz=12e6,
-    # one SPRAM of 16K x 16 bits per PE: 32K entries (v, z) per PE
-    eie=dict(n_pes=1, fifo_depth=4, entries_per_word=2, spmat_depth=16384, ptr_depth=256,
+    # one SPRAM of 16K x 16 bits per PE: 32K entries (v, z) per PE. One PE is
+    # all that fits beside the host link (two need about 6600 LCs); a short
+    # activation queue keeps it clear of the 5280 LCs (one PE has no load
+    # imbalance for the queue to absorb)
+    eie=dict(n_pes=1, fifo_depth=2, entries_per_word=2, spmat_depth=16384, ptr_depth=256,
              bias_depth=256, act_depth=16, max_layers=4),
     # a 2x2 array needs 5552 LCs with the host link: 1x1 is the largest that fits
     systolic=dict(rows=1, cols=1, ub_depth=256, acc_depth=256, wmem_depth=256, imem_depth=256,

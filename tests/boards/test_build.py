@@ -4,6 +4,7 @@
 placeholders distinct for the swap tools, baking an image, and the checks
 that refuse what a board cannot hold."""
 
+import os
 import re
 
 import numpy as np
@@ -164,3 +165,30 @@ def test_top_netlist_clock_and_constraint(name, mhz, prim):
         found = [float(f) for f in re.findall(r'^FREQUENCY (?:NET|PORT) "[^"]+" (\S+) HZ;$',
                                                plan.files["top.lpf"], re.M)]
     assert hz in found and board.clock_hz in found
+
+
+def test_a_design_that_does_not_fit_is_reported_with_what_overflowed(tmp_path):
+    from eiegen.boards.build import _run_script
+    (tmp_path / "top.tim").write_text(
+        "Info: Device utilisation:\n"
+        "Info: \t         ICESTORM_LC:    5912/   5280   111%\n"
+        "Info: \t        ICESTORM_RAM:      20/     30    66%\n")
+    (tmp_path / "build_top.sh").write_text(
+        "echo \"ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'ICESTORM_LC'\"\n"
+        "exit 125\n")
+    keep = tmp_path / "out.failed.log"
+    with pytest.raises(BuildError) as e:
+        _run_script(tmp_path, "top", get_board("icebreaker"), dict(os.environ), None, failed_log=keep)
+    msg = str(e.value)
+    assert "exit 125" in msg and "does not fit the device: it needs 5912 ICESTORM_LC of 5280" in msg
+    assert "no BELs remaining" in msg and str(keep) in msg
+    assert "ICESTORM_LC:    5912/" in keep.read_text()
+
+
+def test_packer_options_are_kept_for_the_swap(tmp_path):
+    from eiegen.boards.build import _pack_opts
+    script = tmp_path / "build_top.sh"
+    script.write_text('"$YOSYS" -q top.ys\n"$ECPPACK" --compress --input top.config --bit top.bit --svf top.svf\n')
+    assert _pack_opts(script, get_board("ulx3s")) == ["--compress"]
+    script.write_text('"$ICEPACK" top.asc top.bin\n')
+    assert _pack_opts(script, get_board("icebreaker")) == []
