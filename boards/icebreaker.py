@@ -21,7 +21,7 @@ BOARD = Board(
     clock="clk12", clock_hz=12e6,
     sync_hz=12e6,
     # one SPRAM of 16K x 16 bits per PE: 32K entries (v, z) per PE. One PE is
-    # all that fits beside the host link (two need about 6600 LCs); a short
+    # all that fits beside the host link (two need 7052 LCs); a short
     # activation queue keeps it clear of the 5280 LCs (one PE has no load
     # imbalance for the queue to absorb)
     eie=dict(n_pes=1, fifo_depth=2, entries_per_word=2, spmat_depth=16384, ptr_depth=256,

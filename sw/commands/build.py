@@ -21,7 +21,7 @@ examples:
   eiegen build --board icebreaker
   eiegen build --board ulx3s --design eie --pes 16
   eiegen build --board ulx3s --image build/image          # weights baked in
-  eiegen build --board icebreaker --design systolic --pes 2"""
+  eiegen build --board ulx3s --design systolic --pes 4     # a 4x4 systolic array"""
 
 
 def add_arguments(p):
@@ -34,8 +34,11 @@ def add_arguments(p):
     p.add_argument("--rows", type=int, help="systolic: array rows (default: --pes or the board's)")
     p.add_argument("--cols", type=int, help="systolic: array columns (default: --pes or the board's)")
     g = p.add_argument_group("EIE memory depths (default: the board's; with --image: the image's)")
-    for name in ("spmat_depth", "ptr_depth", "bias_depth", "act_depth", "fifo_depth", "max_layers"):
-        g.add_argument("--" + name.replace("_", "-"), type=int, dest=name)
+    for name, what in (("spmat_depth", "sparse-matrix words per PE"),
+                       ("ptr_depth", "pointers per bank per PE"), ("bias_depth", "bias words per PE"),
+                       ("act_depth", "activations per PE per file"),
+                       ("fifo_depth", "activation queue depth"), ("max_layers", "layers an image may hold")):
+        g.add_argument("--" + name.replace("_", "-"), type=int, dest=name, metavar="N", help=what)
     p.add_argument("--image", help="EIE image directory whose weights are baked into block RAM")
     p.add_argument("--freq", type=float, help="clock of the top in MHz (default: the board's; "
                                               "a PLL makes it when it differs from the oscillator)")
