@@ -39,7 +39,9 @@ from pathlib import Path
 
 from . import cocotb_harness
 from .board_top import TOPLEVEL, CLOCKS_PER_BIT, STATUS_LEDS, sim_top
-from .eie_harness import default_build_root, _locked
+from .cocotb_harness import file_lock
+from .eie_harness import default_build_root
+from .lockstep import REQ, ANS, recv_exact
 from ..sw.errors import LinkError
 from ..sw.link import protocol as P
 from ..sw.link.transport import Transport
@@ -76,7 +78,7 @@ def build(params, simulator="verilator", build_root=None):
                        "cpb": CLOCKS_PER_BIT}, sort_keys=True)
     key = hashlib.sha256(blob.encode()).hexdigest()[:12]
     bdir = build_root / f"board-eie-n{params.n_pes}-{simulator}-{key}"
-    with _locked(build_root / f".lock-{key}"):
+    with file_lock(build_root / f".lock-{key}"):
         vpath = bdir / f"{TOPLEVEL}.v"
         if not vpath.exists():
             comp, plat = sim_top(params)
@@ -96,18 +98,6 @@ def build(params, simulator="verilator", build_root=None):
 #   L             answer the LED pins
 #   Q             end the simulation
 
-_REQ = struct.Struct("<cQI")
-_ANS = struct.Struct("<QI")
-
-
-def _recv_exact(sock, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("the other side closed the connection")
-        buf += chunk
-    return bytes(buf)
 
 
 class SimTransport(Transport):
@@ -122,9 +112,9 @@ class SimTransport(Transport):
 
     def _call(self, op, arg=0, data=b""):
         try:
-            self.sock.sendall(_REQ.pack(op, int(arg), len(data)) + bytes(data))
-            value, n = _ANS.unpack(_recv_exact(self.sock, _ANS.size))
-            return value, _recv_exact(self.sock, n)
+            self.sock.sendall(REQ.pack(op, int(arg), len(data)) + bytes(data))
+            value, n = ANS.unpack(recv_exact(self.sock, ANS.size))
+            return value, recv_exact(self.sock, n)
         except (OSError, ConnectionError) as exc:
             raise LinkError(f"lost the simulated board: {exc}") from None
 

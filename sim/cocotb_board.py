@@ -21,19 +21,8 @@ from cocotb.triggers import Timer, FallingEdge, First, Event
 from cocotb.utils import get_sim_time
 
 from .cocotb_harness import report
+from .lockstep import REQ, ANS, recv_exact
 
-_REQ = struct.Struct("<cQI")
-_ANS = struct.Struct("<QI")
-
-
-def _recv_exact(sock, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("the host closed the connection")
-        buf += chunk
-    return bytes(buf)
 
 
 class Uart:
@@ -113,8 +102,8 @@ async def serve_host(dut):
     requests = 0
     try:
         while True:
-            op, arg, n = _REQ.unpack(_recv_exact(sock, _REQ.size))
-            data = _recv_exact(sock, n) if n else b""
+            op, arg, n = REQ.unpack(recv_exact(sock, REQ.size))
+            data = recv_exact(sock, n) if n else b""
             requests += 1
             value, out = 0, b""
             if op == b"W":
@@ -129,11 +118,11 @@ async def serve_host(dut):
             elif op == b"L":
                 value = int(dut.leds.value)
             elif op == b"Q":
-                sock.sendall(_ANS.pack(0, 0))
+                sock.sendall(ANS.pack(0, 0))
                 break
             else:
                 raise AssertionError(f"unknown request {op!r}")
-            sock.sendall(_ANS.pack(value, len(out)) + out)
+            sock.sendall(ANS.pack(value, len(out)) + out)
     finally:
         sock.close()
     report({"requests": requests, "bytes_to_board": uart.sent, "bytes_from_board": uart.received,

@@ -9,6 +9,8 @@ Nothing here runs Python per clock cycle; the cocotb test modules preload
 memories from files and wait on a `done` edge.
 """
 
+import contextlib
+import fcntl
 import json
 import re
 import os
@@ -100,6 +102,20 @@ def _fast_verilator():
             cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"] + ["--public-depth", "1"]
             return cmds
     return FastVerilator()
+
+
+@contextlib.contextmanager
+def file_lock(path):
+    """An exclusive lock on `path` (created), so that parallel test workers
+    build a simulator model once and reuse it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def build(sources, toplevel, build_dir, *, simulator="verilator", parameters=None,

@@ -13,8 +13,6 @@ clock cycle while the array computes.
 import hashlib
 import json
 import os
-import fcntl
-import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -29,17 +27,6 @@ TOPLEVEL = "eie_top"
 
 def default_build_root():
     return Path(os.environ.get("EIEGEN_BUILD", "build")) / "sim"
-
-
-@contextlib.contextmanager
-def _locked(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _config_key(params, simulator):
@@ -69,7 +56,7 @@ def build(params, simulator="verilator", build_root=None):
     build_root = Path(build_root or default_build_root())
     key = _config_key(params, simulator)
     bdir = build_root / f"eie-n{params.n_pes}-{simulator}-{key}"
-    with _locked(build_root / f".lock-{key}"):
+    with cocotb_harness.file_lock(build_root / f".lock-{key}"):
         vpath = bdir / f"{TOPLEVEL}.v"
         if not vpath.exists():
             cocotb_harness.write_verilog(EIEArray(params), vpath, name=TOPLEVEL,

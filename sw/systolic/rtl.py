@@ -13,9 +13,7 @@ for `done` without running Python per clock cycle, then reads the result
 and the performance counters.
 """
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
@@ -51,17 +49,6 @@ def _source_digest():
     return h.hexdigest()[:12]
 
 
-@contextlib.contextmanager
-def _locked(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 @dataclasses.dataclass
 class Built:
     runner: object
@@ -86,7 +73,7 @@ def build(params, simulator="verilator", build_root=None):
                          ).hexdigest()[:12]
     bdir = build_root / f"systolic-{params.rows}x{params.cols}-{simulator}-{key}"
     t0 = time.perf_counter()
-    with _locked(build_root / f".lock-systolic-{key}"):
+    with cocotb_harness.file_lock(build_root / f".lock-systolic-{key}"):
         vpath = bdir / f"{TOPLEVEL}.v"
         generate_verilog(params, vpath)
         runner = cocotb_harness.build([vpath], TOPLEVEL, bdir / "sim", simulator=simulator,
