@@ -19,5 +19,7 @@ BOARD = Board(
     systolic=dict(rows=8, cols=8),
     uart="uart", baud=115200,
     leds=tuple(("led", i) for i in range(8)),
+    # router2 routes the large arrays in a fraction of router1's time
+    nextpnr_opts=("--router", "router2"),
     programmer=("openFPGALoader",),
 )

@@ -4,7 +4,8 @@
 the report must show the SPRAM and the timing at the top's clock; then an
 image is swapped into the bitstream with icebram, and the block RAMs of the
 swapped bitstream (unpacked again with iceunpack) hold the image's words and
-none of the placeholders. A few minutes: marked `full` and `bitstream`."""
+none of the placeholders. A few minutes: marked `full` and `bitstream`. One test function, so that
+pytest-xdist never runs the build twice on two workers."""
 
 import json
 import os
@@ -29,16 +30,15 @@ pytestmark = [pytest.mark.bitstream, pytest.mark.full]
 UP5K_BIN_BYTES = 104090
 
 
-@pytest.fixture(scope="module")
-def ice_build(tmp_path_factory):
+def test_icebreaker_build_report_and_swap(tmp_path, capsys):
     board = get_board("icebreaker")
-    out = tmp_path_factory.mktemp("ice") / "eie-1pe"
-    result = build(board, "eie", board.eie_params(n_pes=1), out_dir=out, progress=None)
-    return board, result
+    res = build(board, "eie", board.eie_params(n_pes=1), out_dir=tmp_path / "eie-1pe", progress=None)
+    check_build(board, res)
+    check_swap(board, res, tmp_path)
+    check_swap_refuses_other_parameters(board, res, tmp_path, capsys)
 
 
-def test_build_report_and_bitstream(ice_build):
-    board, res = ice_build
+def check_build(board, res):
     assert res.bitstream.name == "top.bin" and res.bitstream.stat().st_size == UP5K_BIN_BYTES
     r = res.report
     assert r.timing_met and r.fmax_mhz >= 12.0 and r.target_mhz == pytest.approx(12.0, rel=1e-4)
@@ -56,8 +56,7 @@ def test_build_report_and_bitstream(ice_build):
     assert {r["name"]: r["kind"] for r in info["rams"]}["pe00_spmat"] == "spram"
 
 
-def test_swap_puts_the_image_into_the_block_rams(ice_build, tmp_path):
-    board, res = ice_build
+def check_swap(board, res, tmp_path):
     params = board.eie_params(n_pes=1)
     image = pack(random_compressed_model(np.random.default_rng(11), [16, 16, 10], 0.35), params)
     img_dir = write_image(image, tmp_path / "image")
@@ -84,8 +83,7 @@ def test_swap_puts_the_image_into_the_block_rams(ice_build, tmp_path):
             assert before not in placed or before == after, rec["name"]
 
 
-def test_swap_refuses_an_image_for_other_parameters(ice_build, tmp_path, capsys):
-    board, res = ice_build
+def check_swap_refuses_other_parameters(board, res, tmp_path, capsys):
     other = board.eie_params(n_pes=1, act_depth=32)
     image = pack(random_compressed_model(np.random.default_rng(2), [16, 8], 0.3), other)
     img_dir = write_image(image, tmp_path / "other")
