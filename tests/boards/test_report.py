@@ -13,11 +13,18 @@ from eiegen.boards.report import (parse_report, check_timing, format_report, Tim
                                   critical_path_summary)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "icebreaker_eie_1pe_report.json"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _fixture(path):
+    """A recorded nextpnr report; its source paths were recorded as @REPO@/...,
+    put back into this checkout so that they read as repository sources."""
+    return json.loads(path.read_text().replace("@REPO@", str(REPO)))
 
 
 @pytest.fixture
 def raw():
-    return json.loads(FIXTURE.read_text())
+    return _fixture(FIXTURE)
 
 
 @pytest.fixture
@@ -26,7 +33,7 @@ def ice():
 
 
 def test_resources_and_fmax(raw, ice):
-    r = parse_report(FIXTURE, ice)
+    r = parse_report(_fixture(FIXTURE), ice)
     u = raw["utilization"]
     assert r.used["logic"] == (u["ICESTORM_LC"]["used"], 5280)
     assert r.used["dsp"] == (u["ICESTORM_DSP"]["used"], 8)
@@ -111,9 +118,9 @@ ECP5_FIXTURE = Path(__file__).parent / "fixtures" / "ulx3s_eie_8pe_report.json"
 
 
 def test_ecp5_report_of_the_ulx3s():
-    raw = json.loads(ECP5_FIXTURE.read_text())
+    raw = _fixture(ECP5_FIXTURE)
     ulx = get_board("ulx3s")
-    r = parse_report(ECP5_FIXTURE, ulx)
+    r = parse_report(raw, ulx)
     u = raw["utilization"]
     assert r.used["logic"] == (u["TRELLIS_COMB"]["used"], 83640)
     assert r.used["dsp"] == (u["MULT18X18D"]["used"], 156) and r.used["dsp"][0] == 8   # one per PE
