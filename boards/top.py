@@ -14,6 +14,7 @@ host refuses an image built for another configuration.
 import dataclasses
 
 from amaranth import Module, Signal, Elaboratable, Const, ClockDomain
+from amaranth.lib import io
 from amaranth.lib.wiring import connect
 
 from ..hw.common.hostlink import HostLink
@@ -80,8 +81,11 @@ class BoardTop(Elaboratable):
         connect(m, link.bus, unit.bus)
         m.d.comb += [unit.start.eq(link.start), link.busy.eq(unit.busy), link.done.eq(unit.done)]
 
-        uart = platform.request(board.uart, 0)
-        m.d.comb += [link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx)]
+        pins = [sub.name for sub in platform.lookup(board.uart, 0).ios]    # rx, tx (rts, dtr...)
+        uart = platform.request(board.uart, 0, dir={name: "-" for name in pins})
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [link.rx.eq(rx.i), tx.o.eq(link.tx)]
 
         # -- status LEDs --------------------------------------------------------------
         if board.leds:
@@ -98,7 +102,8 @@ class BoardTop(Elaboratable):
                 "error": getattr(unit, "error", Const(0, 1)),
             }
             for (name, index), what in zip(board.leds, STATUS_LEDS):
-                led = platform.request(name, index)
+                led = io.Buffer("o", platform.request(name, index, dir="-"))
+                m.submodules[f"led_{what}"] = led
                 m.d.comb += led.o.eq(status[what])
         return m
 

@@ -40,19 +40,38 @@ class _SimPlatform:
     input port, the UART and LED pins plain signals the wrapper exposes."""
 
     def __init__(self):
-        self.uart_rx = Signal(init=1, name="pin_uart_rx")
-        self.uart_tx = Signal(init=1, name="pin_uart_tx")
-        self.leds = [Signal(name=f"pin_led{i}") for i in range(len(STATUS_LEDS))]
+        self._rx = io.SimulationPort("i", 1, name="pin_uart_rx")
+        self._tx = io.SimulationPort("o", 1, name="pin_uart_tx")
+        self._leds = [io.SimulationPort("o", 1, name=f"pin_led{i}") for i in range(len(STATUS_LEDS))]
+        self.uart_rx = self._rx.i
+        self.uart_tx = self._tx.o
+        self.leds = [p.o for p in self._leds]
 
     def request(self, name, number=0, dir=None):
         if name == "clk":
             return io.SingleEndedPort(io.IOPort(1, name="clk"))
         if name == "uart":
-            return types.SimpleNamespace(rx=types.SimpleNamespace(i=self.uart_rx),
-                                         tx=types.SimpleNamespace(o=self.uart_tx))
+            return types.SimpleNamespace(rx=self._rx, tx=self._tx)
         if name == "led":
-            return types.SimpleNamespace(o=self.leds[number])
+            return self._leds[number]
         raise LinkError(f"the simulated board has no resource {name!r}")
+
+    def lookup(self, name, number=0):
+        if name != "uart":
+            raise LinkError(f"the simulated board has no resource {name!r}")
+        return types.SimpleNamespace(ios=[types.SimpleNamespace(name="rx"), types.SimpleNamespace(name="tx")])
+
+    def get_io_buffer(self, buffer):
+        """The UART and LED pins are plain signals the wrapper exposes; the
+        clock pin is a real top-level port (Amaranth's own buffer)."""
+        if not isinstance(buffer.port, io.SimulationPort):
+            return type(buffer).elaborate(buffer, None)
+        m = Module()
+        if buffer.direction is io.Direction.Input:
+            m.d.comb += buffer.i.eq(buffer.port.i)
+        else:
+            m.d.comb += buffer.port.o.eq(buffer.o)
+        return m
 
     def add_clock_constraint(self, clk, hz):
         pass
