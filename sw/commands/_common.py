@@ -11,18 +11,19 @@ __all__ = ["add_eie_params", "eie_params_from_args", "add_compression_args", "pa
 _DEFAULTS = EIEParams()
 
 
-def add_eie_params(p, *, fifo=True):
+def add_eie_params(p, *, fifo=True, board=False):
     g = p.add_argument_group("EIE generator parameters")
-    g.add_argument("--pes", type=int, default=_DEFAULTS.n_pes, help="number of PEs N (default %(default)s)")
+    if board:
+        g.add_argument("--board", help="start from the EIE array of this board's build (boards/<name>.py: "
+                       "icebreaker, ulx3s); the options below override its parameters")
+    g.add_argument("--pes", type=int, help=f"number of PEs N (default {_DEFAULTS.n_pes})")
     if fifo:
-        g.add_argument("--fifo-depth", type=int, default=_DEFAULTS.fifo_depth,
-                       help="activation queue depth (default %(default)s)")
-    g.add_argument("--frac", type=int, default=_DEFAULTS.frac,
-                   help="fractional bits of the 16-bit fixed point (default %(default)s)")
-    g.add_argument("--acc-width", type=int, default=_DEFAULTS.acc_width,
-                   help="accumulator bits (default %(default)s)")
-    g.add_argument("--entries-per-word", type=int, default=_DEFAULTS.entries_per_word,
-                   help="8-bit entries per sparse-matrix word: 1, 2, 4, 8 (default %(default)s)")
+        g.add_argument("--fifo-depth", type=int, help=f"activation queue depth (default {_DEFAULTS.fifo_depth})")
+    g.add_argument("--frac", type=int,
+                   help=f"fractional bits of the 16-bit fixed point (default {_DEFAULTS.frac})")
+    g.add_argument("--acc-width", type=int, help=f"accumulator bits (default {_DEFAULTS.acc_width})")
+    g.add_argument("--entries-per-word", type=int,
+                   help=f"8-bit entries per sparse-matrix word: 1, 2, 4, 8 (default {_DEFAULTS.entries_per_word})")
     g.add_argument("--spmat-depth", type=int, help=f"sparse-matrix words per PE (default {_DEFAULTS.spmat_depth})")
     g.add_argument("--ptr-depth", type=int, help=f"pointers per bank per PE (default {_DEFAULTS.ptr_depth})")
     g.add_argument("--bias-depth", type=int, help=f"bias words per PE (default {_DEFAULTS.bias_depth})")
@@ -34,12 +35,19 @@ def add_eie_params(p, *, fifo=True):
 
 
 def eie_params_from_args(args, **override):
-    kw = dict(n_pes=args.pes, frac=args.frac, acc_width=args.acc_width,
-              entries_per_word=args.entries_per_word)
-    if hasattr(args, "fifo_depth"):
-        kw["fifo_depth"] = args.fifo_depth
-    for name in ("spmat_depth", "ptr_depth", "bias_depth", "act_depth", "max_layers"):
-        v = getattr(args, name, None)
+    """EIEParams from the options: EIEParams' defaults, or with --board the
+    board's array, overridden by every option given."""
+    base = _DEFAULTS
+    if getattr(args, "board", None):
+        from ...boards.board import get_board
+        base = get_board(args.board).eie_params()
+    kw = base.to_dict()
+    for name, attr in (("n_pes", "pes"), ("fifo_depth", "fifo_depth"), ("frac", "frac"),
+                       ("acc_width", "acc_width"), ("entries_per_word", "entries_per_word"),
+                       ("spmat_depth", "spmat_depth"), ("ptr_depth", "ptr_depth"),
+                       ("bias_depth", "bias_depth"), ("act_depth", "act_depth"),
+                       ("max_layers", "max_layers")):
+        v = getattr(args, attr, None)
         if v is not None:
             kw[name] = v
     kw.update(override)

@@ -21,7 +21,7 @@ example:
 def add_arguments(p):
     p.add_argument("model", help="model file: compressed .npz, float .npz or PyTorch state_dict")
     p.add_argument("-o", "--output", required=True, help="image directory to write")
-    add_eie_params(p)
+    add_eie_params(p, board=True)
     add_compression_args(p)
     p.add_argument("--json", action="store_true", help="print the image statistics as JSON")
 
@@ -30,12 +30,12 @@ def run(args):
     from ..packer import pack
     from ..image import write_image
     model = load_model(args.model)
+    params = eie_params_from_args(args)
     if not isinstance(model, CompressedModel):
         from ..compress import compress_model
         sparsity = parse_sparsity(args.sparsity, [l.name for l in model.layers])
-        model = compress_model(model, sparsity=sparsity, bits=args.bits, pes=args.pes,
+        model = compress_model(model, sparsity=sparsity, bits=args.bits, pes=params.n_pes,
                                balance=args.balance)
-    params = eie_params_from_args(args)
     if args.fit:
         explicit = [k for k in ("spmat_depth", "ptr_depth", "bias_depth", "act_depth", "max_layers")
                     if getattr(args, k) is not None]

@@ -76,3 +76,21 @@ def test_bad_input(cli, compressed, tmp_path, leftovers, name, make, extra, mess
     assert re.search(message, err), err
     assert not out.exists()
     assert leftovers(tmp_path, *inputs) == []
+
+
+def test_pack_for_a_board(cli, compressed, tmp_path):
+    """--board starts from the board build's array; options override it;
+    an unknown board is refused and nothing is written."""
+    from eiegen.boards.board import get_board
+    board = get_board("ulx3s").eie_params()
+    rc, out, err = cli("pack", compressed, "-o", tmp_path / "img", "--board", "ulx3s", "--json")
+    assert rc == 0, err
+    assert json.loads(out)["params"] == board.to_dict()
+    assert read_image(tmp_path / "img").params == board
+    rc, out, err = cli("pack", compressed, "-o", tmp_path / "img2", "--board", "ulx3s", "--pes", "2",
+                       "--json")
+    assert rc == 0, err
+    assert json.loads(out)["params"] == board.replace(n_pes=2).to_dict()
+    rc, out, err = cli("pack", compressed, "-o", tmp_path / "img3", "--board", "nosuchboard")
+    assert rc == 2 and "unknown board 'nosuchboard'" in err
+    assert not (tmp_path / "img3").exists()
