@@ -23,8 +23,9 @@ import numpy as np
 from amaranth import Module
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
+
+from ..hw.common.ram import ram_signature
 
 __all__ = ["BlockRAM", "padded_geometry", "placeholder_words", "bit_slices", "hex_text", "parse_hex"]
 
@@ -96,13 +97,7 @@ class BlockRAM(wiring.Component):
         self.init = list(init)
         if len(self.init) > store_depth:
             raise ValueError(f"BlockRAM {name!r}: {len(self.init)} initial words for {store_depth}")
-        super().__init__({
-            "raddr": In(self.abits),
-            "rdata": Out(width),
-            "waddr": In(self.abits),
-            "wdata": In(width),
-            "we": In(1),
-        })
+        super().__init__(ram_signature(width, self.abits))
 
     def elaborate(self, platform):
         m = Module()

@@ -21,7 +21,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-__all__ = ["RAM", "VERILOG_SOURCE", "verilog_source_path", "ReadmemhPlatform"]
+__all__ = ["RAM", "ram_signature", "VERILOG_SOURCE", "verilog_source_path", "ReadmemhPlatform"]
 
 VERILOG_SOURCE = Path(__file__).with_name("eiegen_ram.v")
 
@@ -36,6 +36,19 @@ class ReadmemhPlatform:
     eiegen_mem_dir = None
 
 
+def ram_signature(width, abits):
+    """The ports every eiegen RAM implementation has (RAM and what a board's
+    eiegen_ram_override puts in its place): one synchronous read port (data
+    the cycle after raddr) and one write port."""
+    return wiring.Signature({
+        "raddr": In(abits),
+        "rdata": Out(width),
+        "waddr": In(abits),
+        "wdata": In(width),
+        "we": In(1),
+    })
+
+
 class RAM(wiring.Component):
     """Parameters: width, depth, name (the image file stem, e.g. "pe03_spmat"
     or None for a memory no image initialises), init (Amaranth-simulator
@@ -47,13 +60,7 @@ class RAM(wiring.Component):
         self.width, self.depth, self.name = width, depth, name
         self.abits = max(1, ceil_log2(depth))
         self._init = list(init or [])
-        super().__init__({
-            "raddr": In(self.abits),
-            "rdata": Out(width),
-            "waddr": In(self.abits),
-            "wdata": In(width),
-            "we": In(1),
-        })
+        super().__init__(ram_signature(width, self.abits))
 
     def elaborate(self, platform):
         m = Module()

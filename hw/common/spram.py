@@ -29,6 +29,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from .ram import ram_signature
+
 __all__ = ["SPRAM", "SPRAMBlockModel", "SPRAM_WORDS", "SPRAM_WIDTH", "spram_blocks"]
 
 SPRAM_WORDS = 16384
@@ -72,13 +74,7 @@ class SPRAM(wiring.Component):
         self.width, self.depth, self.name = width, depth, name
         self.abits = max(1, ceil_log2(depth))
         self.blocks = spram_blocks(width, depth)
-        super().__init__({
-            "raddr": In(self.abits),
-            "rdata": Out(width),
-            "waddr": In(self.abits),
-            "wdata": In(width),
-            "we": In(1),
-        })
+        super().__init__(ram_signature(width, self.abits))
 
     def elaborate(self, platform):
         m = Module()
