@@ -15,6 +15,7 @@ import numbers
 import numpy as np
 
 from ..errors import ModelError
+from ..packer import encode_pe_columns
 
 __all__ = ["EntryStreams", "interleaved_csc", "Z_BITS", "Z_MAX"]
 
@@ -65,25 +66,14 @@ def interleaved_csc(index, pes):
         return EntryStreams(pes, np.zeros(0, np.uint8), np.zeros(0, np.uint8),
                             np.zeros(pes + 1, np.int64), np.zeros(pes, np.int64), 0)
     vals = cube.ravel()[flat]
-    slice_id = flat // local                   # p * cols + j
+    slice_id = flat // local                   # p * cols + j: the packer's columns, PE by PE
     lrow = flat - slice_id * local
-    first = np.ones(n, dtype=bool)
-    first[1:] = slice_id[1:] != slice_id[:-1]
-    prev = np.empty(n, dtype=np.int64)
-    prev[0] = -1
-    prev[1:] = lrow[:-1]
-    prev[first] = -1
-    gap = lrow - prev - 1
-    npad = gap // (Z_MAX + 1)
-    counts = npad + 1
-    pos = np.cumsum(counts) - 1
-    total = int(pos[-1]) + 1
+    pos, z_nz, total, per_slice, _ = encode_pe_columns(slice_id, lrow, pes * cols)
     v = np.zeros(total, dtype=np.uint8)
     z = np.full(total, Z_MAX, dtype=np.uint8)
     v[pos] = vals
-    z[pos] = gap % (Z_MAX + 1)
-    pe_of = slice_id // cols
-    per_pe = np.bincount(pe_of, weights=counts, minlength=pes).astype(np.int64)
-    padding = np.bincount(pe_of, weights=npad, minlength=pes).astype(np.int64)
+    z[pos] = z_nz
+    per_pe = per_slice.reshape(pes, cols).sum(axis=1)
+    padding = per_pe - np.bincount(slice_id // cols, minlength=pes)
     offsets = np.concatenate([[0], np.cumsum(per_pe)])
     return EntryStreams(pes, v, z, offsets, padding, n)
