@@ -254,7 +254,7 @@ def run_flow(opts, log=None):
     from ..hw.eie.params import EIEParams
     from ..sim.eie_golden import image_forward
     from .atomic import atomic_dir
-    from .commands._common import fit_params
+    from .fit import fit_params
     from .compress import compression_report, compress_model
     from .fixedpoint import to_fixed
     from .image import write_image

@@ -61,7 +61,7 @@ def pipeline(shape, log):
     """Time every stage of compress + pack on one layer; returns rows and the artefacts."""
     from ...hw.eie.params import EIEParams
     from ..compress import compression_report, prune_balanced, prune_magnitude, quantize_layer
-    from ..commands._common import fit_params
+    from ..fit import fit_params
     from ..model import CompressedModel, FloatLayer, FloatModel
     from ..packer import pack
 

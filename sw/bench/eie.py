@@ -17,7 +17,7 @@ PE_COUNTS = [1, 2, 4, 8, 16, 32, 64]
 def _pack(model, n_pes, fifo_depth=8, entries_per_word=8):
     from ...hw.eie.params import EIEParams
     from ..packer import pack
-    from ..commands._common import fit_params
+    from ..fit import fit_params
     params = fit_params(model, EIEParams(n_pes=n_pes, fifo_depth=fifo_depth,
                                          entries_per_word=entries_per_word))
     return pack(model, params), params
