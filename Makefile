@@ -1,7 +1,10 @@
 # eiegen — the commands users meet: sim, test, bench, bitstream.
 # The first target that needs Python creates .venv and installs eiegen into
 # it (editable, with the dev extras); nothing outside .venv is used except
-# python3 itself and, for the second simulator, Icarus Verilog.
+# python3 itself and, for the second simulator, Icarus Verilog: `make test`
+# installs it when it is missing and it can (root with apt-get, as .ci/run),
+# otherwise the Icarus tests are skipped with the command that installs it
+# (EIEGEN_REQUIRE_ICARUS=1, set by CI, makes a missing Icarus a failure).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -14,7 +17,7 @@ DESIGN ?= eie
 PES    ?=
 SIMULATOR ?= verilator
 
-.PHONY: all venv sim test test-full bench bitstream report clean distclean help
+.PHONY: all venv icarus sim test test-full bench bitstream report clean distclean help
 
 all: test
 
@@ -36,10 +39,28 @@ venv: $(STAMP)
 sim: $(STAMP)
 	$(BIN)/eiegen sim --simulator $(SIMULATOR)
 
-test: $(STAMP)
+# Icarus Verilog (second simulator, a system package): install it when missing
+# and possible (root with apt-get), else say how; the tests skip or fail on it
+# (see tests/conftest.py).
+icarus: $(STAMP)
+	@if ! command -v iverilog >/dev/null 2>&1 || ! command -v vvp >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	        echo "make: installing Icarus Verilog, the second simulator (apt-get install -y iverilog)"; \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y iverilog >/dev/null 2>&1 || \
+	        { DEBIAN_FRONTEND=noninteractive apt-get update >/dev/null 2>&1 && \
+	          DEBIAN_FRONTEND=noninteractive apt-get install -y iverilog >/dev/null 2>&1; } || \
+	        echo "make: could not install iverilog with apt-get"; \
+	    fi; \
+	    if ! command -v iverilog >/dev/null 2>&1; then \
+	        echo "make: Icarus Verilog is not installed: its tests are skipped; install it with:" \
+	             "$$($(BIN)/python -c 'from eiegen.sw.toolchain import icarus_install_command as c; print(c())')"; \
+	    fi; \
+	fi
+
+test: $(STAMP) icarus
 	$(BIN)/python -m pytest -n $(JOBS) -m "not full"
 
-test-full: $(STAMP)
+test-full: $(STAMP) icarus
 	$(BIN)/python -m pytest -n $(JOBS)
 
 bench: $(STAMP)

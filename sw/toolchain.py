@@ -11,12 +11,14 @@ import shutil
 import sys
 from pathlib import Path
 
+from .errors import EiegenError
+
 __all__ = ["configure", "verilator_root", "venv_bin", "have_icarus", "require_icarus",
-           "ToolchainError"]
+           "icarus_install_command", "ToolchainError"]
 
 
-class ToolchainError(RuntimeError):
-    pass
+class ToolchainError(EiegenError, RuntimeError):
+    """A tool the command needs is missing (the CLI prints it, exit status 2)."""
 
 
 def venv_bin():
@@ -80,11 +82,26 @@ def have_icarus():
     return shutil.which("iverilog") is not None and shutil.which("vvp") is not None
 
 
+def icarus_install_command():
+    """The one command that installs Icarus Verilog on this machine's system
+    package manager (Icarus is not on PyPI)."""
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    sudo = "" if root else "sudo "
+    for tool, cmd in (("apt-get", f"{sudo}apt-get install iverilog"),
+                      ("dnf", f"{sudo}dnf install iverilog"),
+                      ("pacman", f"{sudo}pacman -S iverilog"),
+                      ("zypper", f"{sudo}zypper install iverilog"),
+                      ("brew", "brew install icarus-verilog")):
+        if shutil.which(tool):
+            return cmd
+    return "install Icarus Verilog (https://steveicarus.github.io/iverilog/)"
+
+
 def require_icarus():
     if not have_icarus():
         raise ToolchainError(
-            "Icarus Verilog (iverilog, vvp) is not installed; it is the second simulator "
-            "(Debian package 'iverilog'). Use --simulator verilator or install it.")
+            "Icarus Verilog (iverilog, vvp) is not installed; it is the second simulator. "
+            f"Install it with `{icarus_install_command()}`, or use the default simulator, Verilator.")
 
 
 def require_verilator():
