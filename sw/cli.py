@@ -22,8 +22,16 @@ def _command_modules():
     return mods
 
 
+class _Parser(argparse.ArgumentParser):
+    """One line for a bad command line, as for every other error: what is
+    wrong and where (the option), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="eiegen",
         description="Deep Compression, EIE and a TPU-style systolic unit on FPGAs.")
     from .. import __version__
@@ -40,7 +48,12 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        if exc.code in (0, None):  # --help, --version
+            raise
+        return 2                   # a bad command line: argparse printed the one-line error
     try:
         return int(args._run(args) or 0)
     except EiegenError as exc:

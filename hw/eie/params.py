@@ -14,7 +14,7 @@ import dataclasses
 #: still sustains one broadcast per cycle
 BCAST_IN_FLIGHT = 4
 
-__all__ = ["BCAST_IN_FLIGHT", "EIEParams", "IMAGE_FIELDS", "MEMORY_IDS"]
+__all__ = ["BCAST_IN_FLIGHT", "EIEParams", "IMAGE_FIELDS", "MEMORY_IDS", "RANGES", "check_param"]
 
 #: fields an image depends on (checked when an image meets an array)
 IMAGE_FIELDS = ("n_pes", "frac", "acc_width", "entries_per_word", "spmat_depth", "ptr_depth",
@@ -34,12 +34,35 @@ MEMORY_IDS = {
 }
 
 
+#: the generator's range of every parameter, inclusive: (lo, hi). The one
+#: table: EIEParams checks itself against it and the command line checks its
+#: options against it before any work. Rules between fields stay in
+#: EIEParams.__post_init__ (acc_width >= 17 + frac; entries_per_word a power of two).
+RANGES = {
+    "n_pes": (1, 64),
+    "fifo_depth": (1, 64),
+    "frac": (0, 15),
+    "acc_width": (17, 64),
+    "entries_per_word": (1, 8),
+    "spmat_depth": (1, 1 << 20),
+    "ptr_depth": (1, 1 << 16),
+    "bias_depth": (1, 1 << 15),
+    "act_depth": (1, 1 << 12),
+    "max_layers": (1, 256),
+}
+
+
 def _check_int(name, value, lo, hi=None):
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError(f"{name} must be an integer, not {value!r}")
     if value < lo or (hi is not None and value > hi):
         rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
         raise ValueError(f"{name} must be in {rng}, got {value}")
+
+
+def check_param(name, value):
+    """Check one parameter against RANGES (ValueError naming it)."""
+    _check_int(name, value, *RANGES[name])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,18 +79,11 @@ class EIEParams:
     max_layers: int = 4          # layer descriptors an image may hold
 
     def __post_init__(self):
-        _check_int("n_pes", self.n_pes, 1, 64)
-        _check_int("fifo_depth", self.fifo_depth, 1, 64)
-        _check_int("frac", self.frac, 0, 15)
-        _check_int("acc_width", self.acc_width, 16 + self.frac + 1, 64)
-        _check_int("entries_per_word", self.entries_per_word, 1, 8)
+        for name in RANGES:
+            check_param(name, getattr(self, name))
+        _check_int("acc_width", self.acc_width, 16 + self.frac + 1, RANGES["acc_width"][1])
         if self.entries_per_word & (self.entries_per_word - 1):
             raise ValueError(f"entries_per_word must be 1, 2, 4 or 8, got {self.entries_per_word}")
-        _check_int("spmat_depth", self.spmat_depth, 1, 1 << 20)
-        _check_int("ptr_depth", self.ptr_depth, 1, 1 << 16)
-        _check_int("bias_depth", self.bias_depth, 1, 1 << 15)
-        _check_int("act_depth", self.act_depth, 1, 1 << 12)
-        _check_int("max_layers", self.max_layers, 1, 256)
 
     # -- derived widths -------------------------------------------------------
     @property

@@ -9,7 +9,7 @@ refused.
 
 import dataclasses
 
-__all__ = ["SystolicParams", "TARGETS", "REGS", "MAX_INDEX_WORDS"]
+__all__ = ["SystolicParams", "TARGETS", "REGS", "MAX_INDEX_WORDS", "RANGES", "check_param"]
 
 #: host-bus targets (address bits [31:24]) of the systolic unit
 TARGETS = {
@@ -40,12 +40,36 @@ MAX_INDEX_WORDS = 1 << 16
 ID_VERSION = 1
 
 
+#: the generator's range of every parameter, inclusive: (lo, hi). The one
+#: table: SystolicParams checks itself against it and the command line checks
+#: its options against it before any work. Rules between fields stay in
+#: SystolicParams.__post_init__ (acc_width >= 2 * in_width, memories that fit
+#: the host bus, a weight memory that holds one tile).
+RANGES = {
+    "rows": (1, 32),
+    "cols": (1, 32),
+    "in_width": (2, 16),
+    "acc_width": (4, 64),
+    "mult_width": (1, 32),
+    "counter_width": (8, 64),
+    "ub_depth": (1, 1 << 16),
+    "acc_depth": (1, 1 << 16),
+    "wmem_depth": (1, 1 << 16),
+    "imem_depth": (1, 1 << 16),
+}
+
+
 def _check_int(name, value, lo, hi=None):
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError(f"systolic parameter {name} must be an integer, not {value!r}")
     if value < lo or (hi is not None and value > hi):
         rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
         raise ValueError(f"systolic parameter {name} must be in {rng}, got {value}")
+
+
+def check_param(name, value):
+    """Check one parameter against RANGES (ValueError naming it)."""
+    _check_int(name, value, *RANGES[name])
 
 
 def _clog2(n):
@@ -66,14 +90,9 @@ class SystolicParams:
     counter_width: int = 40     # performance counters
 
     def __post_init__(self):
-        _check_int("rows", self.rows, 1, 32)
-        _check_int("cols", self.cols, 1, 32)
-        _check_int("in_width", self.in_width, 2, 16)
-        _check_int("acc_width", self.acc_width, 2 * self.in_width, 64)
-        _check_int("mult_width", self.mult_width, 1, 32)
-        _check_int("counter_width", self.counter_width, 8, 64)
-        for name in ("ub_depth", "acc_depth", "wmem_depth", "imem_depth"):
-            _check_int(name, getattr(self, name), 1, 1 << 16)
+        for name in RANGES:
+            check_param(name, getattr(self, name))
+        _check_int("acc_width", self.acc_width, 2 * self.in_width, RANGES["acc_width"][1])
         if self.wmem_depth < self.rows:
             raise ValueError(f"systolic parameter wmem_depth ({self.wmem_depth}) must hold one "
                              f"weight tile of rows={self.rows} rows")

@@ -3,6 +3,7 @@
 import json
 
 from ..errors import EiegenError
+from ._common import eie_param, float_in, int_in
 
 NAME = "build"
 HELP = "build a bitstream for a board: EIE array or systolic unit, host link, report"
@@ -29,21 +30,21 @@ def add_arguments(p):
     p.add_argument("--board", required=True, choices=board_names(), help="target board")
     p.add_argument("--design", choices=("eie", "systolic"), default="eie",
                    help="unit on the board (default %(default)s)")
-    p.add_argument("--pes", type=int,
+    p.add_argument("--pes", type=int_in(1, 64),
                    help="EIE: number of PEs; systolic: an N x N array (default: the board's)")
-    p.add_argument("--rows", type=int, help="systolic: array rows (default: --pes or the board's)")
-    p.add_argument("--cols", type=int, help="systolic: array columns (default: --pes or the board's)")
+    p.add_argument("--rows", type=int_in(1, 64), help="systolic: array rows (default: --pes or the board's)")
+    p.add_argument("--cols", type=int_in(1, 64), help="systolic: array columns (default: --pes or the board's)")
     g = p.add_argument_group("EIE memory depths (default: the board's; with --image: the image's)")
     for name, what in (("spmat_depth", "sparse-matrix words per PE"),
                        ("ptr_depth", "pointers per bank per PE"), ("bias_depth", "bias words per PE"),
                        ("act_depth", "activations per PE per file"),
                        ("fifo_depth", "activation queue depth"), ("max_layers", "layers an image may hold")):
-        g.add_argument("--" + name.replace("_", "-"), type=int, dest=name, metavar="N", help=what)
+        g.add_argument("--" + name.replace("_", "-"), type=eie_param(name), dest=name, metavar="N", help=what)
     p.add_argument("--image", help="EIE image directory whose weights are baked into block RAM")
-    p.add_argument("--freq", type=float, help="clock of the top in MHz (default: the board's; "
+    p.add_argument("--freq", type=float_in(1, 1000), help="clock of the top in MHz (default: the board's; "
                                               "a PLL makes it when it differs from the oscillator)")
     p.add_argument("-o", "--output", help="output folder (default build/boards/<board>-<design>-<size>)")
-    p.add_argument("--seed", type=int, default=0, help="placeholder contents and nextpnr seed")
+    p.add_argument("--seed", type=int_in(0, (1 << 31) - 1), default=0, help="placeholder contents and nextpnr seed")
     p.add_argument("--json", action="store_true", help="print the report as JSON too")
 
 

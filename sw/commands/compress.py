@@ -8,6 +8,7 @@ from ...hw.eie.params import EIEParams
 from ..atomic import atomic_file
 from ..errors import EiegenError
 from ..model import CompressedModel, load_model, save_compressed_model
+from ._common import eie_param, int_in
 
 NAME = "compress"
 HELP = "Deep Compression of a float model: prune, quantize (weight sharing), report"
@@ -36,16 +37,16 @@ def add_arguments(p):
                    help="fraction of weights pruned, in [0, 1): one value for every layer, one per "
                         "layer comma-separated (0.92,0.91,0.75), or name=value pairs naming every "
                         "layer (fc1=0.92,fc2=0.91) (default %(default)s)")
-    p.add_argument("--bits", type=int, default=4,
+    p.add_argument("--bits", type=int_in(1, 8), default=4,
                    help="codebook index bits, 1..8: 2**bits - 1 shared weights plus 0.0; EIE "
                         "hardware takes at most 4 (default %(default)s)")
-    p.add_argument("--pes", type=int, default=_DEFAULT_PES,
+    p.add_argument("--pes", type=eie_param("n_pes"), default=_DEFAULT_PES,
                    help="number of PEs N, for --balance and the report's per-PE figures "
                         "(default %(default)s)")
     p.add_argument("--balance", action="store_true",
                    help="load-balance-aware pruning: in every column, every PE keeps the same "
                         "number of non-zeros (row i is on PE i mod N)")
-    p.add_argument("--group", type=int, default=1, metavar="G",
+    p.add_argument("--group", type=int_in(1), default=1, metavar="G",
                    help="with --balance: columns per balanced group; every PE's share of each "
                         "group of G consecutive columns keeps the same count (default %(default)s)")
     p.add_argument("--report-json", metavar="PATH", help="also write the report as JSON")

@@ -8,6 +8,7 @@ import numpy as np
 from ..errors import EiegenError
 from ..image import read_image
 from ..atomic import atomic_file
+from ._common import eie_param
 
 NAME = "golden"
 HELP = "run the bit-exact golden model (and, with --cycles, the cycle model) on an image"
@@ -25,7 +26,7 @@ def add_arguments(p):
     p.add_argument("--input", required=True, help=".npy input vector(s)")
     p.add_argument("-o", "--output", required=True, help=".npy to write (int16 fixed point)")
     p.add_argument("--cycles", action="store_true", help="also run the cycle model and print its report")
-    p.add_argument("--fifo-depth", type=int, default=8, help="activation queue depth for --cycles (default %(default)s)")
+    p.add_argument("--fifo-depth", type=eie_param("fifo_depth"), default=8, help="activation queue depth for --cycles (default %(default)s)")
     p.add_argument("--report-json", help="write the cycle report as JSON here")
 
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..atomic import atomic_file
 from ..image import read_image
+from ._common import float_in
 
 NAME = "run"
 HELP = "run inputs through an EIE image on a board (serial port or simulated board)"
@@ -36,7 +37,7 @@ def add_arguments(p):
     p.add_argument("--no-load", action="store_true",
                    help="use the model the board holds (it must be committed and be this image)")
     p.add_argument("--verify", action="store_true", help="read every word back when loading")
-    p.add_argument("--timeout", type=float, default=10.0,
+    p.add_argument("--timeout", type=float_in(above=0), default=10.0,
                    help="seconds to wait for one run to finish (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print outputs and counters as JSON")
 

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from ..errors import EiegenError
+from ._common import eie_param, float_in, int_in
 
 NAME = "sim"
 HELP = "end to end: train a digits MLP, Deep-Compress it, run the test set on the EIE RTL"
@@ -37,30 +38,30 @@ def add_arguments(p):
                                   "(default: digits, 64 inputs, 10 classes)")
     g.add_argument("--hidden", default=",".join(map(str, DEFAULT_HIDDEN)),
                    help="hidden layer sizes of the trained MLP (default %(default)s)")
-    g.add_argument("--epochs", type=int, default=40, help="training epochs (default %(default)s)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
-    g.add_argument("--limit", type=int, help="use only the first N test samples (default: all)")
+    g.add_argument("--epochs", type=int_in(0, 10000), default=40, help="training epochs (default %(default)s)")
+    g.add_argument("--seed", type=int_in(0), default=0, help="random seed (default %(default)s)")
+    g.add_argument("--limit", type=int_in(1), help="use only the first N test samples (default: all)")
     c = p.add_argument_group("compression")
     c.add_argument("--sparsity", default=str(DEFAULT_SPARSITY),
                    help="fraction of weights pruned: one value, one per layer or name=value pairs "
                         "(default %(default)s)")
-    c.add_argument("--bits", type=int, default=4, help="codebook index bits, at most 4 for EIE (default 4)")
+    c.add_argument("--bits", type=int_in(1, 4), default=4, help="codebook index bits, at most 4 for EIE (default 4)")
     c.add_argument("--balance", action="store_true", help="load-balance-aware pruning for the N PEs")
-    c.add_argument("--prune-steps", type=int, default=3, help="iterative pruning steps (default %(default)s)")
-    c.add_argument("--retrain-epochs", type=int, default=15,
+    c.add_argument("--prune-steps", type=int_in(1, 100), default=3, help="iterative pruning steps (default %(default)s)")
+    c.add_argument("--retrain-epochs", type=int_in(0, 10000), default=15,
                    help="masked retraining epochs per pruning step (default %(default)s)")
-    c.add_argument("--finetune-epochs", type=int, default=10,
+    c.add_argument("--finetune-epochs", type=int_in(0, 10000), default=10,
                    help="centroid fine-tuning epochs (default %(default)s)")
     c.add_argument("--no-sweep", action="store_true",
                    help="skip the accuracy-vs-sparsity sweep (its plot)")
-    c.add_argument("--max-drop", type=float, default=1.0,
+    c.add_argument("--max-drop", type=float_in(0, 100), default=1.0,
                    help="allowed accuracy loss of the compressed model, percentage points (default %(default)s)")
     h = p.add_argument_group("EIE array and simulation")
-    h.add_argument("--pes", type=int, help="number of PEs N (default: the iCEBreaker build's, "
+    h.add_argument("--pes", type=eie_param("n_pes"), help="number of PEs N (default: the iCEBreaker build's, "
                                            "eiegen.boards.icebreaker BOARD.eie)")
-    h.add_argument("--fifo-depth", type=int, help="activation queue depth (default: the iCEBreaker build's)")
-    h.add_argument("--frac", type=int, default=8, help="fractional bits of the int16 fixed point (default 8)")
-    h.add_argument("--entries-per-word", type=int, default=2,
+    h.add_argument("--fifo-depth", type=eie_param("fifo_depth"), help="activation queue depth (default: the iCEBreaker build's)")
+    h.add_argument("--frac", type=eie_param("frac"), default=8, help="fractional bits of the int16 fixed point (default 8)")
+    h.add_argument("--entries-per-word", type=eie_param("entries_per_word"), default=2,
                    help="8-bit entries per sparse-matrix word (default 2)")
     h.add_argument("--simulator", choices=("verilator", "icarus", "none"), default="verilator",
                    help="simulator of the generated Verilog; none = golden and cycle models only "
@@ -70,11 +71,17 @@ def add_arguments(p):
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
 
+MAX_HIDDEN = 4096       # a hidden layer is an activation vector of the array (<= 64 PEs x act_depth)
+
+
 def _hidden(text):
     try:
         vals = tuple(int(t) for t in text.split(",") if t.strip())
     except ValueError:
         raise EiegenError(f"--hidden '{text}': expected comma-separated integers") from None
+    bad = [v for v in vals if not 1 <= v <= MAX_HIDDEN]
+    if bad:
+        raise EiegenError(f"--hidden '{text}': layer sizes must be 1..{MAX_HIDDEN}, got {bad[0]}")
     return vals
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EiegenError
+from ._common import int_in, systolic_param
 
 NAME = "systolic"
 HELP = "generate the TPU-style systolic unit's Verilog, or run a matmul through it"
@@ -25,13 +26,13 @@ examples:
 
 def _add_params(p):
     g = p.add_argument_group("generator parameters")
-    g.add_argument("--rows", type=int, default=8, help="array rows R (K per tile; default 8)")
-    g.add_argument("--cols", type=int, default=8, help="array columns C (N per tile; default 8)")
-    g.add_argument("--in-width", type=int, default=8, help="activation/weight bits (default 8)")
-    g.add_argument("--acc-width", type=int, default=32, help="accumulator bits (default 32)")
-    g.add_argument("--mult-width", type=int, default=16, help="requantisation multiplier bits (default 16)")
+    g.add_argument("--rows", type=systolic_param("rows"), default=8, help="array rows R (K per tile; default 8)")
+    g.add_argument("--cols", type=systolic_param("cols"), default=8, help="array columns C (N per tile; default 8)")
+    g.add_argument("--in-width", type=systolic_param("in_width"), default=8, help="activation/weight bits (default 8)")
+    g.add_argument("--acc-width", type=systolic_param("acc_width"), default=32, help="accumulator bits (default 32)")
+    g.add_argument("--mult-width", type=systolic_param("mult_width"), default=16, help="requantisation multiplier bits (default 16)")
     for name, default in (("ub-depth", 1024), ("acc-depth", 512), ("wmem-depth", 1024), ("imem-depth", 512)):
-        g.add_argument(f"--{name}", type=int, default=None,
+        g.add_argument(f"--{name}", type=systolic_param(name.replace("-", "_")), default=None,
                        help=f"{name.replace('-', ' ')} (default {default}; `run` raises it to fit)")
 
 
@@ -44,14 +45,14 @@ def add_arguments(p):
     r = sub.add_parser("run", help="run a matmul through the RTL and check it against the golden model",
                        description=DESCRIPTION, formatter_class=p.formatter_class)
     _add_params(r)
-    r.add_argument("-M", type=int, default=None, help="rows of X (batch); random X when --x is not given")
-    r.add_argument("-K", type=int, default=None, help="columns of X = rows of W")
-    r.add_argument("-N", type=int, default=None, help="columns of W")
+    r.add_argument("-M", type=int_in(1), default=None, help="rows of X (batch); random X when --x is not given")
+    r.add_argument("-K", type=int_in(1), default=None, help="columns of X = rows of W")
+    r.add_argument("-N", type=int_in(1), default=None, help="columns of W")
     r.add_argument("--x", help=".npy int8 matrix X (M x K)")
     r.add_argument("--w", help=".npy int8 matrix W (K x N)")
-    r.add_argument("--seed", type=int, default=0, help="seed of the random matrices (default 0)")
-    r.add_argument("--mult", type=int, default=None, help="requantisation multiplier (default: from a scale that keeps the outputs in range)")
-    r.add_argument("--shift", type=int, default=None, help="requantisation shift")
+    r.add_argument("--seed", type=int_in(0), default=0, help="seed of the random matrices (default 0)")
+    r.add_argument("--mult", type=int_in(), default=None, help="requantisation multiplier (default: from a scale that keeps the outputs in range)")
+    r.add_argument("--shift", type=int_in(), default=None, help="requantisation shift")
     r.add_argument("--relu", action="store_true", help="ReLU before requantising")
     r.add_argument("--int32", action="store_true", help="return the raw int32 accumulators (no activation unit)")
     r.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")

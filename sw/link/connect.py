@@ -9,6 +9,7 @@ otherwise.
 import contextlib
 import sys
 
+from ..argtypes import int_in
 from ..errors import EiegenError
 from .client import LinkClient
 from .transport import SerialTransport, DEFAULT_BAUD
@@ -24,9 +25,9 @@ def add_link_arguments(p):
                                   "'sim' for the simulated board")
     g.add_argument("--sim", action="store_true",
                    help="use the simulated board (same as --port sim; needs Verilator, no pyserial)")
-    g.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+    g.add_argument("--baud", type=int_in(1), default=DEFAULT_BAUD,
                    help="baud rate of the serial port (default %(default)s)")
-    g.add_argument("--retries", type=int, default=4,
+    g.add_argument("--retries", type=int_in(0), default=4,
                    help="retransmissions of a frame damaged on the line (default %(default)s)")
     g.add_argument("-v", "--verbose", action="store_true", help="report every retransmission")
     return g

@@ -105,8 +105,8 @@ CASES = [
      r"sparsity has 2 value\(s\) for 3 layer\(s\)"),
     ("sparsity-layer", lambda t: _bad(t, "m.npz"), ["--sparsity", "fc1=0.5,fc7=0.5"],
      r"sparsity given for unknown layer\(s\) 'fc7'"),
-    ("bits", lambda t: _bad(t, "m.npz"), ["--bits", "9"], r"--bits must be from 1 to 8, got 9"),
-    ("pes", lambda t: _bad(t, "m.npz"), ["--pes", "0", "--balance"], r"--pes must be at least 1"),
+    ("bits", lambda t: _bad(t, "m.npz"), ["--bits", "9"], r"argument --bits: must be 1\.\.8, got 9"),
+    ("pes", lambda t: _bad(t, "m.npz"), ["--pes", "0", "--balance"], r"argument --pes: n_pes must be in \[1, 64\], got 0"),
     ("group", lambda t: _bad(t, "m.npz"), ["--group", "4"], r"--group applies to load-balance-aware "
      r"pruning; add --balance"),
     ("format", lambda t: (t / "m.txt").write_text("1 2 3") and t / "m.txt",

@@ -53,7 +53,9 @@ CASES = [
     ("sparsity", lambda t: t / "model.npz", ["--sparsity", "1"], r"--sparsity: value: 1.0 is outside \[0, 1\)"),
     ("format", lambda t: (t / "model.onnx").write_bytes(b"\x08\x01") and t / "model.onnx", [],
      r"model.onnx: unknown model format '.onnx'"),
-    ("params", lambda t: t / "c.npz", ["--pes", "0"], r"generator parameters:"),
+    ("params", lambda t: t / "c.npz", ["--pes", "0"], r"argument --pes: n_pes must be in \[1, 64\], got 0"),
+    ("params-combined", lambda t: t / "c.npz", ["--frac", "12", "--acc-width", "20"],
+     r"generator parameters: acc_width must be in \[29, 64\], got 20"),
 ]
 
 
