@@ -24,6 +24,10 @@ __all__ = ["FORMAT", "VERSION", "LayerImage", "Image", "DecodedLayer", "write_im
 
 FORMAT = "eiegen-eie-image"
 VERSION = 1
+#: the generator parameters the memories were written for (a copy of the
+#: manifest's params, covered by the manifest's checksums)
+PARAMS_FILE = "params.json"
+_PE_FILE = re.compile(r"pe(\d+)_(spmat|ptr_even|ptr_odd|bias)\.hex")
 
 
 @dataclasses.dataclass
@@ -295,6 +299,9 @@ def write_image(image, out_dir, *, extra_files=None):
             (tmp / name).write_bytes(data)
             files[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
+        # the parameters the memories were written for, checksummed like every
+        # file: a manifest whose params were changed afterwards is refused by name
+        put(PARAMS_FILE, json.dumps(image.params.image_dict(), indent=1) + "\n")
         put("layers.hex", _hex_text(image.layer_words(), 64))
         put("codebook.hex", _hex_text(image.codebook_words(), 16))
         for pe in range(image.params.n_pes):
@@ -359,6 +366,7 @@ def read_image(path):
         if len(data) != info.get("bytes") or hashlib.sha256(data).hexdigest() != info.get("sha256"):
             raise ImageError(f"{fp}: checksum mismatch (file corrupted or truncated: "
                              f"{len(data)} bytes, manifest says {info.get('bytes')})")
+    _check_params_against_files(path, mpath, params, files)
     needed = ["layers.hex", "codebook.hex"] + [
         pe_file(pe, mem) for pe in range(params.n_pes) for mem in ("spmat", "ptr_even", "ptr_odd", "bias")]
     for name in needed:
@@ -377,6 +385,7 @@ def read_image(path):
             kw[k] = _req(ld, k, where, list)
         if len(kw["codebook"]) != 16 or kw["codebook"][0] != 0:
             raise ImageError(f"{where}: codebook must have 16 entries with entry 0 = 0")
+        _check_layer_params(mpath, params, LayerImage(**kw))
         layers.append(LayerImage(**kw))
     # the hex files are the truth; the manifest's layer fields must agree with layers.hex
     words = _parse_hex(path / "layers.hex", 64, "layers")
@@ -420,6 +429,48 @@ def read_image(path):
     image.check_capacity()
     image.decode()   # structural check of every column
     return image
+
+
+def _disagrees(mpath, field, value, evidence):
+    return ImageError(f"{mpath}: params.{field} = {value} disagrees with the image: {evidence}. "
+                      f"An image is packed for one set of generator parameters; pack the model "
+                      f"again (eiegen pack ... --{field.replace('_', '-')} N) instead of editing the "
+                      f"manifest")
+
+
+def _check_params_against_files(path, mpath, params, files):
+    """The manifest's params against what the checksummed files say, naming the
+    field that disagrees (before any file is read as memory words)."""
+    if PARAMS_FILE in files:
+        try:
+            written = json.loads((path / PARAMS_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            raise ImageError(f"{path / PARAMS_FILE}: unreadable ({exc})") from None
+        for f in IMAGE_FIELDS:
+            if written.get(f) != getattr(params, f):
+                raise _disagrees(mpath, f, getattr(params, f),
+                                 f"its memories were written for {f} = {written.get(f)} ({PARAMS_FILE})")
+    pes = sorted({int(m.group(1)) for name in files for m in [_PE_FILE.fullmatch(name)] if m})
+    if pes != list(range(params.n_pes)):
+        held = f"PEs {pes[0]}..{pes[-1]}" if pes else "no PE"
+        raise _disagrees(mpath, "n_pes", params.n_pes,
+                         f"it holds memory files for {len(pes)} PE(s) ({held})")
+
+
+def _check_layer_params(mpath, params, layer):
+    if len(layer.entries) != params.n_pes or len(layer.padding) != params.n_pes:
+        raise _disagrees(mpath, "n_pes", params.n_pes, f"layer '{layer.name}' lists entries for "
+                         f"{len(layer.entries)} PE(s)")
+    from .fixedpoint import to_fixed
+    cf = np.asarray(layer.codebook_float, dtype=np.float64)
+    if len(cf) == 16 and np.isfinite(cf).all():
+        codes = to_fixed(cf, params.frac).astype(np.int64)
+        codes[0] = 0
+        if list(codes) != list(layer.codebook):
+            fits = [f for f in range(16) if list(np.r_[0, to_fixed(cf[1:], f)]) == list(layer.codebook)]
+            made = f" (they were made with frac = {fits[0]})" if fits else ""
+            raise _disagrees(mpath, "frac", params.frac, f"layer '{layer.name}': its codebook's float "
+                             f"values do not round to its codes with frac = {params.frac}{made}")
 
 
 def load_image_or_dir(path):

@@ -144,3 +144,50 @@ def test_failed_write_keeps_previous_image(tmp_path, model, image_dir):
         write_image(im, image_dir)
     assert sorted((p.name, p.read_bytes()) for p in image_dir.iterdir()) == before
     assert [p.name for p in image_dir.parent.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("field, value, evidence", [
+    ("n_pes", 4, "params.json"), ("n_pes", 2, "params.json"), ("frac", 9, "params.json"),
+    ("acc_width", 40, "params.json"), ("entries_per_word", 2, "params.json"),
+    ("spmat_depth", 1024, "params.json"), ("max_layers", 8, "params.json"),
+])
+def test_a_changed_manifest_param_is_named(image_dir, field, value, evidence):
+    """Editing params in the manifest cannot re-target an image: the refusal
+    names the field that disagrees, whatever it is."""
+    m = json.loads((image_dir / "manifest.json").read_text())
+    m["params"][field] = value
+    (image_dir / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ImageError, match=rf"params\.{field} = {value} disagrees with the image: .*{evidence}"):
+        read_image(image_dir)
+
+
+def _without_params_file(image_dir):
+    """An image as written before params.json existed."""
+    m = json.loads((image_dir / "manifest.json").read_text())
+    del m["files"]["params.json"]
+    (image_dir / "params.json").unlink()
+    return m
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("n_pes", 4, r"params\.n_pes = 4 disagrees with the image: it holds memory files for 3 PE\(s\)"),
+    ("n_pes", 2, r"params\.n_pes = 2 disagrees with the image: it holds memory files for 3 PE\(s\)"),
+    ("frac", 9, r"params\.frac = 9 disagrees with the image: layer 'fc1': its codebook's float values "
+                r"do not round to its codes with frac = 9 \(they were made with frac = 8\)"),
+])
+def test_older_images_are_cross_checked_from_their_contents(image_dir, field, value, message):
+    m = _without_params_file(image_dir)
+    m["params"][field] = value
+    (image_dir / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ImageError, match=message):
+        read_image(image_dir)
+
+
+def test_params_file_matches_the_manifest(image_dir):
+    m = json.loads((image_dir / "manifest.json").read_text())
+    assert json.loads((image_dir / "params.json").read_text()) == m["params"]
+    assert "params.json" in m["files"]
+    read_image(image_dir)
+    m = _without_params_file(image_dir)      # older images (no params.json) still read
+    (image_dir / "manifest.json").write_text(json.dumps(m))
+    assert read_image(image_dir).params.image_dict() == m["params"]
