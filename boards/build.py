@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from ..sw import toolchain
-from ..sw.atomic import atomic_dir
+from ..sw.atomic import atomic_dir, check_output
 from ..sw.errors import EiegenError, ImageError
 from .board import BoardError
 from .bram import BlockRAM, padded_geometry, placeholder_words, bit_slices, hex_text
@@ -246,10 +246,11 @@ def _pack_opts(script, board):
 
 
 def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz=None, seed=0,
-          progress=print, keep_netlist=False):
+          progress=print, keep_netlist=False, force=False):
     """Build `design` for `board` into `out_dir` (atomically). `image`: an
     eiegen.sw.image.Image (EIE only) baked into block RAM; it must match
-    `params`. Returns BuildResult; raises TimingError (with the reports
+    `params`. An existing `out_dir` must be an earlier build (or empty) unless
+    `force` (eiegen.sw.atomic.check_output). Returns BuildResult; raises TimingError (with the reports
     written) when the top's clock is not met, BuildError/BoardError otherwise."""
     from .top import BoardTop
     env = toolchain.configure(dict(os.environ))
@@ -269,6 +270,7 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
         whole = not (board.resources.spram and board.in_spram("pe00_spmat"))
     top = BoardTop(board, design, params, sync_hz=sync_hz, loaded_at_reset=whole)
     out_dir = Path(out_dir) if out_dir is not None else default_build_dir(board, design, params)
+    check_output(out_dir, "board-build", force=force)
     placer = RamPlacer(board, image=image, seed=seed)
     platform = board_platform(board, placer)
     name = "top"
@@ -292,7 +294,7 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
     except EiegenError:
         raise
     placer.check_distinct()
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, kind="board-build", force=force) as tmp:
         plan.extract(str(tmp))
         seconds = _run_script(tmp, name, board, env, progress,
                               failed_log=out_dir.with_name(out_dir.name + ".failed.log"))

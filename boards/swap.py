@@ -189,9 +189,8 @@ def swap(build_dir, image, output=None, *, progress=print):
             _run([env[pvar], *info.get("pack_opts", []), "--input", new_name, "--bit", "swapped.bit"],
                  env, td, what=pack)
             bit_tmp = td / "swapped.bit"
-        with atomic_file(output) as f:
+        with atomic_file(output) as f:          # modes from the umask
             f.write(bit_tmp.read_bytes())
-        os.chmod(output, 0o644)
     if progress:
         progress(f"  wrote {output}")
     return output

@@ -1,34 +1,243 @@
-"""Write outputs so that a failure never leaves a half-written file or directory."""
+"""Write outputs safely: never half-written, never over something eiegen did not write.
+
+Every output goes to a temporary file or directory beside its path and is
+renamed into place only when complete, so a failure never leaves a
+half-written output and a replaced output is swapped whole.
+
+An existing path is replaced only when it is an earlier output of the same
+kind (an image directory by an image, a `.npy` of int16 outputs by another),
+an empty directory or an empty file; anything else (a user's file, a
+directory holding notes.txt) is refused with an OutputExistsError naming it,
+unless `force` is given (the commands' --force). Commands call check_output()
+before any work, so a refused output costs nothing.
+
+Files and directories get the modes the user's umask gives (0644 and 0755
+with umask 022), not the 0600/0700 of temporary files.
+"""
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
-__all__ = ["atomic_dir", "atomic_file"]
+from .errors import EiegenError
+
+__all__ = ["atomic_dir", "atomic_file", "check_output", "OutputExistsError", "KINDS", "umask",
+           "same_file"]
 
 
-@contextlib.contextmanager
-def atomic_dir(path, *, overwrite=True):
-    """Yield a temporary directory next to `path`; on success it replaces
-    `path`, on any exception it is removed and `path` is left untouched."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+class OutputExistsError(EiegenError):
+    """The output path holds something that is not an earlier output of its kind."""
+
+
+def umask():
+    """The process's umask (read without changing it where the OS allows)."""
     try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if path.exists():
-        if not overwrite:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise FileExistsError(path)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _chmod_tree(path, is_dir):
+    mask = umask()
+    os.chmod(path, (0o777 if is_dir else 0o666) & ~mask)
+
+
+# -- what counts as an earlier output of a kind ---------------------------------------
+
+def _json(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _npz_keys(path):
+    try:
+        with zipfile.ZipFile(path) as z:
+            return [n[:-4] for n in z.namelist() if n.endswith(".npy")]
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
+
+
+def _npy_header(path):
+    import numpy as np
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read(f)
+        return shape, dtype
+    except (OSError, ValueError, EOFError):
+        return None
+
+
+def _text_head(path, n=200):
+    try:
+        with open(path, "rb") as f:
+            return f.read(n).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+_DECODED_FIELDS = ("weight", "weight_q", "index", "codebook_q", "bias", "bias_q", "relu")
+
+
+def _is_image(p):
+    m = _json(p / "manifest.json")
+    return isinstance(m, dict) and m.get("format") == "eiegen-eie-image"
+
+
+def _is_sim_out(p):
+    r = _json(p / "report.json")
+    return isinstance(r, dict) and {"rtl", "accuracy", "compression"} <= set(r) and (p / "image").is_dir()
+
+
+def _is_report_out(p):
+    r = _json(p / "report.json")
+    return (isinstance(r, dict) and {"sim", "fig49"} <= set(r)
+            and _text_head(p / "report.md").startswith("# eiegen"))
+
+
+def _is_bench_out(p):
+    return (p / BENCH_MARKER).exists()
+
+
+def _is_board_build(p):
+    b = _json(p / "build.json")
+    return isinstance(b, dict) and b.get("format") == "eiegen-board-build"
+
+
+def _is_compressed_model(p):
+    keys = _npz_keys(p)
+    return keys is not None and "__eiegen_compressed__" in keys
+
+
+def _is_decoded(p):
+    keys = _npz_keys(p)
+    if not keys:
+        return False
+    return (all(k.rpartition(".")[2] in _DECODED_FIELDS and "." in k for k in keys)
+            and any(k.endswith(".weight_q") for k in keys))
+
+
+def _is_int16_npy(p):
+    h = _npy_header(p)
+    return h is not None and str(h[1]) == "int16"
+
+
+def _is_int_npy(p):
+    h = _npy_header(p)
+    return h is not None and h[1].kind in "iu"
+
+
+def _is_cycle_report(p):
+    r = _json(p)
+    return isinstance(r, list) and all(isinstance(d, dict) and "total_cycles" in d for d in r)
+
+
+def _is_compression_report(p):
+    r = _json(p)
+    return isinstance(r, dict) and {"layers", "total"} <= set(r)
+
+
+def _is_verilog(p):
+    head = _text_head(p, 64)
+    return head.startswith("/* Generated by Yosys") or head.startswith("/* Generated by Amaranth")
+
+
+def _is_systolic_asm(p):
+    head = _text_head(p, 200)
+    return head.startswith("# (") and "systolic unit" in head.splitlines()[0]
+
+
+def _is_bitstream(p):
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return head[:2] == b"\xff\x00" and (b"\x7e\xaa\x99\x7e" in head or b"\xff\xff\xbd\xb3" in head)
+
+
+#: kind -> (is a directory, what it is, recogniser of an earlier output of the kind)
+KINDS = {
+    "eie-image": (True, "an EIE image directory (eiegen pack)", _is_image),
+    "sim-output": (True, "an `eiegen sim` output folder", _is_sim_out),
+    "report-output": (True, "an `eiegen report` output folder", _is_report_out),
+    "bench-output": (True, "an `eiegen bench` output folder", _is_bench_out),
+    "board-build": (True, "an `eiegen build` output folder", _is_board_build),
+    "compressed-model": (False, "a compressed model (eiegen compress)", _is_compressed_model),
+    "decoded-model": (False, "decoded matrices (eiegen decode)", _is_decoded),
+    "int16-outputs": (False, "an int16 .npy of outputs (eiegen golden / run)", _is_int16_npy),
+    "int-matrix": (False, "an integer .npy matrix (eiegen systolic run --out)", _is_int_npy),
+    "cycle-report": (False, "a cycle report (eiegen golden --report-json)", _is_cycle_report),
+    "compression-report": (False, "a compression report (eiegen compress --report-json)",
+                           _is_compression_report),
+    "verilog": (False, "generated Verilog", _is_verilog),
+    "systolic-asm": (False, "a systolic program listing (eiegen systolic run --asm)", _is_systolic_asm),
+    "bitstream": (False, "a bitstream", _is_bitstream),
+}
+
+#: the file that marks a folder as eiegen bench's (it adds files to the folder, never removes any)
+BENCH_MARKER = ".eiegen-bench"
+
+
+def same_file(a, b):
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def check_output(path, kind, *, force=False, inputs=()):
+    """Refuse `path` as an output of `kind` unless it does not exist, is empty,
+    or is an earlier output of that kind (or `force`). `inputs`: paths the
+    command reads, which are never its output."""
+    path = Path(path)
+    is_dir, what, recognise = KINDS[kind]
+    for src in inputs:
+        if src is not None and same_file(src, path) and not force:
+            raise OutputExistsError(f"output '{path}' is also an input of this command; "
+                                    "write the output elsewhere (or --force)")
+    if force or not (path.exists() or path.is_symlink()):
+        return
+    if path.is_dir() and not path.is_symlink():
+        if not any(path.iterdir()):
+            return
+        if is_dir and recognise(path):
+            return
+        found = "a directory that is not " + what
+    elif path.is_file() and not path.is_symlink():
+        if path.stat().st_size == 0:
+            return
+        if not is_dir and recognise(path):
+            return
+        found = "a file that is not " + what
+    else:
+        found = "something that is not " + what
+    raise OutputExistsError(f"output '{path}' exists and is {found}; eiegen replaces only its own "
+                            "earlier outputs: choose another path, remove it, or give --force")
+
+
+def _replace(tmp, path):
+    """Put `tmp` at `path`; an existing `path` is moved aside first and removed
+    after (rename, rename: `path` is never half-written)."""
+    if path.exists() or path.is_symlink():
         old = path.with_name(f".{path.name}.old-{os.getpid()}")
         os.replace(path, old)
         os.replace(tmp, path)
-        if old.is_dir():
+        if old.is_dir() and not old.is_symlink():
             shutil.rmtree(old, ignore_errors=True)
         else:
             old.unlink()
@@ -37,12 +246,42 @@ def atomic_dir(path, *, overwrite=True):
 
 
 @contextlib.contextmanager
-def atomic_file(path, mode="wb"):
-    """Yield a file object; the file appears at `path` only when the block succeeds."""
+def atomic_dir(path, *, kind=None, force=False, overwrite=True):
+    """Yield a temporary directory next to `path`; on success it replaces
+    `path`, on any exception it is removed and `path` is left untouched.
+    With `kind`, an existing `path` must be an earlier output of that kind
+    (check_output) unless `force`."""
     path = Path(path)
+    if kind is not None:
+        check_output(path, kind, force=force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        _chmod_tree(tmp, True)
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if path.exists() and not overwrite:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise FileExistsError(path)
+    _replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_file(path, mode="wb", *, kind=None, force=False):
+    """Yield a file object; the file appears at `path` only when the block
+    succeeds. With `kind`, an existing `path` must be an earlier output of
+    that kind (check_output) unless `force`."""
+    path = Path(path)
+    if kind is not None:
+        check_output(path, kind, force=force)
+    if path.is_dir() and not path.is_symlink():
+        raise OutputExistsError(f"output '{path}' is a directory")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, mode) as f:
             yield f
     except BaseException:

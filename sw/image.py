@@ -287,11 +287,12 @@ def pe_file(pe, mem):
     return f"pe{pe:02d}_{mem}.hex"
 
 
-def write_image(image, out_dir, *, extra_files=None):
-    """Write the image directory atomically (nothing is left behind on error)."""
+def write_image(image, out_dir, *, extra_files=None, force=False):
+    """Write the image directory atomically (nothing is left behind on error).
+    An existing `out_dir` must be an earlier image (or empty) unless `force`."""
     image.check_capacity()
     out_dir = Path(out_dir)
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, kind="eie-image", force=force) as tmp:
         files = {}
 
         def put(name, data):

@@ -84,6 +84,7 @@ class SimOptions:
     max_drop: float = 1.0                 # allowed accuracy loss, percentage points
     systolic_batch: int = 32              # the second, batched systolic figure
     depths: dict | None = None            # memory depths to keep (EIEParams fields); others fitted
+    force: bool = False                   # replace `out` even if it is not an earlier output
 
 
 class _Log:
@@ -185,9 +186,8 @@ def _check_options(o):
             raise EiegenError(f"--{name.replace('_', '-')} must be >= 0")
     if o.prune_steps < 1:
         raise EiegenError("--prune-steps must be at least 1")
-    out = Path(o.out)
-    if out.exists() and not out.is_dir():
-        raise EiegenError(f"--out {out} exists and is not a directory")
+    from .atomic import check_output
+    check_output(o.out, "sim-output", force=o.force, inputs=[o.model, o.data])
 
 
 def _plot_sweep(sweep, chosen, path):
@@ -382,7 +382,7 @@ def run_flow(opts, log=None):
 
     out = Path(opts.out)
     result = {}
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, kind="sim-output", force=opts.force) as tmp:
         image_dir = tmp / "image"
         write_image(image, image_dir)
         # -- 5. RTL

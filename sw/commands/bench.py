@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 from ..errors import EiegenError
+from ._common import add_force
 
 NAME = "bench"
 HELP = "run the benchmarks (tables printed, plots saved under build/bench/)"
@@ -14,6 +15,7 @@ def add_arguments(p):
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     p.add_argument("--quick", action="store_true", help="smaller problem sizes (for a smoke run)")
     p.add_argument("-o", "--out", default="build/bench", help="folder for plots and JSON (default %(default)s)")
+    add_force(p, "folder (bench adds and replaces its own files in it, never removes others)")
 
 
 def run(args):
@@ -27,8 +29,11 @@ def run(args):
     for n in args.names:
         if n not in known:
             raise EiegenError(f"unknown benchmark '{n}'; known: {', '.join(sorted(known))}")
+    from ..atomic import BENCH_MARKER, check_output
     out = Path(args.out)
+    check_output(out, "bench-output", force=args.force)
     out.mkdir(parents=True, exist_ok=True)
+    (out / BENCH_MARKER).write_text("eiegen bench writes its plots and tables here\n")
     for name, mod in mods:
         if args.names and name not in args.names:
             continue

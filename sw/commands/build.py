@@ -3,7 +3,7 @@
 import json
 
 from ..errors import EiegenError
-from ._common import eie_param, float_in, int_in
+from ._common import add_force, eie_param, float_in, int_in
 
 NAME = "build"
 HELP = "build a bitstream for a board: EIE array or systolic unit, host link, report"
@@ -46,6 +46,7 @@ def add_arguments(p):
     p.add_argument("-o", "--output", help="output folder (default build/boards/<board>-<design>-<size>)")
     p.add_argument("--seed", type=int_in(0, (1 << 31) - 1), default=0, help="placeholder contents and nextpnr seed")
     p.add_argument("--json", action="store_true", help="print the report as JSON too")
+    add_force(p, "output folder")
 
 
 def _params(args, board):
@@ -79,12 +80,15 @@ def run(args):
     from ...boards.board import get_board
     from ...boards.build import build
     from ...boards.report import TimingError
+    from ..atomic import check_output
     board = get_board(args.board)
     params, image = _params(args, board)
+    if args.output is not None:
+        check_output(args.output, "board-build", force=args.force, inputs=[args.image])
     sync_hz = args.freq * 1e6 if args.freq is not None else None
     try:
         result = build(board, args.design, params, out_dir=args.output, image=image,
-                       sync_hz=sync_hz, seed=args.seed)
+                       sync_hz=sync_hz, seed=args.seed, force=args.force)
     except TimingError:
         raise
     if args.json:

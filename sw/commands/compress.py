@@ -5,10 +5,10 @@ import sys
 from pathlib import Path
 
 from ...hw.eie.params import EIEParams
-from ..atomic import atomic_file
+from ..atomic import atomic_file, check_output
 from ..errors import EiegenError
 from ..model import CompressedModel, load_model, save_compressed_model
-from ._common import eie_param, int_in
+from ._common import add_force, eie_param, int_in
 
 NAME = "compress"
 HELP = "Deep Compression of a float model: prune, quantize (weight sharing), report"
@@ -51,6 +51,7 @@ def add_arguments(p):
                         "group of G consecutive columns keeps the same count (default %(default)s)")
     p.add_argument("--report-json", metavar="PATH", help="also write the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-layer progress lines")
+    add_force(p)
 
 
 def run(args):
@@ -62,6 +63,10 @@ def run(args):
         raise EiegenError(f"output '{out}' is a directory")
     if args.report_json and Path(args.report_json).is_dir():
         raise EiegenError(f"--report-json '{args.report_json}' is a directory")
+    check_output(out, "compressed-model", force=args.force, inputs=[args.model])
+    if args.report_json:
+        check_output(args.report_json, "compression-report", force=args.force,
+                     inputs=[args.model, out])
     if args.pes < 1:
         raise EiegenError(f"--pes must be at least 1, got {args.pes}")
     if args.group < 1:

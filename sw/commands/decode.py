@@ -3,7 +3,8 @@
 import numpy as np
 
 from ..image import read_image
-from ..atomic import atomic_file
+from ..atomic import atomic_file, check_output
+from ._common import add_force
 
 NAME = "decode"
 HELP = "rebuild the dense quantized weight matrices and biases from an image"
@@ -19,9 +20,11 @@ example:
 def add_arguments(p):
     p.add_argument("image", help="image directory")
     p.add_argument("-o", "--output", required=True, help=".npz to write")
+    add_force(p)
 
 
 def run(args):
+    check_output(args.output, "decoded-model", force=args.force, inputs=[args.image])
     image = read_image(args.image)
     frac = image.params.frac
     arrays = {}
@@ -33,7 +36,7 @@ def run(args):
         arrays[f"{layer.name}.bias"] = layer.bias.astype(np.float64) / (1 << frac)
         arrays[f"{layer.name}.bias_q"] = layer.bias
         arrays[f"{layer.name}.relu"] = np.array(layer.relu)
-    with atomic_file(args.output) as f:
+    with atomic_file(args.output, kind="decoded-model", force=args.force) as f:
         np.savez(f, **arrays)
     print(f"wrote {args.output}: {len(image.layers)} layer(s)")
     return 0

@@ -7,8 +7,8 @@ import numpy as np
 
 from ..errors import EiegenError
 from ..image import read_image
-from ..atomic import atomic_file
-from ._common import eie_param
+from ..atomic import atomic_file, check_output
+from ._common import add_force, eie_param
 
 NAME = "golden"
 HELP = "run the bit-exact golden model (and, with --cycles, the cycle model) on an image"
@@ -28,6 +28,7 @@ def add_arguments(p):
     p.add_argument("--cycles", action="store_true", help="also run the cycle model and print its report")
     p.add_argument("--fifo-depth", type=eie_param("fifo_depth"), default=8, help="activation queue depth for --cycles (default %(default)s)")
     p.add_argument("--report-json", help="write the cycle report as JSON here")
+    add_force(p)
 
 
 def load_input(path, image):
@@ -58,12 +59,16 @@ def load_input(path, image):
 def run(args):
     from ...sim.eie_golden import image_forward
     from ...sim.eie_cycles import simulate
+    check_output(args.output, "int16-outputs", force=args.force, inputs=[args.input, args.image])
+    if args.report_json:
+        check_output(args.report_json, "cycle-report", force=args.force,
+                     inputs=[args.input, args.image, args.output])
     image = read_image(args.image)
     x = load_input(args.input, image)
     decoded = image.decode()
     p = image.params
     y = image_forward(decoded, x, frac=p.frac, acc_width=p.acc_width)
-    with atomic_file(args.output) as f:
+    with atomic_file(args.output, kind="int16-outputs", force=args.force) as f:
         np.save(f, y)
     print(f"wrote {args.output}: {y.shape} int16 (Q{15 - p.frac}.{p.frac})")
     if args.cycles:
@@ -74,6 +79,6 @@ def run(args):
                 print(f"input {i}:")
             print(r.table())
         if args.report_json:
-            with atomic_file(args.report_json, "w") as f:
+            with atomic_file(args.report_json, "w", kind="cycle-report", force=args.force) as f:
                 json.dump([r.to_dict() for r in reports], f, indent=1)
     return 0

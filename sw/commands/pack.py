@@ -4,8 +4,9 @@ import json
 
 from ..errors import EiegenError
 from ..model import load_model, CompressedModel
+from ..atomic import check_output
 from ._common import (add_eie_params, eie_params_from_args, add_compression_args, parse_sparsity,
-                      fit_params)
+                      fit_params, add_force)
 
 NAME = "pack"
 HELP = "pack a model into an EIE memory image (interleaved CSC) for N PEs"
@@ -20,7 +21,9 @@ example:
 
 def add_arguments(p):
     p.add_argument("model", help="model file: compressed .npz, float .npz or PyTorch state_dict")
-    p.add_argument("-o", "--output", required=True, help="image directory to write")
+    p.add_argument("-o", "--output", required=True,
+                   help="image directory to write (replaces only an earlier image, atomically)")
+    add_force(p, "image directory")
     add_eie_params(p, board=True)
     add_compression_args(p)
     p.add_argument("--json", action="store_true", help="print the image statistics as JSON")
@@ -29,6 +32,7 @@ def add_arguments(p):
 def run(args):
     from ..packer import pack
     from ..image import write_image
+    check_output(args.output, "eie-image", force=args.force, inputs=[args.model])
     model = load_model(args.model)
     params = eie_params_from_args(args)
     if not isinstance(model, CompressedModel):
@@ -41,7 +45,7 @@ def run(args):
                     if getattr(args, k) is not None]
         params = fit_params(model, params, explicit)
     image = pack(model, params)
-    write_image(image, args.output)
+    write_image(image, args.output, force=args.force)
     st = image.stats
     if args.json:
         print(json.dumps({"params": params.to_dict(), "stats": st}, indent=1))

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..errors import EiegenError
+from ._common import add_force
 
 NAME = "report"
 HELP = "reproduce the thesis' figures: build/report/report.md with plots, published numbers beside"
@@ -50,6 +51,7 @@ def add_arguments(p):
     p.add_argument("--rerun-sim", action="store_true", help="run `eiegen sim` again even if results exist")
     p.add_argument("--simulator", choices=("verilator", "icarus", "none"), default="verilator",
                    help="simulator when the end-to-end flow has to run (default %(default)s)")
+    add_force(p, "report folder")
 
 
 def _log(line):
@@ -145,12 +147,14 @@ def run(args):
     from ..atomic import atomic_dir
     from ..bench import accuracy as acc_bench
     from ..bench import eie as eie_bench
+    from ..atomic import check_output
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise EiegenError(f"--out {out} exists and is not a directory")
+    check_output(out, "report-output", force=args.force)
     sim_dir = Path(args.sim_dir)
+    if args.rerun_sim or not (sim_dir / "report.json").exists():
+        check_output(sim_dir, "sim-output")
     t0 = time.perf_counter()
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, kind="report-output", force=args.force) as tmp:
         # 1. end to end
         sim_json = sim_dir / "report.json"
         if args.rerun_sim or not sim_json.exists():

@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 
-from ..atomic import atomic_file
+from ..atomic import atomic_file, check_output
 from ..image import read_image
-from ._common import float_in
+from ._common import add_force, float_in
 
 NAME = "run"
 HELP = "run inputs through an EIE image on a board (serial port or simulated board)"
@@ -40,12 +40,15 @@ def add_arguments(p):
     p.add_argument("--timeout", type=float_in(above=0), default=10.0,
                    help="seconds to wait for one run to finish (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print outputs and counters as JSON")
+    add_force(p)
 
 
 def run(args):
     from ..link.connect import open_link, progress_printer
     from .golden import load_input
     from .load import check_image_bin
+    if args.output:
+        check_output(args.output, "int16-outputs", force=args.force, inputs=[args.input, args.image])
     image = read_image(args.image)
     x = load_input(args.input, image)
     with open_link(args, image.params) as client:
@@ -60,7 +63,7 @@ def run(args):
         res = client.infer(image, x, timeout=args.timeout)
     y = res.outputs if x.ndim == 2 else res.outputs[0]
     if args.output:
-        with atomic_file(args.output) as f:
+        with atomic_file(args.output, kind="int16-outputs", force=args.force) as f:
             np.save(f, y)
     frac = image.params.frac
     if args.json:

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from ..errors import EiegenError
-from ._common import eie_param, float_in, int_in
+from ._common import add_force, eie_param, float_in, int_in
 
 NAME = "sim"
 HELP = "end to end: train a digits MLP, Deep-Compress it, run the test set on the EIE RTL"
@@ -69,6 +69,7 @@ def add_arguments(p):
     p.add_argument("-o", "--out", default=str(DEFAULT_OUT),
                    help="output folder, replaced atomically (default %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_force(p, "output folder")
 
 
 MAX_HIDDEN = 4096       # a hidden layer is an activation vector of the array (<= 64 PEs x act_depth)
@@ -108,7 +109,8 @@ def run(args):
                       frac=args.frac, entries_per_word=args.entries_per_word, simulator=args.simulator,
                       limit=args.limit, out=Path(args.out), seed=args.seed, epochs=args.epochs,
                       retrain_epochs=args.retrain_epochs, finetune_epochs=args.finetune_epochs,
-                      prune_steps=args.prune_steps, sweep=not args.no_sweep, max_drop=args.max_drop)
+                      prune_steps=args.prune_steps, sweep=not args.no_sweep, max_drop=args.max_drop,
+                      force=args.force)
     res = run_flow(opts, _Log(quiet=args.quiet))
     print(res["table"])
     print(f"artefacts in {res['out']}/: " + ", ".join(res["files"]))

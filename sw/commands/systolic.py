@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EiegenError
-from ._common import int_in, systolic_param
+from ._common import add_force, int_in, systolic_param
 
 NAME = "systolic"
 HELP = "generate the TPU-style systolic unit's Verilog, or run a matmul through it"
@@ -42,6 +42,7 @@ def add_arguments(p):
     g = sub.add_parser("generate", help="write the unit's Verilog (top module systolic_top)")
     _add_params(g)
     g.add_argument("-o", "--out", required=True, help="Verilog file to write")
+    add_force(g, "Verilog file")
     r = sub.add_parser("run", help="run a matmul through the RTL and check it against the golden model",
                        description=DESCRIPTION, formatter_class=p.formatter_class)
     _add_params(r)
@@ -58,6 +59,7 @@ def add_arguments(p):
     r.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
     r.add_argument("--asm", help="also write the program as assembly text to this file")
     r.add_argument("--out", help="write the result matrix to this .npy file")
+    add_force(r, "--asm and --out files")
 
 
 def _params(args, fit=None):
@@ -100,9 +102,11 @@ def _generate(args):
     from ..systolic.rtl import TOPLEVEL
     from ...hw.systolic.top import SystolicUnit
     from amaranth.back import verilog
+    from ..atomic import check_output
+    check_output(args.out, "verilog", force=args.force)
     p = _params(args)
     text = verilog.convert(SystolicUnit(p), name=TOPLEVEL, emit_src=False)
-    with atomic_file(args.out, "w") as f:
+    with atomic_file(args.out, "w", kind="verilog", force=args.force) as f:
         f.write(text)
     print(f"wrote {args.out}: {p.rows} x {p.cols} systolic unit (top module {TOPLEVEL}), "
           f"int{p.in_width} x int{p.in_width} -> int{p.acc_width}; unified buffer {p.ub_depth} rows, "
@@ -114,6 +118,11 @@ def _run(args):
     from ..systolic import Layer, compile_layers, quant_from_scale, rtl
     from ..systolic.errors import SystolicError
     from ...sim.systolic_cycles import simulate, scalesim_ws_cycles, utilisation
+    from ..atomic import check_output
+    if args.asm:
+        check_output(args.asm, "systolic-asm", force=args.force, inputs=[args.x, args.w])
+    if args.out:
+        check_output(args.out, "int-matrix", force=args.force, inputs=[args.x, args.w, args.asm])
     rng = np.random.default_rng(args.seed)
     x = _load_matrix(args.x, "X") if args.x else None
     w = _load_matrix(args.w, "W") if args.w else None
@@ -149,7 +158,7 @@ def _run(args):
     comp.pack_input(x)             # refuses values out of range before the model is built
     if args.asm:
         from ..atomic import atomic_file
-        with atomic_file(args.asm, "w") as f:
+        with atomic_file(args.asm, "w", kind="systolic-asm", force=args.force) as f:
             f.write(f"# ({M} x {K}) @ ({K} x {N}) on a {p.rows} x {p.cols} systolic unit\n")
             f.write(comp.program.text())
         print(f"wrote {args.asm} ({len(comp.program)} instructions)")
@@ -176,7 +185,7 @@ def _run(args):
           f"{stats['bus_cycles']} host-bus cycles to load and read")
     if args.out:
         from ..atomic import atomic_file
-        with atomic_file(args.out, "wb") as f:
+        with atomic_file(args.out, "wb", kind="int-matrix", force=args.force) as f:
             np.save(f, res.y)
         print(f"wrote {args.out}")
     if not ok:
