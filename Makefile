@@ -39,22 +39,28 @@ venv: $(STAMP)
 sim: $(STAMP)
 	$(BIN)/eiegen sim --simulator $(SIMULATOR)
 
-# Icarus Verilog (second simulator, a system package): install it when missing
-# and possible (root with apt-get), else say how; the tests skip or fail on it
-# (see tests/conftest.py).
+# System packages the tests use (not on PyPI): Icarus Verilog, the second
+# simulator, and the lz4 headers Verilator's FST wave writer includes. Installed
+# when missing and possible (root with apt-get), else the command is printed;
+# the Icarus tests then skip (or fail with EIEGEN_REQUIRE_ICARUS=1, see
+# tests/conftest.py) and FST waves from Verilator are refused with that command.
+HAVE_ICARUS = { command -v iverilog && command -v vvp; } >/dev/null 2>&1
+HAVE_LZ4    = { echo '\#include <lz4.h>' | c++ -E -x c++ -; } >/dev/null 2>&1
+
 icarus: $(STAMP)
-	@if ! command -v iverilog >/dev/null 2>&1 || ! command -v vvp >/dev/null 2>&1; then \
-	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	        echo "make: installing Icarus Verilog, the second simulator (apt-get install -y iverilog)"; \
-	        DEBIAN_FRONTEND=noninteractive apt-get install -y iverilog >/dev/null 2>&1 || \
-	        { DEBIAN_FRONTEND=noninteractive apt-get update >/dev/null 2>&1 && \
-	          DEBIAN_FRONTEND=noninteractive apt-get install -y iverilog >/dev/null 2>&1; } || \
-	        echo "make: could not install iverilog with apt-get"; \
-	    fi; \
-	    if ! command -v iverilog >/dev/null 2>&1; then \
-	        echo "make: Icarus Verilog is not installed: its tests are skipped; install it with:" \
-	             "$$($(BIN)/python -c 'from eiegen.sw.toolchain import icarus_install_command as c; print(c())')"; \
-	    fi; \
+	@missing=""; \
+	$(HAVE_ICARUS) || missing=" iverilog"; \
+	$(HAVE_LZ4) || missing="$$missing liblz4-dev"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing$$missing (system packages the tests use: apt-get install -y$$missing)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing >/dev/null 2>&1 || \
+	    { DEBIAN_FRONTEND=noninteractive apt-get update >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing >/dev/null 2>&1; } || \
+	    echo "make: could not install$$missing with apt-get"; \
+	fi; \
+	if ! $(HAVE_ICARUS); then \
+	    echo "make: Icarus Verilog is not installed: its tests are skipped; install it with:" \
+	         "$$($(BIN)/python -c 'from eiegen.sw.toolchain import icarus_install_command as c; print(c())')"; \
 	fi
 
 test: $(STAMP) icarus

@@ -71,20 +71,28 @@ class Built:
         self.runner, self.build_dir, self.params, self.simulator = runner, build_dir, params, simulator
 
 
-def build(params, simulator="verilator", build_root=None):
-    """Generate and build the simulated board for EIEParams `params` (cached)."""
+def build(params, simulator="verilator", build_root=None, *, waves=None, progress=None):
+    """Generate and build the simulated board for EIEParams `params` (cached).
+    `waves`: a model that records waveforms (cached apart; default EIEGEN_WAVES);
+    `progress(line)`: told whether the model is cached or being built."""
+    if waves is None:
+        waves = cocotb_harness.waves_requested()
+    waves = cocotb_harness.wave_variant(waves, simulator)
     build_root = Path(build_root or default_build_root())
-    blob = json.dumps({"params": params.to_dict(), "sim": simulator, "src": _source_digest(),
-                       "cpb": CLOCKS_PER_BIT}, sort_keys=True)
-    key = hashlib.sha256(blob.encode()).hexdigest()[:12]
-    bdir = build_root / f"board-eie-n{params.n_pes}-{simulator}-{key}"
+    doc = {"params": params.to_dict(), "sim": simulator, "src": _source_digest(), "cpb": CLOCKS_PER_BIT}
+    if waves:
+        doc["waves"] = waves
+    key = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]
+    bdir = build_root / f"board-eie-n{params.n_pes}-{simulator}{'-waves-' + waves if waves else ''}-{key}"
     with file_lock(build_root / f".lock-{key}"):
         vpath = bdir / f"{TOPLEVEL}.v"
         if not vpath.exists():
             comp, plat = sim_top(params)
             cocotb_harness.write_verilog(comp, vpath, name=TOPLEVEL, platform=plat)
         runner = cocotb_harness.build([vpath], TOPLEVEL, bdir / "sim", simulator=simulator,
-                                      log=bdir / "build.log")
+                                      log=bdir / "build.log", waves=waves, progress=progress,
+                                      what=f"the simulated board ({params.n_pes}-PE EIE array)",
+                                      kind=f"board-eie/{simulator}")
     return Built(runner, bdir, params, simulator)
 
 
@@ -149,8 +157,9 @@ class SimBoard:
     cocotb side's statistics (bytes, framing errors, simulated time)."""
 
     def __init__(self, params, *, simulator="verilator", build_root=None, test_dir=None,
-                 connect_timeout=600.0, built=None):
+                 connect_timeout=600.0, built=None, waves=None, progress=None):
         self.params, self.simulator = params, simulator
+        self.waves, self.progress = waves, progress
         self.built = built
         self.build_root = build_root
         self.test_dir = test_dir
@@ -160,7 +169,9 @@ class SimBoard:
 
     def __enter__(self):
         if self.built is None:
-            self.built = build(self.params, self.simulator, self.build_root)
+            self.built = build(self.params, self.simulator, self.build_root,
+                               waves=cocotb_harness.wave_format(self.waves) if self.waves else None,
+                               progress=self.progress)
         test_dir = Path(self.test_dir or (self.built.build_dir / "run")).resolve()
         server = socket.create_server(("127.0.0.1", 0))
         server.settimeout(0.5)
@@ -172,7 +183,8 @@ class SimBoard:
             try:
                 self.result = cocotb_harness.run(
                     self.built.runner, TOPLEVEL, "eiegen.sim.cocotb_board", test_dir,
-                    extra_env=env, build_dir=self.built.build_dir / "sim", log=test_dir / "sim.log")
+                    extra_env=env, build_dir=self.built.build_dir / "sim", log=test_dir / "sim.log",
+                    waves=self.waves)
             except BaseException as exc:        # reported by __enter__ / __exit__
                 self._error = exc
 

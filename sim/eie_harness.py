@@ -4,7 +4,11 @@ build(params, simulator) converts EIEArray(params) to Verilog once per
 parameter set (memories as eiegen_ram instances that $readmemh the image
 folder named by +eiegen_mem=...) and builds the simulator model;
 run(image_dir, inputs, params) runs every input vector through it and
-returns outputs and performance counters. The cocotb side
+returns outputs and performance counters. build() reports its progress
+(cached, or building and how long the last build took) on stderr or to a
+`progress` callback; `waves=True` builds a separately cached model that
+records waveforms, and run(..., waves="eie.vcd") writes them (.vcd, or .fst:
+the suffix chooses the format). The cocotb side
 (sim/cocotb_eie.py) writes the input activations and reads the outputs
 over the host bus, and otherwise only waits for `done`: no Python runs per
 clock cycle while the array computes.
@@ -12,7 +16,7 @@ clock cycle while the array computes.
 
 import hashlib
 import json
-import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,18 +24,22 @@ import numpy as np
 from . import cocotb_harness
 from ..hw.common.ram import ReadmemhPlatform, VERILOG_SOURCE
 
-__all__ = ["build", "run", "TOPLEVEL", "default_build_root"]
+__all__ = ["build", "run", "check", "TOPLEVEL", "default_build_root", "progress_callback"]
 
 TOPLEVEL = "eie_top"
 
 
 def default_build_root():
-    return Path(os.environ.get("EIEGEN_BUILD", "build")) / "sim"
+    """Simulator builds: sim/ of eiegen's cache folder (eiegen.sw.paths)."""
+    from ..sw.paths import cache_dir
+    return cache_dir("sim")
 
 
-def _config_key(params, simulator):
-    blob = json.dumps({"params": params.to_dict(), "sim": simulator,
-                       "src": _source_digest()}, sort_keys=True)
+def _config_key(params, simulator, waves=False):
+    doc = {"params": params.to_dict(), "sim": simulator, "src": _source_digest()}
+    if waves:
+        doc["waves"] = waves
+    blob = json.dumps(doc, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -45,30 +53,53 @@ def _source_digest():
 
 
 class Built:
-    def __init__(self, runner, build_dir, params, simulator):
+    def __init__(self, runner, build_dir, params, simulator, waves=False, cached=False):
         self.runner, self.build_dir, self.params, self.simulator = runner, build_dir, params, simulator
+        self.waves, self.cached = waves, cached
 
 
-def build(params, simulator="verilator", build_root=None):
+def _stderr(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+def progress_callback(progress):
+    """progress=True: lines on stderr; False/None: silent; a callable: called with each line."""
+    if progress is True:
+        return _stderr
+    return progress or None
+
+
+def build(params, simulator="verilator", build_root=None, *, waves=None, progress=True):
     """Generate and build the array for `params` (cached by parameters and
-    source digest; safe under pytest-xdist)."""
+    source digest; safe under pytest-xdist). `waves`: a model that records
+    waveforms, "vcd" or "fst" (True: "vcd"; cached apart from the default
+    one; default: EIEGEN_WAVES).
+    `progress`: True prints on stderr whether the model is cached or being
+    built (and how long that took), a callable gets those lines, False is silent."""
     from ..hw.eie.array import EIEArray
+    if waves is None:
+        waves = cocotb_harness.waves_requested()
+    waves = cocotb_harness.wave_variant(waves, simulator)
     build_root = Path(build_root or default_build_root())
-    key = _config_key(params, simulator)
-    bdir = build_root / f"eie-n{params.n_pes}-{simulator}-{key}"
+    key = _config_key(params, simulator, waves)
+    bdir = build_root / f"eie-n{params.n_pes}-{simulator}{'-waves-' + waves if waves else ''}-{key}"
     with cocotb_harness.file_lock(build_root / f".lock-{key}"):
         vpath = bdir / f"{TOPLEVEL}.v"
         if not vpath.exists():
             cocotb_harness.write_verilog(EIEArray(params), vpath, name=TOPLEVEL,
                                          platform=ReadmemhPlatform())
         runner = cocotb_harness.build([VERILOG_SOURCE, vpath], TOPLEVEL, bdir / "sim",
-                                      simulator=simulator, log=bdir / "build.log")
-    return Built(runner, bdir, params, simulator)
+                                      simulator=simulator, log=bdir / "build.log", waves=waves,
+                                      progress=progress_callback(progress),
+                                      what=f"the {params.n_pes}-PE EIE array", kind=f"eie/{simulator}")
+    return Built(runner, bdir, params, simulator, waves, runner.eiegen_cached)
 
 
-def run(built, image_dir, inputs, *, test_dir=None, timeout_cycles=None, progress=False):
+def run(built, image_dir, inputs, *, test_dir=None, timeout_cycles=None, progress=False, waves=None):
     """Run int16 input vectors (batch, n_in) through the array holding the image.
-    Returns {"outputs": (batch, n_out) int16, "counters": [per-input dict]}."""
+    Returns {"outputs": (batch, n_out) int16, "counters": [per-input dict]}.
+    `waves`: file for the waveforms, .vcd or .fst (its suffix chooses);
+    `built` must come from build(..., waves=that format)."""
     image_dir = Path(image_dir).resolve()
     inputs = np.atleast_2d(np.asarray(inputs, dtype=np.int16))
     test_dir = Path(test_dir or (built.build_dir / "run")).resolve()
@@ -80,9 +111,12 @@ def run(built, image_dir, inputs, *, test_dir=None, timeout_cycles=None, progres
         env["EIEGEN_TIMEOUT_CYCLES"] = str(int(timeout_cycles))
     doc = cocotb_harness.run(built.runner, TOPLEVEL, "eiegen.sim.cocotb_eie", test_dir,
                              plusargs=[f"+eiegen_mem={image_dir}"], extra_env=env,
-                             build_dir=built.build_dir / "sim", log=test_dir / "sim.log")
+                             build_dir=built.build_dir / "sim", log=test_dir / "sim.log",
+                             waves=waves)
     if "error" in doc:
-        raise cocotb_harness.SimulationError(doc["error"])
+        recorded = waves or (test_dir / f"waves.{cocotb_harness.waves_requested()}"
+                             if built.waves and cocotb_harness.waves_requested() else None)
+        raise cocotb_harness.SimulationError(doc["error"] + (f"; waves in {recorded}" if recorded else ""))
     return {"outputs": np.array(doc["outputs"], dtype=np.int16).reshape(len(inputs), -1),
             "counters": doc["counters"], "sim_seconds": doc.get("sim_seconds"),
             "compute_seconds": doc.get("compute_seconds"),

@@ -161,6 +161,18 @@ def _is_systolic_asm(p):
     return head.startswith("# (") and "systolic unit" in head.splitlines()[0]
 
 
+def _is_waves(p):
+    try:
+        with open(p, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    if head[:9] == b"\x00" + (329).to_bytes(8, "big"):          # FST: header block first
+        return True
+    text = head.decode("ascii", "replace").lstrip()
+    return text.startswith(("$date", "$version", "$timescale", "$comment", "$scope"))   # VCD
+
+
 def _is_bitstream(p):
     try:
         with open(p, "rb") as f:
@@ -187,6 +199,7 @@ KINDS = {
     "verilog": (False, "generated Verilog", _is_verilog),
     "systolic-asm": (False, "a systolic program listing (eiegen systolic run --asm)", _is_systolic_asm),
     "bitstream": (False, "a bitstream", _is_bitstream),
+    "waves": (False, "a wave file (FST or VCD)", _is_waves),
 }
 
 #: the file that marks a folder as eiegen bench's (it adds files to the folder, never removes any)

@@ -85,6 +85,7 @@ class SimOptions:
     systolic_batch: int = 32              # the second, batched systolic figure
     depths: dict | None = None            # memory depths to keep (EIEParams fields); others fitted
     force: bool = False                   # replace `out` even if it is not an earlier output
+    waves: str | None = None              # record the RTL run's waveforms here (.fst / .vcd)
 
 
 class _Log:
@@ -188,6 +189,14 @@ def _check_options(o):
         raise EiegenError("--prune-steps must be at least 1")
     from .atomic import check_output
     check_output(o.out, "sim-output", force=o.force, inputs=[o.model, o.data])
+    if o.waves is not None:
+        from ..sim.cocotb_harness import check_waves_path
+        if o.simulator == "none":
+            raise EiegenError("--waves records the RTL run; it needs --simulator verilator or icarus")
+        problem = check_waves_path(o.waves, o.simulator)
+        if problem:
+            raise EiegenError(problem)
+        check_output(o.waves, "waves", force=o.force, inputs=[o.model, o.data])
 
 
 def _plot_sweep(sweep, chosen, path):
@@ -390,9 +399,12 @@ def run_flow(opts, log=None):
         if opts.simulator != "none":
             from ..sim import eie_harness
             t0 = time.perf_counter()
-            log(f"[5/6] building the {n_pes}-PE array for {opts.simulator} (cached under "
-                f"{eie_harness.default_build_root()}) ...")
-            built = eie_harness.build(params, opts.simulator)
+            log(f"[5/6] the {n_pes}-PE array in {opts.simulator} (simulator builds are cached under "
+                f"{eie_harness.default_build_root()})")
+            from ..sim.cocotb_harness import wave_format
+            built = eie_harness.build(params, opts.simulator,
+                                      waves=wave_format(opts.waves) if opts.waves else None,
+                                      progress=lambda line: log("  " + line.strip()))
             timings["rtl_build"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             log(f"  running {n_test} inputs in one {opts.simulator} session ...")
@@ -400,7 +412,8 @@ def run_flow(opts, log=None):
             tail = _SimLogTail(run_dir / "sim.log", n_test, log)
             tail.start()
             try:
-                res = eie_harness.run(built, image_dir, xq, test_dir=run_dir, progress=True)
+                res = eie_harness.run(built, image_dir, xq, test_dir=run_dir, progress=True,
+                                      waves=opts.waves)
             finally:
                 tail.stop.set()
                 tail.join()

@@ -1,6 +1,7 @@
 """`eiegen run`: run input vectors on a board over the host link."""
 
 import json
+import sys
 
 import numpy as np
 
@@ -40,6 +41,9 @@ def add_arguments(p):
     p.add_argument("--timeout", type=float_in(above=0), default=10.0,
                    help="seconds to wait for one run to finish (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print outputs and counters as JSON")
+    p.add_argument("--waves", metavar="FILE",
+                   help="with --port sim: record the simulated board's waveforms in FILE.vcd, or "
+                        "FILE.fst (Verilator's FST needs liblz4-dev); a separately cached build")
     add_force(p)
 
 
@@ -49,6 +53,16 @@ def run(args):
     from .load import check_image_bin
     if args.output:
         check_output(args.output, "int16-outputs", force=args.force, inputs=[args.input, args.image])
+    if args.waves:
+        from ...sim.cocotb_harness import check_waves_path
+        from ..errors import EiegenError
+        from ..link.connect import port_of, SIM_PORT
+        if port_of(args) != SIM_PORT:
+            raise EiegenError("--waves records the simulated board: use it with --port sim")
+        problem = check_waves_path(args.waves, "verilator")
+        if problem:
+            raise EiegenError(problem)
+        check_output(args.waves, "waves", force=args.force, inputs=[args.input, args.output])
     image = read_image(args.image)
     x = load_input(args.input, image)
     with open_link(args, image.params) as client:
@@ -78,4 +92,6 @@ def run(args):
             print(f"  PE busy {c['busy']}  idle {c['idle']}")
         if args.output:
             print(f"wrote {args.output}: {y.shape} int16")
+    if args.waves:
+        print(f"wrote the simulated board's waveforms to {args.waves}", file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -69,6 +69,9 @@ def add_arguments(p):
     p.add_argument("-o", "--out", default=str(DEFAULT_OUT),
                    help="output folder, replaced atomically (default %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--waves", metavar="FILE",
+                   help="record the RTL run's waveforms in FILE.vcd, or FILE.fst (Verilator's FST "
+                        "needs liblz4-dev); a separately cached simulator build")
     add_force(p, "output folder")
 
 
@@ -110,7 +113,7 @@ def run(args):
                       limit=args.limit, out=Path(args.out), seed=args.seed, epochs=args.epochs,
                       retrain_epochs=args.retrain_epochs, finetune_epochs=args.finetune_epochs,
                       prune_steps=args.prune_steps, sweep=not args.no_sweep, max_drop=args.max_drop,
-                      force=args.force)
+                      force=args.force, waves=args.waves)
     res = run_flow(opts, _Log(quiet=args.quiet))
     print(res["table"])
     print(f"artefacts in {res['out']}/: " + ", ".join(res["files"]))

@@ -59,7 +59,10 @@ def add_arguments(p):
     r.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
     r.add_argument("--asm", help="also write the program as assembly text to this file")
     r.add_argument("--out", help="write the result matrix to this .npy file")
-    add_force(r, "--asm and --out files")
+    r.add_argument("--waves", metavar="FILE",
+                   help="record the run's waveforms in FILE.vcd, or FILE.fst (Verilator's FST needs "
+                        "liblz4-dev); a separately cached simulator build")
+    add_force(r, "--asm, --out and --waves files")
 
 
 def _params(args, fit=None):
@@ -123,6 +126,12 @@ def _run(args):
         check_output(args.asm, "systolic-asm", force=args.force, inputs=[args.x, args.w])
     if args.out:
         check_output(args.out, "int-matrix", force=args.force, inputs=[args.x, args.w, args.asm])
+    if args.waves:
+        from ...sim.cocotb_harness import check_waves_path
+        problem = check_waves_path(args.waves, args.simulator)
+        if problem:
+            raise EiegenError(problem)
+        check_output(args.waves, "waves", force=args.force, inputs=[args.x, args.w, args.asm, args.out])
     rng = np.random.default_rng(args.seed)
     x = _load_matrix(args.x, "X") if args.x else None
     w = _load_matrix(args.w, "W") if args.w else None
@@ -164,11 +173,15 @@ def _run(args):
         print(f"wrote {args.asm} ({len(comp.program)} instructions)")
     print(f"({M} x {K}) @ ({K} x {N}) on {p.rows} x {p.cols}, {output} result"
           + ("" if args.int32 else f", requantise x{mult} >> {shift}{', ReLU' if args.relu else ''}")
-          + f"; {len(comp.program)} instructions; building the {args.simulator} model ...", flush=True)
+          + f"; {len(comp.program)} instructions", flush=True)
     t0 = time.perf_counter()
-    built = rtl.build(p, args.simulator)
+    from ...sim.cocotb_harness import wave_format
+    built = rtl.build(p, args.simulator, waves=wave_format(args.waves) if args.waves else None,
+                      progress=lambda line: print(line, flush=True))
     print(f"model ready in {time.perf_counter() - t0:.1f} s; running ...", flush=True)
-    (res,), stats = rtl.run_compiled(comp, [x], built=built)
+    (res,), stats = rtl.run_compiled(comp, [x], built=built, waves=args.waves)
+    if args.waves:
+        print(f"wrote the waveforms to {args.waves}")
     ref = rtl.golden_output(comp, x)
     model = simulate(comp.program, p).counters()
     ok = np.array_equal(res.y, ref) and not res.error

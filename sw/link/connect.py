@@ -65,9 +65,10 @@ def open_link(args, params, *, log=None):
     log = log or ((lambda text: print(f"  {text}", file=sys.stderr)) if args.verbose else None)
     if port == SIM_PORT:
         from ...sim.board_harness import SimBoard
-        print("starting the simulated board (Verilator; the first build takes a minute)",
-              file=sys.stderr, flush=True)
-        with SimBoard(params) as board:
+        waves = getattr(args, "waves", None)
+        print("starting the simulated board (Verilator)", file=sys.stderr, flush=True)
+        with SimBoard(params, waves=waves,
+                      progress=lambda line: print(line, file=sys.stderr, flush=True)) as board:
             yield LinkClient(board.transport, retries=args.retries, log=log)
     else:
         with SerialTransport(port, args.baud) as t:

@@ -37,7 +37,8 @@ _ROOT = Path(__file__).resolve().parents[2]
 
 
 def default_build_root():
-    return Path(os.environ.get("EIEGEN_BUILD", _ROOT / "build")) / "sim"
+    from ..paths import cache_dir        # eiegen's one cache folder
+    return cache_dir("sim")
 
 
 def _source_digest():
@@ -64,20 +65,29 @@ def generate_verilog(params, path):
     return cocotb_harness.write_verilog(SystolicUnit(params), path, name=TOPLEVEL)
 
 
-def build(params, simulator="verilator", build_root=None):
+def build(params, simulator="verilator", build_root=None, *, waves=None, progress=None):
     """Generate and build the simulator model for `params` (cached by
-    parameters, simulator and RTL source digest)."""
+    parameters, simulator and RTL source digest). `waves`: a model that
+    records waveforms (cached apart; default EIEGEN_WAVES); `progress(line)`:
+    told whether the model is cached or being built."""
+    if waves is None:
+        waves = cocotb_harness.waves_requested()
+    waves = cocotb_harness.wave_variant(waves, simulator)
     build_root = Path(build_root or default_build_root())
-    key = hashlib.sha256(json.dumps({"p": params.to_dict(), "sim": simulator,
-                                     "src": _source_digest()}, sort_keys=True).encode()
-                         ).hexdigest()[:12]
-    bdir = build_root / f"systolic-{params.rows}x{params.cols}-{simulator}-{key}"
+    doc = {"p": params.to_dict(), "sim": simulator, "src": _source_digest()}
+    if waves:
+        doc["waves"] = waves
+    key = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]
+    bdir = (build_root / f"systolic-{params.rows}x{params.cols}-{simulator}"
+            f"{'-waves-' + waves if waves else ''}-{key}")
     t0 = time.perf_counter()
     with cocotb_harness.file_lock(build_root / f".lock-systolic-{key}"):
         vpath = bdir / f"{TOPLEVEL}.v"
         generate_verilog(params, vpath)
         runner = cocotb_harness.build([vpath], TOPLEVEL, bdir / "sim", simulator=simulator,
-                                      log=bdir / "build.log")
+                                      log=bdir / "build.log", waves=waves, progress=progress,
+                                      what=f"the {params.rows} x {params.cols} systolic unit",
+                                      kind=f"systolic/{simulator}")
     return Built(runner, bdir, params, simulator, time.perf_counter() - t0)
 
 
@@ -94,7 +104,7 @@ class Job:
     phases: list
 
 
-def run_jobs(built, jobs, test_dir=None):
+def run_jobs(built, jobs, test_dir=None, *, waves=None):
     """Run `jobs` in one simulator process. Returns (per job: per phase
     {"reads": [int], "done", "waiting", "error", "sim_cycles"}), stats."""
     key = hashlib.sha256(f"{os.getpid()}-{time.time_ns()}".encode()).hexdigest()[:10]
@@ -117,7 +127,8 @@ def run_jobs(built, jobs, test_dir=None):
     (jobs_dir / "jobs.json").write_text(json.dumps(manifest))
     doc = cocotb_harness.run(built.runner, TOPLEVEL, "eiegen.sim.cocotb_systolic", test_dir,
                              extra_env={"EIEGEN_SYSTOLIC_JOBS": str(jobs_dir.resolve())},
-                             build_dir=built.build_dir / "sim", log=test_dir / "sim.log")
+                             build_dir=built.build_dir / "sim", log=test_dir / "sim.log",
+                             waves=waves)
     if "jobs" not in doc:
         raise SystolicError(f"the cocotb run reported nothing; see {test_dir}")
     out = []
@@ -169,12 +180,14 @@ def decode_compiled(compiled, phases):
     return RunResult(y, counters, bool(status >> 3 & 1), ph.get("sim_cycles", 0))
 
 
-def run_compiled(compiled, xs, *, simulator="verilator", built=None):
+def run_compiled(compiled, xs, *, simulator="verilator", built=None, waves=None):
     """Run the compiled program once per input matrix in `xs` (one simulator
-    run). Returns ([RunResult], stats)."""
-    built = built or build(compiled.params, simulator)
+    run). Returns ([RunResult], stats). `waves`: file for the waveforms
+    (`built` from build(..., waves=True))."""
+    built = built or build(compiled.params, simulator,
+                           waves=cocotb_harness.wave_format(waves) if waves else None)
     jobs = [compiled_job(compiled, x) for x in xs]
-    phases, stats = run_jobs(built, jobs)
+    phases, stats = run_jobs(built, jobs, waves=waves)
     return [decode_compiled(compiled, ph) for ph in phases], stats
 
 

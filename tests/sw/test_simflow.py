@@ -72,11 +72,17 @@ def test_flow_on_verilator_is_bit_exact(tmp_path):
 
 
 @pytest.mark.icarus
-def test_flow_on_icarus(tmp_path):
+def test_flow_on_icarus_with_waves(tmp_path):
+    """`eiegen sim --simulator icarus --waves FILE.vcd`: the run is recorded."""
+    from eiegen.sim.wavefile import signals
     geo = dict(GEOMETRY)
-    r = simflow.run_flow(small(tmp_path, pes=2, fifo_depth=2, limit=4, depths=geo, simulator="icarus"), quiet)
+    waves = tmp_path / "sim.vcd"
+    r = simflow.run_flow(small(tmp_path, pes=2, fifo_depth=2, limit=4, depths=geo, simulator="icarus",
+                               waves=str(waves)), quiet)
     assert r["rtl"]["bit_exact"] and r["rtl"]["counters_equal_cycle_model"]
     assert r["accuracy"]["rtl"] == r["accuracy"]["golden"]
+    names = signals(waves)
+    assert all(f"eie_top.{p}" in names for p in ("clk", "rst", "start", "done"))
 
 
 def test_flow_cycle_model_only_with_sweep(tmp_path):
