@@ -16,8 +16,9 @@ the activation memory, RUN, wait for done, and read back the outputs and the
 performance counters (cycles, broadcasts, broadcast stalls, per-PE busy and
 idle cycles, and the link's own count of run cycles).
 
-The input .npy is int16 fixed point (as the hardware reads it) or float (then
-quantized with the image's FRAC); shape (n_in,) or (batch, n_in). The output
+The input .npy has shape (n_in,) or (batch, n_in): float values are quantized
+with the image's FRAC; integer arrays need --input-format codes (int16
+fixed-point codes, as the hardware reads them) or --input-format float. The output
 .npy is int16 fixed point, exactly what the board computed (bit-exact with
 `eiegen golden`).
 
@@ -33,6 +34,8 @@ def add_arguments(p):
     from ..link.connect import add_link_arguments
     p.add_argument("image", help="image directory")
     p.add_argument("--input", required=True, help=".npy input vector(s)")
+    from .golden import add_input_format
+    add_input_format(p)
     p.add_argument("-o", "--output", help=".npy to write the outputs to (int16 fixed point)")
     add_link_arguments(p)
     p.add_argument("--no-load", action="store_true",
@@ -64,7 +67,7 @@ def run(args):
             raise EiegenError(problem)
         check_output(args.waves, "waves", force=args.force, inputs=[args.input, args.output])
     image = read_image(args.image)
-    x = load_input(args.input, image)
+    x = load_input(args.input, image, args.input_format)
     with open_link(args, image.params) as client:
         if args.no_load:
             client.check_image(image)

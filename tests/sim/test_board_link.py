@@ -211,7 +211,7 @@ def test_cli_run_on_the_simulated_board(built, case, tmp_path, capsys):
     write_image(image, tmp_path / "img")
     np.save(tmp_path / "x.npy", inputs)
     rc = main(["run", str(tmp_path / "img"), "--port", "sim", "--input", str(tmp_path / "x.npy"),
-               "-o", str(tmp_path / "y.npy")])
+               "--input-format", "codes", "-o", str(tmp_path / "y.npy")])
     out = capsys.readouterr().out
     assert rc == 0, out
     y = np.load(tmp_path / "y.npy")
