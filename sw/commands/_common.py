@@ -96,12 +96,13 @@ def eie_params_from_args(args, **override):
 
 
 def add_compression_args(p):
-    g = p.add_argument_group("compression (for float models)")
-    g.add_argument("--sparsity", default="0.9",
-                   help="fraction of weights pruned: one value, one per layer (comma-separated) "
-                        "or name=value pairs (default %(default)s)")
-    g.add_argument("--bits", type=int_in(1, 4), default=4,
-                   help="codebook index bits, 1..4 for EIE's 4-bit weight index (default %(default)s)")
+    g = p.add_argument_group("compression (a float model is compressed first; these say how)")
+    g.add_argument("--sparsity",
+                   help="fraction of weights pruned, in [0, 1): one value, one per layer "
+                        "(comma-separated) or name=value pairs; required for a float model (no "
+                        "default: how much to prune is the user's choice, docs/compression.md)")
+    g.add_argument("--bits", type=int_in(1, 4),
+                   help="codebook index bits, 1..4 for EIE's 4-bit weight index (default 4)")
     g.add_argument("--balance", action="store_true",
                    help="load-balance-aware pruning (equal non-zeros per PE in every column)")
     return g

@@ -10,12 +10,19 @@ from ._common import (add_eie_params, eie_params_from_args, add_compression_args
 
 NAME = "pack"
 HELP = "pack a model into an EIE memory image (interleaved CSC) for N PEs"
-DESCRIPTION = """Pack a compressed model (from `eiegen compress`) or a float model (compressed
-first with the compression options) into an image directory: manifest.json,
-one $readmemh file per memory per PE, and image.bin for the host link.
-The layout of every file is in docs/image-format.md.
+DESCRIPTION = """Pack a compressed model (from `eiegen compress`) or a float model into an image
+directory: manifest.json, params.json, one $readmemh file per memory per PE,
+and image.bin for the host link. The layout of every file is in
+docs/image-format.md.
 
-example:
+A float model is compressed first (magnitude or, with --balance,
+load-balance-aware pruning and k-means weight sharing, as `eiegen compress`
+does, without retraining); how much to prune is the user's decision, so
+--sparsity is required for a float model. `eiegen compress` shows the
+compression report first.
+
+examples:
+  eiegen pack build/model-c.npz -o build/image --pes 4 --fit
   eiegen pack model.npz -o build/image --pes 4 --sparsity 0.9 --fit"""
 
 
@@ -35,11 +42,25 @@ def run(args):
     check_output(args.output, "eie-image", force=args.force, inputs=[args.model])
     model = load_model(args.model)
     params = eie_params_from_args(args)
+    compressed_here = None
     if not isinstance(model, CompressedModel):
         from ..compress import compress_model
+        if args.sparsity is None:
+            raise EiegenError(f"{args.model} is a float model: pack compresses it first and needs "
+                              "--sparsity (the fraction of weights pruned, e.g. 0.9), or compress it "
+                              "with `eiegen compress` (which prints the compression report) and pack that")
         sparsity = parse_sparsity(args.sparsity, [l.name for l in model.layers])
-        model = compress_model(model, sparsity=sparsity, bits=args.bits, pes=params.n_pes,
+        bits = 4 if args.bits is None else args.bits
+        model = compress_model(model, sparsity=sparsity, bits=bits, pes=params.n_pes,
                                balance=args.balance)
+        compressed_here = (f"compressed {args.model} first: sparsity {args.sparsity}, {bits}-bit codebook"
+                           + (f", load-balanced for {params.n_pes} PEs" if args.balance else "")
+                           + " (no retraining)")
+    elif args.sparsity is not None or args.bits is not None or args.balance:
+        given = [o for o, v in (("--sparsity", args.sparsity), ("--bits", args.bits),
+                                ("--balance", args.balance)) if v not in (None, False)]
+        raise EiegenError(f"{args.model} is already compressed: {', '.join(given)} applies to float "
+                          "models only")
     if args.fit:
         explicit = [k for k in ("spmat_depth", "ptr_depth", "bias_depth", "act_depth", "max_layers")
                     if getattr(args, k) is not None]
@@ -50,6 +71,8 @@ def run(args):
     if args.json:
         print(json.dumps({"params": params.to_dict(), "stats": st}, indent=1))
     else:
+        if compressed_here:
+            print(compressed_here)
         print(f"wrote {args.output}: {len(image.layers)} layer(s) for {params.n_pes} PEs")
         for l in image.layers:
             print(f"  {l.name:12s} {l.n_out:5d} x {l.n_in:<5d} non-zeros {l.nonzeros:8d}  "

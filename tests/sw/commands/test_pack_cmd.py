@@ -30,6 +30,20 @@ def test_pack_float_model_compresses_first(cli, float_model, tmp_path):
     assert st["stats"]["load_balance"] == 1.0
     assert st["stats"]["nonzeros"] == sum(round(0.2 * n) for n in (48 * 30, 20 * 48, 10 * 20))
     assert (out / "manifest.json").exists()
+    rc, stdout, err = cli("pack", float_model, "-o", out, "--pes", "2", "--sparsity", "0.8", "--fit")
+    assert rc == 0 and stdout.startswith(f"compressed {float_model} first: sparsity 0.8, 4-bit codebook"
+                                         " (no retraining)\n"), stdout
+
+
+def test_pack_float_model_needs_a_sparsity(cli, float_model, compressed, tmp_path):
+    """No silent pruning to a default: how much to prune is the user's choice."""
+    out = tmp_path / "img"
+    rc, _, err = cli("pack", float_model, "-o", out, "--pes", "2", "--fit")
+    assert rc == 2 and "is a float model: pack compresses it first and needs --sparsity" in err
+    assert not out.exists()
+    rc, _, err = cli("pack", compressed, "-o", out, "--pes", "2", "--fit", "--sparsity", "0.5", "--bits", "3")
+    assert rc == 2 and "is already compressed: --sparsity, --bits applies to float models only" in err
+    assert not out.exists()
 
 
 def _codebook32(tmp_path):
