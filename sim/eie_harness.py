@@ -24,7 +24,8 @@ import numpy as np
 from . import cocotb_harness
 from ..hw.common.ram import ReadmemhPlatform, VERILOG_SOURCE
 
-__all__ = ["build", "run", "check", "TOPLEVEL", "default_build_root", "progress_callback"]
+__all__ = ["build", "run", "check", "TOPLEVEL", "default_build_root", "progress_callback", "is_built",
+           "last_build_seconds"]
 
 TOPLEVEL = "eie_top"
 
@@ -69,6 +70,28 @@ def progress_callback(progress):
     return progress or None
 
 
+def _build_dir(params, simulator, build_root=None, waves=None):
+    build_root = Path(build_root or default_build_root())
+    key = _config_key(params, simulator, waves)
+    return build_root, key, build_root / f"eie-n{params.n_pes}-{simulator}{'-waves-' + waves if waves else ''}-{key}"
+
+
+def is_built(params, simulator="verilator", build_root=None):
+    """Whether build(params, simulator) would reuse a cached model (no waves)."""
+    _, _, bdir = _build_dir(params, simulator, build_root)
+    return (bdir / "sim" / "eiegen.build-digest").exists() and \
+        (bdir / "sim" / (TOPLEVEL if simulator == "verilator" else "sim.vvp")).exists()
+
+
+def last_build_seconds(simulator, build_root=None):
+    """How long the last EIE array build for `simulator` took here (None if none)."""
+    path = Path(build_root or default_build_root()) / "build-times.json"
+    try:
+        return json.loads(path.read_text()).get(f"eie/{simulator}")
+    except (OSError, ValueError):
+        return None
+
+
 def build(params, simulator="verilator", build_root=None, *, waves=None, progress=True):
     """Generate and build the array for `params` (cached by parameters and
     source digest; safe under pytest-xdist). `waves`: a model that records
@@ -80,9 +103,7 @@ def build(params, simulator="verilator", build_root=None, *, waves=None, progres
     if waves is None:
         waves = cocotb_harness.waves_requested()
     waves = cocotb_harness.wave_variant(waves, simulator)
-    build_root = Path(build_root or default_build_root())
-    key = _config_key(params, simulator, waves)
-    bdir = build_root / f"eie-n{params.n_pes}-{simulator}{'-waves-' + waves if waves else ''}-{key}"
+    build_root, key, bdir = _build_dir(params, simulator, build_root, waves)
     with cocotb_harness.file_lock(build_root / f".lock-{key}"):
         vpath = bdir / f"{TOPLEVEL}.v"
         if not vpath.exists():

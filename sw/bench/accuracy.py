@@ -97,6 +97,11 @@ def quant_sweep(float_model, data, bits_list, *, finetune_epochs=5, lr=1e-3, see
     return out
 
 
+def estimate(quick=False):
+    """[(step, seconds)] on an idle 2-core machine (measured there: 13 s of CPU, 3 s quick)."""
+    return [("training and the three sweeps", 4 if quick else 15)]
+
+
 def fig49(quick=False, seed=0, progress=None):
     """Train the digits MLP and run the three sweeps. Returns a JSON-able dict."""
     from threadpoolctl import threadpool_limits

@@ -19,6 +19,15 @@ DENSITY = 0.09
 PES = 64
 BITS = 4
 SKLEARN_FULL_LIMIT = 90.0     # s: run sklearn on all points only if the estimate is below this
+#: seconds on an idle 2-core machine (measured there: 18 s of CPU in all, most of it
+#: scikit-learn's k-means): (compress + pack, k-means comparison), (quick, full size)
+COMPUTE_SECONDS = {"pipeline": (2, 8), "kmeans": (5, 25)}
+
+
+def estimate(quick=False):
+    q = 0 if quick else 1
+    return [("compress + pack stage by stage", COMPUTE_SECONDS["pipeline"][q]),
+            ("k-means: ours beside scikit-learn's", COMPUTE_SECONDS["kmeans"][q])]
 
 
 def _layer(shape, seed=0):
@@ -155,14 +164,16 @@ def _plot(out_dir, weight, cl, krows):
     return path
 
 
-def run(quick, out_dir):
-    def log(msg):
-        print(msg, flush=True)
+def run(quick, out_dir, *, log=None):
+    if log is None:
+        def log(msg):
+            print(msg, flush=True)
 
     shape = QUICK_SHAPE if quick else SHAPE
     log(f"layer {shape[0]} x {shape[1]} (Gaussian, He-scaled), target density {DENSITY:.0%}, "
         f"{BITS}-bit codebook, N = {PES} PEs; {os.cpu_count()} CPU(s), load average "
         f"{os.getloadavg()[0]:.1f} (times grow with other work on the machine)")
+    log("[compress 1/2] compress + pack, stage by stage ...")
     rows, total, art = pipeline(shape, log)
     print(f"\nCompress + pack, {shape[0]} x {shape[1]} to {DENSITY:.0%} density")
     print(f"{'stage':40s} {'wall s':>8s} {'CPU s':>8s}")
@@ -173,6 +184,7 @@ def run(quick, out_dir):
     print(art["report"].table())
 
     x = art["weight"][art["compressed"].index != 0]
+    log(f"\n[compress 2/2] 1-D k-means of the {x.size} surviving weights: ours beside scikit-learn's ...")
     krows = kmeans_compare(x, log, quick)
     thr = _threads()
     print(f"\n1-D k-means of the surviving weights: k = 15, linear init, n_init = 1, run to "

@@ -1,5 +1,15 @@
 """EIE benchmarks (issue 3): simulator speed, load efficiency against FIFO
-depth, speed-up against the number of PEs, on the EIE paper's layers."""
+depth, speed-up against the number of PEs, on the EIE paper's layers.
+
+Default (`make bench`): simulated cycles per second of the harness at N = 4,
+Verilator beside Icarus (RTL counters checked against the cycle model), and
+the FIFO-depth and PE-count sweeps of the cycle model over the paper's
+full-size layers. `--full` adds the simulator speed at N = 16 and the sweeps
+measured on the RTL (nine Verilator builds, each point held to the cycle
+model). Every RTL point uses one memory geometry (RTL_GEOMETRY), so a
+simulator build serves every layer of the benchmark at its (N, FIFO depth)
+and is reused across steps and runs (cached, see README "Caches").
+"""
 
 import json
 import time
@@ -13,13 +23,76 @@ TITLE = "EIE array: simulator speed, load efficiency vs FIFO depth, speed-up vs 
 FIFO_DEPTHS = [1, 2, 3, 4, 6, 8, 12, 16]
 PE_COUNTS = [1, 2, 4, 8, 16, 32, 64]
 
+#: the memories of every RTL point: Alex-8 at N = 4 and Alex-7 / 8 at N = 1 fit
+RTL_GEOMETRY = dict(entries_per_word=8, spmat_depth=32768, ptr_depth=4096, bias_depth=512,
+                    act_depth=1024, max_layers=1)
+SPEED_PES = {False: (4,), True: (4, 16)}           # by --full
 
-def _pack(model, n_pes, fifo_depth=8, entries_per_word=8):
+#: seconds of the steps' compute without simulator builds, (quick, full-size),
+#: from CPU times measured on the development machine (2 cores)
+COMPUTE_SECONDS = {
+    "speed": {False: (4, 30), True: (8, 60)},      # by --full: (quick, full size)
+    "rtl_sweep": (25, 60),
+    "fifo_sweep": (1, 8),
+    "pe_sweep": (8, 60),
+}
+BUILD_SECONDS = {"verilator": 150, "icarus": 10}    # first build of one array, without history
+
+
+def rtl_params(n_pes, fifo_depth):
     from ...hw.eie.params import EIEParams
+    return EIEParams(n_pes=n_pes, fifo_depth=fifo_depth, **RTL_GEOMETRY)
+
+
+def rtl_points(quick):
+    """(N, FIFO depth) of the RTL sweep (--full)."""
+    points = [(16, d) for d in ((1, 2, 8) if quick else (1, 2, 4, 8, 16))]
+    points += [(n, 8) for n in ((1, 4) if quick else (1, 2, 4, 8)) if (n, 8) not in points]
+    return points
+
+
+def builds(quick, full):
+    """The simulator builds a run needs: [(EIEParams, simulator)]."""
+    from ..toolchain import have_icarus
+    out = []
+    for n in SPEED_PES[full]:
+        out.append((rtl_params(n, 8), "verilator"))
+        if have_icarus():
+            out.append((rtl_params(n, 8), "icarus"))
+    if full:
+        out += [(rtl_params(n, d), "verilator") for n, d in rtl_points(quick)]
+    seen, unique = set(), []
+    for p, sim in out:
+        if (p, sim) not in seen:
+            seen.add((p, sim))
+            unique.append((p, sim))
+    return unique
+
+
+def estimate(quick=False, full=False):
+    """[(step, seconds)] for a run on an idle machine: the compute measured on
+    the development machine plus every simulator build not yet cached (at the
+    last such build's time on this machine, or BUILD_SECONDS)."""
+    from ...sim import eie_harness
+    q = 0 if quick else 1
+    steps = []
+    todo = [(p, sim) for p, sim in builds(quick, full) if not eie_harness.is_built(p, sim)]
+    for sim in ("verilator", "icarus"):
+        n = sum(1 for _, s in todo if s == sim)
+        if n:
+            last = eie_harness.last_build_seconds(sim)
+            steps.append((f"{n} {sim} build(s) not cached", n * (last or BUILD_SECONDS[sim])))
+    steps.append(("simulator speed", COMPUTE_SECONDS["speed"][full][q]))
+    if full:
+        steps.append(("RTL sweep", COMPUTE_SECONDS["rtl_sweep"][q]))
+    steps.append(("FIFO-depth sweep (cycle model)", COMPUTE_SECONDS["fifo_sweep"][q]))
+    steps.append(("PE-count sweep (cycle model)", COMPUTE_SECONDS["pe_sweep"][q]))
+    return steps
+
+
+def _pack_rtl(model, n_pes, fifo_depth=8):
     from ..packer import pack
-    from ..fit import fit_params
-    params = fit_params(model, EIEParams(n_pes=n_pes, fifo_depth=fifo_depth,
-                                         entries_per_word=entries_per_word))
+    params = rtl_params(n_pes, fifo_depth)
     return pack(model, params), params
 
 
@@ -38,7 +111,12 @@ def _model_cycles(image, x, fifo_depth):
     return simulate(image, x, fifo_depth=fifo_depth)
 
 
-def sim_speed(quick, out_dir, log):
+def _build(params, sim, log):
+    from ...sim import eie_harness
+    return eie_harness.build(params, sim, progress=lambda line: log("  " + line.strip()))
+
+
+def sim_speed(quick, out_dir, log, full=False):
     """Simulated cycles per wall-clock second of the cocotb harness, Verilator
     and Icarus side by side, on Alex-8 (scaled down with --quick)."""
     from ...sim import eie_harness
@@ -51,15 +129,15 @@ def sim_speed(quick, out_dir, log):
     x = make_input(bench, model.layers[0].shape[1], seed=9)
     rows = []
     sims = ["verilator"] + (["icarus"] if have_icarus() else [])
-    for n in (4, 16):
-        image, params = _pack(model, n)
+    for n in SPEED_PES[full]:
+        image, params = _pack_rtl(model, n)
         idir = out_dir / f"eie-speed-image-n{n}"
         write_image(image, idir)
         expect = _model_cycles(image, x, params.fifo_depth).total_cycles
         row = {"n_pes": n, "layer": f"{bench.name}{' x0.25' if quick else ''}", "model_cycles": expect}
         for sim in sims:
-            log(f"  building and running N={n} on {sim} ...")
-            built = eie_harness.build(params, sim)
+            built = _build(params, sim, log)
+            log(f"  running {row['layer']} on {n} PEs in {sim} ({expect} cycles) ...")
             res = eie_harness.run(built, idir, x, test_dir=out_dir / f"eie-speed-run-n{n}-{sim}")
             cyc = res["counters"][0]["cycles"]
             row[sim] = {"cycles": cyc, "seconds": res["compute_seconds"],
@@ -77,7 +155,8 @@ def sim_speed(quick, out_dir, log):
         print(f"{r['layer']:14s} {r['n_pes']:3d} {v['cycles']:9d} {v['rate']:14,.0f} "
               f"{irate} {ratio} {str(equal):>12s}")
     if "icarus" not in sims:
-        print("(Icarus Verilog not installed: its column is missing)")
+        from ..toolchain import icarus_install_command
+        print(f"(Icarus Verilog not installed: its column is missing; `{icarus_install_command()}`)")
     return rows
 
 
@@ -94,15 +173,14 @@ def rtl_sweep(quick, out_dir, log):
     model = make_layer(bench, seed=7, scale=scale)
     x = make_input(bench, model.layers[0].shape[1], seed=3)
     label = f"{bench.name} x{scale:g} ({model.layers[0].shape[0]} x {model.layers[0].shape[1]})"
-    points = [(16, d) for d in ((1, 2, 8) if quick else (1, 2, 4, 8, 16))]
-    points += [(n, 8) for n in ((1, 4) if quick else (1, 2, 4, 8)) if (n, 8) not in points]
+    points = rtl_points(quick)
     rows = {}
-    for n, d in points:
-        image, params = _pack(model, n, fifo_depth=d)
+    for k, (n, d) in enumerate(points, 1):
+        image, params = _pack_rtl(model, n, fifo_depth=d)
         idir = out_dir / f"eie-rtl-image-n{n}"
         write_image(image, idir)
-        log(f"  N={n:2d} FIFO depth {d:2d}: building (first use) and running on Verilator ...")
-        built = eie_harness.build(params, "verilator")
+        log(f"  point {k}/{len(points)}: N={n:2d} FIFO depth {d:2d}")
+        built = _build(params, "verilator", log)
         res = eie_harness.run(built, idir, x, test_dir=out_dir / f"eie-rtl-run-n{n}-d{d}")
         rep = _model_cycles(image, x, d)
         rtl = res["counters"][0]
@@ -142,10 +220,12 @@ def fifo_sweep(quick, n_pes=64):
     return res
 
 
-def pe_sweep(quick):
+def pe_sweep(quick, log=None):
     from ...sim.eie_benchmarks import EIE_BENCHMARKS, make_layer, make_input
     res = {}
-    for bench in EIE_BENCHMARKS:
+    for k, bench in enumerate(EIE_BENCHMARKS, 1):
+        if log:
+            log(f"  layer {k}/{len(EIE_BENCHMARKS)}: {bench.name}")
         model = make_layer(bench, seed=1, scale=0.25 if quick else 1.0)
         x = make_input(bench, model.layers[0].shape[1])
         cycles = []
@@ -184,31 +264,42 @@ def plot(fifo, pes, out_dir):
     return path
 
 
-def run(quick=False, out_dir=Path("build/bench")):
+def run(quick=False, out_dir=Path("build/bench"), *, full=False, log=None):
     out_dir = Path(out_dir)
-    log = lambda s: print(s, flush=True)
-    log("simulator speed (builds the N=4 and N=16 arrays on first use) ...")
-    speed = sim_speed(quick, out_dir, log)
-    log("\nload efficiency and speed-up measured on the RTL (the cycle model is held to it "
-        "cycle for cycle here and in tests/hw/eie/test_array.py) ...")
-    rtl = rtl_sweep(quick, out_dir, log)
-    log("\nload efficiency vs FIFO depth on the full-size layers (64 PEs, cycle model) ...")
+    log = log or (lambda s: print(s, flush=True))
+    n_steps = 4 if full else 3
+    step = iter(range(1, n_steps + 1))
+    t0 = time.perf_counter()
+
+    def head(text):
+        log(f"\n[eie {next(step)}/{n_steps}, {time.perf_counter() - t0:.0f} s] {text}")
+
+    head(f"simulator speed at N = {', '.join(map(str, SPEED_PES[full]))} (Verilator beside Icarus) ...")
+    speed = sim_speed(quick, out_dir, log, full=full)
+    rtl = None
+    if full:
+        head(f"load efficiency and speed-up measured on the RTL, {len(rtl_points(quick))} points (the "
+             "cycle model is held to it cycle for cycle here and in tests/hw/eie/test_array.py) ...")
+        rtl = rtl_sweep(quick, out_dir, log)
+    head("load efficiency vs FIFO depth on the full-size layers (64 PEs, cycle model) ...")
     fifo = fifo_sweep(quick)
     print(f"{'layer':9s} " + " ".join(f"{'D=' + str(d):>6s}" for d in FIFO_DEPTHS))
     for name, effs in fifo.items():
         print(f"{name:9s} " + " ".join(f"{100 * e:5.1f}%" for e in effs))
     mean = np.mean(list(fifo.values()), axis=0)
     print(f"{'mean':9s} " + " ".join(f"{100 * e:5.1f}%" for e in mean))
-    log("\nspeed-up vs number of PEs (FIFO depth 8, total layer cycles, cycle model) ...")
-    pes = pe_sweep(quick)
+    head("speed-up vs number of PEs (FIFO depth 8, total layer cycles, cycle model) ...")
+    pes = pe_sweep(quick, log)
     print(f"{'layer':9s} {'1-PE cycles':>11s} " + " ".join(f"{'N=' + str(n):>6s}" for n in PE_COUNTS[1:]))
     for name, cycles in pes.items():
         print(f"{name:9s} {cycles[0]:11d} " + " ".join(f"{cycles[0] / c:6.1f}" for c in cycles[1:]))
     print("(ideal: " + " ".join(f"{n:6d}" for n in PE_COUNTS[1:]) + ")")
     print("(above-linear points are real: with few local rows per PE a column needs fewer\n"
           " padding entries for 4-bit relative indices, so the total work shrinks with N)")
+    if not full:
+        print("(`eiegen bench eie --full` adds N = 16 and these sweeps measured on the RTL)")
     path = plot(fifo, pes, out_dir)
     print(f"\nplot: {path}")
     (out_dir / "eie.json").write_text(json.dumps(
-        {"quick": quick, "sim_speed": speed, "rtl_sweep": rtl, "fifo_depths": FIFO_DEPTHS, "load_efficiency": fifo,
-         "pe_counts": PE_COUNTS, "cycles_vs_pes": pes}, indent=1))
+        {"quick": quick, "full": full, "sim_speed": speed, "rtl_sweep": rtl, "fifo_depths": FIFO_DEPTHS,
+         "load_efficiency": fifo, "pe_counts": PE_COUNTS, "cycles_vs_pes": pes}, indent=1))

@@ -33,7 +33,25 @@ def _rtl_params(R, C):
                           imem_depth=2048)
 
 
-def utilisation_sweep(quick, log):
+#: the arrays run on the RTL: 16 x 16 (the slowest build) only with --full
+RTL_ARRAYS = {False: ARRAYS[:2], True: ARRAYS}
+#: seconds on an idle 2-core machine: compute without builds (quick, default); a first build
+COMPUTE_SECONDS = (20, 60)
+BUILD_SECONDS = {4: 60, 8: 150, 16: 400}
+
+
+def estimate(quick=False, full=False):
+    """[(step, seconds)]: every RTL build not cached yet, then the runs."""
+    from ..systolic import rtl
+    steps = []
+    todo = [R for R, C in RTL_ARRAYS[full] if not rtl.is_built(_rtl_params(R, C), "verilator")]
+    if todo:
+        steps.append((f"{len(todo)} verilator build(s) not cached", sum(BUILD_SECONDS[R] for R in todo)))
+    steps.append(("utilisation sweep and sparse layer vs EIE", COMPUTE_SECONDS[0 if quick else 1]))
+    return steps
+
+
+def utilisation_sweep(quick, log, full=False):
     from ...sim.systolic_cycles import scalesim_ws_cycles, utilisation
     from ..systolic import Layer, compile_layers, quant_from_scale, rtl
     from ..systolic.compare import dense_report
@@ -42,17 +60,20 @@ def utilisation_sweep(quick, log):
     rows = []
     for R, C in ARRAYS:
         p = _rtl_params(R, C)
-        rtl_sizes = [s for s in sizes if s <= RTL_MAX[quick]]
+        rtl_sizes = [s for s in sizes if s <= RTL_MAX[quick]] if (R, C) in RTL_ARRAYS[full] else []
         cases = []
         for s in rtl_sizes:
             w = rng.integers(-128, 128, (s, s))
             x = rng.integers(-128, 128, (s, s))
             mult, shift = quant_from_scale(1.0 / (np.sqrt(s) * 128), p)
             cases.append((compile_layers(s, [Layer(w, mult, shift, True)], p), x))
-        log(f"  {R}x{C}: building the Verilator model (cached) and running S = "
-            f"{', '.join(map(str, rtl_sizes))} on it ...")
-        built = rtl.build(p, "verilator")
-        results, stats = rtl.run_many(built, cases)
+        if rtl_sizes:
+            log(f"  {R}x{C}: running S = {', '.join(map(str, rtl_sizes))} on the RTL ...")
+            built = rtl.build(p, "verilator", progress=lambda line: log("    " + line.strip()))
+            results, stats = rtl.run_many(built, cases)
+        else:
+            log(f"  {R}x{C}: cycle model and SCALE-Sim only (the RTL with --full)")
+            results = []
         measured = {}
         for s, (comp, x), res in zip(rtl_sizes, cases, results):
             exact = np.array_equal(res.y, rtl.golden_output(comp, x)) and not res.error
@@ -174,15 +195,15 @@ def plot(util, sparse, out_dir):
     return path
 
 
-def run(quick=False, out_dir=Path("build/bench")):
+def run(quick=False, out_dir=Path("build/bench"), *, full=False, log=None):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    log = lambda s: print(s, flush=True)
-    log("utilisation vs matrix size (RTL for S <= "
-        f"{RTL_MAX[quick]}, cycle model and SCALE-Sim for all) ...")
-    util = utilisation_sweep(quick, log)
+    log = log or (lambda s: print(s, flush=True))
+    log(f"[systolic 1/2] utilisation vs matrix size (RTL for S <= {RTL_MAX[quick]} on "
+        f"{', '.join(f'{r}x{c}' for r, c in RTL_ARRAYS[full])}, cycle model and SCALE-Sim for all) ...")
+    util = utilisation_sweep(quick, log, full)
     print_utilisation(util)
-    log(f"\n{int(DENSITY * 100)}%-dense layer: systolic unit vs EIE of equal multiplier count ...")
+    log(f"\n[systolic 2/2] {int(DENSITY * 100)}%-dense layer: systolic unit vs EIE of equal multiplier count ...")
     sparse = sparse_vs_eie(quick, log)
     print_sparse(sparse)
     path = plot(util, sparse, out_dir)

@@ -1,5 +1,7 @@
 """`eiegen bench`: run the benchmarks and print their tables."""
 
+import inspect
+import os
 import time
 from pathlib import Path
 
@@ -8,14 +10,62 @@ from ._common import add_force
 
 NAME = "bench"
 HELP = "run the benchmarks (tables printed, plots saved under build/bench/)"
+DESCRIPTION = """Run the benchmarks (all, or those named) and print their tables: measured
+figures beside a baseline, plots and JSON in --out. Before it starts, the
+command prints what it will run and an estimate of how long it takes (the
+compute measured on a 2-core machine plus every simulator build that is not
+cached yet); each benchmark prints a line per step.
+
+  (default)   what `make bench` runs: a few minutes once the simulator
+              builds are cached (first run: plus one Verilator build)
+  --quick     smaller problem sizes: a smoke run
+  --full      the slow sweeps too: EIE at N = 16 and its FIFO-depth and
+              PE-count sweeps measured on the RTL (nine Verilator builds),
+              the systolic unit up to 16 x 16 on the RTL; docs/report.md
+              gives the time a --full run took
+
+examples:
+  eiegen bench --list
+  eiegen bench eie --quick
+  eiegen bench --full"""
 
 
 def add_arguments(p):
     p.add_argument("names", nargs="*", help="benchmarks to run (default: all); see --list")
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     p.add_argument("--quick", action="store_true", help="smaller problem sizes (for a smoke run)")
+    p.add_argument("--full", action="store_true",
+                   help="also the slow sweeps (RTL sweeps with many simulator builds)")
     p.add_argument("-o", "--out", default="build/bench", help="folder for plots and JSON (default %(default)s)")
     add_force(p, "folder (bench adds and replaces its own files in it, never removes others)")
+
+
+def _minutes(seconds):
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def _accepts(fn, name):
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def module_estimate(mod, quick, full):
+    """[(step, seconds)] of one benchmark, or None when it gives no estimate."""
+    est = getattr(mod, "estimate", None)
+    if est is None:
+        return None
+    return est(quick=quick, full=full) if _accepts(est, "full") else est(quick=quick)
+
+
+def run_module(mod, quick, full, out, log):
+    kw = {}
+    if _accepts(mod.run, "full"):
+        kw["full"] = full
+    if _accepts(mod.run, "log"):
+        kw["log"] = log
+    return mod.run(quick=quick, out_dir=out, **kw)
 
 
 def run(args):
@@ -32,13 +82,32 @@ def run(args):
     from ..atomic import BENCH_MARKER, check_output
     out = Path(args.out)
     check_output(out, "bench-output", force=args.force)
+    chosen = [(name, mod) for name, mod in mods if not args.names or name in args.names]
+    mode = "quick" if args.quick else "default"
+    if args.full:
+        mode += " + full"
+    estimates = [(name, module_estimate(mod, args.quick, args.full)) for name, mod in chosen]
+    total = sum(sum(s for _, s in e) for _, e in estimates if e)
+    print(f"eiegen bench ({mode}): {', '.join(n for n, _ in chosen)}; estimated {_minutes(total)} on an "
+          f"otherwise idle 2-core machine (load average now {os.getloadavg()[0]:.1f}: more load, longer)",
+          flush=True)
+    for name, e in estimates:
+        if e is None:
+            print(f"  {name:10s} (no estimate)")
+        else:
+            print(f"  {name:10s} ~{_minutes(sum(s for _, s in e)):>7s}: "
+                  + "; ".join(f"{step} ~{_minutes(s)}" for step, s in e), flush=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / BENCH_MARKER).write_text("eiegen bench writes its plots and tables here\n")
-    for name, mod in mods:
-        if args.names and name not in args.names:
-            continue
-        print(f"\n=== {name}: {getattr(mod, 'TITLE', '')} ===", flush=True)
+    t_all = time.perf_counter()
+    for k, (name, mod) in enumerate(chosen, 1):
+        print(f"\n=== [{k}/{len(chosen)}, {time.perf_counter() - t_all:.0f} s] {name}: "
+              f"{getattr(mod, 'TITLE', '')} ===", flush=True)
         t0 = time.perf_counter()
-        mod.run(quick=args.quick, out_dir=out)
-        print(f"--- {name} took {time.perf_counter() - t0:.1f} s", flush=True)
+        run_module(mod, args.quick, args.full, out, lambda s: print(s, flush=True))
+        est = dict(estimates)[name]
+        print(f"--- {name} took {time.perf_counter() - t0:.1f} s"
+              + (f" (estimated {sum(s for _, s in est):.0f} s)" if est else ""), flush=True)
+    print(f"\neiegen bench: {len(chosen)} benchmark(s) in {_minutes(time.perf_counter() - t_all)}; "
+          f"plots and JSON in {out}/")
     return 0

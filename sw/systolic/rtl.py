@@ -65,6 +65,15 @@ def generate_verilog(params, path):
     return cocotb_harness.write_verilog(SystolicUnit(params), path, name=TOPLEVEL)
 
 
+def is_built(params, simulator="verilator", build_root=None):
+    """Whether build(params, simulator) would reuse a cached model (no waves)."""
+    key = hashlib.sha256(json.dumps({"p": params.to_dict(), "sim": simulator, "src": _source_digest()},
+                                    sort_keys=True).encode()).hexdigest()[:12]
+    sim_dir = Path(build_root or default_build_root()) / f"systolic-{params.rows}x{params.cols}-{simulator}-{key}" / "sim"
+    return (sim_dir / "eiegen.build-digest").exists() and \
+        (sim_dir / (TOPLEVEL if simulator == "verilator" else "sim.vvp")).exists()
+
+
 def build(params, simulator="verilator", build_root=None, *, waves=None, progress=None):
     """Generate and build the simulator model for `params` (cached by
     parameters, simulator and RTL source digest). `waves`: a model that
