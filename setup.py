@@ -1,5 +1,5 @@
 # The repository's top-level folders hw/, sw/, sim/ and boards/ are installed
-# as eiegen.hw, eiegen.sw, eiegen.sim and eiegen.boards (DESIGN.md): the
+# as eiegen.hw, eiegen.sw, eiegen.sim and eiegen.boards (docs/design.md): the
 # repository root is the `eiegen` package, so no generic top-level name such
 # as `hw` or `sw` lands in site-packages.
 from setuptools import setup, find_packages

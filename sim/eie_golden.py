@@ -1,6 +1,6 @@
 """Bit-exact golden model of EIE layer execution (the spec the RTL is held to).
 
-Semantics (DESIGN.md, "EIE number formats"), per layer with int16 input a:
+Semantics (docs/design.md, "EIE number formats"), per layer with int16 input a:
     acc[i] = bias[i] << FRAC                                   (accumulator preload)
     for j in increasing order with a[j] != 0:                 (LNZD broadcast order)
         for each row i:  acc[i] = sat_ACC(acc[i] + W[i, j] * a[j])

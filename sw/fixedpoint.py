@@ -1,4 +1,4 @@
-"""Signed 16-bit fixed point with FRAC fractional bits (DESIGN.md, "EIE number formats")."""
+"""Signed 16-bit fixed point with FRAC fractional bits (docs/design.md, "EIE number formats")."""
 
 import numpy as np
 

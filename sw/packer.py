@@ -1,6 +1,6 @@
 """The packer: a compressed model -> an EIE memory image (interleaved CSC).
 
-DESIGN.md, "EIE storage format": row i of W belongs to PE i mod N at local row
+docs/design.md, "EIE storage format": row i of W belongs to PE i mod N at local row
 i // N; per PE and column, the non-zeros top to bottom become entries (v, z),
 a run of g zeros before a non-zero becoming g // 16 padding entries (0, 15)
 and then the entry with z = g % 16. Column pointers count entries.

@@ -18,7 +18,7 @@ def _decoded(model, n_pes=4, frac=8):
 
 
 def _reference_int(layer, x, frac, acc_width, relu):
-    """Plain Python integers, one row at a time: the DESIGN.md semantics."""
+    """Plain Python integers, one row at a time: the docs/design.md semantics."""
     lo, hi = acc_bounds(acc_width)
     out = []
     for i in range(layer.index.shape[0]):

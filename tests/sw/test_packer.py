@@ -17,7 +17,7 @@ def _one_column(values):
 
 
 def test_paper_example():
-    # EIE paper / DESIGN.md: [0, 0, 1, 2, 0 x 18, 3] -> v = [1, 2, 0, 3], z = [2, 0, 15, 2]
+    # EIE paper / docs/design.md: [0, 0, 1, 2, 0 x 18, 3] -> v = [1, 2, 0, 3], z = [2, 0, 15, 2]
     im = pack(_one_column([0, 0, 1, 2] + [0] * 18 + [3]), EIEParams(n_pes=1))
     e = im.spmat[0]
     assert list(e & 0xF) == [1, 2, 0, 3]

@@ -1,5 +1,5 @@
 """hw/eie/address_accumulator.py: (first, z) entries -> local rows, against
-the DESIGN.md encoding (padding entries (0, 15) stand for 16 rows)."""
+the docs/design.md encoding (padding entries (0, 15) stand for 16 rows)."""
 
 import random
 
@@ -10,7 +10,7 @@ from eiegen.hw.eie.address_accumulator import AddressAccumulator
 
 
 def encode_column(rows):
-    """DESIGN.md: a run of g zeros before a non-zero -> g // 16 padding
+    """docs/design.md: a run of g zeros before a non-zero -> g // 16 padding
     entries (v=0, z=15), then the entry with z = g % 16. Returns [(v, z)]
     with v = 1 + index of the non-zero (so entries are distinguishable)."""
     out, prev = [], -1

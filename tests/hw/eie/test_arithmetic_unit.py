@@ -4,7 +4,7 @@ with the bypass for back-to-back updates of one row, write-back reads.
 Each test builds a cycle-by-cycle schedule (INIT, COMPUTE, drain, WB as
 hw/eie/control.py sequences them), runs it, and compares the accumulators
 read back with a plain-integer reference that saturates after every update
-in issue order (DESIGN.md)."""
+in issue order (docs/design.md)."""
 
 import random
 

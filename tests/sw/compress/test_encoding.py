@@ -9,7 +9,7 @@ from eiegen.sw.packer import pack
 
 
 def test_paper_example():
-    # DESIGN.md: [0, 0, 1, 2, 0 x 18, 3] -> v = [1, 2, 0, 3], z = [2, 0, 15, 2]
+    # docs/design.md: [0, 0, 1, 2, 0 x 18, 3] -> v = [1, 2, 0, 3], z = [2, 0, 15, 2]
     idx = np.array([0, 0, 1, 2] + [0] * 18 + [3], dtype=np.uint8)[:, None]
     st = interleaved_csc(idx, 1)
     assert st.v.tolist() == [1, 2, 0, 3]
@@ -18,7 +18,7 @@ def test_paper_example():
 
 
 def _reference(idx, pes):
-    """Plain loops over DESIGN.md's rules: per PE, column, row top to bottom."""
+    """Plain loops over docs/design.md's rules: per PE, column, row top to bottom."""
     rows, cols = idx.shape
     out = []
     for p in range(pes):
