@@ -17,7 +17,7 @@ DESIGN ?= eie
 PES    ?=
 SIMULATOR ?= verilator
 
-.PHONY: all venv icarus sim test test-full bench bitstream report clean distclean help
+.PHONY: all venv icarus sim test test-full bench bitstream report docs-figures clean distclean help
 
 all: test
 
@@ -25,7 +25,8 @@ help:
 	@echo "make sim                 train, compress, pack and run a digits MLP on the generated EIE RTL"
 	@echo "make test                the test suite (fast subset of the RTL sweeps)"
 	@echo "make test-full           the full regression sweep (also run by CI)"
-	@echo "make bench               benchmarks, printed as tables, plots in build/bench/"
+	@echo "make bench               benchmarks (estimate first; a few minutes), plots in build/bench/"
+	@echo "make docs-figures        rewrite README's and docs' figures from runs (sim, bench, samples)"
 	@echo "make bitstream BOARD=icebreaker|ulx3s [DESIGN=eie|systolic] [PES=n]"
 
 $(STAMP): pyproject.toml setup.py
@@ -74,6 +75,11 @@ bench: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/eiegen report
+
+# README.md and docs/ figures that come from runs: regenerated, never typed
+# (sw/docsfig.py; `eiegen bench --full` must have run once for its duration)
+docs-figures: $(STAMP)
+	$(BIN)/python -m eiegen.sw.docsfig
 
 bitstream: $(STAMP)
 	$(BIN)/eiegen build --board $(BOARD) --design $(DESIGN) $(if $(PES),--pes $(PES))

@@ -1,7 +1,10 @@
 """`eiegen bench`: run the benchmarks and print their tables."""
 
+import datetime
 import inspect
+import json
 import os
+import resource
 import time
 from pathlib import Path
 
@@ -100,14 +103,30 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     (out / BENCH_MARKER).write_text("eiegen bench writes its plots and tables here\n")
     t_all = time.perf_counter()
+    load_start = os.getloadavg()[0]
+    not_cached = sum(int(step.split()[0]) for _, e in estimates if e
+                     for step, _ in e if step.endswith("build(s) not cached"))
+    took = {}
     for k, (name, mod) in enumerate(chosen, 1):
         print(f"\n=== [{k}/{len(chosen)}, {time.perf_counter() - t_all:.0f} s] {name}: "
               f"{getattr(mod, 'TITLE', '')} ===", flush=True)
         t0 = time.perf_counter()
         run_module(mod, args.quick, args.full, out, lambda s: print(s, flush=True))
         est = dict(estimates)[name]
+        took[name] = round(time.perf_counter() - t0, 1)
         print(f"--- {name} took {time.perf_counter() - t0:.1f} s"
               + (f" (estimated {sum(s for _, s in est):.0f} s)" if est else ""), flush=True)
-    print(f"\neiegen bench: {len(chosen)} benchmark(s) in {_minutes(time.perf_counter() - t_all)}; "
-          f"plots and JSON in {out}/")
+    seconds = time.perf_counter() - t_all
+    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    record = {"mode": mode, "benchmarks": list(took), "seconds": round(seconds, 1),
+              "seconds_per_benchmark": took, "estimated_seconds": round(total, 1),
+              "cpu_seconds": round(sum(u.ru_utime + u.ru_stime for u in usage), 1),
+              "load_average_start": load_start, "load_average_end": os.getloadavg()[0],
+              "builds_not_cached": not_cached, "date": datetime.date.today().isoformat()}
+    if not args.names and not args.quick:
+        # how long a whole run took, for the README (make docs-figures)
+        name = "bench-run-full.json" if args.full else "bench-run.json"
+        (out / name).write_text(json.dumps(record, indent=1) + "\n")
+    print(f"\neiegen bench: {len(chosen)} benchmark(s) in {_minutes(seconds)} "
+          f"({_minutes(record['cpu_seconds'])} of CPU; estimated {_minutes(total)}); plots and JSON in {out}/")
     return 0
