@@ -18,6 +18,7 @@ with umask 022), not the 0600/0700 of temporary files.
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -109,8 +110,16 @@ def _is_report_out(p):
             and _text_head(p / "report.md").startswith("# eiegen"))
 
 
+_BENCH_FILES = re.compile(r"(eie|compress|systolic|accuracy)[\w.-]*|bench-run[\w-]*\.json|eie_scaling\.png")
+
+
 def _is_bench_out(p):
-    return (p / BENCH_MARKER).exists()
+    """Marked by eiegen bench, or (written before the marker existed) holding
+    nothing but eiegen bench's files."""
+    if (p / BENCH_MARKER).exists():
+        return True
+    names = [q.name for q in p.iterdir()]
+    return bool(names) and all(_BENCH_FILES.fullmatch(n) for n in names)
 
 
 def _is_board_build(p):

@@ -253,3 +253,15 @@ def test_check_output_kinds(tmp_path):
     link.symlink_to(f)
     with pytest.raises(OutputExistsError):
         check_output(link, "int16-outputs")
+
+
+def test_bench_folders_written_before_the_marker_are_recognised(tmp_path):
+    d = tmp_path / "bench"
+    d.mkdir()
+    for name in ("eie.json", "eie_scaling.png", "compress.png", "accuracy.json"):
+        (d / name).write_text("x")
+    (d / "eie-speed-image-n4").mkdir()
+    check_output(d, "bench-output")
+    (d / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExistsError, match="is a directory that is not an `eiegen bench` output"):
+        check_output(d, "bench-output")
