@@ -5,10 +5,18 @@ Default (`make bench`): simulated cycles per second of the harness at N = 4,
 Verilator beside Icarus (RTL counters checked against the cycle model), and
 the FIFO-depth and PE-count sweeps of the cycle model over the paper's
 full-size layers. `--full` adds the simulator speed at N = 16 and the sweeps
-measured on the RTL (nine Verilator builds, each point held to the cycle
-model). Every RTL point uses one memory geometry (RTL_GEOMETRY), so a
-simulator build serves every layer of the benchmark at its (N, FIFO depth)
-and is reused across steps and runs (cached, see README "Caches").
+measured on the RTL (nine (N, FIFO depth) points, each held to the cycle
+model).
+
+The default simulator-speed run uses the memory geometry of the regression
+tests (tests/hw/eie/test_array.py GEOMETRY), so its build is the one `make
+test` already made and cached; the layer is scaled to fit it (a few hundred
+cycles per input, so cocotb's per-input overhead weighs on both simulators'
+rates) and the run takes a batch of inputs. The RTL sweep (--full) uses one
+larger geometry for all its points (SWEEP_GEOMETRY: Alex-7 at 1/16 fits one
+PE, Alex-8 at 1/4 fits four), each point a build of its own; --full also
+measures the speed on Alex-8 at 1/4 (thousands of cycles per input) with the
+sweep's N = 4 and N = 16 builds.
 """
 
 import json
@@ -23,16 +31,26 @@ TITLE = "EIE array: simulator speed, load efficiency vs FIFO depth, speed-up vs 
 FIFO_DEPTHS = [1, 2, 3, 4, 6, 8, 12, 16]
 PE_COUNTS = [1, 2, 4, 8, 16, 32, 64]
 
-#: the memories of every RTL point: Alex-8 at N = 4 and Alex-7 / 8 at N = 1 fit
-RTL_GEOMETRY = dict(entries_per_word=8, spmat_depth=32768, ptr_depth=4096, bias_depth=512,
-                    act_depth=1024, max_layers=1)
-SPEED_PES = {False: (4,), True: (4, 16)}           # by --full
+#: the memories of the speed runs: the regression's (tests/hw/eie/test_array.py)
+RTL_GEOMETRY = dict(spmat_depth=1024, ptr_depth=256, bias_depth=256, act_depth=64, max_layers=4)
+#: the memories of every RTL-sweep point (--full)
+SWEEP_GEOMETRY = dict(entries_per_word=8, spmat_depth=2048, ptr_depth=1024, bias_depth=256,
+                      act_depth=256, max_layers=1)
+#: the speed runs: (geometry, N, Alex-8 scale (quick, full), inputs per simulator (quick, full));
+#: the --full ones reuse the RTL sweep's builds
+SPEED_RUNS = {
+    False: [("regression", 4, (0.05, 0.06), {"verilator": (100, 1000), "icarus": (10, 100)})],
+    True: [("sweep", 4, (0.125, 0.25), {"verilator": (10, 50), "icarus": (1, 3)}),
+           ("sweep", 16, (0.125, 0.25), {"verilator": (10, 50), "icarus": (1, 3)})],
+}
+#: (quick, full) scale of Alex-7 for the RTL sweep (fits SWEEP_GEOMETRY at N = 1)
+SWEEP_SCALE = (1 / 32, 1 / 16)
 
 #: seconds of the steps' compute without simulator builds, (quick, full-size),
 #: from CPU times measured on the development machine (2 cores)
 COMPUTE_SECONDS = {
-    "speed": {False: (4, 30), True: (8, 60)},      # by --full: (quick, full size)
-    "rtl_sweep": (25, 60),
+    "speed": {False: (10, 40), True: (20, 80)},    # by --full: (quick, full size)
+    "rtl_sweep": (30, 60),
     "fifo_sweep": (1, 8),
     "pe_sweep": (8, 60),
 }
@@ -40,8 +58,15 @@ BUILD_SECONDS = {"verilator": 150, "icarus": 10}    # first build of one array, 
 
 
 def rtl_params(n_pes, fifo_depth):
+    """The parameters of a speed run (the regression's geometry)."""
     from ...hw.eie.params import EIEParams
     return EIEParams(n_pes=n_pes, fifo_depth=fifo_depth, **RTL_GEOMETRY)
+
+
+def sweep_params(n_pes, fifo_depth):
+    """The parameters of an RTL-sweep point."""
+    from ...hw.eie.params import EIEParams
+    return EIEParams(n_pes=n_pes, fifo_depth=fifo_depth, **SWEEP_GEOMETRY)
 
 
 def rtl_points(quick):
@@ -51,16 +76,24 @@ def rtl_points(quick):
     return points
 
 
+def speed_runs(full):
+    return SPEED_RUNS[False] + (SPEED_RUNS[True] if full else [])
+
+
+def _speed_params(geometry, n):
+    return (rtl_params if geometry == "regression" else sweep_params)(n, 8)
+
+
 def builds(quick, full):
     """The simulator builds a run needs: [(EIEParams, simulator)]."""
     from ..toolchain import have_icarus
     out = []
-    for n in SPEED_PES[full]:
-        out.append((rtl_params(n, 8), "verilator"))
+    for geometry, n, _, _ in speed_runs(full):
+        out.append((_speed_params(geometry, n), "verilator"))
         if have_icarus():
-            out.append((rtl_params(n, 8), "icarus"))
+            out.append((_speed_params(geometry, n), "icarus"))
     if full:
-        out += [(rtl_params(n, d), "verilator") for n, d in rtl_points(quick)]
+        out += [(sweep_params(n, d), "verilator") for n, d in rtl_points(quick)]
     seen, unique = set(), []
     for p, sim in out:
         if (p, sim) not in seen:
@@ -90,9 +123,9 @@ def estimate(quick=False, full=False):
     return steps
 
 
-def _pack_rtl(model, n_pes, fifo_depth=8):
+def _pack_rtl(model, n_pes, fifo_depth=8, sweep=False):
     from ..packer import pack
-    params = rtl_params(n_pes, fifo_depth)
+    params = (sweep_params if sweep else rtl_params)(n_pes, fifo_depth)
     return pack(model, params), params
 
 
@@ -118,42 +151,49 @@ def _build(params, sim, log):
 
 def sim_speed(quick, out_dir, log, full=False):
     """Simulated cycles per wall-clock second of the cocotb harness, Verilator
-    and Icarus side by side, on Alex-8 (scaled down with --quick)."""
+    and Icarus side by side, on Alex-8 scaled to each run's memories."""
     from ...sim import eie_harness
     from ...sim.eie_benchmarks import EIE_BENCHMARKS, make_layer, make_input
     from ..image import write_image
     from ..toolchain import have_icarus
     bench = next(b for b in EIE_BENCHMARKS if b.name == "Alex-8")
-    scale = 0.25 if quick else 1.0
-    model = make_layer(bench, seed=8, scale=scale)
-    x = make_input(bench, model.layers[0].shape[1], seed=9)
+    q = 0 if quick else 1
     rows = []
     sims = ["verilator"] + (["icarus"] if have_icarus() else [])
-    for n in SPEED_PES[full]:
-        image, params = _pack_rtl(model, n)
-        idir = out_dir / f"eie-speed-image-n{n}"
+    for geometry, n, scales, batches in speed_runs(full):
+        scale = scales[q]
+        model = make_layer(bench, seed=8, scale=scale)
+        n_in = model.layers[0].shape[1]
+        xs = np.stack([make_input(bench, n_in, seed=9 + k) for k in range(batches["verilator"][q])])
+        image, params = _pack_rtl(model, n, sweep=geometry == "sweep")
+        idir = out_dir / f"eie-speed-image-{geometry}-n{n}"
         write_image(image, idir)
-        expect = _model_cycles(image, x, params.fifo_depth).total_cycles
-        row = {"n_pes": n, "layer": f"{bench.name}{' x0.25' if quick else ''}", "model_cycles": expect}
+        shape = model.layers[0].shape
+        row = {"n_pes": n, "geometry": geometry, "layer": f"{bench.name} x{scale:g} ({shape[0]} x {shape[1]})"}
         for sim in sims:
+            batch = batches[sim][q]
+            x = xs[:batch]
+            expect = [_model_cycles(image, v, params.fifo_depth).total_cycles for v in x]
             built = _build(params, sim, log)
-            log(f"  running {row['layer']} on {n} PEs in {sim} ({expect} cycles) ...")
-            res = eie_harness.run(built, idir, x, test_dir=out_dir / f"eie-speed-run-n{n}-{sim}")
-            cyc = res["counters"][0]["cycles"]
-            row[sim] = {"cycles": cyc, "seconds": res["compute_seconds"],
+            log(f"  running {row['layer']} on {n} PEs in {sim}: {batch} inputs, {sum(expect)} cycles ...")
+            res = eie_harness.run(built, idir, x, test_dir=out_dir / f"eie-speed-run-{geometry}-n{n}-{sim}")
+            cyc = [c["cycles"] for c in res["counters"]]
+            row[sim] = {"inputs": batch, "cycles": int(sum(cyc)), "seconds": res["compute_seconds"],
                         "rate": res["sim_cycles"] / res["compute_seconds"],
                         "equal_to_model": cyc == expect}
         rows.append(row)
-    print("\nSimulated cycles per wall-clock second (cocotb harness, compute phase, no Python per cycle)")
-    print(f"{'layer':14s} {'N':>3s} {'cycles':>9s} {'Verilator c/s':>14s} {'Icarus c/s':>12s} {'ratio':>7s} {'RTL = model':>12s}")
+    print("\nSimulated cycles per wall-clock second (cocotb harness, compute phase, no Python per cycle;"
+          " cycles summed over each simulator's batch)")
+    print(f"{'layer':26s} {'N':>3s} {'Verilator c/s':>14s} {'(cycles)':>9s} {'Icarus c/s':>12s} {'(cycles)':>9s} "
+          f"{'ratio':>7s} {'RTL = model':>12s}")
     for r in rows:
         v = r["verilator"]
         i = r.get("icarus")
-        irate = f"{i['rate']:12,.0f}" if i else "         n/a"
+        irate = f"{i['rate']:12,.0f} {i['cycles']:9d}" if i else f"{'n/a':>12s} {'':9s}"
         ratio = f"{v['rate'] / i['rate']:6.1f}x" if i else "    n/a"
         equal = v["equal_to_model"] and (i is None or i["equal_to_model"])
-        print(f"{r['layer']:14s} {r['n_pes']:3d} {v['cycles']:9d} {v['rate']:14,.0f} "
-              f"{irate} {ratio} {str(equal):>12s}")
+        print(f"{r['layer']:26s} {r['n_pes']:3d} {v['rate']:14,.0f} {v['cycles']:9d} {irate} {ratio} "
+              f"{str(equal):>12s}")
     if "icarus" not in sims:
         from ..toolchain import icarus_install_command
         print(f"(Icarus Verilog not installed: its column is missing; `{icarus_install_command()}`)")
@@ -169,14 +209,14 @@ def rtl_sweep(quick, out_dir, log):
     from ...sim.eie_benchmarks import EIE_BENCHMARKS, make_layer, make_input
     from ..image import write_image
     bench = next(b for b in EIE_BENCHMARKS if b.name == "Alex-7")
-    scale = 1 / 16 if quick else 1 / 8
+    scale = SWEEP_SCALE[0 if quick else 1]
     model = make_layer(bench, seed=7, scale=scale)
     x = make_input(bench, model.layers[0].shape[1], seed=3)
     label = f"{bench.name} x{scale:g} ({model.layers[0].shape[0]} x {model.layers[0].shape[1]})"
     points = rtl_points(quick)
     rows = {}
     for k, (n, d) in enumerate(points, 1):
-        image, params = _pack_rtl(model, n, fifo_depth=d)
+        image, params = _pack_rtl(model, n, fifo_depth=d, sweep=True)
         idir = out_dir / f"eie-rtl-image-n{n}"
         write_image(image, idir)
         log(f"  point {k}/{len(points)}: N={n:2d} FIFO depth {d:2d}")
@@ -274,7 +314,7 @@ def run(quick=False, out_dir=Path("build/bench"), *, full=False, log=None):
     def head(text):
         log(f"\n[eie {next(step)}/{n_steps}, {time.perf_counter() - t0:.0f} s] {text}")
 
-    head(f"simulator speed at N = {', '.join(map(str, SPEED_PES[full]))} (Verilator beside Icarus) ...")
+    head(f"simulator speed, {len(speed_runs(full))} run(s) (Verilator beside Icarus) ...")
     speed = sim_speed(quick, out_dir, log, full=full)
     rtl = None
     if full:

@@ -50,7 +50,7 @@ def test_the_eie_estimate_counts_the_builds_not_cached(monkeypatch, tmp_path):
     assert steps["1 verilator build(s) not cached"] == eie_bench.BUILD_SECONDS["verilator"]
     assert steps["1 icarus build(s) not cached"] == eie_bench.BUILD_SECONDS["icarus"]
     full = dict(eie_bench.estimate(quick=False, full=True))
-    n_verilator = len({(n, d) for n, d in eie_bench.rtl_points(False)} | {(4, 8), (16, 8)})
+    n_verilator = len(eie_bench.rtl_points(False)) + 1        # the speed runs' sweep builds are shared
     assert full[f"{n_verilator} verilator build(s) not cached"] == n_verilator * eie_bench.BUILD_SECONDS["verilator"]
     # a cached build is not counted, and the last build time on this machine is used
     p = eie_bench.rtl_params(4, 8)
@@ -68,14 +68,25 @@ def test_the_eie_estimate_counts_the_builds_not_cached(monkeypatch, tmp_path):
     assert full[f"{n_verilator - 1} verilator build(s) not cached"] == (n_verilator - 1) * 42.0
 
 
-def test_every_rtl_point_fits_one_geometry():
-    """One memory geometry for every RTL point: a build serves every layer of the benchmark."""
+def test_every_rtl_point_fits_the_regressions_geometry():
+    """The speed runs use the regression tests' memory geometry, so their builds
+    are the ones `make test` / `make test-full` cached; every layer fits its geometry."""
+    import importlib.util
     from eiegen.sim.eie_benchmarks import EIE_BENCHMARKS, make_layer
     from eiegen.sw.packer import pack
-    alex8 = make_layer(next(b for b in EIE_BENCHMARKS if b.name == "Alex-8"), seed=8)
-    alex7 = make_layer(next(b for b in EIE_BENCHMARKS if b.name == "Alex-7"), seed=7, scale=1 / 8)
-    for n in eie_bench.SPEED_PES[True]:
-        pack(alex8, eie_bench.rtl_params(n, 8))                   # capacity-checked
-    for n, d in eie_bench.rtl_points(False):
-        pack(alex7, eie_bench.rtl_params(n, d))
+    from eiegen.sw.paths import checkout_root
+    spec = importlib.util.spec_from_file_location(
+        "regression", checkout_root() / "tests" / "hw" / "eie" / "test_array.py")
+    regression = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regression)
+    assert eie_bench.RTL_GEOMETRY == regression.GEOMETRY
+    assert eie_bench.rtl_params(4, 8) == regression.params_for(4, 8)
+    alex8 = next(b for b in EIE_BENCHMARKS if b.name == "Alex-8")
+    alex7 = next(b for b in EIE_BENCHMARKS if b.name == "Alex-7")
+    for q in (0, 1):
+        for geometry, n, scales, _ in eie_bench.speed_runs(True):
+            pack(make_layer(alex8, seed=8, scale=scales[q]), eie_bench._speed_params(geometry, n))
+        m7 = make_layer(alex7, seed=7, scale=eie_bench.SWEEP_SCALE[q])
+        for n, d in eie_bench.rtl_points(bool(1 - q)):
+            pack(m7, eie_bench.sweep_params(n, d))
     assert isinstance(eie_bench.rtl_params(1, 1), EIEParams)
