@@ -182,8 +182,8 @@ def sim_speed(quick, out_dir, log, full=False):
                         "rate": res["sim_cycles"] / res["compute_seconds"],
                         "equal_to_model": cyc == expect}
         rows.append(row)
-    print("\nSimulated cycles per wall-clock second (cocotb harness, compute phase, no Python per cycle;"
-          " cycles summed over each simulator's batch)")
+    print("\nSimulated cycles per wall-clock second (cocotb harness, compute phase of each input; cycles "
+          "summed over each simulator's batch; wall time, so other load on the machine lowers both)")
     print(f"{'layer':26s} {'N':>3s} {'Verilator c/s':>14s} {'(cycles)':>9s} {'Icarus c/s':>12s} {'(cycles)':>9s} "
           f"{'ratio':>7s} {'RTL = model':>12s}")
     for r in rows:
