@@ -28,7 +28,10 @@ from .model import CompressedLayer, CompressedModel, FloatLayer, FloatModel
 
 __all__ = ["Dataset", "load_digits_dataset", "load_dataset_npz", "init_mlp", "forward",
            "loss_and_grads", "Adam", "train", "accuracy", "predict", "prune_and_retrain",
-           "quantize_and_finetune", "deep_compress", "prune_schedule"]
+           "quantize_and_finetune", "deep_compress", "prune_schedule", "sparsity_sweep",
+           "DIGITS_HIDDEN"]
+
+DIGITS_HIDDEN = (128, 64)      # hidden layers of the digits MLP of `eiegen sim` and the benchmarks
 
 
 # -- data --------------------------------------------------------------------
@@ -361,3 +364,33 @@ def deep_compress(model, data, sparsity, *, bits=4, pes=1, balance=False, prune_
     cm = quantize_and_finetune(pruned, data, bits=bits, epochs=finetune_epochs, lr=lr,
                                seed=seed + 100, progress=progress)
     return cm, pruned
+
+
+def sparsity_sweep(float_model, data, sparsities, *, bits=4, pes=1, balance=False, prune_steps=2,
+                   retrain_epochs=8, finetune_epochs=5, lr=1e-3, seed=0, progress=None):
+    """Accuracy against sparsity (every layer pruned alike): per sparsity,
+    prune with retraining (accuracy 'pruned'), then quantize to `bits` with
+    centroid fine-tuning (accuracy 'both'), float accuracy on the test split;
+    sizes as fractions of the dense fp32 weights (the thesis Fig. 4.9 size
+    model, eiegen.sw.compress.pruned_model_bits / quantized_model_bits)."""
+    from .compress import dense_weight_bits, pruned_model_bits, quantized_model_bits
+    out = {"sparsities": list(sparsities), "bits": bits,
+           "float": accuracy(float_model, data.x_test, data.y_test),
+           "pruned": [], "both": [], "size_pruned": [], "size_both": [], "density": []}
+    dense = dense_weight_bits(float_model)
+    for s in sparsities:
+        t0 = time.perf_counter()
+        sp = {l.name: s for l in float_model.layers}
+        pruned, _ = prune_and_retrain(float_model, data, sp, steps=prune_steps, epochs=retrain_epochs,
+                                      lr=lr, pes=pes, balance=balance, seed=seed)
+        cm = quantize_and_finetune(pruned, data, bits=bits, epochs=finetune_epochs, lr=lr, seed=seed + 100)
+        out["pruned"].append(accuracy(pruned, data.x_test, data.y_test))
+        out["both"].append(accuracy(cm, data.x_test, data.y_test))
+        out["size_pruned"].append(pruned_model_bits(pruned) / dense)
+        out["size_both"].append(quantized_model_bits(cm, pruned=True) / dense)
+        out["density"].append(sum(int((l.weight != 0).sum()) for l in pruned.layers)
+                              / sum(l.weight.size for l in pruned.layers))
+        if progress is not None:
+            progress(f"  sparsity {s:g}: pruned {out['pruned'][-1]:.2%}, + {bits}-bit quantization "
+                     f"{out['both'][-1]:.2%} ({time.perf_counter() - t0:.1f} s)")
+    return out

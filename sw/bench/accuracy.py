@@ -3,7 +3,8 @@ thesis Fig. 4.9 / Deep Compression Fig. 6): pruning only, trained
 quantization only, and both, each with retraining.
 
 Model size ratio (compressed / dense fp32 weights; biases are the same in
-every variant and left out, as in the thesis' figure):
+every variant and left out, as in the thesis' figure; the formulas are
+eiegen.sw.compress.pruned_model_bits / quantized_model_bits):
 - pruning only: the non-zeros in CSC (one PE's interleaved CSC), a 32-bit
   value and a 4-bit relative row index per entry, padding entries included;
 - quantization only (no pruning): a `bits`-bit index per weight plus the
@@ -24,73 +25,19 @@ TITLE = "Digits MLP: accuracy vs compression rate, pruning / quantization / both
 
 SPARSITIES = (0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97)
 QUANT_BITS = (1, 2, 3, 4, 5, 6, 8)
-Z_BITS = 4
-
-
-def _entries(index_or_weight):
-    from ..compress import interleaved_csc
-    return interleaved_csc(np.asarray(index_or_weight) != 0, 1).entries
-
-
-def size_pruned(model):
-    """Bits of the pruned float model in CSC: (32 + 4) per entry."""
-    return sum(_entries(l.weight) * (32 + Z_BITS) for l in model.layers)
-
-
-def size_quantized(compressed, *, pruned):
-    """Bits of a quantized model: with pruning, (b + 4) per CSC entry; without,
-    b per weight; plus 32 bits per codebook entry (not the reserved zero)."""
-    bits = 0
-    for l in compressed.layers:
-        b = max(1, int(np.ceil(np.log2(len(l.codebook)))))
-        if pruned:
-            bits += _entries(l.index) * (b + Z_BITS)
-        else:
-            bits += l.index.size * b
-        bits += 32 * (len(l.codebook) - 1)
-    return bits
-
-
-def dense_bits(model):
-    return 32 * sum(l.shape[0] * l.shape[1] for l in model.layers)
-
-
-def sparsity_sweep(float_model, data, sparsities, *, bits=4, pes=1, balance=False, prune_steps=2,
-                   retrain_epochs=8, finetune_epochs=5, lr=1e-3, seed=0, progress=None):
-    """Per sparsity: prune with retraining (accuracy 'pruned'), then quantize
-    to `bits` with centroid fine-tuning (accuracy 'both'). Float accuracy."""
-    from .. import train as T
-    out = {"sparsities": list(sparsities), "bits": bits, "float": T.accuracy(float_model, data.x_test, data.y_test),
-           "pruned": [], "both": [], "size_pruned": [], "size_both": [], "density": []}
-    dense = dense_bits(float_model)
-    for s in sparsities:
-        t0 = time.perf_counter()
-        sp = {l.name: s for l in float_model.layers}
-        pruned, _ = T.prune_and_retrain(float_model, data, sp, steps=prune_steps, epochs=retrain_epochs,
-                                        lr=lr, pes=pes, balance=balance, seed=seed)
-        cm = T.quantize_and_finetune(pruned, data, bits=bits, epochs=finetune_epochs, lr=lr, seed=seed + 100)
-        out["pruned"].append(T.accuracy(pruned, data.x_test, data.y_test))
-        out["both"].append(T.accuracy(cm, data.x_test, data.y_test))
-        out["size_pruned"].append(size_pruned(pruned) / dense)
-        out["size_both"].append(size_quantized(cm, pruned=True) / dense)
-        out["density"].append(sum(int((l.weight != 0).sum()) for l in pruned.layers)
-                              / sum(l.weight.size for l in pruned.layers))
-        if progress is not None:
-            progress(f"  sparsity {s:g}: pruned {out['pruned'][-1]:.2%}, + {bits}-bit quantization "
-                     f"{out['both'][-1]:.2%} ({time.perf_counter() - t0:.1f} s)")
-    return out
 
 
 def quant_sweep(float_model, data, bits_list, *, finetune_epochs=5, lr=1e-3, seed=0, progress=None):
     """Quantization only (no pruning): k-means to 2**b - 1 centroids, fine-tuned."""
     from .. import train as T
+    from ..compress import dense_weight_bits, quantized_model_bits
     out = {"bits": list(bits_list), "accuracy": [], "size": []}
-    dense = dense_bits(float_model)
+    dense = dense_weight_bits(float_model)
     for b in bits_list:
         t0 = time.perf_counter()
         cm = T.quantize_and_finetune(float_model, data, bits=b, epochs=finetune_epochs, lr=lr, seed=seed)
         out["accuracy"].append(T.accuracy(cm, data.x_test, data.y_test))
-        out["size"].append(size_quantized(cm, pruned=False) / dense)
+        out["size"].append(quantized_model_bits(cm, pruned=False) / dense)
         if progress is not None:
             progress(f"  {b}-bit quantization only: {out['accuracy'][-1]:.2%} "
                      f"({time.perf_counter() - t0:.1f} s)")
@@ -101,9 +48,8 @@ def fig49(quick=False, seed=0, progress=None):
     """Train the digits MLP and run the three sweeps. Returns a JSON-able dict."""
     from threadpoolctl import threadpool_limits
     from .. import train as T
-    from ..simflow import DEFAULT_HIDDEN
     data = T.load_digits_dataset(seed=0)
-    sizes = [data.n_inputs, *DEFAULT_HIDDEN, data.n_classes]
+    sizes = [data.n_inputs, *T.DIGITS_HIDDEN, data.n_classes]
     ep = (15, 5, 3) if quick else (40, 10, 8)
     with threadpool_limits(1):
         if progress:
@@ -114,7 +60,7 @@ def fig49(quick=False, seed=0, progress=None):
         qb = (2, 4, 8) if quick else QUANT_BITS
         if progress:
             progress("pruning (+ 4-bit quantization) sweep ...")
-        sw = sparsity_sweep(fm, data, sps, prune_steps=2 if quick else 3, retrain_epochs=ep[1],
+        sw = T.sparsity_sweep(fm, data, sps, prune_steps=2 if quick else 3, retrain_epochs=ep[1],
                             finetune_epochs=ep[2], seed=seed, progress=progress)
         if progress:
             progress("quantization-only sweep ...")
@@ -154,8 +100,8 @@ def plot(res, path):
             label="quantization only")
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xscale("log")
-    from ..simflow import _percent_ticks
-    _percent_ticks(ax, [100 * v for v in sw["size_both"] + sw["size_pruned"] + qs["size"]])
+    from ..plotting import percent_ticks
+    percent_ticks(ax, [100 * v for v in sw["size_both"] + sw["size_pruned"] + qs["size"]])
     ax.set_xlabel("model size ratio after compression (% of fp32 weights)")
     ax.set_ylabel("accuracy loss (percentage points)")
     ax.set_ylim(max(-20, min(ax.get_ylim()[0], -5)), 2)

@@ -25,7 +25,8 @@ from .prune import (check_sparsity, column_imbalance, imbalance, pe_nonzeros, pr
                     prune_magnitude)
 from .quantize import (KMeansResult, QuantizedWeight, check_bits, finetune_centroids, kmeans_1d,
                        linear_init, quantize_layer, quantize_weight)
-from .report import LayerReport, Report, compression_report, layer_report
+from .report import (LayerReport, Report, compression_report, dense_weight_bits, layer_report,
+                     pruned_model_bits, quantized_model_bits)
 
 __all__ = [
     "compress_model", "compress_layer", "compression_report", "Report", "LayerReport", "layer_report",
@@ -33,7 +34,8 @@ __all__ = [
     "column_imbalance", "kmeans_1d", "linear_init", "KMeansResult", "quantize_weight",
     "QuantizedWeight", "quantize_layer", "finetune_centroids", "check_bits", "huffman_code",
     "huffman_code_for", "HuffmanCode", "entropy", "interleaved_csc", "EntryStreams",
-    "parse_sparsity", "sparsity_per_layer",
+    "parse_sparsity", "sparsity_per_layer", "dense_weight_bits", "pruned_model_bits",
+    "quantized_model_bits",
 ]
 
 

@@ -23,7 +23,8 @@ from ..model import CompressedModel, FloatModel
 from .encoding import interleaved_csc, Z_BITS
 from .huffman import huffman_code
 
-__all__ = ["LayerReport", "Report", "compression_report", "layer_report"]
+__all__ = ["LayerReport", "Report", "compression_report", "layer_report", "dense_weight_bits",
+           "pruned_model_bits", "quantized_model_bits"]
 
 FLOAT_BYTES = 4
 
@@ -215,3 +216,34 @@ def compression_report(compressed, original=None, pes=1):
             raise ModelError(f"the original model's layers ({', '.join(orig)}) are not the "
                              f"compressed model's ({', '.join(names)})")
     return Report(int(pes), [layer_report(l, int(pes), orig.get(l.name)) for l in compressed.layers])
+
+
+# -- the size model of Han's thesis Fig. 4.9 (weights only, one PE's CSC) ------------
+
+def _csc_entries(index_or_weight):
+    return interleaved_csc(np.asarray(index_or_weight) != 0, 1).entries
+
+
+def dense_weight_bits(model):
+    """Bits of the dense fp32 weights (biases left out, as in the thesis' figure)."""
+    return 32 * sum(l.shape[0] * l.shape[1] for l in model.layers)
+
+
+def pruned_model_bits(model):
+    """Bits of a pruned float model in CSC: a 32-bit value and a 4-bit relative
+    row index per entry, padding entries included."""
+    return sum(_csc_entries(l.weight) * (32 + Z_BITS) for l in model.layers)
+
+
+def quantized_model_bits(compressed, *, pruned):
+    """Bits of a quantized model: with pruning, (b + 4) per CSC entry; without,
+    b per weight; plus 32 bits per codebook entry (not the reserved zero)."""
+    bits = 0
+    for l in compressed.layers:
+        b = max(1, int(np.ceil(np.log2(len(l.codebook)))))
+        if pruned:
+            bits += _csc_entries(l.index) * (b + Z_BITS)
+        else:
+            bits += l.index.size * b
+        bits += 32 * (len(l.codebook) - 1)
+    return bits

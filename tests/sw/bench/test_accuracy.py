@@ -1,10 +1,13 @@
-"""The Fig. 4.9 sweep's size formulas and sweeps (sw/bench/accuracy.py)."""
+"""The Fig. 4.9 sweeps (sw/bench/accuracy.py; the sparsity sweep lives in sw/train.py, the size
+formulas in sw/compress/report.py)."""
 
 import numpy as np
 import pytest
 
 from eiegen.sw import train as T
 from eiegen.sw.bench import accuracy as A
+from eiegen.sw.compress import dense_weight_bits, pruned_model_bits, quantized_model_bits
+from eiegen.sw.compress.report import _csc_entries
 from eiegen.sw.model import CompressedLayer, CompressedModel, FloatLayer, FloatModel
 
 
@@ -15,15 +18,15 @@ def test_sizes_by_hand():
     w[2, 0], w[39, 0] = 0.5, -0.25
     w[0, 1] = 1.0
     fm = FloatModel([FloatLayer("a", w, None, False)])
-    assert A._entries(w) == 5
-    assert A.size_pruned(fm) == 5 * 36
-    assert A.dense_bits(fm) == 32 * 80
+    assert _csc_entries(w) == 5
+    assert pruned_model_bits(fm) == 5 * 36
+    assert dense_weight_bits(fm) == 32 * 80
     idx = (w != 0).astype(np.uint8) * np.array([[1, 2]], dtype=np.uint8)
     cm = CompressedModel([CompressedLayer("a", np.array([0.0, 0.5, 1.0]), idx, None, False)])
     # 3 codebook entries -> 2-bit index; pruned: 5 entries x (2 + 4) + 2 centroids x 32
-    assert A.size_quantized(cm, pruned=True) == 5 * 6 + 64
+    assert quantized_model_bits(cm, pruned=True) == 5 * 6 + 64
     # not pruned: 80 weights x 2 bits + 64
-    assert A.size_quantized(cm, pruned=False) == 160 + 64
+    assert quantized_model_bits(cm, pruned=False) == 160 + 64
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +38,7 @@ def setup():
 
 def test_sparsity_sweep(setup):
     data, fm = setup
-    sw = A.sparsity_sweep(fm, data, (0.5, 0.98), retrain_epochs=2, finetune_epochs=1, prune_steps=1)
+    sw = T.sparsity_sweep(fm, data, (0.5, 0.98), retrain_epochs=2, finetune_epochs=1, prune_steps=1)
     assert sw["density"] == pytest.approx([0.5, 0.02], abs=0.002)
     # sizes follow the densities; 4-bit entries are smaller than 32-bit ones
     assert sw["size_pruned"][1] < sw["size_pruned"][0]
