@@ -13,7 +13,8 @@ File formats (see docs/model-files.md):
 - ONNX (.onnx): a chain of Gemm or MatMul + Add layers with Relu, Flatten or
   Reshape at the input and an optional final Softmax (load_onnx_model);
 - compressed .npz: marker `__eiegen_compressed__` and, per layer,
-  `<layer>.codebook`, `<layer>.index`, `<layer>.bias`, `<layer>.relu`.
+  `<layer>.codebook`, `<layer>.index`, `<layer>.bias`, `<layer>.relu` and
+  the pruning target used, `<layer>.sparsity` (optional).
 """
 
 import dataclasses
@@ -78,6 +79,7 @@ class CompressedLayer:
     index: np.ndarray             # (outputs, inputs) uint8, 0 = pruned
     bias: np.ndarray | None = None
     relu: bool = True
+    sparsity: float | None = None  # the pruning target that was used, when known
 
     def __post_init__(self):
         self.codebook = _check_matrix(self.name, "codebook", self.codebook, 1).astype(np.float64)
@@ -97,6 +99,10 @@ class CompressedLayer:
                 raise ModelError(f"layer '{self.name}': bias has {self.bias.shape[0]} entries "
                                  f"but the layer has {self.index.shape[0]} outputs")
         self.relu = bool(self.relu)
+        if self.sparsity is not None:
+            self.sparsity = float(self.sparsity)
+            if not 0.0 <= self.sparsity < 1.0:
+                raise ModelError(f"layer '{self.name}': sparsity {self.sparsity} is outside [0, 1)")
 
     @property
     def shape(self):
@@ -242,7 +248,7 @@ def _compressed_from_arrays(arrays, source):
         if key == COMPRESSED_MARKER:
             continue
         lname, _, field = key.rpartition(".")
-        if field not in ("codebook", "index", "bias", "relu"):
+        if field not in ("codebook", "index", "bias", "relu", "sparsity"):
             raise ModelError(f"{source}: array '{key}': unknown field in a compressed model")
         if lname not in groups:
             order.append(lname)
@@ -254,8 +260,9 @@ def _compressed_from_arrays(arrays, source):
         for need in ("codebook", "index", "relu"):
             if need not in g:
                 raise ModelError(f"{source}: compressed layer '{lname}' lacks '{lname}.{need}'")
+        sparsity = float(np.asarray(g["sparsity"]).item()) if "sparsity" in g else None
         layers.append(CompressedLayer(lname, g["codebook"], g["index"], g.get("bias"),
-                                      bool(np.asarray(g["relu"]).item())))
+                                      bool(np.asarray(g["relu"]).item()), sparsity))
     return CompressedModel(layers)
 
 
@@ -278,6 +285,8 @@ def save_compressed_model(model, path):
         if layer.bias is not None:
             arrays[f"{layer.name}.bias"] = layer.bias
         arrays[f"{layer.name}.relu"] = np.array(layer.relu)
+        if layer.sparsity is not None:
+            arrays[f"{layer.name}.sparsity"] = np.array(layer.sparsity)
     with atomic_file(path) as f:
         np.savez_compressed(f, **arrays)
 

@@ -14,6 +14,7 @@ applied per fully connected layer of a FloatModel:
 See docs/compression.md for the options and the report's columns.
 """
 
+import dataclasses
 import time
 
 from ..errors import ModelError
@@ -60,7 +61,8 @@ def compress_layer(layer, sparsity=0.9, bits=4, pes=None, balance=False, *, grou
         w = prune_balanced(layer.weight, s, pes, group=group, name=layer.name)
     else:
         w = prune_magnitude(layer.weight, s, name=layer.name)
-    return quantize_layer(FloatLayer(layer.name, w, layer.bias, layer.relu), bits)
+    c = quantize_layer(FloatLayer(layer.name, w, layer.bias, layer.relu), bits)
+    return dataclasses.replace(c, sparsity=s)
 
 
 def compress_model(model, sparsity=0.9, bits=4, pes=None, balance=False, *, group=1, progress=None):

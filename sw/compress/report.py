@@ -62,6 +62,7 @@ class LayerReport:
     ratio: float                    # dense_bytes / compressed_bytes
     ratio_huffman: float            # dense_bytes / compressed_bytes_huffman
     weight_error: float | None = None   # ||W - W_q||_F / ||W||_F when the original is given
+    sparsity: float | None = None       # the pruning target used (CompressedLayer.sparsity), when known
 
     def to_dict(self):
         d = dataclasses.asdict(self)
@@ -97,6 +98,7 @@ class Report:
         return {"pes": self.pes, "layers": [l.to_dict() for l in self.layers], "total": self.total}
 
     def table(self):
+        with_sp = any(l.sparsity is not None for l in self.layers)
         head = ["layer", "shape", "density", "w bits", "w H", "i bits", "i H", "padding",
                 "entries/PE", "bits/w", "bits/w H", "idx ovh", "bytes", "bytes H", "ratio", "ratio H"]
         rows = []
@@ -107,11 +109,16 @@ class Report:
                          f"{l.bits_per_weight_huffman:.2f}", f"{l.index_overhead:.1%}",
                          _size(l.compressed_bytes), _size(l.compressed_bytes_huffman),
                          f"{l.ratio:.1f}x", f"{l.ratio_huffman:.1f}x"])
+            if with_sp:
+                rows[-1].insert(2, "-" if l.sparsity is None else f"{l.sparsity:.3g}")
         t = self.total
         rows.append(["total", "", f"{t['density']:.2%}", "", "", "", "", str(t["padding"]), "",
                      f"{t['bits_per_weight']:.2f}", f"{t['bits_per_weight_huffman']:.2f}", "",
                      _size(t["compressed_bytes"]), _size(t["compressed_bytes_huffman"]),
                      f"{t['ratio']:.1f}x", f"{t['ratio_huffman']:.1f}x"])
+        if with_sp:
+            head.insert(2, "sparsity")
+            rows[-1].insert(2, "")
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
 
         def fmt(r):
@@ -196,7 +203,7 @@ def layer_report(layer, pes, original=None):
         codebook_bytes=codebook_bytes, bias_bytes=bias_bytes, pointer_bytes=pointer_bytes,
         compressed_bytes=compressed, compressed_bytes_huffman=compressed_h, dense_bytes=dense_bytes,
         ratio=dense_bytes / compressed, ratio_huffman=dense_bytes / compressed_h,
-        weight_error=weight_error)
+        weight_error=weight_error, sparsity=layer.sparsity)
 
 
 def compression_report(compressed, original=None, pes=1):
