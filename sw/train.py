@@ -528,7 +528,7 @@ def estimate_seconds(model, data, epochs, *, batch=32, seed=0):
         _, dws, dbs = loss_and_grads(ws, bs, rs, data.x_train[idx], data.y_train[idx])
         opt.step(ws + bs, dws + dbs)
     per_batch = (time.perf_counter() - t0) / k
-    return 1.3 * per_batch * -(-n // batch) * epochs
+    return per_batch * -(-n // batch) * epochs
 
 
 def sparsity_sweep(float_model, data, sparsities, *, bits=4, pes=1, balance=False, prune_steps=2,
