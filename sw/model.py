@@ -316,6 +316,7 @@ def load_onnx_model(path):
     - Relu after a layer;
     - Flatten (axis 1) or Reshape to 2-D before the first layer;
     - Cast to a float type, Identity and Dropout anywhere (no-ops);
+    - Transpose of a constant (a weight transposed ahead of its MatMul);
     - an optional Softmax at the end (dropped: the class is the argmax either way);
     - after the network, a classifier's label output (ArgMax, ZipMap,
       ArrayFeatureExtractor, Reshape, Cast, as scikit-learn's skl2onnx
@@ -344,7 +345,7 @@ def load_onnx_model(path):
         n = nodes[k]
         return f"{path}: node '{n.name}' ({n.op_type})" if n.name else f"{path}: node #{k} ({n.op_type})"
 
-    const = {}
+    const, folded = {}, set()       # folded: nodes computing a constant from constants
     try:
         for t in g.initializer:
             const[t.name] = numpy_helper.to_array(t)
@@ -357,6 +358,11 @@ def load_onnx_model(path):
                     for key in ("value_float", "value_floats", "value_int", "value_ints"):
                         if key in a:
                             const[n.output[0]] = np.asarray(a[key])
+            elif n.op_type == "Transpose" and n.input[0] in const:
+                # the weight transposed ahead of a MatMul (PyTorch's dynamo exporter): fold it
+                perm = _onnx_attrs(n).get("perm")
+                const[n.output[0]] = np.transpose(const[n.input[0]], perm)
+                folded.add(k)
     except Exception as exc:          # noqa: BLE001 - e.g. external data that is missing
         raise ModelError(f"{path}: cannot read the model's constants ({exc})") from None
     inputs = [i for i in g.input if i.name not in const]
@@ -482,7 +488,7 @@ def load_onnx_model(path):
                 frontier.extend(o for o in nodes[k].output if o)
     n_out = layers[-1][0].shape[0]
     for k, n in enumerate(nodes):
-        if k in used or n.op_type == "Constant":
+        if k in used or k in folded or n.op_type == "Constant":
             continue
         if k not in downstream or n.op_type not in _HEAD_OPS:
             raise unsupported(k)

@@ -76,6 +76,23 @@ def test_reshape_by_constant_node_and_matmul_without_bias(tmp_path):
     np.testing.assert_array_equal(m.layers[0].weight, _f32(w).T)
 
 
+def test_dynamo_style_transposed_weight(tmp_path):
+    """PyTorch's dynamo exporter writes nn.Linear as Transpose(weight), MatMul, Add."""
+    rng = np.random.default_rng(5)
+    w1, b1, w2, b2 = rng.normal(size=(6, 4)), rng.normal(size=6), rng.normal(size=(3, 6)), rng.normal(size=3)
+    nodes = [helper.make_node("Transpose", ["fc1.weight"], ["t1"], perm=[1, 0]),
+             helper.make_node("MatMul", ["x", "t1"], ["m1"]), helper.make_node("Add", ["m1", "fc1.bias"], ["a1"]),
+             helper.make_node("Relu", ["a1"], ["r1"]),
+             helper.make_node("Transpose", ["fc2.weight"], ["t2"], perm=[1, 0]),
+             helper.make_node("MatMul", ["r1", "t2"], ["m2"]), helper.make_node("Add", ["m2", "fc2.bias"], ["y"])]
+    m = load_model(_save(tmp_path / "m.onnx", nodes, {"fc1.weight": w1, "fc1.bias": b1, "fc2.weight": w2,
+                                                     "fc2.bias": b2}, ["N", 4]))
+    np.testing.assert_array_equal(m.layers[0].weight, _f32(w1))
+    np.testing.assert_array_equal(m.layers[1].weight, _f32(w2))
+    np.testing.assert_array_equal(m.layers[1].bias, _f32(b2))
+    assert [l.relu for l in m.layers] == [True, False]
+
+
 def _conv(tmp_path):
     rng = np.random.default_rng(2)
     nodes = [helper.make_node("Conv", ["x", "k"], ["c"], name="conv1"),
