@@ -277,3 +277,13 @@ def test_deep_compress_records_sparsity_and_balances_groups(digits, trained):
 def test_estimate_seconds(digits, trained):
     assert T.estimate_seconds(trained, digits, 0) == 0.0
     assert 0.0 < T.estimate_seconds(trained, digits, 10) < 60.0
+
+
+def test_sparsity_sweep(digits, trained):
+    sw = T.sparsity_sweep(trained, digits, (0.5, 0.98), retrain_epochs=2, finetune_epochs=1, prune_steps=1)
+    assert sw["density"] == pytest.approx([0.5, 0.02], abs=0.002)
+    # sizes follow the densities; 4-bit entries are smaller than 32-bit ones
+    assert sw["size_pruned"][1] < sw["size_pruned"][0]
+    assert all(b < p for b, p in zip(sw["size_both"], sw["size_pruned"]))
+    # 2 % of the weights cannot hold the accuracy of 50 %
+    assert sw["both"][0] > sw["both"][1] + 0.05 and sw["pruned"][0] > 0.85

@@ -1,5 +1,5 @@
-"""The Fig. 4.9 sweeps (sw/bench/accuracy.py; the sparsity sweep lives in sw/train.py, the size
-formulas in sw/compress/report.py)."""
+"""The Fig. 4.9 sweeps and the LeNet-300-100 run (sw/bench/accuracy.py; the sparsity sweep is tested
+in tests/sw/test_train.py, the size formulas are sw/compress/report.py's)."""
 
 import numpy as np
 import pytest
@@ -34,17 +34,6 @@ def setup():
     data = T.load_digits_dataset()
     fm = T.train(T.init_mlp([64, 24, 10], seed=1), data, epochs=10, lr=3e-3)
     return data, fm
-
-
-def test_sparsity_sweep(setup):
-    data, fm = setup
-    sw = T.sparsity_sweep(fm, data, (0.5, 0.98), retrain_epochs=2, finetune_epochs=1, prune_steps=1)
-    assert sw["density"] == pytest.approx([0.5, 0.02], abs=0.002)
-    # sizes follow the densities; 4-bit entries are smaller than 32-bit ones
-    assert sw["size_pruned"][1] < sw["size_pruned"][0]
-    assert all(b < p for b, p in zip(sw["size_both"], sw["size_pruned"]))
-    # 2 % of the weights cannot hold the accuracy of 50 %
-    assert sw["both"][0] > sw["both"][1] + 0.05 and sw["pruned"][0] > 0.85
 
 
 def test_quant_sweep(setup):
