@@ -382,3 +382,15 @@ def test_bad_onnx(cli, tmp_path, leftovers, name, make, message, command):
     assert re.search(message, stderr), stderr
     assert len(stderr.strip().splitlines()) == 1
     assert leftovers(tmp_path, "m.onnx") == []
+
+
+def test_more_than_4_bits_has_no_int16_figure(cli, digits_files, tmp_path):
+    mlp, data_file, _, data = digits_files
+    out, rj = tmp_path / "c.npz", tmp_path / "r.json"
+    rc, stdout, err = cli("compress", mlp, "-o", out, "--data", data_file, "--sparsity", "0.5", "--bits", "6",
+                          "--max-loss", "10", "--report-json", rj, *SHORT)
+    assert rc == 0, err
+    a = json.loads(rj.read_text())["accuracy"]
+    assert a["int16"] is None and a["final"] == "pruned + quantized, float"
+    assert a["loss_pp"] == pytest.approx(100 * (a["float"] - a["quantized"]))
+    assert "n/a (> 16 codebook entries)" in stdout
