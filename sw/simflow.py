@@ -5,8 +5,9 @@ The flow (docs/sim.md):
 1. data and model: scikit-learn's digits (8 x 8 pixels, 10 classes), a
    64-128-64-10 MLP trained in numpy (eiegen.sw.train), or a given model;
 2. Deep Compression: iterative pruning with masked retraining, k-means
-   weight sharing to 4 bits with centroid fine-tuning, and the storage
-   report with Huffman coding (eiegen.sw.compress);
+   weight sharing to 4 bits with centroid fine-tuning (eiegen.sw.train.
+   deep_compress, the same code as `eiegen compress --data`), and the
+   storage report with Huffman coding (eiegen.sw.compress);
 3. the packer writes the EIE memory image for N PEs (memory depths fitted
    to the model);
 4. the bit-exact golden model classifies the test set in int16 fixed point;

@@ -57,7 +57,7 @@ def add_arguments(p):
                    help="fraction of weights pruned, in [0, 1): one value for every layer, one per "
                         "layer comma-separated (0.92,0.91,0.75), name=value pairs naming every "
                         "layer (fc1=0.92,fc2=0.91), or auto (with --data: per-layer sensitivity "
-                        "scan within --max-loss) (default %(default)s)")
+                        "scan, see --scan-loss) (default %(default)s)")
     p.add_argument("--bits", type=int, default=4,
                    help="codebook index bits, 1..8: 2**bits - 1 shared weights plus 0.0; EIE "
                         "hardware takes at most 4 (default %(default)s)")
