@@ -93,13 +93,6 @@ class Sources:
             _eiegen("bench", name, cwd=self.root)
         return json.loads(path.read_text()), _date(path)
 
-    COMPRESS = ("compress", "build/make-sim/model_float.npz", "-o", "build/docs-figures/model-c.npz",
-                "--sparsity", "fc1=0.8,fc2=0.7,fc3=0.5", "--pes", "4", "--balance", "-q")
-
-    def compress(self):
-        self.make_sim()
-        return self._captured("compress", *self.COMPRESS)
-
     SYSTOLIC = ("systolic", "run", "--rows", "4", "--cols", "4", "-M", "20", "-K", "13", "-N", "9", "--relu")
 
     def systolic_run(self):
@@ -141,13 +134,6 @@ def render_sim_4pe(src):
             f"({rtl['cycles_mean']:.0f} cycles per inference, load efficiency "
             f"{100 * rtl['load_efficiency_mean']:.1f} %, {exact}).\n")
     return "eiegen sim --pes 4 --fifo-depth 8 --balance", date, body
-
-
-def render_compress_table(src):
-    text, date = src.compress()
-    cmd = "eiegen " + " ".join(a for a in Sources.COMPRESS if a != "-q")
-    table = "\n".join(l for l in text.splitlines() if not l.startswith("wrote "))
-    return cmd, date, "    " + cmd + "\n\n" + _fence(table)
 
 
 def render_systolic_run(src):
@@ -260,7 +246,6 @@ RENDERERS = {
     "bench-full-time": render_bench_full_time,
     "sim-table": render_sim_table,
     "sim-4pe": render_sim_4pe,
-    "compress-table": render_compress_table,
     "systolic-run": render_systolic_run,
     "run-sim": render_run_sim,
     "bench-eie": render_bench_eie,

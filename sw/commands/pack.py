@@ -27,7 +27,7 @@ examples:
 
 
 def add_arguments(p):
-    p.add_argument("model", help="model file: compressed .npz, float .npz or PyTorch state_dict")
+    p.add_argument("model", help="model file: compressed .npz, float .npz, ONNX (.onnx) or PyTorch state_dict")
     p.add_argument("-o", "--output", required=True,
                    help="image directory to write (replaces only an earlier image, atomically)")
     add_force(p, "image directory")
