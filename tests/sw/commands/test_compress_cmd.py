@@ -273,8 +273,9 @@ def test_x_y_data_and_onnx_model(cli, digits_files, tmp_path):
     assert len(split.y_test) == 359 and "test split, 359 samples" in stdout
     row = stdout.split("change vs float")[1].splitlines()[2]
     assert f"{100 * np.mean(clf.predict(split.x_test) == split.y_test):.2f}%" in row.split()[4]
-    # pack reads ONNX too (compressing it first)
-    rc, out, err = cli("pack", tmp_path / "m.onnx", "-o", tmp_path / "img", "--pes", "2", "--fit")
+    # pack reads ONNX too (compressing it first, at the sparsity given)
+    rc, out, err = cli("pack", tmp_path / "m.onnx", "-o", tmp_path / "img", "--pes", "2", "--fit",
+                       "--sparsity", "0.5")
     assert rc == 0 and "2 layer(s) for 2 PEs" in out, err
 
 
@@ -341,11 +342,11 @@ DATA_CASES = [
     ("scan-loss-not-auto", lambda t, d: ["--data", _data(t / "d.npz", **_digits_arrays(d)), "--scan-loss", "2"],
      r"--scan-loss is the budget of the sensitivity scan; use it with --sparsity auto"),
     ("lr", lambda t, d: ["--data", _data(t / "d.npz", **_digits_arrays(d)), "--lr", "0"],
-     r"--lr must be a positive number, got 0.0"),
+     r"argument --lr: must be greater than 0, got 0"),
     ("max-loss-neg", lambda t, d: ["--data", _data(t / "d.npz", **_digits_arrays(d)), "--max-loss", "-1"],
-     r"--max-loss must be a number of percentage points >= 0"),
+     r"argument --max-loss: must be 0\.\.100, got -1"),
     ("prune-steps", lambda t, d: ["--data", _data(t / "d.npz", **_digits_arrays(d)), "--prune-steps", "0"],
-     r"--prune-steps must be at least 1"),
+     r"argument --prune-steps: must be 1\.\.100, got 0"),
 ]
 
 
