@@ -77,7 +77,8 @@ report: $(STAMP)
 	$(BIN)/eiegen report
 
 # README.md and docs/ figures that come from runs: regenerated, never typed
-# (sw/docsfig.py; `eiegen bench --full` must have run once for its duration)
+# (sw/docsfig.py; `eiegen bench --full -o build/bench-full` must have run once,
+# for the duration of a --full run)
 docs-figures: $(STAMP)
 	$(BIN)/python -m eiegen.sw.docsfig
 

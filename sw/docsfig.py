@@ -229,16 +229,16 @@ def render_accuracy_summary(src):
 
 
 def render_bench_full_time(src):
-    path = src.root / "build" / "bench" / "bench-run-full.json"
+    path = src.root / "build" / "bench-full" / "bench-run-full.json"
     if not path.exists():
-        raise SystemExit(f"docs-figures: {path} is missing: run `eiegen bench --full` first "
-                         "(it records how long it took)")
+        raise SystemExit(f"docs-figures: {path} is missing: run `eiegen bench --full -o build/bench-full` "
+                         "first (it records how long it took; a long run)")
     r = json.loads(path.read_text())
     per = ", ".join(f"{k} {v / 60:.0f} min" for k, v in r["seconds_per_benchmark"].items())
     body = (f"it took {r['seconds'] / 60:.0f} min on {r['date']} ({per}; {r['cpu_seconds'] / 60:.0f} min "
             f"of CPU; load average {r['load_average_start']:.1f} at the start, on 2 cores shared "
             f"with other work; {r['builds_not_cached']} simulator builds were not cached).\n")
-    return "eiegen bench --full", r["date"], body
+    return "eiegen bench --full -o build/bench-full", r["date"], body
 
 
 RENDERERS = {
