@@ -59,8 +59,8 @@ def quant_sweep(float_model, data, bits_list, *, finetune_epochs=5, lr=1e-3, see
 def estimate(quick=False):
     """[(step, seconds)] on an idle 2-core machine (Fig. 4.9's sweeps measured
     there at 13 s of CPU, 3 s quick; LeNet-300-100 as its run() says)."""
-    return [("Fig. 4.9 sweeps", 5 if quick else 30), ("LeNet-300-100 through eiegen compress --data",
-                                                      20 if quick else 50)]
+    return [("Fig. 4.9 sweeps", 5 if quick else 35), ("LeNet-300-100 through eiegen compress --data",
+                                                      20 if quick else 55)]
 
 
 LENET_SIZES = (784, 300, 100, 10)

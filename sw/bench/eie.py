@@ -39,7 +39,7 @@ SWEEP_GEOMETRY = dict(entries_per_word=8, spmat_depth=2048, ptr_depth=1024, bias
 #: the speed runs: (geometry, N, Alex-8 scale (quick, full), inputs per simulator (quick, full));
 #: the --full ones reuse the RTL sweep's builds
 SPEED_RUNS = {
-    False: [("regression", 4, (0.05, 0.06), {"verilator": (100, 1000), "icarus": (10, 100)})],
+    False: [("regression", 4, (0.05, 0.06), {"verilator": (100, 300), "icarus": (10, 30)})],
     True: [("sweep", 4, (0.125, 0.25), {"verilator": (10, 50), "icarus": (1, 3)}),
            ("sweep", 16, (0.125, 0.25), {"verilator": (10, 50), "icarus": (1, 3)})],
 }

@@ -37,7 +37,7 @@ def _rtl_params(R, C):
 #: `make test`); 8 x 8 and 16 x 16 (the slowest builds) with --full
 RTL_ARRAYS = {False: ARRAYS[:1], True: ARRAYS}
 #: seconds on an idle 2-core machine: compute without builds (quick, default); a first build
-COMPUTE_SECONDS = (20, 60)
+COMPUTE_SECONDS = (10, 25)
 BUILD_SECONDS = {4: 60, 8: 150, 16: 400}
 
 
