@@ -114,7 +114,8 @@ def estimate(quick=False, full=False):
         n = sum(1 for _, s in todo if s == sim)
         if n:
             last = eie_harness.last_build_seconds(sim)
-            steps.append((f"{n} {sim} build(s) not cached", n * (last or BUILD_SECONDS[sim])))
+            each = max(last or 0, BUILD_SECONDS[sim] / 2) if last else BUILD_SECONDS[sim]
+            steps.append((f"{n} {sim} build(s) not cached", n * each))
     steps.append(("simulator speed", COMPUTE_SECONDS["speed"][full][q]))
     if full:
         steps.append(("RTL sweep", COMPUTE_SECONDS["rtl_sweep"][q]))

@@ -60,12 +60,12 @@ def test_the_eie_estimate_counts_the_builds_not_cached(monkeypatch, tmp_path):
     (d / "sim").mkdir(parents=True)
     (d / "sim" / "eiegen.build-digest").write_text("x")
     (d / "sim" / eie_harness.TOPLEVEL).write_text("x")
-    (sim / "build-times.json").write_text('{"eie/verilator": 42.0}')
+    (sim / "build-times.json").write_text('{"eie/verilator": 142.0}')
     assert eie_harness.is_built(p, "verilator")
     steps = dict(eie_bench.estimate(quick=False, full=False))
     assert "1 verilator build(s) not cached" not in steps
     full = dict(eie_bench.estimate(quick=False, full=True))
-    assert full[f"{n_verilator - 1} verilator build(s) not cached"] == (n_verilator - 1) * 42.0
+    assert full[f"{n_verilator - 1} verilator build(s) not cached"] == (n_verilator - 1) * 142.0
 
 
 def test_every_rtl_point_fits_the_regressions_geometry():
