@@ -228,20 +228,33 @@ def render_accuracy_summary(src):
     return "eiegen bench accuracy", date, body
 
 
+def _run_time(r):
+    per = ", ".join(f"{k} {v / 60:.1f} min" for k, v in r["seconds_per_benchmark"].items())
+    return (f"{r['seconds'] / 60:.0f} min on {r['date']} ({per}; {r['cpu_seconds'] / 60:.1f} min of CPU; "
+            f"load average {r['load_average_start']:.1f} at the start, on 2 cores shared with other work; "
+            f"{r['builds_not_cached']} simulator build(s) were not cached)")
+
+
+def render_bench_default_time(src):
+    path = src.root / "build" / "bench" / "bench-run.json"
+    if src.rerun or not path.exists():
+        _eiegen("bench", cwd=src.root)
+    r = json.loads(path.read_text())
+    return "make bench", r["date"], f"The last default run took {_run_time(r)}.\n"
+
+
 def render_bench_full_time(src):
     path = src.root / "build" / "bench-full" / "bench-run-full.json"
     if not path.exists():
         raise SystemExit(f"docs-figures: {path} is missing: run `eiegen bench --full -o build/bench-full` "
                          "first (it records how long it took; a long run)")
     r = json.loads(path.read_text())
-    per = ", ".join(f"{k} {v / 60:.0f} min" for k, v in r["seconds_per_benchmark"].items())
-    body = (f"it took {r['seconds'] / 60:.0f} min on {r['date']} ({per}; {r['cpu_seconds'] / 60:.0f} min "
-            f"of CPU; load average {r['load_average_start']:.1f} at the start, on 2 cores shared "
-            f"with other work; {r['builds_not_cached']} simulator builds were not cached).\n")
+    body = f"the last --full run took {_run_time(r)}.\n"
     return "eiegen bench --full -o build/bench-full", r["date"], body
 
 
 RENDERERS = {
+    "bench-default-time": render_bench_default_time,
     "accuracy-summary": render_accuracy_summary,
     "bench-full-time": render_bench_full_time,
     "sim-table": render_sim_table,
