@@ -111,7 +111,21 @@ class Sources:
             ts = np.load(self.root / "build" / "make-sim" / "test_set.npz")
             np.save(self.root / self.RUN_SIM_INPUT, ts["x_test"][:2])
             _eiegen(*self.PACK, cwd=self.root)
-        return self._captured("run-sim", *self.RUN_SIM)
+        text, date = self._captured("run-sim", *self.RUN_SIM)
+        self._check_run_sim()
+        return text, date
+
+    def _check_run_sim(self):
+        """The sample says the board's outputs are `eiegen golden`'s: check it."""
+        from ..commands.golden import load_input
+        from ..image import read_image
+        from ...sim.eie_golden import image_forward
+        image = read_image(self.root / "build" / "docs-figures" / "img")
+        x = load_input(self.root / self.RUN_SIM_INPUT, image)
+        want = image_forward(image.decode(), x, frac=image.params.frac, acc_width=image.params.acc_width)
+        got = np.load(self.root / "build" / "docs-figures" / "y.npy")
+        if not np.array_equal(got, want):
+            raise SystemExit("docs-figures: the simulated board's outputs differ from the golden model's")
 
 
 # -- renderers: name -> (sources) -> (command text, date, body) ----------------------------
