@@ -117,9 +117,9 @@ class Sources:
 
     def _check_run_sim(self):
         """The sample says the board's outputs are `eiegen golden`'s: check it."""
-        from ..commands.golden import load_input
-        from ..image import read_image
-        from ...sim.eie_golden import image_forward
+        from .commands.golden import load_input
+        from .image import read_image
+        from ..sim.eie_golden import image_forward
         image = read_image(self.root / "build" / "docs-figures" / "img")
         x = load_input(self.root / self.RUN_SIM_INPUT, image)
         want = image_forward(image.decode(), x, frac=image.params.frac, acc_width=image.params.acc_width)
