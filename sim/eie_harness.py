@@ -83,11 +83,16 @@ def is_built(params, simulator="verilator", build_root=None):
         (bdir / "sim" / (TOPLEVEL if simulator == "verilator" else "sim.vvp")).exists()
 
 
-def last_build_seconds(simulator, build_root=None):
-    """How long the last EIE array build for `simulator` took here (None if none)."""
+def _build_kind(params, simulator):
+    """Builds of one kind take about as long: the simulator, N and the activation depth."""
+    return f"eie/{simulator}/n{params.n_pes}-act{params.act_depth}"
+
+
+def last_build_seconds(params, simulator, build_root=None):
+    """How long the last build of this kind (_build_kind) took here (None if none)."""
     path = Path(build_root or default_build_root()) / "build-times.json"
     try:
-        return json.loads(path.read_text()).get(f"eie/{simulator}")
+        return json.loads(path.read_text()).get(_build_kind(params, simulator))
     except (OSError, ValueError):
         return None
 
@@ -112,7 +117,7 @@ def build(params, simulator="verilator", build_root=None, *, waves=None, progres
         runner = cocotb_harness.build([VERILOG_SOURCE, vpath], TOPLEVEL, bdir / "sim",
                                       simulator=simulator, log=bdir / "build.log", waves=waves,
                                       progress=progress_callback(progress),
-                                      what=f"the {params.n_pes}-PE EIE array", kind=f"eie/{simulator}")
+                                      what=f"the {params.n_pes}-PE EIE array", kind=_build_kind(params, simulator))
     return Built(runner, bdir, params, simulator, waves, runner.eiegen_cached)
 
 

@@ -4,19 +4,21 @@ depth, speed-up against the number of PEs, on the EIE paper's layers.
 Default (`make bench`): simulated cycles per second of the harness at N = 4,
 Verilator beside Icarus (RTL counters checked against the cycle model), and
 the FIFO-depth and PE-count sweeps of the cycle model over the paper's
-full-size layers. `--full` adds the simulator speed at N = 16 and the sweeps
-measured on the RTL (nine (N, FIFO depth) points, each held to the cycle
-model).
+full-size layers. `--full` adds the simulator speed at N = 4 and 8 on a
+larger layer and the sweeps measured on the RTL (eight (N, FIFO depth)
+points, each held to the cycle model).
 
 The default simulator-speed run uses the memory geometry of the regression
 tests (tests/hw/eie/test_array.py GEOMETRY), so its build is the one `make
 test` already made and cached; the layer is scaled to fit it (a few hundred
 cycles per input, so cocotb's per-input overhead weighs on both simulators'
 rates) and the run takes a batch of inputs. The RTL sweep (--full) uses one
-larger geometry for all its points (SWEEP_GEOMETRY: Alex-7 at 1/16 fits one
-PE, Alex-8 at 1/4 fits four), each point a build of its own; --full also
-measures the speed on Alex-8 at 1/4 (thousands of cycles per input) with the
-sweep's N = 4 and N = 16 builds.
+larger geometry for all its points (SWEEP_GEOMETRY: Alex-7 at 1/32 fits one
+PE, Alex-8 at 1/8 fits four), each point a build of its own, the FIFO-depth
+sweep at N = 8 (builds grow with N x activation depth: a 16-PE build of this
+geometry takes half an hour on a loaded 2-core machine); --full also
+measures the speed on Alex-8 at 1/8 (over a thousand cycles per input) with
+the sweep's N = 4 and N = 8 builds.
 """
 
 import json
@@ -34,17 +36,17 @@ PE_COUNTS = [1, 2, 4, 8, 16, 32, 64]
 #: the memories of the speed runs: the regression's (tests/hw/eie/test_array.py)
 RTL_GEOMETRY = dict(spmat_depth=1024, ptr_depth=256, bias_depth=256, act_depth=64, max_layers=4)
 #: the memories of every RTL-sweep point (--full)
-SWEEP_GEOMETRY = dict(entries_per_word=8, spmat_depth=2048, ptr_depth=1024, bias_depth=256,
-                      act_depth=256, max_layers=1)
+SWEEP_GEOMETRY = dict(entries_per_word=8, spmat_depth=1024, ptr_depth=512, bias_depth=128,
+                      act_depth=128, max_layers=1)
 #: the speed runs: (geometry, N, Alex-8 scale (quick, full), inputs per simulator (quick, full));
 #: the --full ones reuse the RTL sweep's builds
 SPEED_RUNS = {
     False: [("regression", 4, (0.05, 0.06), {"verilator": (100, 300), "icarus": (10, 30)})],
-    True: [("sweep", 4, (0.125, 0.25), {"verilator": (10, 50), "icarus": (1, 3)}),
-           ("sweep", 16, (0.125, 0.25), {"verilator": (10, 50), "icarus": (1, 3)})],
+    True: [("sweep", 4, (0.0625, 0.125), {"verilator": (20, 100), "icarus": (2, 10)}),
+           ("sweep", 8, (0.0625, 0.125), {"verilator": (20, 100), "icarus": (2, 10)})],
 }
 #: (quick, full) scale of Alex-7 for the RTL sweep (fits SWEEP_GEOMETRY at N = 1)
-SWEEP_SCALE = (1 / 32, 1 / 16)
+SWEEP_SCALE = (1 / 64, 1 / 32)
 
 #: seconds of the steps' compute without simulator builds, (quick, full-size),
 #: from CPU times measured on the development machine (2 cores)
@@ -71,7 +73,7 @@ def sweep_params(n_pes, fifo_depth):
 
 def rtl_points(quick):
     """(N, FIFO depth) of the RTL sweep (--full)."""
-    points = [(16, d) for d in ((1, 2, 8) if quick else (1, 2, 4, 8, 16))]
+    points = [(8, d) for d in ((1, 2, 8) if quick else (1, 2, 4, 8, 16))]
     points += [(n, 8) for n in ((1, 4) if quick else (1, 2, 4, 8)) if (n, 8) not in points]
     return points
 
@@ -105,17 +107,18 @@ def builds(quick, full):
 def estimate(quick=False, full=False):
     """[(step, seconds)] for a run on an idle machine: the compute measured on
     the development machine plus every simulator build not yet cached (at the
-    last such build's time on this machine, or BUILD_SECONDS)."""
+    time the last build of its kind, N and activation depth, took on this
+    machine, or BUILD_SECONDS)."""
     from ...sim import eie_harness
     q = 0 if quick else 1
     steps = []
     todo = [(p, sim) for p, sim in builds(quick, full) if not eie_harness.is_built(p, sim)]
     for sim in ("verilator", "icarus"):
-        n = sum(1 for _, s in todo if s == sim)
-        if n:
-            last = eie_harness.last_build_seconds(sim)
-            each = max(last or 0, BUILD_SECONDS[sim] / 2) if last else BUILD_SECONDS[sim]
-            steps.append((f"{n} {sim} build(s) not cached", n * each))
+        mine = [p for p, s in todo if s == sim]
+        if mine:
+            last = [eie_harness.last_build_seconds(p, sim) for p in mine]
+            total = sum(max(t, BUILD_SECONDS[sim] / 2) if t else BUILD_SECONDS[sim] for t in last)
+            steps.append((f"{len(mine)} {sim} build(s) not cached", total))
     steps.append(("simulator speed", COMPUTE_SECONDS["speed"][full][q]))
     if full:
         steps.append(("RTL sweep", COMPUTE_SECONDS["rtl_sweep"][q]))
@@ -202,7 +205,7 @@ def sim_speed(quick, out_dir, log, full=False):
 
 
 def rtl_sweep(quick, out_dir, log):
-    """Load efficiency against FIFO depth (N = 16) and speed-up against N
+    """Load efficiency against FIFO depth (N = 8) and speed-up against N
     (FIFO depth 8) measured on the RTL (Verilator) on Alex-7 scaled down to a
     size that simulates in seconds; every point is also run through the cycle
     model, which must agree to the cycle."""
@@ -338,7 +341,8 @@ def run(quick=False, out_dir=Path("build/bench"), *, full=False, log=None):
     print("(above-linear points are real: with few local rows per PE a column needs fewer\n"
           " padding entries for 4-bit relative indices, so the total work shrinks with N)")
     if not full:
-        print("(`eiegen bench eie --full` adds N = 16 and these sweeps measured on the RTL)")
+        print("(`eiegen bench eie --full` adds the speed at N = 4 and 8 on a larger layer and these "
+              "sweeps measured on the RTL)")
     path = plot(fifo, pes, out_dir)
     print(f"\nplot: {path}")
     (out_dir / "eie.json").write_text(json.dumps(

@@ -22,10 +22,10 @@ cached yet); each benchmark prints a line per step.
   (default)   what `make bench` runs: a few minutes once the simulator
               builds are cached (first run: plus one Verilator build)
   --quick     smaller problem sizes: a smoke run
-  --full      the slow sweeps too: EIE at N = 16 and its FIFO-depth and
-              PE-count sweeps measured on the RTL (nine Verilator builds),
-              the systolic unit up to 16 x 16 on the RTL; docs/report.md
-              gives the time a --full run took
+  --full      the slow sweeps too: the EIE speed on a larger layer, the
+              FIFO-depth and PE-count sweeps measured on the RTL (eight
+              Verilator builds), the systolic unit up to 16 x 16 on the
+              RTL; README.md gives the time a --full run took
 
 examples:
   eiegen bench --list

@@ -60,7 +60,10 @@ def test_the_eie_estimate_counts_the_builds_not_cached(monkeypatch, tmp_path):
     (d / "sim").mkdir(parents=True)
     (d / "sim" / "eiegen.build-digest").write_text("x")
     (d / "sim" / eie_harness.TOPLEVEL).write_text("x")
-    (sim / "build-times.json").write_text('{"eie/verilator": 142.0}')
+    import json
+    times = {eie_harness._build_kind(eie_bench.sweep_params(n, d), "verilator"): 142.0
+             for n, d in eie_bench.rtl_points(False)}
+    (sim / "build-times.json").write_text(json.dumps(times))
     assert eie_harness.is_built(p, "verilator")
     steps = dict(eie_bench.estimate(quick=False, full=False))
     assert "1 verilator build(s) not cached" not in steps
