@@ -45,10 +45,10 @@ __all__ = ["LayerCycles", "CycleReport", "layer_cycles", "simulate", "column_ent
 ORGANISATIONS = ("eiegen", "paper")
 
 
-def array_timing(n_pes, fifo_depth, mem_latency=EIEParams.mem_latency, queue_slots=0):
-    """The Timing of an array of n_pes with this FIFO depth and memory latency."""
-    return timing_of(EIEParams(n_pes=n_pes, fifo_depth=fifo_depth, mem_latency=mem_latency,
-                               queue_slots=queue_slots))
+def array_timing(n_pes, fifo_depth, **kw):
+    """The Timing of an array of n_pes with this FIFO depth (and the other
+    timing parameters of EIEParams: mem_latency, queue_slots, lnzd_slots)."""
+    return timing_of(EIEParams(n_pes=n_pes, fifo_depth=fifo_depth, **kw))
 
 
 @dataclasses.dataclass
@@ -222,10 +222,12 @@ def layer_cycles(counts, cols, in_local, timing, organisation="eiegen"):
     return end - c0 + 1, stall, busy
 
 
-def simulate(image, x, *, fifo_depth, mem_latency=EIEParams.mem_latency, queue_slots=0,
-             layer_inputs=None, organisation="eiegen", timing=None):
-    """Cycle model of running `image` on int16 input vector x (n_in,) on an
-    array of the image's parameters with this FIFO depth and memory latency.
+def simulate(image, x, *, fifo_depth=None, params=None, layer_inputs=None, organisation="eiegen",
+             timing=None):
+    """Cycle model of running `image` on int16 input vector x (n_in,) on the
+    array `params` (an EIEParams; its timing fields matter: fifo_depth,
+    mem_latency, queue_slots, lnzd_slots), or on an array of the image's
+    parameters with this `fifo_depth` and the defaults of the rest.
     layer_inputs: the int16 input of each layer (computed with the golden
     model when not given)."""
     if layer_inputs is None:
@@ -235,7 +237,13 @@ def simulate(image, x, *, fifo_depth, mem_latency=EIEParams.mem_latency, queue_s
                              acc_width=image.params.acc_width, all_layers=True)
         layer_inputs = [np.asarray(x)] + outs[:-1]
     n = image.params.n_pes
-    t = timing or array_timing(n, fifo_depth, mem_latency, queue_slots)
+    if timing is None:
+        if params is None:
+            params = image.params.replace(fifo_depth=fifo_depth)
+        elif fifo_depth is not None:
+            params = params.replace(fifo_depth=fifo_depth)
+        timing = timing_of(params)
+    t = timing
     layers = []
     total = 0
     for li, layer in enumerate(image.layers):

@@ -95,7 +95,7 @@ class RAM(wiring.Component):
         if self.latency == 1:
             self._core(m, platform, self.rdata)
         else:
-            data = Signal(self.width)
+            data = Signal(self.width, reset_less=True)
             self._core(m, platform, data)
             m.d.sync += self.rdata.eq(data)
         return m
@@ -185,7 +185,7 @@ class DualReadRAM(wiring.Component):
         m.d.comb += addr_a.eq(Mux(self.we, Cat(self.waddr, self.wbank), Cat(self.raddr0, Const(0, 1))))
         wr = mem.write_port()
         m.d.comb += [wr.addr.eq(addr_a), wr.data.eq(self.wdata), wr.en.eq(self.we)]
-        d0, d1 = Signal(self.width), Signal(self.width)
+        d0, d1 = Signal(self.width, reset_less=True), Signal(self.width, reset_less=True)
         sync_read(m, mem, addr_a, d0)
         sync_read(m, mem, Cat(self.raddr1, Const(1, 1)), d1)
         if self.latency == 2:

@@ -71,7 +71,6 @@ class EIEArray(wiring.Component):
         n = p.n_pes
         kw = p.act_index_width
         Fl, Gl = t.fanout, t.gather
-        shared_cb = n <= 4
 
         # -- abort: the control unit is reset, the pipelines flushed --------------------------
         flushing = Signal(range(FLUSH_CYCLES + 1))
@@ -91,7 +90,7 @@ class EIEArray(wiring.Component):
         m.submodules.lnzd = ResetInserter({"sync": flush})(lnzd)
         pes = []
         for i in range(n):
-            pe = PE(p, i, shared_codebook=shared_cb)
+            pe = PE(p, i)
             m.submodules[f"pe{i}"] = pe
             pes.append(pe)
 
@@ -176,11 +175,8 @@ class EIEArray(wiring.Component):
                 pe.host_addr.eq(f["host_addr"]), pe.host_wdata.eq(f["host_wdata"]),
                 pe.host_sel.eq(f["host_pe"] == i), pe.flush.eq(f["flush"]),
             ]
-            if shared_cb:
-                m.d.comb += pe.codebook.eq(ctl.codebook)
-            else:
-                m.d.comb += [pe.cb_we.eq(f["cb_we"]), pe.cb_index.eq(f["cb_index"]),
-                             pe.cb_data.eq(f["cb_data"])]
+            m.d.comb += [pe.cb_we.eq(f["cb_we"]), pe.cb_index.eq(f["cb_index"]),
+                         pe.cb_data.eq(f["cb_data"])]
 
         # -- slice scan: flags back to the LNZD -------------------------------------------------
         flags = Cat(*[delay(dp, pe.flag, Gl, name=f"flag{i}") for i, pe in enumerate(pes)])
