@@ -28,7 +28,9 @@ idle_latency and t >= (the PEs' last activity) + 1 + idle_latency.
 `organisation="paper"` runs the EIE paper's PE instead (model only, for
 comparison with its Figure 6.10): an ideal LNZD (one broadcast a cycle, no
 slice scan), a broadcast reaches the queues in one cycle, pointers are read
-after the dequeue, and the queue has exactly D slots.
+after the dequeue, and the queue has exactly D slots. `"eiegen-2026-11"` is
+the array before its pipelining (broadcast latency 4, D + 4 slots), kept for
+before/after figures.
 """
 
 import dataclasses
@@ -42,7 +44,7 @@ from ..sw.image import Image
 __all__ = ["LayerCycles", "CycleReport", "layer_cycles", "simulate", "column_entry_counts",
            "array_timing", "ORGANISATIONS"]
 
-ORGANISATIONS = ("eiegen", "paper")
+ORGANISATIONS = ("eiegen", "paper", "eiegen-2026-11")
 
 
 def array_timing(n_pes, fifo_depth, **kw):
@@ -162,6 +164,10 @@ def layer_cycles(counts, cols, in_local, timing, organisation="eiegen"):
     busy = counts.sum(axis=1)
     if organisation == "paper":
         L, C, S, mac = 1, 1, t.fifo_depth, t.mac_latency
+    elif organisation == "eiegen-2026-11":
+        # the array before the pipelining of 2026-12 (combinational LNZD tree), for
+        # before/after comparisons: broadcast latency 4, credit latency 1, D + 4 slots
+        L, C, S, mac = 4, 1, t.fifo_depth + 4, 3
     elif organisation == "eiegen":
         L, C, S, mac = t.bcast_latency, t.credit_latency, t.queue_slots, t.mac_latency
     else:
@@ -191,7 +197,7 @@ def layer_cycles(counts, cols, in_local, timing, organisation="eiegen"):
         max_pop[b] = p.max()
         prev_t = tb
 
-    if organisation == "paper":
+    if organisation != "eiegen":
         for b in range(n_b):
             issue(b, max(prev_t + 1, c0))
         end = max(int(last.max()) + 1, c0) if n_b else c0
