@@ -51,8 +51,10 @@ def sync_read(m, mem, addr, data):
     memory's `no_rw_check` (a read port that is synchronous from the start
     keeps read-before-write emulation logic)."""
     rd = mem.read_port(domain="comb")
-    m.d.comb += rd.addr.eq(addr)
-    m.d.sync += data.eq(rd.data)
+    # reset-less: a register with a reset would keep LUTs after the block RAM
+    q = Signal.like(data, reset_less=True, name=f"{mem.__class__.__name__.lower()}_q")
+    m.d.comb += [rd.addr.eq(addr), data.eq(q)]
+    m.d.sync += q.eq(rd.data)
     return rd
 
 

@@ -248,7 +248,6 @@ class PE(wiring.Component):
         ]
         mem_q = delay(m, self.host_mem, lat, name="host_mem_q")
         re_q = delay(m, self.host_re & self.host_sel, lat, name="host_re_q")
-        busy_q = delay(m, busy, lat, name="busy_q", reset_less=True)
         word = Signal(len(self.host_rdata))
         with m.Switch(mem_q):
             with m.Case(0):
@@ -260,6 +259,6 @@ class PE(wiring.Component):
             with m.Case(3, 4, 5):
                 m.d.comb += word.eq(act.rdata.as_unsigned())
             with m.Case(BUSY_COUNTER):
-                m.d.comb += word.eq(busy_q)
+                m.d.comb += word.eq(busy)           # static while the host reads
         m.d.sync += self.host_rdata.eq(Mux(re_q, word, 0))
         return m
