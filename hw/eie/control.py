@@ -74,7 +74,7 @@ class CentralControl(wiring.Component):
             "host_cb_we": In(1),
             "host_addr": In(16),
             "host_wdata": In(64),
-            "host_layers_rdata": Out(64),
+            "host_layers_rdata": Out(16),
             "host_cb_rdata": Out(16),
         })
 
@@ -82,7 +82,7 @@ class CentralControl(wiring.Component):
         m = Module()
         p = self.params
         t = self.timing
-        m.submodules.layers = layers = RAM(width=64, depth=p.max_layers, name="layers")
+        m.submodules.layers = layers = RAM(width=16, depth=4 * p.max_layers, name="layers")
         m.submodules.cbmem = cbmem = RAM(width=16, depth=16 * p.max_layers, name="codebook")
 
         layer = Signal(self.lw)
@@ -97,7 +97,7 @@ class CentralControl(wiring.Component):
 
         host = Signal()
         m.d.comb += [
-            layers.raddr.eq(Mux(host, self.host_addr, layer)),
+            layers.raddr.eq(Mux(host, self.host_addr, Cat(c[:2], layer))),
             cbmem.raddr.eq(Mux(host, self.host_addr, (layer << 4) | c[:4])),
             layers.we.eq(self.host_layers_we & host), layers.waddr.eq(self.host_addr),
             layers.wdata.eq(self.host_wdata),
@@ -157,8 +157,9 @@ class CentralControl(wiring.Component):
             with m.State("SETUP"):
                 m.d.sync += c.eq(c + 1)
                 m.d.comb += self.clear.eq(c == 0)
-                with m.If(c == 1):
-                    m.d.sync += desc.eq(layers.rdata)
+                with m.If((c >= 1) & (c <= 4)):
+                    # the descriptor's four 16-bit words, low first
+                    m.d.sync += desc.as_value().word_select((c - 1)[:2], 16).eq(layers.rdata)
                 with m.If((c >= 1) & (c <= 16)):
                     m.d.comb += [self.cb_we.eq(1), self.cb_index.eq((c - 1)[:4]),
                                  self.cb_data.eq(cbmem.rdata)]
