@@ -37,6 +37,7 @@ from ..sw.atomic import atomic_dir
 from ..sw.errors import EiegenError, ImageError
 from .board import BoardError
 from .bram import BlockRAM, padded_geometry, placeholder_words, bit_slices, hex_text
+from ..hw.common.ram import SYNTH_SCRIPT_AFTER_READ
 from .report import parse_report, format_report, check_timing, TimingError
 
 __all__ = ["RamPlacer", "BuildError", "BuildResult", "build", "board_platform", "default_build_dir",
@@ -306,7 +307,7 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
     name = "top"
     nextpnr_opts = ["--report", "report.json", "--timing-allow-fail", "--seed", str(1 + seed),
                     *board.nextpnr_opts]
-    kw = dict(nextpnr_opts=" ".join(nextpnr_opts))
+    kw = dict(nextpnr_opts=" ".join(nextpnr_opts), script_after_read=SYNTH_SCRIPT_AFTER_READ)
     if board.synth_opts:
         kw["synth_opts"] = " ".join(board.synth_opts)
     family_info = board.family_info

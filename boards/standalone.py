@@ -21,6 +21,7 @@ from ..sw.atomic import atomic_dir
 from .build import RamPlacer, board_platform, _require_tools, _run_script, BuildResult
 from .clocking import BoardClock
 from .report import parse_report, format_report
+from ..hw.common.ram import SYNTH_SCRIPT_AFTER_READ
 
 __all__ = ["StandaloneTop", "build_standalone"]
 
@@ -71,7 +72,7 @@ def build_standalone(board, params, *, out_dir, sync_hz=None, seed=0, progress=p
     platform = board_platform(board, placer)
     nextpnr_opts = ["--report", "report.json", "--timing-allow-fail", "--seed", str(1 + seed),
                     *board.nextpnr_opts]
-    kw = dict(nextpnr_opts=" ".join(nextpnr_opts))
+    kw = dict(nextpnr_opts=" ".join(nextpnr_opts), script_after_read=SYNTH_SCRIPT_AFTER_READ)
     if board.synth_opts:
         kw["synth_opts"] = " ".join(board.synth_opts)
     out_dir = Path(out_dir)

@@ -29,7 +29,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-__all__ = ["RAM", "DualReadRAM", "ram_signature", "sync_read", "VERILOG_SOURCE", "verilog_source_path", "ReadmemhPlatform"]
+__all__ = ["RAM", "DualReadRAM", "ram_signature", "sync_read", "SYNTH_SCRIPT_AFTER_READ", "VERILOG_SOURCE", "verilog_source_path", "ReadmemhPlatform"]
 
 VERILOG_SOURCE = Path(__file__).with_name("eiegen_ram.v")
 
@@ -44,17 +44,21 @@ class ReadmemhPlatform:
     eiegen_mem_dir = None
 
 
+#: Yosys commands every board flow runs right after reading the design: turn
+#: synchronous read ports back into asynchronous ports and registers, which
+#: Yosys' memory_dff then merges again while honouring `no_rw_check` and with
+#: no power-up value on the read register (neither needs logic next to a
+#: block RAM). Without it, a read port that is synchronous from the start
+#: keeps read-before-write emulation, and on the iCE40, whose block RAM
+#: outputs have no initial value, a register's power-up value is emulated too.
+SYNTH_SCRIPT_AFTER_READ = "memory_nordff"
+
+
 def sync_read(m, mem, addr, data):
-    """A synchronous read of lib.memory.Memory `mem` at `addr` into `data`
-    (one cycle), built as an asynchronous read port and a register: Yosys
-    merges the register into the block RAM's read port and then honours the
-    memory's `no_rw_check` (a read port that is synchronous from the start
-    keeps read-before-write emulation logic)."""
-    rd = mem.read_port(domain="comb")
-    # reset-less: a register with a reset would keep LUTs after the block RAM
-    q = Signal.like(data, reset_less=True, name=f"{mem.__class__.__name__.lower()}_q")
-    m.d.comb += [rd.addr.eq(addr), data.eq(q)]
-    m.d.sync += q.eq(rd.data)
+    """A synchronous read (one cycle) of lib.memory.Memory `mem` at `addr`
+    into `data`. Board flows run SYNTH_SCRIPT_AFTER_READ on the design."""
+    rd = mem.read_port(domain="sync")
+    m.d.comb += [rd.addr.eq(addr), data.eq(rd.data)]
     return rd
 
 
