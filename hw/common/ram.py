@@ -23,13 +23,13 @@ its two activation files).
 
 from pathlib import Path
 
-from amaranth import Module, Instance, ClockSignal, Signal
+from amaranth import Module, Instance, ClockSignal, Signal, Mux, Cat, Const
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-__all__ = ["RAM", "ram_signature", "VERILOG_SOURCE", "verilog_source_path", "ReadmemhPlatform"]
+__all__ = ["RAM", "DualReadRAM", "ram_signature", "sync_read", "VERILOG_SOURCE", "verilog_source_path", "ReadmemhPlatform"]
 
 VERILOG_SOURCE = Path(__file__).with_name("eiegen_ram.v")
 
@@ -42,6 +42,18 @@ class ReadmemhPlatform:
     """The minimal platform object for simulation builds of eiegen designs."""
     eiegen_ram = "readmemh"
     eiegen_mem_dir = None
+
+
+def sync_read(m, mem, addr, data):
+    """A synchronous read of lib.memory.Memory `mem` at `addr` into `data`
+    (one cycle), built as an asynchronous read port and a register: Yosys
+    merges the register into the block RAM's read port and then honours the
+    memory's `no_rw_check` (a read port that is synchronous from the start
+    keeps read-before-write emulation logic)."""
+    rd = mem.read_port(domain="comb")
+    m.d.comb += rd.addr.eq(addr)
+    m.d.sync += data.eq(rd.data)
+    return rd
 
 
 def ram_signature(width, abits):
@@ -122,9 +134,62 @@ class RAM(wiring.Component):
         else:
             m.submodules.mem = mem = Memory(shape=self.width, depth=self.depth, init=self._init,
                                             attrs={"no_rw_check": 1})
-            rd = mem.read_port()
+            sync_read(m, mem, self.raddr, rdata)
             wr = mem.write_port()
-            m.d.comb += [
-                rd.addr.eq(self.raddr), rdata.eq(rd.data),
-                wr.addr.eq(self.waddr), wr.data.eq(self.wdata), wr.en.eq(self.we),
-            ]
+            m.d.comb += [wr.addr.eq(self.waddr), wr.data.eq(self.wdata), wr.en.eq(self.we)]
+
+
+class DualReadRAM(wiring.Component):
+    """Two banks of `depth` words, both read every cycle (bank 0 at `raddr0`,
+    bank 1 at `raddr1`, data `latency` cycles later on `rdata0`/`rdata1`), and
+    written one word at a time (`we`, `wbank`, `waddr`, `wdata`; only while
+    nothing reads bank 0 but the writer). `names`: the image file stems of the
+    two banks (e.g. a PE's even and odd pointer banks).
+
+    On a platform with `eiegen_tdp` (true dual-port block RAM, e.g. the ECP5's
+    DP16KD) both banks share one memory: port A reads bank 0 or writes, port B
+    reads bank 1, so the pair costs one block RAM instead of two. Its initial
+    words come from the platform's `eiegen_packed_init(self)` (the board's
+    image or placeholder), else zeros. Elsewhere the banks are two RAMs."""
+
+    def __init__(self, *, width, depth, names=(None, None), latency=1):
+        if latency not in (1, 2):
+            raise ValueError(f"DualReadRAM {names!r}: latency must be 1 or 2, got {latency!r}")
+        self.width, self.depth, self.names, self.latency = width, depth, tuple(names), latency
+        self.abits = max(1, ceil_log2(depth))
+        super().__init__({
+            "raddr0": In(self.abits), "rdata0": Out(width),
+            "raddr1": In(self.abits), "rdata1": Out(width),
+            "we": In(1), "wbank": In(1), "waddr": In(self.abits), "wdata": In(width),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        if not getattr(platform, "eiegen_tdp", False):
+            for bank, name in enumerate(self.names):
+                ram = RAM(width=self.width, depth=self.depth, name=name, latency=self.latency)
+                m.submodules[f"bank{bank}"] = ram
+                m.d.comb += [
+                    ram.raddr.eq(self.raddr1 if bank else self.raddr0),
+                    (self.rdata1 if bank else self.rdata0).eq(ram.rdata),
+                    ram.we.eq(self.we & (self.wbank == bank)), ram.waddr.eq(self.waddr),
+                    ram.wdata.eq(self.wdata),
+                ]
+            return m
+        hook = getattr(platform, "eiegen_packed_init", None)
+        init = hook(self) if hook is not None else []
+        stride = 1 << self.abits
+        m.submodules.mem = mem = Memory(shape=self.width, depth=2 * stride, init=init,
+                                        attrs={"no_rw_check": 1, "ram_style": "block"})
+        addr_a = Signal(self.abits + 1)
+        m.d.comb += addr_a.eq(Mux(self.we, Cat(self.waddr, self.wbank), Cat(self.raddr0, Const(0, 1))))
+        wr = mem.write_port()
+        m.d.comb += [wr.addr.eq(addr_a), wr.data.eq(self.wdata), wr.en.eq(self.we)]
+        d0, d1 = Signal(self.width), Signal(self.width)
+        sync_read(m, mem, addr_a, d0)
+        sync_read(m, mem, Cat(self.raddr1, Const(1, 1)), d1)
+        if self.latency == 2:
+            m.d.sync += [self.rdata0.eq(d0), self.rdata1.eq(d1)]
+        else:
+            m.d.comb += [self.rdata0.eq(d0), self.rdata1.eq(d1)]
+        return m

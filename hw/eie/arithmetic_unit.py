@@ -25,6 +25,8 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..common.ram import sync_read
+
 __all__ = ["ArithmeticUnit"]
 
 
@@ -52,9 +54,15 @@ class ArithmeticUnit(wiring.Component):
         p = self.params
         aw = p.acc_width
         rw = p.act_index_width
-        m.submodules.acc = acc = Memory(shape=signed(aw), depth=p.act_depth, init=[],
-                                        attrs={"no_rw_check": 1})
-        rd = acc.read_port()
+        # a small memory: LUT RAM where the platform has it (`eiegen_small_ram_style`)
+        attrs = {"no_rw_check": 1}
+        style = getattr(platform, "eiegen_small_ram_style", None)
+        if style and p.act_depth * aw <= 4096:
+            attrs["ram_style"] = style
+        m.submodules.acc = acc = Memory(shape=signed(aw), depth=p.act_depth, init=[], attrs=attrs)
+        acc_q = Signal(signed(aw))
+        rd_addr = Signal(rw)
+        sync_read(m, acc, rd_addr, acc_q)
         wr = acc.write_port()
 
         # M1: multiplier input registers, accumulator read
@@ -76,7 +84,7 @@ class ArithmeticUnit(wiring.Component):
         full = Signal(signed(wide))
         ssum = Signal(signed(aw))
         m.d.comb += [
-            base.eq(Mux(bypass2, last_sum, rd.data)),
+            base.eq(Mux(bypass2, last_sum, acc_q)),
             full.eq(base + prod2),
         ]
         top = full[aw - 1:]                          # in range iff all equal (sign extension)
@@ -89,11 +97,11 @@ class ArithmeticUnit(wiring.Component):
         m.d.sync += last_sum.eq(ssum)
 
         m.d.comb += [
-            rd.addr.eq(Mux(self.wb_valid, self.wb_row, row1)),
+            rd_addr.eq(Mux(self.wb_valid, self.wb_row, row1)),
             wr.en.eq(v2 | self.init_valid),
             wr.addr.eq(Mux(v2, row2, self.init_row)),
             wr.data.eq(Mux(v2, ssum, self.bias.as_signed() << p.frac)),
-            self.wb_acc.eq(rd.data),
+            self.wb_acc.eq(acc_q),
             self.busy.eq(v1 | v2),
         ]
         return m

@@ -39,7 +39,7 @@ from amaranth import Module, Signal, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..common.ram import RAM
+from ..common.ram import RAM, DualReadRAM
 from .layouts import codebook_layout
 from .act_rw import ActivationReadWrite
 from .lnzd import LNZDLane
@@ -126,10 +126,8 @@ class PE(wiring.Component):
         lat = p.mem_latency
         m.submodules.spmat = spmat = RAM(width=p.spmat_width, depth=p.spmat_depth,
                                          name=f"pe{i:02d}_spmat", latency=lat)
-        m.submodules.ptr_even = ptr_even = RAM(width=p.ptr_width, depth=p.ptr_depth,
-                                               name=f"pe{i:02d}_ptr_even", latency=lat)
-        m.submodules.ptr_odd = ptr_odd = RAM(width=p.ptr_width, depth=p.ptr_depth,
-                                             name=f"pe{i:02d}_ptr_odd", latency=lat)
+        m.submodules.ptrs = ptrs = DualReadRAM(width=p.ptr_width, depth=p.ptr_depth, latency=lat,
+                                               names=(f"pe{i:02d}_ptr_even", f"pe{i:02d}_ptr_odd"))
 
         m.submodules.act = act = ActivationReadWrite(p, i)
         m.submodules.lane = lane = LNZDLane(self.slice_slots)
@@ -161,10 +159,10 @@ class PE(wiring.Component):
             ptr_read.bcast_even.eq(self.bcast_even),
             ptr_read.bcast_odd.eq(self.bcast_odd),
             ptr_read.bcast_g_odd.eq(self.bcast_g_odd),
-            ptr_even.raddr.eq(Mux(host, self.host_addr, ptr_read.even_raddr)),
-            ptr_odd.raddr.eq(Mux(host, self.host_addr, ptr_read.odd_raddr)),
-            ptr_read.even_rdata.eq(ptr_even.rdata),
-            ptr_read.odd_rdata.eq(ptr_odd.rdata),
+            ptrs.raddr0.eq(Mux(host, self.host_addr, ptr_read.even_raddr)),
+            ptrs.raddr1.eq(Mux(host, self.host_addr, ptr_read.odd_raddr)),
+            ptr_read.even_rdata.eq(ptrs.rdata0),
+            ptr_read.odd_rdata.eq(ptrs.rdata1),
         ]
         wiring.connect(m, ptr_read.out, queue.w)
         wiring.connect(m, queue.r, smr.col)
@@ -222,9 +220,9 @@ class PE(wiring.Component):
         # -- host port -----------------------------------------------------------------------------
         we = Signal(len(HOST_MEMS))
         m.d.comb += we.eq(Mux(self.host_we & self.host_sel & host, 1 << self.host_mem, 0))
-        for idx, ram in enumerate((spmat, ptr_even, ptr_odd)):
-            m.d.comb += [ram.we.eq(we[idx]), ram.waddr.eq(self.host_addr),
-                         ram.wdata.eq(self.host_wdata)]
+        m.d.comb += [spmat.we.eq(we[0]), spmat.waddr.eq(self.host_addr), spmat.wdata.eq(self.host_wdata),
+                     ptrs.we.eq(we[1] | we[2]), ptrs.wbank.eq(we[2]), ptrs.waddr.eq(self.host_addr),
+                     ptrs.wdata.eq(self.host_wdata)]
         region = Signal(2)
         with m.Switch(self.host_mem):
             with m.Case(3):
@@ -248,9 +246,9 @@ class PE(wiring.Component):
             with m.Case(0):
                 m.d.comb += word.eq(spmat.rdata)
             with m.Case(1):
-                m.d.comb += word.eq(ptr_even.rdata)
+                m.d.comb += word.eq(ptrs.rdata0)
             with m.Case(2):
-                m.d.comb += word.eq(ptr_odd.rdata)
+                m.d.comb += word.eq(ptrs.rdata1)
             with m.Case(3, 4, 5):
                 m.d.comb += word.eq(act.rdata.as_unsigned())
             with m.Case(BUSY_COUNTER):
