@@ -204,8 +204,9 @@ class AccumulatorSpec(_Spec):
                 m.d.sync += model[r].eq(Mux(total > hi, hi, Mux(total < lo, lo, total)))
             with m.If(init_valid & (au.init_row == r)):
                 m.d.sync += model[r].eq(au.bias.as_signed() << p.frac)
-        # bypass state: while an entry is in M2 the memory may still lack the
-        # one ahead of it; otherwise memory == model, row for row
+        # rows that exist (act_depth need not be a power of two)
+        m.d.comb += [Assume(au.row < rows), Assume(au.init_row < rows), Assume(au.wb_row < rows)]
+        # the memory holds the model's value, row for row, at every cycle
         for r in range(rows):
             m.d.comb += Assert(mem_rows[r].as_signed() == model[r])
         wb_q, wb_row_q = Signal(), Signal.like(au.wb_row)
