@@ -65,6 +65,7 @@ class ShadowFIFO(SyncFIFO):
             m.d.sync += self.level.eq(self.level + 1)
         with m.If(do_read & ~do_write):
             m.d.sync += self.level.eq(self.level - 1)
+        m.d.comb += Assert(self.level <= d)
         return m
 
 
@@ -119,6 +120,11 @@ class _Spec(Elaboratable):
         m.domains.sync = self.cd_sync
         m.d.comb += self.cd_sync.rst.eq(0)
         return m
+
+
+def _sx(v):
+    """An unsigned value as a non-negative signed one (to compare with a -1 start)."""
+    return Cat(v, Const(0, 1)).as_signed()
 
 
 def _popcount(v, width):
@@ -384,6 +390,7 @@ class BroadcastSpec(_Spec):
         last_j = Signal(signed(cw), init=-1)          # the last column issued, -1 before any
         with m.If(lnzd.issue):
             m.d.sync += last_j.eq(j_iss)
+        m.d.comb += [Assert(last_j >= -1), Assert(last_j < A * n)]
 
         def none_between(lo, hi):
             """no non-zero column c with lo < c < hi (lo may be -1)"""
@@ -394,14 +401,15 @@ class BroadcastSpec(_Spec):
 
         with m.If(lnzd.issue):
             m.d.comb += [Assert(lnzd.head_valid), Assert(bit(nz, j_iss)),
-                         Assert(j_iss.as_signed() > last_j), Assert(none_between(last_j, j_iss))]
+                         Assert(_sx(j_iss) > last_j), Assert(none_between(last_j, j_iss))]
         ret = Signal(range(A + 1))                    # slices retired by the LNZD
         with m.If(lnzd.retire):
             m.d.sync += ret.eq(ret + 1)
         with m.If(ret == A):
             m.d.comb += [Assert(none_between(last_j, A * n)), Assert(~lnzd.issue),
                          Assert(~lnzd.head_valid)]
-        m.d.comb += Cover((ret == A) & (last_j == A * n - 1))
+        # not vacuous: the layer completes, the credits hold the LNZD back, a queue fills
+        m.d.comb += [Cover((ret == A) & (last_j == A * n - 1)), Cover(lnzd.stall)]
 
         # -- delivery
         L = t.bcast_latency
@@ -414,6 +422,30 @@ class BroadcastSpec(_Spec):
             ghost_line.append(reg)
         m.d.comb += Assert(ghost_line[-1] == ghost)
         in_flight = _popcount(Cat(*[r[0] for r in ghost_line[1:]]), L - 1)
+        # retires on their way to the lanes (retire register, fan-out)
+        ret_line = [lnzd.retire]
+        for s in range(1 + Fl):
+            reg = Signal(name=f"ret_line{s}")
+            m.d.sync += reg.eq(ret_line[-1])
+            ret_line.append(reg)
+        ret_in_flight = _popcount(Cat(*ret_line[1:]), 1 + Fl)
+
+        def in_flight_of(sig, length, name):
+            """How many of the last `length` cycles had `sig` (its pipeline's load)."""
+            line = [sig]
+            for s in range(length):
+                reg = Signal(name=f"{name}{s}")
+                m.d.sync += reg.eq(line[-1])
+                line.append(reg)
+            return _popcount(Cat(*line[1:]), length)
+
+        # slice reads on their way to the lanes (config register, fan-out, memory)
+        # and to the LNZD (the flags' path: pf register, slice delay, popcount)
+        pf_to_lane = in_flight_of(pf_valid, 1 + Fl + M, "pf_lane")
+        pf_to_lnzd = in_flight_of(pf_valid, 1 + 2 + Fl + M + Gl + t.popcount, "pf_lnzd")
+        arr = Signal(range(A + 1))                    # slices arrived at the LNZD
+        with m.If(lnzd.slice_valid):
+            m.d.sync += arr.eq(arr + 1)
         for i, q in enumerate(queues):
             pl = q.w.payload
             m.d.comb += Assert(q.w.valid == g_valid)
@@ -421,30 +453,33 @@ class BroadcastSpec(_Spec):
                 m.d.comb += [Assert(pl.start == g_j), Assert(pl.count == 1),
                              Assert(pl.value == g_j + 1)]
             last_deq = Signal(signed(cw), init=-1, name=f"last_deq{i}")
+            m.d.comb += [Assert(last_deq >= -1), Assert(last_deq <= last_j)]
             with m.If(q.r.valid & q.r.ready):
                 m.d.sync += last_deq.eq(q.r.payload.start)
-                m.d.comb += Assert(q.r.payload.start.as_signed() > last_deq)
+                m.d.comb += Assert(_sx(q.r.payload.start) > last_deq)
 
             # == invariants (what makes the properties inductive) ====================================
             f = queue_fifos[i]
+            m.d.comb += Cover(f.level == f.depth)
             lay = q.layout
             items = [lay(s) for s in f.slots]
             for s in range(f.depth):
                 with m.If(s < f.level):
                     m.d.comb += [Assert(items[s].count == 1),
                                  Assert(items[s].value == items[s].start + 1),
-                                 Assert(items[s].start.as_signed() > last_deq),
-                                 Assert(items[s].start.as_signed() <= last_j)]
+                                 Assert(_sx(items[s].start) > last_deq),
+                                 Assert(_sx(items[s].start) <= last_j)]
                     if s + 1 < f.depth:
                         with m.If(s + 1 < f.level):
                             m.d.comb += Assert(items[s].start < items[s + 1].start)
             # credits: issued - dequeued = in the queue + on the way
             m.d.comb += Assert((issued - deqs[i])[:dw] == (f.level + in_flight)[:dw])
-            for r in ghost_line[1:]:
+            for r in ghost_line[1:]:                  # on the way: after everything queued
                 with m.If(r[0]):
-                    m.d.comb += Assert(r[1:].as_signed() > last_deq)
-                    with m.If(f.level != 0):
-                        m.d.comb += Assert(r[1:] > items[0].start)
+                    m.d.comb += Assert(_sx(r[1:]) > last_deq)
+                    for s in range(f.depth):
+                        with m.If(s < f.level):
+                            m.d.comb += Assert(r[1:] > items[s].start)
             # lane i: its queue holds words k = retired-at-the-lane .. in order
             lf = lane_fifos[i]
             rl = Signal(range(A + 1), name=f"lane_ret{i}")
@@ -453,7 +488,9 @@ class BroadcastSpec(_Spec):
                 m.d.sync += rl.eq(rl + 1)
             with m.If(lanes[i].word_valid):
                 m.d.sync += wv.eq(wv + 1)
-            m.d.comb += [Assert(lf.level == wv - rl), Assert(wv <= pf_k), Assert(rl <= ret)]
+            m.d.comb += [Assert(lf.level == wv - rl), Assert(wv + pf_to_lane == pf_k),
+                         Assert(wv >= arr),
+                         Assert(rl + ret_in_flight == ret)]
             for s in range(lf.depth):
                 with m.If(s < lf.level):
                     m.d.comb += Assert(lf.slots[s] == word(rl + s, i))
@@ -461,11 +498,9 @@ class BroadcastSpec(_Spec):
         # the LNZD: backlog slices in order after the head, head = next to retire
         head_valid = local(lnzd_m, "head_valid")
         hmask, hcount, hk = local(lnzd_m, "mask"), local(lnzd_m, "count"), local(lnzd_m, "hk")
-        arr = Signal(range(A + 1))
-        with m.If(lnzd.slice_valid):
-            m.d.sync += arr.eq(arr + 1)
         m.d.comb += [Assert(arr == ret + head_valid + backlog.level), Assert(arr <= pf_k),
-                     Assert(outstanding == pf_k - ret)]
+                     Assert(pf_k <= A), Assert(outstanding == pf_k - ret),
+                     Assert(arr + pf_to_lnzd == pf_k)]
         entry = lnzd_m.submodules.backlog
         for s in range(entry.depth):
             with m.If(s < entry.level):
