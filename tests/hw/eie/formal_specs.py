@@ -270,8 +270,7 @@ class BroadcastSpec(_Spec):
             return (v >> i)[0]
 
         def word(k, pe):
-            j = Signal(cw)
-            m.d.comb += j.eq(k * n + pe)
+            j = (k * n + pe)[:cw]
             return Mux(bit(nz, j), j + 1, 0)
 
         def slice_mask(k):
@@ -394,10 +393,9 @@ class BroadcastSpec(_Spec):
 
         def none_between(lo, hi):
             """no non-zero column c with lo < c < hi (lo may be -1)"""
-            span = Signal(A * n + 1, name="span")
-            m.d.comb += span.eq(((Const(1, A * n + 1) << hi) - 1) &
-                                ~((Const(1, A * n + 1) << (lo + 1)[:cw]) - 1))
-            return (nz & span[:A * n]) == 0
+            span = (((Const(1, A * n + 1) << hi) - 1) &
+                    ~((Const(1, A * n + 1) << (lo + 1)[:cw]) - 1))[:A * n]
+            return (nz & span) == 0
 
         with m.If(lnzd.issue):
             m.d.comb += [Assert(lnzd.head_valid), Assert(bit(nz, j_iss)),

@@ -8,11 +8,13 @@ harnesses are in tests/hw/eie/formal_specs.py.
   queued items) behaves as SyncFIFO, for every trace of 2 * depth + 2 cycles
   (bounded, as Amaranth checks its own FIFOs against a model).
 - `test_bypass_invariant`: unbounded (k-induction).
-- `test_broadcast_protocol`: unbounded (k-induction) for N = 2..4 PEs and
+- `test_broadcast_protocol`: unbounded (k-induction) for N = 2 and 4 PEs and
   small depths: no queue overflows; the LNZD issues every non-zero and only
   non-zeros, in strictly increasing global column; every broadcast reaches
-  every PE's queue exactly once, in order, with its value and pointers.
-  It takes minutes, so it carries the `full` marker.
+  every PE's queue exactly once, in order, with its value and pointers; and
+  `test_broadcast_protocol_is_not_vacuous` (cover): the credit stall, a full
+  queue and a completed layer are reachable. They take minutes (the solver
+  is WebAssembly), so they carry the `full` marker.
 
 A failing check leaves sby's folder (log, counterexample .vcd) under
 build/formal/<test name>/.
@@ -52,12 +54,18 @@ def test_bypass_invariant(acc_width, frac, rows):
 
 
 def broadcast_params(n_pes, act_depth, mem_latency, fifo_depth=1):
-    return EIEParams(n_pes=n_pes, act_depth=act_depth, mem_latency=mem_latency,
-                     fifo_depth=fifo_depth, spmat_depth=16, ptr_depth=16, bias_depth=4,
-                     entries_per_word=1)
+    """A layer of act_depth slices: more columns (n_pes * act_depth) than an
+    activation queue has slots, so a stalled PE makes the credits hold the
+    LNZD back (covered below)."""
+    p = EIEParams(n_pes=n_pes, act_depth=act_depth, mem_latency=mem_latency,
+                  fifo_depth=fifo_depth, spmat_depth=16, ptr_depth=16, bias_depth=4,
+                  entries_per_word=1)
+    assert n_pes * act_depth > p.queue_slots
+    return p
 
 
-BROADCAST = [(2, 2, 1), (3, 2, 2), (4, 2, 1)]
+#: (N, act_depth, mem_latency); k-induction depth 8 covers the longest pipeline
+BROADCAST = [(2, 5, 1), (4, 3, 1)]
 
 
 @pytest.mark.full
@@ -65,4 +73,12 @@ BROADCAST = [(2, 2, 1), (3, 2, 2), (4, 2, 1)]
 def test_broadcast_protocol(n_pes, act_depth, mem_latency):
     p = broadcast_params(n_pes, act_depth, mem_latency)
     _check(BroadcastSpec(p), f"broadcast_n{n_pes}_a{act_depth}_m{mem_latency}", mode="prove",
-           depth=12)
+           depth=8)
+
+
+@pytest.mark.full
+def test_broadcast_protocol_is_not_vacuous():
+    # reachable from reset: the credits stall the LNZD, a queue fills up, the
+    # layer completes with its last column issued
+    p = broadcast_params(2, 5, 1)
+    _check(BroadcastSpec(p), "broadcast_cover", mode="cover", depth=30)
