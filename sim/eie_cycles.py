@@ -12,7 +12,7 @@ included) in column j_b, and from the Timing: Lp slice latency, F slice
 slots, L broadcast latency, C credit latency, S queue slots, c0 the first
 COMPUTE cycle:
 
-    R_k   = max(c0, R_{k-1} + 1, Ret_{k-F} + 1)         slice k read
+    R_k   = max(c0, R_{k-1} + 1, Ret_{k-F} + 2)         slice k read
     H_k   = max(R_k + Lp, Ret_{k-1} + 1)                slice k at the LNZD head
     T_b   = max(T_{b-1} + 1, H_{k_b}, max_p Pop_p(b - S) + C)     issue
     Ret_k = T of slice k's last broadcast, or H_k for a slice of zeros
@@ -22,7 +22,7 @@ COMPUTE cycle:
 A PE issues the entries of a column on cycles Pop .. Pop + n - 1 (its
 accumulators are written mac_latency cycles later); an empty column is
 dequeued and dropped in one cycle, even while the PE is busy. COMPUTE ends
-on the first cycle t with t >= Ret_last + 1, t >= T_last + arrival +
+on the first cycle t with t >= Ret_last + 2, t >= T_last + arrival +
 idle_latency and t >= (the PEs' last activity) + 1 + idle_latency.
 
 `organisation="paper"` runs the EIE paper's PE instead (model only, for
@@ -45,9 +45,10 @@ __all__ = ["LayerCycles", "CycleReport", "layer_cycles", "simulate", "column_ent
 ORGANISATIONS = ("eiegen", "paper")
 
 
-def array_timing(n_pes, fifo_depth, mem_latency=EIEParams.mem_latency):
+def array_timing(n_pes, fifo_depth, mem_latency=EIEParams.mem_latency, queue_slots=0):
     """The Timing of an array of n_pes with this FIFO depth and memory latency."""
-    return timing_of(EIEParams(n_pes=n_pes, fifo_depth=fifo_depth, mem_latency=mem_latency))
+    return timing_of(EIEParams(n_pes=n_pes, fifo_depth=fifo_depth, mem_latency=mem_latency,
+                               queue_slots=queue_slots))
 
 
 @dataclasses.dataclass
@@ -205,7 +206,7 @@ def layer_cycles(counts, cols, in_local, timing, organisation="eiegen"):
     for k in range(in_local):
         r = max(c0, r_prev + 1)
         if k >= F:
-            r = max(r, int(ret[k - F]) + 1)
+            r = max(r, int(ret[k - F]) + t.slice_credit)
         h = max(r + Lp, int(ret[k - 1]) + 1 if k else NEG)
         lo, hi = bounds[k], bounds[k + 1]
         if lo == hi:
@@ -215,14 +216,14 @@ def layer_cycles(counts, cols, in_local, timing, organisation="eiegen"):
                 issue(b, max(prev_t + 1, h))
             ret[k] = prev_t
         r_prev = r
-    end = int(ret[-1]) + 1 if in_local else c0
+    end = int(ret[-1]) + t.slice_credit if in_local else c0
     if n_b:
         end = max(end, prev_t + t.arrival + t.idle_latency, int(last.max()) + 1 + t.idle_latency)
     return end - c0 + 1, stall, busy
 
 
-def simulate(image, x, *, fifo_depth, mem_latency=EIEParams.mem_latency, layer_inputs=None,
-             organisation="eiegen", timing=None):
+def simulate(image, x, *, fifo_depth, mem_latency=EIEParams.mem_latency, queue_slots=0,
+             layer_inputs=None, organisation="eiegen", timing=None):
     """Cycle model of running `image` on int16 input vector x (n_in,) on an
     array of the image's parameters with this FIFO depth and memory latency.
     layer_inputs: the int16 input of each layer (computed with the golden
@@ -234,7 +235,7 @@ def simulate(image, x, *, fifo_depth, mem_latency=EIEParams.mem_latency, layer_i
                              acc_width=image.params.acc_width, all_layers=True)
         layer_inputs = [np.asarray(x)] + outs[:-1]
     n = image.params.n_pes
-    t = timing or array_timing(n, fifo_depth, mem_latency)
+    t = timing or array_timing(n, fifo_depth, mem_latency, queue_slots)
     layers = []
     total = 0
     for li, layer in enumerate(image.layers):

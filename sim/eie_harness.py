@@ -89,7 +89,10 @@ def run(built, image_dir, inputs, *, test_dir=None, timeout_cycles=None, progres
             "sim_cycles": doc.get("sim_cycles")}
 
 
-def check(image, inputs, result, *, fifo_depth, mem_latency=2):
+def check(image, inputs, result, *, fifo_depth=None, mem_latency=2, queue_slots=0, params=None):
+    """`params`: the array's EIEParams (else fifo_depth, mem_latency, queue_slots)."""
+    if params is not None:
+        fifo_depth, mem_latency, queue_slots = params.fifo_depth, params.mem_latency, params.queue_slots
     """Compare an RTL run with the golden and cycle models. Returns a dict:
     output mismatches (count and first few), and per input the counters of
     the RTL beside the cycle model's, with `cycles_equal` when all agree."""
@@ -107,7 +110,7 @@ def check(image, inputs, result, *, fifo_depth, mem_latency=2):
     for b in range(len(inputs)):
         layer_inputs = [inputs[b]] + [o[b] for o in outs[:-1]]
         model = simulate(image, inputs[b], fifo_depth=fifo_depth, mem_latency=mem_latency,
-                         layer_inputs=layer_inputs)
+                         queue_slots=queue_slots, layer_inputs=layer_inputs)
         got = result["counters"][b]
         want = {"cycles": model.total_cycles, "broadcasts": model.broadcasts,
                 "bcast_stall": model.bcast_stall, "busy": [int(v) for v in model.busy],

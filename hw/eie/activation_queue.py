@@ -24,7 +24,7 @@ __all__ = ["ActivationQueue"]
 
 class ActivationQueue(wiring.Component):
     def __init__(self, params):
-        self.depth = params.queue_slots
+        self.depth = params.queue_depth
         self.layout = queue_layout(params)
         super().__init__({
             "w": In(stream.Signature(self.layout)),

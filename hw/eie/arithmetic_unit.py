@@ -17,7 +17,7 @@ Also on the accumulator memory (other phases, never with M1/M2):
 - write-back read (WB): `wb_valid`/`wb_row` at t -> `wb_acc` at t + 1.
 
 Ports: `valid`, `row`, `w`, `a` (in, M1 inputs); `busy` (out): M1 or M2 holds
-an entry.
+an entry; `flush` (in): drop the entries in M1 and M2.
 """
 
 from amaranth import Module, Signal, Mux, Cat, signed
@@ -47,6 +47,7 @@ class ArithmeticUnit(wiring.Component):
             "wb_row": In(rw),
             "wb_acc": Out(signed(aw)),
             "busy": Out(1),
+            "flush": In(1),
         })
 
     def elaborate(self, platform):
@@ -70,13 +71,13 @@ class ArithmeticUnit(wiring.Component):
         row1 = Signal(rw)
         w1 = Signal(signed(16))
         a1 = Signal(signed(16))
-        m.d.sync += [v1.eq(self.valid), row1.eq(self.row), w1.eq(self.w), a1.eq(self.a)]
+        m.d.sync += [v1.eq(self.valid & ~self.flush), row1.eq(self.row), w1.eq(self.w), a1.eq(self.a)]
         # M2: product register, sum, write
         v2 = Signal()
         row2 = Signal(rw)
         prod2 = Signal(signed(32))
         bypass2 = Signal()
-        m.d.sync += [v2.eq(v1), row2.eq(row1), prod2.eq(w1 * a1),
+        m.d.sync += [v2.eq(v1 & ~self.flush), row2.eq(row1), prod2.eq(w1 * a1),
                      bypass2.eq(v1 & v2 & (row1 == row2))]
         last_sum = Signal(signed(aw))
         base = Signal(signed(aw))

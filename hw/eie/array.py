@@ -32,15 +32,16 @@ from amaranth.utils import ceil_log2
 
 from ..common.hostbus import HostBusSignature
 from .params import EIEParams, MEMORY_IDS, CONTROL_REGS, host_map
-from .pe import PE, HOST_MEMS, BUSY_COUNTER, deq_width
+from .pe import PE, HOST_MEMS, BUSY_COUNTER, deq_width, host_width
 from .lnzd import LNZD, popcount
 from .control import CentralControl
 from .trees import fanout, delay, gather_or, gather_and, gather_min
 
 __all__ = ["EIEArray", "CONTROL_REGS", "FLUSH_CYCLES"]
 
-#: cycles the pipelines are held in reset after an abort (longer than any tree)
-FLUSH_CYCLES = 8
+#: cycles the PEs drop work after an abort: longer than a broadcast or a slice
+#: takes to reach them, so nothing issued before the abort survives it
+FLUSH_CYCLES = 32
 
 
 class EIEArray(wiring.Component):
@@ -91,7 +92,7 @@ class EIEArray(wiring.Component):
         pes = []
         for i in range(n):
             pe = PE(p, i, shared_codebook=shared_cb)
-            m.submodules[f"pe{i}"] = ResetInserter({"sync": flush})(pe)
+            m.submodules[f"pe{i}"] = pe
             pes.append(pe)
 
         num_layers = Signal(16)
@@ -104,9 +105,9 @@ class EIEArray(wiring.Component):
             self.done.eq(ctl.done),
         ]
 
-        # datapath registers of the array itself are flushed too
-        dp = Module()
-        m.submodules.datapath = ResetInserter({"sync": flush})(dp)
+        # the array's own pipeline registers: whatever they hold after an abort reaches
+        # the PEs while they are still flushing
+        dp = m
 
         # -- fan-out of the layer configuration, phases and host requests -------------------
         bus = self.bus
@@ -138,11 +139,12 @@ class EIEArray(wiring.Component):
             ctr_pe.eq(req_word[:8]),
         ]
 
+        hw = host_width(p)
         config = Cat(ctl.src_sel, ctl.desc.bias_base, ctl.desc.relu, ctl.computing, ctl.clear,
                      ctl.run_start, ctl.pf_valid, ctl.pf_k, ctl.init_valid, ctl.wb_valid, ctl.k,
-                     ctl.cb_we, ctl.cb_index, ctl.cb_data, host_mode,
+                     ctl.cb_we, ctl.cb_index, ctl.cb_data, host_mode, flush,
                      req_we & is_pe_mem & host_mode, req_re & (is_pe_mem | ctr_read),
-                     mem_code, req_word, req_wdata, Mux(ctr_read, ctr_pe, req_pe))
+                     mem_code, req_word, req_wdata[:hw], Mux(ctr_read, ctr_pe, req_pe))
         config_q = Signal(len(config))
         m.d.sync += config_q.eq(config)
         leaves = fanout(m, config_q, n, Fl, name="cfg")
@@ -151,9 +153,9 @@ class EIEArray(wiring.Component):
             it = iter([("src_sel", 1), ("bias_base", 15), ("relu", 1), ("computing", 1),
                        ("clear", 1), ("run_start", 1), ("pf_valid", 1), ("pf_k", kw),
                        ("init_valid", 1), ("wb_valid", 1), ("k", kw), ("cb_we", 1),
-                       ("cb_index", 4), ("cb_data", 16), ("host_mode", 1), ("host_we", 1),
-                       ("host_re", 1), ("host_mem", 3), ("host_addr", 16), ("host_wdata", 64),
-                       ("host_pe", 8)])
+                       ("cb_index", 4), ("cb_data", 16), ("host_mode", 1), ("flush", 1),
+                       ("host_we", 1), ("host_re", 1), ("host_mem", 3), ("host_addr", 16),
+                       ("host_wdata", hw), ("host_pe", 8)])
             out, pos = {}, 0
             for name, w in it:
                 out[name] = v[pos:pos + w]
@@ -172,7 +174,7 @@ class EIEArray(wiring.Component):
                 pe.host_mode.eq(f["host_mode"]), pe.host_we.eq(f["host_we"]),
                 pe.host_re.eq(f["host_re"]), pe.host_mem.eq(f["host_mem"]),
                 pe.host_addr.eq(f["host_addr"]), pe.host_wdata.eq(f["host_wdata"]),
-                pe.host_sel.eq(f["host_pe"] == i),
+                pe.host_sel.eq(f["host_pe"] == i), pe.flush.eq(f["flush"]),
             ]
             if shared_cb:
                 m.d.comb += pe.codebook.eq(ctl.codebook)
@@ -209,9 +211,14 @@ class EIEArray(wiring.Component):
             dp.d.sync += issued.eq(0)
         with dp.Elif(lnzd.issue):
             dp.d.sync += issued.eq(issued + 1)
-        min_deq = gather_min(dp, [pe.dequeues for pe in pes], Gl, dw, name="deq")
-        outstanding = Signal(dw)
-        m.d.comb += [outstanding.eq(issued - min_deq), lnzd.room.eq(outstanding < t.queue_slots)]
+        # room is a register: whether the next issue finds a slot, given this cycle's
+        # issue and the minimum tree's next value (the last level's input)
+        _, min_next = gather_min(dp, [pe.dequeues for pe in pes], Gl, dw, name="deq")
+        room = Signal()
+        after = Signal(dw)
+        m.d.comb += after.eq(issued - min_next)
+        m.d.sync += room.eq(Mux(lnzd.issue, after < t.queue_slots - 1, after < t.queue_slots))
+        m.d.comb += lnzd.room.eq(room)
 
         # -- grant and retire to the PEs --------------------------------------------------------
         grant_q = Signal(n)
@@ -312,7 +319,7 @@ class EIEArray(wiring.Component):
         central_d = delay(m, central_q, lat_c, name="rd_central")
         req_d = delay(m, req_q, lat_c + 1, name="rd_req")
         pe_word = gather_or(m, [pe.host_rdata for pe in pes], Gl, name="host_rd")
-        pe_word_q = Signal(64)
+        pe_word_q = Signal(len(pe_word))
         m.d.sync += pe_word_q.eq(pe_word)
         is_idle_ctr = req_d[2]
         answer = Signal(64)

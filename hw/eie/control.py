@@ -19,7 +19,7 @@ max_layers), `busy`, `done`. An abort is a synchronous reset of this unit
 (the array's ResetInserter): back to IDLE, memories kept.
 """
 
-from amaranth import Module, Signal, Mux, Const
+from amaranth import Module, Signal, Mux, Const, Cat
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -112,19 +112,34 @@ class CentralControl(wiring.Component):
         m.d.comb += last_k.eq(k == desc.out_local - 1)
 
         # -- slice scan (COMPUTE) -------------------------------------------------------------------
+        # slices read and not yet retired by the LNZD: at most slice_slots. The retire
+        # is registered before it frees a slot, and `more`/`room` are registers kept
+        # with the compares done on the current values, so no comparator is in a loop.
         pf_k = Signal(range(p.act_depth + 1))
-        outstanding = Signal(range(t.slice_slots + 1))
+        outstanding = Signal(range(t.slice_slots + 2))
+        retire_q = Signal()
+        more = Signal()
+        room = Signal()
         pf_issue = Signal()
         m.d.comb += [
-            pf_issue.eq(self.computing & (pf_k < desc.in_local) & (outstanding < t.slice_slots)),
+            pf_issue.eq(self.computing & more & room),
             self.pf_valid.eq(pf_issue),
             self.pf_k.eq(pf_k),
         ]
-        m.d.sync += outstanding.eq(outstanding + pf_issue - self.retire)
+        m.d.sync += [retire_q.eq(self.retire & self.computing),
+                     outstanding.eq(outstanding + pf_issue - retire_q),
+                     more.eq(Mux(pf_issue, pf_k + 1 < desc.in_local, pf_k < desc.in_local))]
+        with m.Switch(Cat(retire_q, pf_issue)):
+            with m.Case(0b01):
+                m.d.sync += room.eq(outstanding - 1 < t.slice_slots)
+            with m.Case(0b10):
+                m.d.sync += room.eq(outstanding + 1 < t.slice_slots)
+            with m.Default():
+                m.d.sync += room.eq(outstanding < t.slice_slots)
         with m.If(pf_issue):
             m.d.sync += pf_k.eq(pf_k + 1)
         lnzd_done = Signal()
-        m.d.comb += lnzd_done.eq((pf_k == desc.in_local) & (outstanding == 0))
+        m.d.comb += lnzd_done.eq(~more & (outstanding == 0))
         quiet = t.arrival + t.idle_latency
         since = Signal(range(quiet + 1), init=quiet)
         with m.If(self.issue):
@@ -162,7 +177,8 @@ class CentralControl(wiring.Component):
             with m.State("INIT_TAIL"):
                 m.d.sync += c.eq(c + 1)
                 with m.If(c == t.init_tail - 1):
-                    m.d.sync += [pf_k.eq(0), outstanding.eq(0), since.eq(quiet)]
+                    m.d.sync += [pf_k.eq(0), outstanding.eq(0), since.eq(quiet), more.eq(1),
+                                 room.eq(1), retire_q.eq(0)]
                     m.next = "COMPUTE"
             with m.State("COMPUTE"):
                 m.d.comb += self.computing.eq(1)

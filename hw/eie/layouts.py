@@ -13,6 +13,8 @@ def queue_layout(params):
         "value": signed(16),
         "start": unsigned(params.ptr_width),
         "count": unsigned(params.ptr_width),
+        "empty": unsigned(1),       # count == 0, decoded before the queue
+        "single": unsigned(1),      # count == 1
     })
 
 

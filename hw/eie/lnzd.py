@@ -99,7 +99,8 @@ class LNZD(wiring.Component):
     - `slice_valid`, `slice_mask` (N bits), `slice_count` (its popcount),
       `slice_k` (in): a slice arrives (queued: `slots` deep including the head;
       the prefetch never has more outstanding).
-    - `room` (in): every PE's activation queue has a free slot (credits).
+    - `room` (in): every PE's activation queue has a free slot (credits; a
+      register of the array that already counts this cycle's issue).
     - `enable` (in): COMPUTE.
     - `issue` (out, combinational): a non-zero is broadcast this cycle: PE
       `grant` (one-hot, out), local index `issue_k` (out).
@@ -135,28 +136,29 @@ class LNZD(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n, cw, kw = self.n, self.cw, self.kw
-        entry = data.StructLayout({"mask": n, "count": cw, "k": kw})
+        # a slice as the LNZD keeps it: its mask, how many bits are left and, decoded
+        # ahead, whether that is none, one or two (so no comparator sits in the loop)
+        entry = data.StructLayout({"mask": n, "count": cw, "k": kw,
+                                   "none": 1, "one": 1, "two": 1})
         m.submodules.backlog = fifo = SyncFIFO(width=entry.size, depth=max(1, self.slots - 1))
 
+        head = Signal(entry)
         head_valid = Signal()
-        mask = Signal(n)
-        count = Signal(cw)
-        hk = Signal(kw)
         m.d.comb += self.head_valid.eq(head_valid)
 
-        nonzero = Signal()
         m.d.comb += [
-            nonzero.eq(count != 0),
-            self.issue.eq(self.enable & head_valid & nonzero & self.room),
-            self.stall.eq(self.enable & head_valid & nonzero & ~self.room),
-            self.grant.eq(mask & -mask),
-            self.issue_k.eq(hk),
-            self.retire.eq(self.enable & head_valid & ((count == 0) | (self.issue & (count == 1)))),
+            self.issue.eq(self.enable & head_valid & ~head.none & self.room),
+            self.stall.eq(self.enable & head_valid & ~head.none & ~self.room),
+            self.grant.eq(head.mask & -head.mask),
+            self.issue_k.eq(head.k),
+            self.retire.eq(self.enable & head_valid & (head.none | (self.issue & head.one))),
         ]
 
         incoming = Signal(entry)
-        m.d.comb += [incoming.mask.eq(self.slice_mask), incoming.count.eq(self.slice_count),
-                     incoming.k.eq(self.slice_k)]
+        c = self.slice_count
+        m.d.comb += [incoming.mask.eq(self.slice_mask), incoming.count.eq(c),
+                     incoming.k.eq(self.slice_k), incoming.none.eq(c == 0),
+                     incoming.one.eq(c == 1), incoming.two.eq(c == 2)]
         from_fifo = Signal(entry)
         m.d.comb += from_fifo.eq(fifo.r_data)
 
@@ -171,13 +173,12 @@ class LNZD(wiring.Component):
         ]
         with m.If(load):
             with m.If(fifo.r_rdy):
-                m.d.sync += [head_valid.eq(1), mask.eq(from_fifo.mask), count.eq(from_fifo.count),
-                             hk.eq(from_fifo.k)]
+                m.d.sync += [head_valid.eq(1), head.eq(from_fifo)]
             with m.Elif(self.slice_valid):
-                m.d.sync += [head_valid.eq(1), mask.eq(incoming.mask), count.eq(incoming.count),
-                             hk.eq(incoming.k)]
+                m.d.sync += [head_valid.eq(1), head.eq(incoming)]
             with m.Else():
                 m.d.sync += head_valid.eq(0)
         with m.Elif(self.issue):
-            m.d.sync += [mask.eq(mask & (mask - 1)), count.eq(count - 1)]
+            m.d.sync += [head.mask.eq(head.mask & (head.mask - 1)), head.count.eq(head.count - 1),
+                         head.none.eq(head.one), head.one.eq(head.two), head.two.eq(head.count == 3)]
         return m

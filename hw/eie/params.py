@@ -67,6 +67,8 @@ class EIEParams:
     act_depth: int = 64          # activations per PE per file (vectors up to n_pes * act_depth)
     max_layers: int = 4          # layer descriptors an image may hold
     mem_latency: int = 2         # block-memory read latency: 2 with output registers (fast parts), or 1
+    queue_slots: int = 0         # activation queue slots: 0 = fifo_depth + the broadcast round trip
+                                 # (full rate); a number: exactly that many (small parts)
 
     def __post_init__(self):
         _check_int("n_pes", self.n_pes, 1, 64)
@@ -82,6 +84,7 @@ class EIEParams:
         _check_int("act_depth", self.act_depth, 1, 1 << 12)
         _check_int("max_layers", self.max_layers, 1, 256)
         _check_int("mem_latency", self.mem_latency, 1, 2)
+        _check_int("queue_slots", self.queue_slots, 0, 256)
 
     # -- derived widths -------------------------------------------------------
     @property
@@ -91,9 +94,10 @@ class EIEParams:
         return timing(self)
 
     @property
-    def queue_slots(self):
-        """Physical activation queue depth: fifo_depth broadcasts of slack
-        plus the broadcasts the issue -> dequeue pipeline holds."""
+    def queue_depth(self):
+        """Physical activation queue depth: `queue_slots` when set, else
+        fifo_depth broadcasts of slack plus what the issue -> dequeue pipeline
+        holds."""
         return self.timing.queue_slots
 
     @property

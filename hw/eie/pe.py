@@ -28,14 +28,14 @@ trees, every output is a register; "t" is the cycle an input is seen):
 - `computing` (in): COMPUTE (counts busy cycles); `idle` (out, registered):
   nothing of a broadcast is left in the PE's pipeline;
 - `clear` (in): resets the dequeue count (before a layer); `run_start` (in):
-  resets the busy counter (a run starts);
+  resets the busy counter (a run starts); `flush` (in): drops all work (abort);
 - host port: `host_re`/`host_we` with `host_mem` (HOST_MEMS index), `host_addr`,
   `host_wdata`, `host_sel` (this PE) at t -> `host_rdata` (registered, 0
   unless selected) at t + mem_latency + 1, the same for every memory and the
   busy counter (`host_mem` 6).
 """
 
-from amaranth import Module, Signal, Mux, signed
+from amaranth import Module, Signal, Mux, signed, ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -52,7 +52,7 @@ from .arithmetic_unit import ArithmeticUnit
 from .writeback import Writeback
 from .trees import delay
 
-__all__ = ["PE", "HOST_MEMS", "DEQ_WIDTH"]
+__all__ = ["PE", "HOST_MEMS", "DEQ_WIDTH", "host_width"]
 
 #: the PE's memories on the host port, by local code (= MEMORY_IDS - 0x10), and
 #: the busy counter (code 6)
@@ -63,10 +63,15 @@ BUSY_COUNTER = 6
 def deq_width(params):
     """Bits of the dequeue counters compared modulo 2**bits (twice the
     queue's slots fit in half the range)."""
-    return (4 * params.queue_slots).bit_length()
+    return (4 * params.queue_depth).bit_length()
 
 
 DEQ_WIDTH = deq_width
+
+
+def host_width(params):
+    """Bits of the widest word of the PE's memories on the host port."""
+    return max(params.spmat_width, params.ptr_width, 16)
 
 
 class PE(wiring.Component):
@@ -107,10 +112,11 @@ class PE(wiring.Component):
             "host_sel": In(1),
             "host_mem": In(3),
             "host_addr": In(16),
-            "host_wdata": In(64),
+            "host_wdata": In(host_width(params)),
             "host_we": In(1),
             "host_re": In(1),
-            "host_rdata": Out(64),
+            "host_rdata": Out(max(32, host_width(params))),
+            "flush": In(1),
         }
         if shared_codebook:
             ports["codebook"] = In(codebook_layout)
@@ -130,10 +136,16 @@ class PE(wiring.Component):
                                                names=(f"pe{i:02d}_ptr_even", f"pe{i:02d}_ptr_odd"))
 
         m.submodules.act = act = ActivationReadWrite(p, i)
-        m.submodules.lane = lane = LNZDLane(self.slice_slots)
-        m.submodules.ptr_read = ptr_read = PointerReadUnit(p)
-        m.submodules.queue = queue = ActivationQueue(p)
-        m.submodules.spmat_read = smr = SparseMatrixReadUnit(p)
+        # an abort flushes the units that hold work (their state, not their data)
+        flushed = lambda unit: ResetInserter({"sync": self.flush})(unit)
+        lane = LNZDLane(self.slice_slots)
+        m.submodules.lane = flushed(lane)
+        ptr_read = PointerReadUnit(p)
+        m.submodules.ptr_read = flushed(ptr_read)
+        queue = ActivationQueue(p)
+        m.submodules.queue = flushed(queue)
+        smr = SparseMatrixReadUnit(p)
+        m.submodules.spmat_read = flushed(smr)
         m.submodules.decoder = dec = WeightDecoder(shared=self.shared_codebook)
         m.submodules.addr_acc = aacc = AddressAccumulator(p.act_index_width)
         m.submodules.arith = au = ArithmeticUnit(p)
@@ -187,6 +199,7 @@ class PE(wiring.Component):
             au.row.eq(aacc.row),
             au.w.eq(dec.w),
             au.a.eq(smr.e_value),
+            au.flush.eq(self.flush),
         ]
         # -- bias preload (INIT) and write-back (WB) -----------------------------------------
         m.d.comb += [
@@ -213,9 +226,11 @@ class PE(wiring.Component):
         m.d.sync += self.idle.eq(~(self.bcast_valid | ptr_read.busy | queue.r.valid | smr.active |
                                    smr.issue | entry_pipe | au.busy))
         busy = Signal(32)
+        counted = Signal()              # registered, so the counter is off the issue path
+        m.d.sync += counted.eq(self.computing & smr.issue)
         with m.If(self.run_start):
             m.d.sync += busy.eq(0)
-        with m.Elif(self.computing & smr.issue):
+        with m.Elif(counted):
             m.d.sync += busy.eq(busy + 1)
         # -- host port -----------------------------------------------------------------------------
         we = Signal(len(HOST_MEMS))
@@ -241,7 +256,7 @@ class PE(wiring.Component):
         mem_q = delay(m, self.host_mem, lat, name="host_mem_q")
         re_q = delay(m, self.host_re & self.host_sel, lat, name="host_re_q")
         busy_q = delay(m, busy, lat, name="busy_q")
-        word = Signal(64)
+        word = Signal(len(self.host_rdata))
         with m.Switch(mem_q):
             with m.Case(0):
                 m.d.comb += word.eq(spmat.rdata)

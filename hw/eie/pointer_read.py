@@ -63,11 +63,15 @@ class PointerReadUnit(wiring.Component):
             start.eq(Mux(odd, self.odd_rdata, self.even_rdata)),
             end.eq(Mux(odd, self.even_rdata, self.odd_rdata)),
         ]
+        count = Signal(self.params.ptr_width)
+        m.d.comb += count.eq(end - start)
         m.d.sync += [
             self.out.valid.eq(valid[-1]),
             self.out.payload.value.eq(value),
             self.out.payload.start.eq(start),
-            self.out.payload.count.eq(end - start),
+            self.out.payload.count.eq(count),
+            self.out.payload.empty.eq(start == end),
+            self.out.payload.single.eq(count == 1),
         ]
         busy = valid[0]
         for v in valid[1:]:

@@ -55,29 +55,28 @@ class SparseMatrixReadUnit(wiring.Component):
         active = Signal()
         cur = Signal(pw)
         left = Signal(pw)               # entries still to issue after `cur`, when active
+        final = Signal()                # `cur` is the column's last entry (left == 0)
         value = Signal(signed(16))
         head = self.col.payload
-        head_empty = Signal()
         load = Signal()
         addr = Signal(pw)
         last = Signal()
         m.d.comb += [
-            head_empty.eq(head.count == 0),
-            self.col.ready.eq(head_empty | ~active),
+            self.col.ready.eq(head.empty | ~active),
             self.dequeue.eq(self.col.valid & self.col.ready),
-            load.eq(self.col.valid & ~head_empty & ~active),
+            load.eq(self.col.valid & ~head.empty & ~active),
             self.issue.eq(active | load),
             self.active.eq(active),
             addr.eq(Mux(active, cur, head.start)),
-            last.eq(Mux(active, left == 0, head.count == 1)),
+            last.eq(Mux(active, final, head.single)),
             self.raddr.eq(addr >> self.lane_bits),
         ]
         with m.If(self.issue):
             m.d.sync += [cur.eq(addr + 1), active.eq(~last)]
         with m.If(load):
-            m.d.sync += [left.eq(head.count - 2), value.eq(head.value)]
+            m.d.sync += [left.eq(head.count - 2), final.eq(head.count == 2), value.eq(head.value)]
         with m.Elif(active):
-            m.d.sync += left.eq(left - 1)
+            m.d.sync += [left.eq(left - 1), final.eq(left == 1)]
         # `mem_latency` cycles later the word is out of the memory: select the lane
         e_value = Signal(signed(16))
         lane = Signal(max(1, self.lane_bits))

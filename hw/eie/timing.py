@@ -35,6 +35,7 @@ class Timing:
     min_tree: int           # Mn: register levels of the dequeue-count minimum tree
     setup: int = 18         # SETUP: descriptor read and codebook copy
     fifo_depth: int = 1     # D: the slack a PE gets beyond the broadcast pipeline
+    slots: int = 0          # activation queue slots when set explicitly (0: from D)
 
     # -- slice prefetch (LNZD) ------------------------------------------------------------
     @property
@@ -47,7 +48,13 @@ class Timing:
     @property
     def slice_slots(self):
         """F: slices read and not yet retired by the LNZD (head included)."""
-        return self.slice_latency + 1
+        return self.slice_latency + 2
+
+    @property
+    def slice_credit(self):
+        """A slice retired at t frees its slot for a read at t + slice_credit
+        (the retire is registered first)."""
+        return 2
 
     # -- broadcast ----------------------------------------------------------------------------
     @property
@@ -64,11 +71,17 @@ class Timing:
         return 1 + self.min_tree
 
     @property
+    def round_trip(self):
+        """Broadcasts the pipeline holds per PE when the PE keeps up."""
+        return self.bcast_latency + self.credit_latency - 1
+
+    @property
     def queue_slots(self):
         """S: slots of every activation queue = broadcasts that may be issued
         and not yet dequeued by a PE: the slack D plus what the pipeline holds
-        when the PE keeps up."""
-        return self.fifo_depth + self.bcast_latency + self.credit_latency - 1
+        when the PE keeps up (or `slots`, set for a small part: then fewer than
+        round_trip + 1 slots limit the broadcast rate)."""
+        return self.slots or self.fifo_depth + self.round_trip
 
     # -- the PE's arithmetic ----------------------------------------------------------------------
     @property
@@ -109,4 +122,4 @@ def timing(params):
     lv = tree_levels(n)
     return Timing(n_pes=n, mem_latency=params.mem_latency, fanout=lv, gather=lv,
                   popcount=0 if n <= 16 else 1, min_tree=lv + 1,
-                  fifo_depth=params.fifo_depth)
+                  fifo_depth=params.fifo_depth, slots=params.queue_slots)

@@ -14,8 +14,8 @@ crosses the array in one cycle and the depth grows with log4 N only:
 - `gather_and(m, values, levels)`: the same with AND.
 - `gather_min(m, values, levels, width)`: the minimum of N counters that may
   wrap around (compared modulo 2**width, all within 2**(width-1) of each
-  other); registered after every level of up to 4 (`levels` + 1 registers:
-  the result is a register).
+  other); registered after every level of up to 4 (`levels` + 1 registers).
+  Returns (the result register, its next value).
 
 They are functions that add registers to the caller's module rather than
 components: a tree is wiring with registers, its ports are the caller's
@@ -126,13 +126,15 @@ def gather_min(m, values, levels, width, *, name="gmin"):
         return vals[0]
 
     cur = list(values)
+    nxt_value = None
     for lv in range(levels + 1):
         nxt = []
         for i, g in enumerate(_groups(cur)):
             reg = Signal(width, name=f"{name}_l{lv}_{i}")
-            m.d.sync += reg.eq(minimum(g))
+            nxt_value = minimum(g)
+            m.d.sync += reg.eq(nxt_value)
             nxt.append(reg)
         cur = nxt
     if len(cur) != 1:
         raise ValueError(f"{len(values)} leaves need more than {levels} register levels")
-    return cur[0]
+    return cur[0], nxt_value
