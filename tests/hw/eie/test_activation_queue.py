@@ -1,6 +1,6 @@
-"""hw/eie/activation_queue.py: a FIFO of queue_slots items (lib.stream in and
+"""hw/eie/activation_queue.py: a FIFO of queue_depth items (lib.stream in and
 out); an item written at t is on `r` from t + 1; order kept under random
-producer and consumer stalls; w.ready low exactly when it holds queue_slots."""
+producer and consumer stalls; w.ready low exactly when it holds queue_depth."""
 
 import random
 
@@ -14,19 +14,24 @@ from eiegen.sim.amaranth_sim import run, stream_put, stream_get
 def _items(p, n, seed):
     rng = random.Random(seed)
     top = 1 << p.ptr_width
-    return [{"value": rng.randrange(-32768, 32768), "start": rng.randrange(top),
-             "count": rng.randrange(top)} for _ in range(n)]
+    out = []
+    for _ in range(n):
+        count = rng.choice([0, 1, rng.randrange(top)])
+        out.append({"value": rng.randrange(-32768, 32768), "start": rng.randrange(top),
+                    "count": count, "empty": int(count == 0), "single": int(count == 1)})
+    return out
 
 
 def _as_dict(payload):
-    return {"value": payload.value, "start": payload.start, "count": payload.count}
+    return {"value": payload.value, "start": payload.start, "count": payload.count,
+            "empty": payload.empty, "single": payload.single}
 
 
 @pytest.mark.parametrize("fifo_depth, n_pes", [(1, 1), (2, 4), (8, 5)])
 def test_order_under_random_stalls(fifo_depth, n_pes):
     p = EIEParams(n_pes=n_pes, fifo_depth=fifo_depth, spmat_depth=256)
     dut = ActivationQueue(p)
-    assert dut.depth == p.queue_slots == p.timing.queue_slots
+    assert dut.depth == p.queue_depth == p.timing.queue_slots
     items = _items(p, 120, fifo_depth)
     rng = random.Random(n_pes)
     got = []
@@ -47,11 +52,12 @@ def test_order_under_random_stalls(fifo_depth, n_pes):
     assert got == items
 
 
-@pytest.mark.parametrize("fifo_depth", [1, 3])
-def test_capacity_and_latency(fifo_depth):
-    p = EIEParams(n_pes=2, fifo_depth=fifo_depth, spmat_depth=256)
+@pytest.mark.parametrize("fifo_depth, slots", [(1, 0), (3, 0), (1, 2)])
+def test_capacity_and_latency(fifo_depth, slots):
+    p = EIEParams(n_pes=2, fifo_depth=fifo_depth, spmat_depth=256, queue_slots=slots)
+    assert p.queue_depth == (slots or fifo_depth + p.timing.round_trip)
     dut = ActivationQueue(p)
-    items = _items(p, p.queue_slots + 1, 7)
+    items = _items(p, p.queue_depth + 1, 7)
 
     async def tb(ctx):
         assert ctx.get(dut.r.valid) == 0
@@ -62,11 +68,11 @@ def test_capacity_and_latency(fifo_depth):
         await ctx.tick()
         assert ctx.get(dut.r.valid) == 1                  # from t + 1
         assert _as_dict(ctx.get(dut.r.payload)) == items[0]
-        for it in items[1:p.queue_slots]:
+        for it in items[1:p.queue_depth]:
             ctx.set(dut.w.payload, it)
             assert ctx.get(dut.w.ready) == 1
             await ctx.tick()
-        # full: queue_slots items held, the next is refused
+        # full: queue_depth items held, the next is refused
         ctx.set(dut.w.payload, items[-1])
         assert ctx.get(dut.w.ready) == 0
         await ctx.tick()
@@ -76,6 +82,6 @@ def test_capacity_and_latency(fifo_depth):
         while ctx.get(dut.r.valid):
             out.append(_as_dict(ctx.get(dut.r.payload)))
             await ctx.tick()
-        assert out == items[:p.queue_slots]
+        assert out == items[:p.queue_depth]
 
     run(dut, tb)

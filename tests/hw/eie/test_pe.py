@@ -37,7 +37,7 @@ class Host:
         for a, w in enumerate(words):
             ctx.set(pe.host_mem, mem)
             ctx.set(pe.host_addr, a)
-            ctx.set(pe.host_wdata, int(w) & ((1 << 64) - 1))
+            ctx.set(pe.host_wdata, int(w) & ((1 << len(pe.host_wdata)) - 1))
             ctx.set(pe.host_we, 1)
             await ctx.tick()
         ctx.set(pe.host_we, 0)
@@ -105,13 +105,13 @@ async def run_layer(ctx, pe, image, li, x, rng, *, src_sel=0):
     ctx.set(pe.init_valid, 0)
     for _ in range(lat):
         await ctx.tick()
-    # COMPUTE: the non-zero columns in increasing order, at most queue_slots
+    # COMPUTE: the non-zero columns in increasing order, at most queue_depth
     # not yet dequeued (the central unit's credit rule; `dequeues` is late, so safe)
     ctx.set(pe.computing, 1)
     cols = [j for j in np.flatnonzero(x) if j < layer.n_cols_padded]
     issued = 0
     for j in cols:
-        while issued - ctx.get(pe.dequeues) >= p.queue_slots or rng.random() < 0.2:
+        while issued - ctx.get(pe.dequeues) >= p.queue_depth or rng.random() < 0.2:
             ctx.set(pe.bcast_valid, 0)
             await ctx.tick()
         g = layer.ptr_base + int(j)

@@ -1,5 +1,5 @@
 """hw/eie/pointer_read.py: p[g] and p[g+1] from the even/odd banks in one
-read, (value, start = p[g], count = p[g+1] - p[g]) on `out` at
+read, (value, start = p[g], count = p[g+1] - p[g], empty, single) on `out` at
 X + mem_latency + 1 for a broadcast at X; `busy` while one is inside.
 
 The banks are hw/common/ram.RAMs holding a packer-style pointer list, the
@@ -65,16 +65,17 @@ def test_pointer_pairs(lat):
             ctx.set(u.out.ready, 1)                        # the queue never refuses (credits)
             pl = u.out.payload
             seen.append((ctx.get(u.out.valid), ctx.get(pl.value), ctx.get(pl.start),
-                         ctx.get(pl.count), ctx.get(u.busy)))
+                         ctx.get(pl.count), ctx.get(u.busy), ctx.get(pl.empty), ctx.get(pl.single)))
             await ctx.tick()
 
     run(bench, tb)
     for t, b in enumerate(sched):
-        valid, value, start, count, _ = seen[t + lat + 1]
+        valid, value, start, count, _, empty, single = seen[t + lat + 1]
         assert valid == (b is not None), t
         if b:
             g, v = b
-            assert (value, start, count) == (v, ptr[g], ptr[g + 1] - ptr[g]), (t, g)
+            n = ptr[g + 1] - ptr[g]
+            assert (value, start, count, empty, single) == (v, ptr[g], n, n == 0, n == 1), (t, g)
     # busy: a broadcast at X keeps the unit busy from X through X + lat + 1
     for t in range(len(seen)):
         inside = any(0 <= t - x <= lat + 1 and sched[x] is not None

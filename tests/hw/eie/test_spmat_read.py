@@ -60,7 +60,8 @@ def simulate(p, entries, cols, arrivals):
             head = cols[i] if i < len(cols) and arrivals[i] <= t else None
             ctx.set(u.col.valid, head is not None)
             if head:
-                ctx.set(u.col.payload, {"value": head[0], "start": head[1], "count": head[2]})
+                ctx.set(u.col.payload, {"value": head[0], "start": head[1], "count": head[2],
+                                        "empty": head[2] == 0, "single": head[2] == 1})
             e = ctx.get(u.e)
             rec = {"head": i if head else None, "ready": ctx.get(u.col.ready),
                    "dequeue": ctx.get(u.dequeue), "issue": ctx.get(u.issue),

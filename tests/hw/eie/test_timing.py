@@ -36,8 +36,9 @@ def test_table_relations(n, mem_latency, fifo_depth):
     assert (t.fanout, t.gather, t.min_tree) == (lv, lv, lv + 1)
     assert t.popcount == (0 if n <= 16 else 1)
     # the in-flight credit count: slack D plus what the pipeline holds
-    assert t.queue_slots == fifo_depth + t.bcast_latency + t.credit_latency - 1
-    assert t.slice_slots == t.slice_latency + 1
+    assert t.round_trip == t.bcast_latency + t.credit_latency - 1
+    assert t.queue_slots == fifo_depth + t.round_trip
+    assert t.slice_slots == t.slice_latency + t.slice_credit and t.slice_credit == 2
     assert t.bcast_latency == 5 + 2 * lv + lv + mem_latency
     assert t.arrival == t.bcast_latency - 2 - mem_latency      # pointer read + queue after arrival
     assert t.mac_latency == mem_latency + 2
@@ -50,7 +51,10 @@ def test_every_reader_has_the_same_numbers():
         p = EIEParams(n_pes=n, fifo_depth=d, mem_latency=m)
         t = timing(p)
         assert p.timing == t
-        assert p.queue_slots == t.queue_slots
+        assert p.queue_depth == t.queue_slots
+        # an explicit queue size (small parts) overrides the full-rate one
+        small = EIEParams(n_pes=n, fifo_depth=d, mem_latency=m, queue_slots=3)
+        assert small.queue_depth == timing(small).queue_slots == 3
         assert eie_cycles.array_timing(n, d, m) == t
 
 

@@ -114,13 +114,16 @@ def test_gather_min_wraps(n):
     # some cycles have counters on both sides of the wrap
     assert n == 1 or any((b + o.max()) >> width and not (b + o.min()) >> width
                          for b, o in zip(base, offs))
-    dut = _Tree(lambda m, ins: trees.gather_min(m, ins, levels, width), n, width)
-    _check_shifted(_stream(dut, inputs.tolist()), expect, levels + 1)
+    dut = _Tree(lambda m, ins: list(trees.gather_min(m, ins, levels, width)), n, width, n_out=2)
+    seen = _stream(dut, inputs.tolist())
+    # the result register, levels + 1 cycles late; its next value, one cycle earlier
+    _check_shifted([[s[0]] for s in seen], expect, levels + 1)
+    _check_shifted([[s[1]] for s in seen], expect, levels)
 
 
 def test_too_few_levels_refused():
     for fn in (lambda m, ins: trees.gather_or(m, ins, 0), lambda m, ins: trees.gather_and(m, ins, 0),
-               lambda m, ins: trees.gather_min(m, ins, 0, 4)):
+               lambda m, ins: list(trees.gather_min(m, ins, 0, 4))):
         dut = _Tree(fn, 5, 4)
         with pytest.raises(ValueError, match="5 leaves need more than 0 register levels"):
             from amaranth.hdl import Fragment
