@@ -262,6 +262,7 @@ class BroadcastSpec(_Spec):
         n, A, kw = p.n_pes, p.act_depth, p.act_index_width
         Fl, Gl, M = t.fanout, t.gather, t.mem_latency
         S = t.queue_slots
+        assert S == p.queue_depth
         cw = (A * n).bit_length() + 1                 # a column, or -1
         nz = Signal(A * n)
         m.d.comb += nz.eq(AnyConst(A * n))
@@ -280,11 +281,21 @@ class BroadcastSpec(_Spec):
         lnzd = LNZD(n, kw, t.slice_slots)
         lnzd_built, lnzd_m = elaborated(lnzd, platform)
         m.submodules.lnzd = lnzd_built
+        F = t.slice_slots
         pf_k = Signal(range(A + 1))
-        outstanding = Signal(range(t.slice_slots + 1))
-        pf_valid = Signal()
-        m.d.comb += pf_valid.eq((pf_k < A) & (outstanding < t.slice_slots))
-        m.d.sync += outstanding.eq(outstanding + pf_valid - lnzd.retire)
+        outstanding = Signal(range(F + 2))
+        pf_valid, pf_retire_q, more, pf_room = Signal(), Signal(), Signal(init=1), Signal(init=1)
+        m.d.comb += pf_valid.eq(more & pf_room)
+        m.d.sync += [pf_retire_q.eq(lnzd.retire),
+                     outstanding.eq(outstanding + pf_valid - pf_retire_q),
+                     more.eq(Mux(pf_valid, pf_k + 1 < A, pf_k < A))]
+        with m.Switch(Cat(pf_retire_q, pf_valid)):
+            with m.Case(0b01):
+                m.d.sync += pf_room.eq(outstanding - 1 < F)
+            with m.Case(0b10):
+                m.d.sync += pf_room.eq(outstanding + 1 < F)
+            with m.Default():
+                m.d.sync += pf_room.eq(outstanding < F)
         with m.If(pf_valid):
             m.d.sync += pf_k.eq(pf_k + 1)
         cfg = Signal(1 + kw)
@@ -336,9 +347,11 @@ class BroadcastSpec(_Spec):
         for q, d in zip(queues, deqs):
             with m.If(q.r.valid & q.r.ready):
                 m.d.sync += d.eq(d + 1)
-        min_deq = gather_min(m, deqs, Gl, dw, name="deq")
-        out_credit = Signal(dw)
-        m.d.comb += [out_credit.eq(issued - min_deq), lnzd.room.eq(out_credit < S)]
+        min_deq, min_next = gather_min(m, deqs, Gl, dw, name="deq")
+        room, after = Signal(), Signal(dw)
+        m.d.comb += after.eq(issued - min_next)
+        m.d.sync += room.eq(Mux(lnzd.issue, after < S - 1, after < S))
+        m.d.comb += lnzd.room.eq(room)
 
         # -- grant, retire, broadcast (array.py) -------------------------------------------------------
         grant_q, retire_q, k_q, issue_q = Signal(n), Signal(), Signal(kw), Signal()
@@ -449,7 +462,7 @@ class BroadcastSpec(_Spec):
             m.d.comb += Assert(q.w.valid == g_valid)
             with m.If(g_valid):
                 m.d.comb += [Assert(pl.start == g_j), Assert(pl.count == 1),
-                             Assert(pl.value == g_j + 1)]
+                             Assert(~pl.empty & pl.single), Assert(pl.value == g_j + 1)]
             last_deq = Signal(signed(cw), init=-1, name=f"last_deq{i}")
             m.d.comb += [Assert(last_deq >= -1), Assert(last_deq <= last_j)]
             with m.If(q.r.valid & q.r.ready):
@@ -463,7 +476,8 @@ class BroadcastSpec(_Spec):
             items = [lay(s) for s in f.slots]
             for s in range(f.depth):
                 with m.If(s < f.level):
-                    m.d.comb += [Assert(items[s].count == 1),
+                    m.d.comb += [Assert(items[s].count == 1), Assert(~items[s].empty),
+                                 Assert(items[s].single),
                                  Assert(items[s].value == items[s].start + 1),
                                  Assert(_sx(items[s].start) > last_deq),
                                  Assert(_sx(items[s].start) <= last_j)]
@@ -495,23 +509,33 @@ class BroadcastSpec(_Spec):
 
         # the LNZD: backlog slices in order after the head, head = next to retire
         head_valid = local(lnzd_m, "head_valid")
-        hmask, hcount, hk = local(lnzd_m, "mask"), local(lnzd_m, "count"), local(lnzd_m, "hk")
+        head = local(lnzd_m, "head")
+        cw_ = lnzd.cw
+
+        def fields(e):
+            """(mask, count, k, none, one, two) of a slice as the LNZD keeps it."""
+            return (e[:n], e[n:n + cw_], e[n + cw_:n + cw_ + kw], e[n + cw_ + kw],
+                    e[n + cw_ + kw + 1], e[n + cw_ + kw + 2])
+
+        def decoded(c, none, one, two):
+            return [Assert(none == (c == 0)), Assert(one == (c == 1)), Assert(two == (c == 2))]
+
+        hmask, hcount, hk, hnone, hone, htwo = fields(head)
         m.d.comb += [Assert(arr == ret + head_valid + backlog.level), Assert(arr <= pf_k),
-                     Assert(pf_k <= A), Assert(outstanding == pf_k - ret),
+                     Assert(pf_k <= A), Assert(outstanding == pf_k - ret + pf_retire_q),
+                     Assert(more == (pf_k < A)), Assert(pf_room == (outstanding < F)),
                      Assert(arr + pf_to_lnzd == pf_k)]
         entry = lnzd_m.submodules.backlog
         for s in range(entry.depth):
             with m.If(s < entry.level):
-                sk = entry.slots[s][n + lnzd.cw:]
-                sm = entry.slots[s][:n]
-                sc = entry.slots[s][n:n + lnzd.cw]
+                sm, sc, sk, snone, sone, stwo = fields(entry.slots[s])
                 m.d.comb += [Assert(sk == ret + head_valid + s), Assert(sm == slice_mask(sk)),
-                             Assert(sc == _popcount(sm, n))]
+                             Assert(sc == _popcount(sm, n)), *decoded(sc, snone, sone, stwo)]
         issued_bits = Signal(n)
         m.d.comb += issued_bits.eq(slice_mask(hk) & ~hmask)
         with m.If(head_valid):
             m.d.comb += [Assert(hk == ret), Assert((hmask & ~slice_mask(hk)) == 0),
-                         Assert(hcount == _popcount(hmask, n))]
+                         Assert(hcount == _popcount(hmask, n)), *decoded(hcount, hnone, hone, htwo)]
             with m.If(hmask != 0):
                 m.d.comb += Assert(issued_bits < (hmask & -hmask))
             # the last issue is the head's highest issued bit, or before the slice
