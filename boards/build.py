@@ -165,6 +165,9 @@ def board_platform(board, placer=None):
         # for small memories (accumulators)
         attrs["eiegen_tdp"] = True
         attrs["eiegen_small_ram_style"] = "distributed"
+    elif board.family == "ice40":
+        # no LUT RAM: the codebook copies and accumulators go to block RAM
+        attrs["eiegen_small_ram_style"] = "block"
     cls = type(f"Eiegen{board.platform.__name__}", (board.platform,), attrs)
     return cls()
 

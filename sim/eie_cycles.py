@@ -28,7 +28,9 @@ idle_latency and t >= (the PEs' last activity) + 1 + idle_latency.
 `organisation="paper"` runs the EIE paper's PE instead (model only, for
 comparison with its Figure 6.10): an ideal LNZD (one broadcast a cycle, no
 slice scan), a broadcast reaches the queues in one cycle, pointers are read
-after the dequeue, and the queue has exactly D slots.
+after the dequeue, and the queue has exactly D slots. `"eiegen-2026-11"` is
+the array before its pipelining (broadcast latency 4, D + 4 slots), kept for
+before/after figures.
 """
 
 import dataclasses
@@ -42,13 +44,13 @@ from ..sw.image import Image
 __all__ = ["LayerCycles", "CycleReport", "layer_cycles", "simulate", "column_entry_counts",
            "array_timing", "ORGANISATIONS"]
 
-ORGANISATIONS = ("eiegen", "paper")
+ORGANISATIONS = ("eiegen", "paper", "eiegen-2026-11")
 
 
-def array_timing(n_pes, fifo_depth, mem_latency=EIEParams.mem_latency, queue_slots=0):
-    """The Timing of an array of n_pes with this FIFO depth and memory latency."""
-    return timing_of(EIEParams(n_pes=n_pes, fifo_depth=fifo_depth, mem_latency=mem_latency,
-                               queue_slots=queue_slots))
+def array_timing(n_pes, fifo_depth, **kw):
+    """The Timing of an array of n_pes with this FIFO depth (and the other
+    timing parameters of EIEParams: mem_latency, queue_slots, lnzd_slots)."""
+    return timing_of(EIEParams(n_pes=n_pes, fifo_depth=fifo_depth, **kw))
 
 
 @dataclasses.dataclass
@@ -162,6 +164,10 @@ def layer_cycles(counts, cols, in_local, timing, organisation="eiegen"):
     busy = counts.sum(axis=1)
     if organisation == "paper":
         L, C, S, mac = 1, 1, t.fifo_depth, t.mac_latency
+    elif organisation == "eiegen-2026-11":
+        # the array before the pipelining of 2026-12 (combinational LNZD tree), for
+        # before/after comparisons: broadcast latency 4, credit latency 1, D + 4 slots
+        L, C, S, mac = 4, 1, t.fifo_depth + 4, 3
     elif organisation == "eiegen":
         L, C, S, mac = t.bcast_latency, t.credit_latency, t.queue_slots, t.mac_latency
     else:
@@ -191,7 +197,7 @@ def layer_cycles(counts, cols, in_local, timing, organisation="eiegen"):
         max_pop[b] = p.max()
         prev_t = tb
 
-    if organisation == "paper":
+    if organisation != "eiegen":
         for b in range(n_b):
             issue(b, max(prev_t + 1, c0))
         end = max(int(last.max()) + 1, c0) if n_b else c0
@@ -222,10 +228,12 @@ def layer_cycles(counts, cols, in_local, timing, organisation="eiegen"):
     return end - c0 + 1, stall, busy
 
 
-def simulate(image, x, *, fifo_depth, mem_latency=EIEParams.mem_latency, queue_slots=0,
-             layer_inputs=None, organisation="eiegen", timing=None):
-    """Cycle model of running `image` on int16 input vector x (n_in,) on an
-    array of the image's parameters with this FIFO depth and memory latency.
+def simulate(image, x, *, fifo_depth=None, params=None, layer_inputs=None, organisation="eiegen",
+             timing=None):
+    """Cycle model of running `image` on int16 input vector x (n_in,) on the
+    array `params` (an EIEParams; its timing fields matter: fifo_depth,
+    mem_latency, queue_slots, lnzd_slots), or on an array of the image's
+    parameters with this `fifo_depth` and the defaults of the rest.
     layer_inputs: the int16 input of each layer (computed with the golden
     model when not given)."""
     if layer_inputs is None:
@@ -235,7 +243,13 @@ def simulate(image, x, *, fifo_depth, mem_latency=EIEParams.mem_latency, queue_s
                              acc_width=image.params.acc_width, all_layers=True)
         layer_inputs = [np.asarray(x)] + outs[:-1]
     n = image.params.n_pes
-    t = timing or array_timing(n, fifo_depth, mem_latency, queue_slots)
+    if timing is None:
+        if params is None:
+            params = image.params.replace(fifo_depth=fifo_depth)
+        elif fifo_depth is not None:
+            params = params.replace(fifo_depth=fifo_depth)
+        timing = timing_of(params)
+    t = timing
     layers = []
     total = 0
     for li, layer in enumerate(image.layers):

@@ -51,8 +51,10 @@ def sync_read(m, mem, addr, data):
     memory's `no_rw_check` (a read port that is synchronous from the start
     keeps read-before-write emulation logic)."""
     rd = mem.read_port(domain="comb")
-    m.d.comb += rd.addr.eq(addr)
-    m.d.sync += data.eq(rd.data)
+    # reset-less: a register with a reset would keep LUTs after the block RAM
+    q = Signal.like(data, reset_less=True, name=f"{mem.__class__.__name__.lower()}_q")
+    m.d.comb += [rd.addr.eq(addr), data.eq(q)]
+    m.d.sync += q.eq(rd.data)
     return rd
 
 
@@ -95,7 +97,7 @@ class RAM(wiring.Component):
         if self.latency == 1:
             self._core(m, platform, self.rdata)
         else:
-            data = Signal(self.width)
+            data = Signal(self.width, reset_less=True)
             self._core(m, platform, data)
             m.d.sync += self.rdata.eq(data)
         return m
@@ -185,7 +187,7 @@ class DualReadRAM(wiring.Component):
         m.d.comb += addr_a.eq(Mux(self.we, Cat(self.waddr, self.wbank), Cat(self.raddr0, Const(0, 1))))
         wr = mem.write_port()
         m.d.comb += [wr.addr.eq(addr_a), wr.data.eq(self.wdata), wr.en.eq(self.we)]
-        d0, d1 = Signal(self.width), Signal(self.width)
+        d0, d1 = Signal(self.width, reset_less=True), Signal(self.width, reset_less=True)
         sync_read(m, mem, addr_a, d0)
         sync_read(m, mem, Cat(self.raddr1, Const(1, 1)), d1)
         if self.latency == 2:

@@ -1,6 +1,7 @@
 """Arithmetic unit (EIE §III-B): 16-bit fixed-point multiply-accumulate.
 
-Two stages after the decoded entry (row, weight w, activation a):
+Two stages after the decoded entry (row, activation a; the weight w comes
+one cycle later, registered, from the weight decoder's memory):
   M1: w, a in the multiplier's input registers; the accumulator memory reads
       acc[row] (one cycle);
   M2: product w * a from the multiplier's output register; sum =
@@ -16,7 +17,8 @@ Also on the accumulator memory (other phases, never with M1/M2):
   in the same cycle;
 - write-back read (WB): `wb_valid`/`wb_row` at t -> `wb_acc` at t + 1.
 
-Ports: `valid`, `row`, `w`, `a` (in, M1 inputs); `busy` (out): M1 or M2 holds
+Ports: `valid`, `row`, `a` (in, the cycle before M1), `w` (in, M1: from the
+decoder's synchronous read of the same entry); `busy` (out): M1 or M2 holds
 an entry; `flush` (in): drop the entries in M1 and M2.
 """
 
@@ -61,25 +63,25 @@ class ArithmeticUnit(wiring.Component):
         if style and p.act_depth * aw <= 4096:
             attrs["ram_style"] = style
         m.submodules.acc = acc = Memory(shape=signed(aw), depth=p.act_depth, init=[], attrs=attrs)
-        acc_q = Signal(signed(aw))
+        acc_q = Signal(signed(aw), reset_less=True)
         rd_addr = Signal(rw)
         sync_read(m, acc, rd_addr, acc_q)
         wr = acc.write_port()
 
         # M1: multiplier input registers, accumulator read
         v1 = Signal()
-        row1 = Signal(rw)
-        w1 = Signal(signed(16))
-        a1 = Signal(signed(16))
-        m.d.sync += [v1.eq(self.valid & ~self.flush), row1.eq(self.row), w1.eq(self.w), a1.eq(self.a)]
+        row1 = Signal(rw, reset_less=True)
+        w1 = self.w                                   # registered by the weight decoder
+        a1 = Signal(signed(16), reset_less=True)
+        m.d.sync += [v1.eq(self.valid & ~self.flush), row1.eq(self.row), a1.eq(self.a)]
         # M2: product register, sum, write
         v2 = Signal()
-        row2 = Signal(rw)
-        prod2 = Signal(signed(32))
+        row2 = Signal(rw, reset_less=True)
+        prod2 = Signal(signed(32), reset_less=True)
         bypass2 = Signal()
         m.d.sync += [v2.eq(v1 & ~self.flush), row2.eq(row1), prod2.eq(w1 * a1),
                      bypass2.eq(v1 & v2 & (row1 == row2))]
-        last_sum = Signal(signed(aw))
+        last_sum = Signal(signed(aw), reset_less=True)
         base = Signal(signed(aw))
         wide = max(aw, 32) + 1
         full = Signal(signed(wide))

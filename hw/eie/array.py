@@ -71,7 +71,6 @@ class EIEArray(wiring.Component):
         n = p.n_pes
         kw = p.act_index_width
         Fl, Gl = t.fanout, t.gather
-        shared_cb = n <= 4
 
         # -- abort: the control unit is reset, the pipelines flushed --------------------------
         flushing = Signal(range(FLUSH_CYCLES + 1))
@@ -91,7 +90,7 @@ class EIEArray(wiring.Component):
         m.submodules.lnzd = ResetInserter({"sync": flush})(lnzd)
         pes = []
         for i in range(n):
-            pe = PE(p, i, shared_codebook=shared_cb)
+            pe = PE(p, i)
             m.submodules[f"pe{i}"] = pe
             pes.append(pe)
 
@@ -113,10 +112,10 @@ class EIEArray(wiring.Component):
         bus = self.bus
         req_we = Signal()
         req_re = Signal()
-        req_target = Signal(8)
-        req_pe = Signal(8)
-        req_word = Signal(16)
-        req_wdata = Signal(64)
+        req_target = Signal(8, reset_less=True)
+        req_pe = Signal(8, reset_less=True)
+        req_word = Signal(16, reset_less=True)
+        req_wdata = Signal(64, reset_less=True)
         m.d.sync += [req_we.eq(bus.we & bus.addr_ok), req_re.eq(bus.re), req_target.eq(bus.addr[24:32]),
                      req_pe.eq(bus.addr[16:24]), req_word.eq(bus.addr[0:16]), req_wdata.eq(bus.wdata)]
         host_mode = Signal()
@@ -145,7 +144,7 @@ class EIEArray(wiring.Component):
                      ctl.cb_we, ctl.cb_index, ctl.cb_data, host_mode, flush,
                      req_we & is_pe_mem & host_mode, req_re & (is_pe_mem | ctr_read),
                      mem_code, req_word, req_wdata[:hw], Mux(ctr_read, ctr_pe, req_pe))
-        config_q = Signal(len(config))
+        config_q = Signal(len(config))            # (valid bits inside: keeps its reset)
         m.d.sync += config_q.eq(config)
         leaves = fanout(m, config_q, n, Fl, name="cfg")
 
@@ -176,11 +175,8 @@ class EIEArray(wiring.Component):
                 pe.host_addr.eq(f["host_addr"]), pe.host_wdata.eq(f["host_wdata"]),
                 pe.host_sel.eq(f["host_pe"] == i), pe.flush.eq(f["flush"]),
             ]
-            if shared_cb:
-                m.d.comb += pe.codebook.eq(ctl.codebook)
-            else:
-                m.d.comb += [pe.cb_we.eq(f["cb_we"]), pe.cb_index.eq(f["cb_index"]),
-                             pe.cb_data.eq(f["cb_data"])]
+            m.d.comb += [pe.cb_we.eq(f["cb_we"]), pe.cb_index.eq(f["cb_index"]),
+                         pe.cb_data.eq(f["cb_data"])]
 
         # -- slice scan: flags back to the LNZD -------------------------------------------------
         flags = Cat(*[delay(dp, pe.flag, Gl, name=f"flag{i}") for i, pe in enumerate(pes)])
@@ -290,8 +286,8 @@ class EIEArray(wiring.Component):
         # reads: request register (h+1) -> PEs (h+1+Fl) -> memory (M) -> PE register
         # -> OR tree -> central register (h+3+Fl+M+Gl) -> answer (h+4+Fl+M+Gl)
         central = Signal(64)
-        req2_target = Signal(8)
-        req2_word = Signal(16)
+        req2_target = Signal(8, reset_less=True)
+        req2_word = Signal(16, reset_less=True)
         m.d.sync += [req2_target.eq(req_target), req2_word.eq(req_word)]
         with m.Switch(req2_target):
             with m.Case(MEMORY_IDS["control"]):
@@ -313,13 +309,13 @@ class EIEArray(wiring.Component):
         # central memories answer one cycle after the request register: the central word is
         # taken then, and waits for the PEs' answer
         req_q = Signal(3)
-        central_q = Signal(64)
+        central_q = Signal(64, reset_less=True)
         m.d.sync += [req_q.eq(Cat(req_re, ctr_read, req_word[9])), central_q.eq(central)]
         lat_c = 1 + Fl + t.mem_latency + Gl
-        central_d = delay(m, central_q, lat_c, name="rd_central")
+        central_d = delay(m, central_q, lat_c, name="rd_central", reset_less=True)
         req_d = delay(m, req_q, lat_c + 1, name="rd_req")
         pe_word = gather_or(m, [pe.host_rdata for pe in pes], Gl, name="host_rd")
-        pe_word_q = Signal(len(pe_word))
+        pe_word_q = Signal(len(pe_word), reset_less=True)
         m.d.sync += pe_word_q.eq(pe_word)
         is_idle_ctr = req_d[2]
         answer = Signal(64)

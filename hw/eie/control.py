@@ -4,8 +4,8 @@ performance counters.
 
 Per layer (hw/eie/timing.py has the numbers):
 - SETUP (`setup` cycles): read the layer descriptor, copy the layer's 16
-  codebook entries to the weight decoders (`cb_we`/`cb_index`/`cb_data`, and
-  the shared `codebook` register), clear the PEs' dequeue counters;
+  codebook entries to the weight decoders (`cb_we`/`cb_index`/`cb_data`),
+  clear the PEs' dequeue counters;
 - INIT (out_local + init_tail): preload every accumulator row with its bias;
 - COMPUTE: read slices k = 0 .. in_local - 1 (`pf_valid`/`pf_k`, at most
   `slice_slots` not yet retired by the LNZD); it ends on the first cycle in
@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from ..common.ram import RAM
-from .layouts import codebook_layout, descriptor_layout
+from .layouts import descriptor_layout
 
 __all__ = ["CentralControl"]
 
@@ -48,7 +48,6 @@ class CentralControl(wiring.Component):
             # layer configuration
             "src_sel": Out(1),
             "desc": Out(descriptor_layout),
-            "codebook": Out(codebook_layout),
             "cb_we": Out(1),
             "cb_index": Out(4),
             "cb_data": Out(16),
@@ -90,10 +89,9 @@ class CentralControl(wiring.Component):
         c = Signal(range(max(t.setup, t.wb_tail + 1, 18) + 1))
         k = Signal(p.act_index_width)
         desc = Signal(descriptor_layout)
-        codebook = Signal(codebook_layout)
         src_sel = Signal()
         done = Signal()
-        m.d.comb += [self.desc.eq(desc), self.codebook.eq(codebook), self.src_sel.eq(src_sel),
+        m.d.comb += [self.desc.eq(desc), self.src_sel.eq(src_sel),
                      self.done.eq(done), self.k.eq(k)]
         m.d.comb += self.config_ok.eq((self.num_layers >= 1) & (self.num_layers <= p.max_layers))
 
@@ -164,7 +162,6 @@ class CentralControl(wiring.Component):
                 with m.If((c >= 1) & (c <= 16)):
                     m.d.comb += [self.cb_we.eq(1), self.cb_index.eq((c - 1)[:4]),
                                  self.cb_data.eq(cbmem.rdata)]
-                    m.d.sync += codebook.as_value().word_select((c - 1)[:4], 16).eq(cbmem.rdata)
                 with m.If(c == t.setup - 1):
                     m.d.sync += k.eq(0)
                     m.next = "INIT"

@@ -12,7 +12,7 @@ def queue_layout(params):
     return data.StructLayout({
         "value": signed(16),
         "start": unsigned(params.ptr_width),
-        "count": unsigned(params.ptr_width),
+        "count": unsigned(params.count_width),
         "empty": unsigned(1),       # count == 0, decoded before the queue
         "single": unsigned(1),      # count == 1
     })

@@ -69,6 +69,8 @@ class EIEParams:
     mem_latency: int = 2         # block-memory read latency: 2 with output registers (fast parts), or 1
     queue_slots: int = 0         # activation queue slots: 0 = fifo_depth + the broadcast round trip
                                  # (full rate); a number: exactly that many (small parts)
+    lnzd_slots: int = 0          # slices the LNZD reads ahead: 0 = enough for one slice a cycle;
+                                 # a number: exactly that many (small parts)
 
     def __post_init__(self):
         _check_int("n_pes", self.n_pes, 1, 64)
@@ -85,6 +87,9 @@ class EIEParams:
         _check_int("max_layers", self.max_layers, 1, 256)
         _check_int("mem_latency", self.mem_latency, 1, 2)
         _check_int("queue_slots", self.queue_slots, 0, 256)
+        _check_int("lnzd_slots", self.lnzd_slots, 0, 64)
+        if self.lnzd_slots == 1:
+            raise ValueError("lnzd_slots must be 0 (automatic) or at least 2, got 1")
 
     # -- derived widths -------------------------------------------------------
     @property
@@ -104,6 +109,13 @@ class EIEParams:
     def entry_capacity(self):
         """Entries one PE's sparse-matrix memory holds."""
         return self.spmat_depth * self.entries_per_word
+
+    @property
+    def count_width(self):
+        """Bits of a column's entry count in one PE: at most act_depth (a
+        padding entry stands for 16 zero rows, so a column never has more
+        entries than the PE has rows)."""
+        return max(1, self.act_depth.bit_length())
 
     @property
     def ptr_width(self):

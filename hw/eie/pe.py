@@ -14,8 +14,7 @@ memories through the host port.
 Port contract (every input comes from a register of the array's fan-out
 trees, every output is a register; "t" is the cycle an input is seen):
 - layer configuration, stable while a layer runs: `src_sel`, `bias_base`,
-  `relu`, and the codebook (`codebook` when shared, else `cb_we`/`cb_index`/
-  `cb_data` writes during SETUP);
+  `relu`, and the codebook (`cb_we`/`cb_index`/`cb_data` writes during SETUP);
 - slice scan: `pf_valid`/`pf_k` at t -> `flag` at t + mem_latency + 1; the
   word waits in the LNZD lane until `retire`; `grant` at t -> `value_out` at
   t + 1 (0 when not granted);
@@ -40,7 +39,6 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..common.ram import RAM, DualReadRAM
-from .layouts import codebook_layout
 from .act_rw import ActivationReadWrite
 from .lnzd import LNZDLane
 from .activation_queue import ActivationQueue
@@ -75,9 +73,8 @@ def host_width(params):
 
 
 class PE(wiring.Component):
-    def __init__(self, params, index, *, shared_codebook=False):
+    def __init__(self, params, index):
         self.params, self.index = params, index
-        self.shared_codebook = shared_codebook
         t = params.timing
         kw = params.act_index_width
         ports = {
@@ -117,11 +114,10 @@ class PE(wiring.Component):
             "host_re": In(1),
             "host_rdata": Out(max(32, host_width(params))),
             "flush": In(1),
+            "cb_we": In(1),
+            "cb_index": In(4),
+            "cb_data": In(signed(16)),
         }
-        if shared_codebook:
-            ports["codebook"] = In(codebook_layout)
-        else:
-            ports.update({"cb_we": In(1), "cb_index": In(4), "cb_data": In(signed(16))})
         super().__init__(ports)
         self.slice_slots = t.slice_slots
 
@@ -146,7 +142,7 @@ class PE(wiring.Component):
         m.submodules.queue = flushed(queue)
         smr = SparseMatrixReadUnit(p)
         m.submodules.spmat_read = flushed(smr)
-        m.submodules.decoder = dec = WeightDecoder(shared=self.shared_codebook)
+        m.submodules.decoder = dec = WeightDecoder()
         m.submodules.addr_acc = aacc = AddressAccumulator(p.act_index_width)
         m.submodules.arith = au = ArithmeticUnit(p)
         m.submodules.writeback = wb = Writeback(p.acc_width, p.frac, p.act_index_width)
@@ -183,11 +179,8 @@ class PE(wiring.Component):
         with m.Elif(smr.dequeue):
             m.d.sync += self.dequeues.eq(self.dequeues + 1)
         # -- entries -> decode -> MAC ----------------------------------------------------------
-        if self.shared_codebook:
-            m.d.comb += dec.codebook.eq(self.codebook)
-        else:
-            m.d.comb += [dec.cb_we.eq(self.cb_we), dec.cb_index.eq(self.cb_index),
-                         dec.cb_data.eq(self.cb_data)]
+        m.d.comb += [dec.cb_we.eq(self.cb_we), dec.cb_index.eq(self.cb_index),
+                     dec.cb_data.eq(self.cb_data)]
         m.d.comb += [
             spmat.raddr.eq(Mux(host, self.host_addr, smr.raddr)),
             smr.rdata.eq(spmat.rdata),
@@ -207,12 +200,12 @@ class PE(wiring.Component):
             act.init_k.eq(self.init_k),
             act.bias_base.eq(self.bias_base),
             au.init_valid.eq(delay(m, self.init_valid, lat, name="init_valid_q")),
-            au.init_row.eq(delay(m, self.init_k, lat, name="init_k_q")),
+            au.init_row.eq(delay(m, self.init_k, lat, name="init_k_q", reset_less=True)),
             au.bias.eq(act.rdata),
             au.wb_valid.eq(self.wb_valid),
             au.wb_row.eq(self.wb_k),
             wb.valid.eq(delay(m, self.wb_valid, 1, name="wb_valid_q")),
-            wb.k.eq(delay(m, self.wb_k, 1, name="wb_k_q")),
+            wb.k.eq(delay(m, self.wb_k, 1, name="wb_k_q", reset_less=True)),
             wb.acc.eq(au.wb_acc),
             wb.relu.eq(self.relu),
             act.wb_valid.eq(wb.y_valid),
@@ -255,7 +248,6 @@ class PE(wiring.Component):
         ]
         mem_q = delay(m, self.host_mem, lat, name="host_mem_q")
         re_q = delay(m, self.host_re & self.host_sel, lat, name="host_re_q")
-        busy_q = delay(m, busy, lat, name="busy_q")
         word = Signal(len(self.host_rdata))
         with m.Switch(mem_q):
             with m.Case(0):
@@ -267,6 +259,6 @@ class PE(wiring.Component):
             with m.Case(3, 4, 5):
                 m.d.comb += word.eq(act.rdata.as_unsigned())
             with m.Case(BUSY_COUNTER):
-                m.d.comb += word.eq(busy_q)
+                m.d.comb += word.eq(busy)           # static while the host reads
         m.d.sync += self.host_rdata.eq(Mux(re_q, word, 0))
         return m

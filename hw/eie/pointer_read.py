@@ -55,15 +55,15 @@ class PointerReadUnit(wiring.Component):
             v = Signal(name=f"valid_{i}")
             m.d.sync += v.eq(valid[-1])
             valid.append(v)
-        value = delay(m, self.bcast_value, lat, name="value")
-        odd = delay(m, self.bcast_g_odd, lat, name="odd")
+        value = delay(m, self.bcast_value, lat, name="value", reset_less=True)
+        odd = delay(m, self.bcast_g_odd, lat, name="odd", reset_less=True)
         start = Signal(self.params.ptr_width)
         end = Signal(self.params.ptr_width)
         m.d.comb += [
             start.eq(Mux(odd, self.odd_rdata, self.even_rdata)),
             end.eq(Mux(odd, self.even_rdata, self.odd_rdata)),
         ]
-        count = Signal(self.params.ptr_width)
+        count = Signal(self.params.ptr_width)      # fits count_width (docs: params.py)
         m.d.comb += count.eq(end - start)
         m.d.sync += [
             self.out.valid.eq(valid[-1]),

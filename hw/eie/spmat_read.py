@@ -53,10 +53,10 @@ class SparseMatrixReadUnit(wiring.Component):
         pw = self.params.ptr_width
         lat = self.params.mem_latency
         active = Signal()
-        cur = Signal(pw)
-        left = Signal(pw)               # entries still to issue after `cur`, when active
+        cur = Signal(pw, reset_less=True)
+        left = Signal(self.params.count_width, reset_less=True)    # entries still to issue after `cur`, when active
         final = Signal()                # `cur` is the column's last entry (left == 0)
-        value = Signal(signed(16))
+        value = Signal(signed(16), reset_less=True)
         head = self.col.payload
         load = Signal()
         addr = Signal(pw)
@@ -85,9 +85,9 @@ class SparseMatrixReadUnit(wiring.Component):
         m.d.comb += [
             self.e_valid.eq(delay(m, self.issue, lat, name="e_valid")),
             self.e_first.eq(delay(m, load, lat, name="e_first")),
-            self.e_value.eq(delay(m, e_value, lat, name="e_value")),
+            self.e_value.eq(delay(m, e_value, lat, name="e_value", reset_less=True)),
         ]
-        lane_q = delay(m, lane, lat, name="lane")
+        lane_q = delay(m, lane, lat, name="lane", reset_less=True)
         if self.lane_bits:
             m.d.comb += self.e.eq(self.rdata.word_select(lane_q, 8))
         else:

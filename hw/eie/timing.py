@@ -36,6 +36,7 @@ class Timing:
     setup: int = 18         # SETUP: descriptor read and codebook copy
     fifo_depth: int = 1     # D: the slack a PE gets beyond the broadcast pipeline
     slots: int = 0          # activation queue slots when set explicitly (0: from D)
+    lnzd: int = 0           # slices read ahead when set explicitly (0: one slice a cycle)
 
     # -- slice prefetch (LNZD) ------------------------------------------------------------
     @property
@@ -47,8 +48,9 @@ class Timing:
 
     @property
     def slice_slots(self):
-        """F: slices read and not yet retired by the LNZD (head included)."""
-        return self.slice_latency + 2
+        """F: slices read and not yet retired by the LNZD (head included):
+        enough for one slice a cycle, or `lnzd` for a small part."""
+        return self.lnzd or self.slice_latency + 2
 
     @property
     def slice_credit(self):
@@ -122,4 +124,4 @@ def timing(params):
     lv = tree_levels(n)
     return Timing(n_pes=n, mem_latency=params.mem_latency, fanout=lv, gather=lv,
                   popcount=0 if n <= 16 else 1, min_tree=lv + 1,
-                  fifo_depth=params.fifo_depth, slots=params.queue_slots)
+                  fifo_depth=params.fifo_depth, slots=params.queue_slots, lnzd=params.lnzd_slots)

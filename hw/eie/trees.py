@@ -31,21 +31,22 @@ def _groups(items, size=4):
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _like(value, name):
-    return Signal.like(value, name=name)
+def _like(value, name, reset_less=False):
+    return Signal.like(value, name=name, reset_less=reset_less)
 
 
-def delay(m, value, cycles, *, name="dly"):
-    """`value` delayed by `cycles` registers."""
+def delay(m, value, cycles, *, name="dly", reset_less=False):
+    """`value` delayed by `cycles` registers (`reset_less` for data: the
+    registers then carry no reset logic)."""
     out = value
     for i in range(cycles):
-        reg = _like(out, f"{name}_{i}")
+        reg = _like(out, f"{name}_{i}", reset_less)
         m.d.sync += reg.eq(out)
         out = reg
     return out
 
 
-def fanout(m, value, n, levels, *, name="fo"):
+def fanout(m, value, n, levels, *, name="fo", reset_less=False):
     """A list of N values: `value` `levels` cycles later. Level lv has one
     register per group of 4**(levels - lv) PEs, driven by its parent's, so
     every register drives at most 4 registers or 4 PEs. With no levels every
@@ -58,7 +59,7 @@ def fanout(m, value, n, levels, *, name="fo"):
         for i in range(n):
             g = i // size
             if g not in regs:
-                regs[g] = reg = _like(value, f"{name}_l{lv}_{g}")
+                regs[g] = reg = _like(value, f"{name}_l{lv}_{g}", reset_less)
                 m.d.sync += reg.eq(leaves[i])
             nxt.append(regs[g])
         leaves = nxt
@@ -70,7 +71,7 @@ def _reduce(m, values, levels, op, width, name):
     for lv in range(levels):
         nxt = []
         for i, g in enumerate(_groups(cur)):
-            reg = Signal(width, name=f"{name}_l{lv}_{i}")
+            reg = Signal(width, name=f"{name}_l{lv}_{i}", reset_less=True)
             m.d.sync += reg.eq(op(g))
             nxt.append(reg)
         cur = nxt

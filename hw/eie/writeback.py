@@ -25,9 +25,9 @@ class Writeback(wiring.Component):
         m = Module()
         f = self.frac
         aw = self.acc_width
-        rounded = Signal(signed(aw + 1))
+        rounded = Signal(signed(aw + 1), reset_less=True)
         v1 = Signal()
-        k1 = Signal.like(self.k)
+        k1 = Signal.like(self.k, reset_less=True)
         m.d.sync += [rounded.eq(self.acc + ((1 << (f - 1)) if f else 0)), v1.eq(self.valid),
                      k1.eq(self.k)]
         shifted = rounded[f:]                        # (aw + 1 - f) bits, signed value
