@@ -193,12 +193,13 @@ class AccumulatorSpec(_Spec):
                      au.a.eq(AnySeq(16)), au.init_valid.eq(init_valid),
                      au.init_row.eq(AnySeq(len(au.init_row))), au.bias.eq(AnySeq(16)),
                      au.wb_valid.eq(wb_valid), au.wb_row.eq(AnySeq(len(au.wb_row)))]
-        # the model: entries enter it when they are written (M2, two cycles after valid)
+        # the model: entries enter it when they are written (M2, two cycles after
+        # valid); an entry's weight comes a cycle after its row and activation (M1)
         v1, v2 = Signal(), Signal()
         r1, r2 = Signal.like(au.row), Signal.like(au.row)
-        prod1, prod2 = Signal(signed(32)), Signal(signed(32))
+        a1, prod2 = Signal(signed(16)), Signal(signed(32))
         m.d.sync += [v1.eq(valid), v2.eq(v1), r1.eq(au.row), r2.eq(r1),
-                     prod1.eq(au.w * au.a), prod2.eq(prod1)]
+                     a1.eq(au.a), prod2.eq(au.w * a1)]
         # phases never overlap the MAC stages (control.py)
         m.d.comb += [Assume(~(init_valid & (valid | v1 | v2))),
                      Assume(~(wb_valid & (valid | v1 | v2)))]

@@ -16,7 +16,7 @@ def _items(p, n, seed):
     top = 1 << p.ptr_width
     out = []
     for _ in range(n):
-        count = rng.choice([0, 1, rng.randrange(top)])
+        count = rng.choice([0, 1, rng.randrange(1 << p.count_width)])
         out.append({"value": rng.randrange(-32768, 32768), "start": rng.randrange(top),
                     "count": count, "empty": int(count == 0), "single": int(count == 1)})
     return out

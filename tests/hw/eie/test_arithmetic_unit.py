@@ -1,7 +1,8 @@
 """hw/eie/arithmetic_unit.py: bias preload, saturating multiply-accumulate
 with the bypass for back-to-back updates of one row, write-back reads.
 
-Each test runs a schedule as hw/eie/control.py sequences the phases (INIT,
+The weight of an entry arrives one cycle after its row and activation (the
+weight decoder's synchronous read). Each test runs a schedule as hw/eie/control.py sequences the phases (INIT,
 COMPUTE, drain, WB) and compares the accumulators read back with a
 plain-integer reference that saturates after every update in issue order
 (the golden model's rule, sim/eie_golden.py)."""
@@ -65,13 +66,16 @@ def run_unit(params, biases, updates):
     async def tb(ctx):
         await init_rows(ctx, dut, biases)
         busy = []
+        prev = None
         for u in updates + [None] * MAC_STAGES:
             ctx.set(dut.valid, u is not None)
             if u is not None:
                 r, w, a = u
                 ctx.set(dut.row, r)
-                ctx.set(dut.w, w)
                 ctx.set(dut.a, a)
+            if prev is not None:                     # the weight, one cycle after its entry
+                ctx.set(dut.w, prev[1])
+            prev = u
             busy.append(ctx.get(dut.busy))
             await ctx.tick()
         assert ctx.get(dut.busy) == 0
@@ -125,10 +129,10 @@ def test_mac_latency():
             await init_rows(ctx, dut, [0] * 8)
             ctx.set(dut.valid, 1)
             ctx.set(dut.row, 6)
-            ctx.set(dut.w, 300)
             ctx.set(dut.a, -7)
             await ctx.tick()
             ctx.set(dut.valid, 0)
+            ctx.set(dut.w, 300)                      # from the decoder, a cycle later
             for _ in range(wait - 1):
                 await ctx.tick()
             seen.append((await wb_read(ctx, dut, [6]))[0])

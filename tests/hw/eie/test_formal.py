@@ -9,8 +9,8 @@ harnesses are in tests/hw/eie/formal_specs.py.
   (bounded, as Amaranth checks its own FIFOs against a model).
 - `test_bypass_invariant`: unbounded (k-induction).
 - `test_broadcast_protocol`: unbounded (k-induction) for N = 2 PEs, a layer
-  of 10 columns (more than a queue's slots), and bounded (every trace of 20
-  cycles from reset) for N = 3 and 4: no queue overflows; the LNZD issues every non-zero and only
+  of 10 columns (more than a queue's slots), and bounded (every trace of 16
+  cycles from reset) for N = 4: no queue overflows; the LNZD issues every non-zero and only
   non-zeros, in strictly increasing global column; every broadcast reaches
   every PE's queue exactly once, in order, with its value and pointers; and
   `test_broadcast_protocol_is_not_vacuous` (cover): the credit stall, a full
@@ -73,12 +73,12 @@ def test_broadcast_protocol():
 
 
 @pytest.mark.full
-@pytest.mark.parametrize("n_pes, act_depth, mem_latency", [(4, 3, 1), (3, 4, 2)])
+@pytest.mark.parametrize("n_pes, act_depth, mem_latency", [(4, 3, 1)])
 def test_broadcast_protocol_bounded(n_pes, act_depth, mem_latency):
-    # every trace of 20 cycles from reset (a whole layer with stalls)
+    # every trace of 16 cycles from reset (a layer's issues, a queue filling up)
     p = broadcast_params(n_pes, act_depth, mem_latency)
     _check(BroadcastSpec(p), f"broadcast_n{n_pes}_a{act_depth}_m{mem_latency}", mode="bmc",
-           depth=20)
+           depth=16)
 
 
 @pytest.mark.full

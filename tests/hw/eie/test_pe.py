@@ -84,15 +84,12 @@ async def run_layer(ctx, pe, image, li, x, rng, *, src_sel=0):
     ctx.set(pe.src_sel, src_sel)
     ctx.set(pe.bias_base, layer.bias_base)
     ctx.set(pe.relu, layer.relu)
-    if pe.shared_codebook:
-        ctx.set(pe.codebook, [int(c) for c in layer.codebook])
-    else:
-        for idx, c in enumerate(layer.codebook):
-            ctx.set(pe.cb_we, 1)
-            ctx.set(pe.cb_index, idx)
-            ctx.set(pe.cb_data, int(c))
-            await ctx.tick()
-        ctx.set(pe.cb_we, 0)
+    for idx, c in enumerate(layer.codebook):
+        ctx.set(pe.cb_we, 1)
+        ctx.set(pe.cb_index, idx)
+        ctx.set(pe.cb_data, int(c))
+        await ctx.tick()
+    ctx.set(pe.cb_we, 0)
     ctx.set(pe.clear, 1)
     await ctx.tick()
     ctx.set(pe.clear, 0)
@@ -155,8 +152,8 @@ def _case(name, p, seed):
 
 
 @pytest.mark.parametrize("case", ["dense", "sparse-padding", "saturation"])
-@pytest.mark.parametrize("pe_index, mem_latency, shared", [(1, 2, False), (0, 1, True), (2, 2, True)])
-def test_pe_layer_against_golden(case, pe_index, mem_latency, shared):
+@pytest.mark.parametrize("pe_index, mem_latency", [(1, 2), (0, 1), (2, 2)])
+def test_pe_layer_against_golden(case, pe_index, mem_latency):
     p = small_params(mem_latency=mem_latency, acc_width=25 if case == "saturation" else 32)
     model, x = _case(case, p, seed=pe_index * 7 + mem_latency)
     image = pack(model, p)
@@ -165,7 +162,7 @@ def test_pe_layer_against_golden(case, pe_index, mem_latency, shared):
     golden = layer_forward(image.decode()[0], x, frac=p.frac, acc_width=p.acc_width)
     x_pad = np.zeros(layer.n_cols_padded, dtype=np.int64)
     x_pad[:len(x)] = x
-    pe = PE(p, pe_index, shared_codebook=shared)
+    pe = PE(p, pe_index)
     rng = np.random.default_rng(3)
     out = {}
 
