@@ -55,7 +55,8 @@ def test_every_reader_has_the_same_numbers():
         # an explicit queue size (small parts) overrides the full-rate one
         small = EIEParams(n_pes=n, fifo_depth=d, mem_latency=m, queue_slots=3)
         assert small.queue_depth == timing(small).queue_slots == 3
-        assert eie_cycles.array_timing(n, d, m) == t
+        assert eie_cycles.array_timing(n, d, mem_latency=m) == t
+        assert eie_cycles.array_timing(n, d, mem_latency=m, queue_slots=3) == timing(small)
 
 
 def test_timing_is_plain_python():
