@@ -8,6 +8,8 @@ harnesses are in tests/hw/eie/formal_specs.py.
   queued items) behaves as SyncFIFO, for every trace of 2 * depth + 2 cycles
   (bounded, as Amaranth checks its own FIFOs against a model).
 - `test_bypass_invariant`: unbounded (k-induction).
+  One case of each (about 40 s together) runs in `make test`, the other with
+  the `full` marker.
 - `test_broadcast_protocol`: unbounded (k-induction) for N = 2 PEs, a layer
   of 10 columns (more than a queue's slots), and bounded (every trace of 16
   cycles from reset) for N = 4: no queue overflows; the LNZD issues every non-zero and only
@@ -41,13 +43,14 @@ def _check(spec, name, **kw):
     return result
 
 
-@pytest.mark.parametrize("width, depth", [(16, 3), (8, 5)])
+@pytest.mark.parametrize("width, depth", [(16, 3), pytest.param(8, 5, marks=pytest.mark.full)])
 def test_shadow_fifo_matches_syncfifo(width, depth):
     _check(FIFOEquivalenceSpec(width, depth), f"fifo_equiv_{width}x{depth}", mode="bmc",
            depth=2 * depth + 2)
 
 
-@pytest.mark.parametrize("acc_width, frac, rows", [(17, 0, 2), (25, 8, 3)])
+@pytest.mark.parametrize("acc_width, frac, rows", [(17, 0, 2),
+                                                   pytest.param(25, 8, 3, marks=pytest.mark.full)])
 def test_bypass_invariant(acc_width, frac, rows):
     p = EIEParams(n_pes=1, act_depth=rows, frac=frac, acc_width=acc_width, spmat_depth=4,
                   ptr_depth=4, bias_depth=4)
