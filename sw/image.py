@@ -23,7 +23,7 @@ __all__ = ["FORMAT", "VERSION", "LayerImage", "Image", "DecodedLayer", "write_im
            "layer_descriptor", "parse_layer_descriptor", "load_image_or_dir"]
 
 FORMAT = "eiegen-eie-image"
-VERSION = 1
+VERSION = 2          # 2: the layer table is 16-bit words, four per layer (2026-12)
 
 
 @dataclasses.dataclass
@@ -120,7 +120,9 @@ class Image:
                 ("bias", 16, self.bias[pe].astype(np.int64) & 0xFFFF)]
 
     def layer_words(self):
-        return np.array([layer_descriptor(l) for l in self.layers], dtype=np.uint64)
+        """The layer table: every 64-bit descriptor as four 16-bit words, low first."""
+        return np.array([(layer_descriptor(l) >> (16 * i)) & 0xFFFF for l in self.layers
+                         for i in range(4)], dtype=np.int64)
 
     def codebook_words(self):
         return np.array([c & 0xFFFF for l in self.layers for c in l.codebook], dtype=np.int64)
@@ -295,7 +297,7 @@ def write_image(image, out_dir, *, extra_files=None):
             (tmp / name).write_bytes(data)
             files[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
-        put("layers.hex", _hex_text(image.layer_words(), 64))
+        put("layers.hex", _hex_text(image.layer_words(), 16))
         put("codebook.hex", _hex_text(image.codebook_words(), 16))
         for pe in range(image.params.n_pes):
             for name, width, words in image.memories(pe):
@@ -379,9 +381,11 @@ def read_image(path):
             raise ImageError(f"{where}: codebook must have 16 entries with entry 0 = 0")
         layers.append(LayerImage(**kw))
     # the hex files are the truth; the manifest's layer fields must agree with layers.hex
-    words = _parse_hex(path / "layers.hex", 64, "layers")
-    if len(words) != len(layers):
-        raise ImageError(f"{path / 'layers.hex'}: {len(words)} descriptors for {len(layers)} layers")
+    quarters = _parse_hex(path / "layers.hex", 16, "layers")
+    if len(quarters) != 4 * len(layers):
+        raise ImageError(f"{path / 'layers.hex'}: {len(quarters)} words for {len(layers)} layers "
+                         f"(four 16-bit words a layer)")
+    words = [sum(int(quarters[4 * i + q]) << (16 * q) for q in range(4)) for i in range(len(layers))]
     for layer, w in zip(layers, words):
         d = parse_layer_descriptor(int(w))
         for k, v in d.items():

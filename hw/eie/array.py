@@ -208,11 +208,12 @@ class EIEArray(wiring.Component):
         with dp.Elif(lnzd.issue):
             dp.d.sync += issued.eq(issued + 1)
         # room is a register: whether the next issue finds a slot, given this cycle's
-        # issue and the minimum tree's next value (the last level's input)
-        _, min_next = gather_min(dp, [pe.dequeues for pe in pes], Gl, dw, name="deq")
+        # issue and the minimum tree's result (a dequeue reaches it credit_latency - 1
+        # cycles later; the compares do not wait for the issue)
+        min_deq, _ = gather_min(dp, [pe.dequeues for pe in pes], Gl, dw, name="deq")
         room = Signal()
         after = Signal(dw)
-        m.d.comb += after.eq(issued - min_next)
+        m.d.comb += after.eq(issued - min_deq)
         m.d.sync += room.eq(Mux(lnzd.issue, after < t.queue_slots - 1, after < t.queue_slots))
         m.d.comb += lnzd.room.eq(room)
 
@@ -229,18 +230,29 @@ class EIEArray(wiring.Component):
                          pe.retire.eq(retires[i])]
 
         # -- broadcast value and pointer addresses ------------------------------------------------
-        pidx = Signal(max(1, ceil_log2(n)))
+        # g = ptr_base + k * N + pe over the stages the value takes through the OR tree:
+        # T+2 k * N and pe, then (when the trees give a stage) j = k * N + pe, then g
+        pidx = Signal(max(1, ceil_log2(n)), reset_less=True)
         enc = Const(0, len(pidx))
         for i in range(n):
             enc = enc | Mux(grant_q[i], i, 0)
-        kn = Signal(17)
+        kn = Signal(17, reset_less=True)
         v2 = Signal()
-        dp.d.sync += [pidx.eq(enc), kn.eq(ctl.desc.ptr_base + k_q * n), v2.eq(issue_q)]
-        stage = delay(dp, Cat(pidx, kn, v2), Fl + Gl, name="bcast_g")
-        pidx_d, kn_d, v_d = stage[:len(pidx)], stage[len(pidx):len(pidx) + 17], stage[-1]
+        dp.d.sync += [pidx.eq(enc), kn.eq(k_q * n), v2.eq(issue_q)]
+        base = ctl.desc.ptr_base
+        if Fl + Gl == 0:
+            j_d = Signal(17)
+            m.d.comb += j_d.eq(kn + pidx)
+            v_d = v2
+        else:
+            j3 = Signal(17, reset_less=True)
+            v3 = Signal()
+            dp.d.sync += [j3.eq(kn + pidx), v3.eq(v2)]
+            stage = delay(dp, Cat(j3, v3), Fl + Gl - 1, name="bcast_j")
+            j_d, v_d = stage[:17], stage[17]
         g = Signal(17)
         g1 = Signal(17)
-        m.d.comb += [g.eq(kn_d + pidx_d), g1.eq(kn_d + pidx_d + 1)]
+        m.d.comb += [g.eq(j_d + base), g1.eq(j_d + base + 1)]
         value = gather_or(dp, [pe.value_out for pe in pes], Gl, name="value")
         bcast = Signal(50)
         dp.d.sync += bcast.eq(Cat(value, g1[1:17], g[1:17], g[0], v_d))

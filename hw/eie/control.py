@@ -74,7 +74,7 @@ class CentralControl(wiring.Component):
             "host_cb_we": In(1),
             "host_addr": In(16),
             "host_wdata": In(64),
-            "host_layers_rdata": Out(64),
+            "host_layers_rdata": Out(16),
             "host_cb_rdata": Out(16),
         })
 
@@ -82,7 +82,7 @@ class CentralControl(wiring.Component):
         m = Module()
         p = self.params
         t = self.timing
-        m.submodules.layers = layers = RAM(width=64, depth=p.max_layers, name="layers")
+        m.submodules.layers = layers = RAM(width=16, depth=4 * p.max_layers, name="layers")
         m.submodules.cbmem = cbmem = RAM(width=16, depth=16 * p.max_layers, name="codebook")
 
         layer = Signal(self.lw)
@@ -97,7 +97,7 @@ class CentralControl(wiring.Component):
 
         host = Signal()
         m.d.comb += [
-            layers.raddr.eq(Mux(host, self.host_addr, layer)),
+            layers.raddr.eq(Mux(host, self.host_addr, Cat(c[:2], layer))),
             cbmem.raddr.eq(Mux(host, self.host_addr, (layer << 4) | c[:4])),
             layers.we.eq(self.host_layers_we & host), layers.waddr.eq(self.host_addr),
             layers.wdata.eq(self.host_wdata),
@@ -107,7 +107,6 @@ class CentralControl(wiring.Component):
             self.host_cb_rdata.eq(cbmem.rdata),
         ]
         last_k = Signal()
-        m.d.comb += last_k.eq(k == desc.out_local - 1)
 
         # -- slice scan (COMPUTE) -------------------------------------------------------------------
         # slices read and not yet retired by the LNZD: at most slice_slots. The retire
@@ -145,63 +144,71 @@ class CentralControl(wiring.Component):
         with m.Elif(since != quiet):
             m.d.sync += since.eq(since + 1)
 
-        with m.FSM(name="phase"):
-            with m.State("IDLE"):
-                m.d.comb += host.eq(1)
-                with m.If(self.start & self.config_ok):
-                    m.d.comb += self.run_start.eq(1)
-                    m.d.sync += [layer.eq(0), c.eq(0), src_sel.eq(0), done.eq(0),
-                                 self.cycles.eq(0), self.broadcasts.eq(0), self.bcast_stall.eq(0),
-                                 self.compute_cycles.eq(0)]
-                    m.next = "SETUP"
-            with m.State("SETUP"):
-                m.d.sync += c.eq(c + 1)
-                m.d.comb += self.clear.eq(c == 0)
-                with m.If(c == 1):
-                    m.d.sync += desc.eq(layers.rdata)
-                with m.If((c >= 1) & (c <= 16)):
-                    m.d.comb += [self.cb_we.eq(1), self.cb_index.eq((c - 1)[:4]),
-                                 self.cb_data.eq(cbmem.rdata)]
-                with m.If(c == t.setup - 1):
-                    m.d.sync += k.eq(0)
-                    m.next = "INIT"
-            with m.State("INIT"):
-                m.d.comb += self.init_valid.eq(1)
-                m.d.sync += k.eq(k + 1)
-                with m.If(last_k):
-                    m.d.sync += c.eq(0)
-                    m.next = "INIT_TAIL"
-            with m.State("INIT_TAIL"):
-                m.d.sync += c.eq(c + 1)
-                with m.If(c == t.init_tail - 1):
-                    m.d.sync += [pf_k.eq(0), outstanding.eq(0), since.eq(quiet), more.eq(1),
-                                 room.eq(1), retire_q.eq(0)]
-                    m.next = "COMPUTE"
-            with m.State("COMPUTE"):
-                m.d.comb += self.computing.eq(1)
-                m.d.sync += self.compute_cycles.eq(self.compute_cycles + 1)
-                with m.If(self.issue):
-                    m.d.sync += self.broadcasts.eq(self.broadcasts + 1)
-                with m.If(self.stall):
-                    m.d.sync += self.bcast_stall.eq(self.bcast_stall + 1)
-                with m.If(lnzd_done & (since == quiet) & self.all_idle):
-                    m.d.sync += k.eq(0)
-                    m.next = "WB"
-            with m.State("WB"):
-                m.d.comb += self.wb_valid.eq(1)
-                m.d.sync += k.eq(k + 1)
-                with m.If(last_k):
-                    m.d.sync += c.eq(0)
-                    m.next = "WB_TAIL"
-            with m.State("WB_TAIL"):
-                m.d.sync += c.eq(c + 1)
-                with m.If(c == t.wb_tail - 1):
-                    with m.If(layer + 1 == self.num_layers):
-                        m.d.sync += done.eq(1)
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.d.sync += [layer.eq(layer + 1), src_sel.eq(~src_sel), c.eq(0)]
-                        m.next = "SETUP"
+        # phases as one-hot registers: every output below comes straight from a register
+        idle = Signal(init=1)
+        setup = Signal()
+        init = Signal()
+        init_tail = Signal()
+        compute = Signal()
+        wb = Signal()
+        wb_tail = Signal()
+        first = Signal()              # the first SETUP cycle of a layer
+        last_layer = Signal()
+        last_k_q = Signal()           # k == out_local - 1, kept as a register
+        issue_q = Signal()
+        stall_q = Signal()
+        m.d.comb += [host.eq(idle), self.computing.eq(compute), self.init_valid.eq(init),
+                     self.wb_valid.eq(wb), self.clear.eq(first), last_k.eq(last_k_q)]
+        m.d.sync += [issue_q.eq(self.issue & compute), stall_q.eq(self.stall & compute), first.eq(0)]
+        with m.If(issue_q):
+            m.d.sync += self.broadcasts.eq(self.broadcasts + 1)
+        with m.If(stall_q):
+            m.d.sync += self.bcast_stall.eq(self.bcast_stall + 1)
+        with m.If(compute):
+            m.d.sync += self.compute_cycles.eq(self.compute_cycles + 1)
+        with m.If(init | wb):
+            m.d.sync += [k.eq(k + 1), last_k_q.eq(k + 2 == desc.out_local)]
+
+        def enter_k0():
+            return [k.eq(0), last_k_q.eq(desc.out_local == 1)]
+
+        with m.If(idle):
+            with m.If(self.start & self.config_ok):
+                m.d.comb += self.run_start.eq(1)
+                m.d.sync += [idle.eq(0), setup.eq(1), first.eq(1), layer.eq(0), c.eq(0),
+                             src_sel.eq(0), done.eq(0), last_layer.eq(self.num_layers == 1),
+                             self.cycles.eq(0), self.broadcasts.eq(0), self.bcast_stall.eq(0),
+                             self.compute_cycles.eq(0)]
+        with m.If(setup):
+            m.d.sync += c.eq(c + 1)
+            with m.If((c >= 1) & (c <= 4)):
+                # the descriptor's four 16-bit words, low first
+                m.d.sync += desc.as_value().word_select((c - 1)[:2], 16).eq(layers.rdata)
+            with m.If((c >= 1) & (c <= 16)):
+                m.d.comb += [self.cb_we.eq(1), self.cb_index.eq((c - 1)[:4]),
+                             self.cb_data.eq(cbmem.rdata)]
+            with m.If(c == t.setup - 1):
+                m.d.sync += [setup.eq(0), init.eq(1), *enter_k0()]
+        with m.If(init & last_k):
+            m.d.sync += [init.eq(0), init_tail.eq(1), c.eq(0)]
+        with m.If(init_tail):
+            m.d.sync += c.eq(c + 1)
+            with m.If(c == t.init_tail - 1):
+                m.d.sync += [init_tail.eq(0), compute.eq(1), pf_k.eq(0), outstanding.eq(0),
+                             since.eq(quiet), more.eq(1), room.eq(1), retire_q.eq(0)]
+        with m.If(compute & lnzd_done & (since == quiet) & self.all_idle):
+            m.d.sync += [compute.eq(0), wb.eq(1), *enter_k0()]
+        with m.If(wb & last_k):
+            m.d.sync += [wb.eq(0), wb_tail.eq(1), c.eq(0)]
+        with m.If(wb_tail):
+            m.d.sync += c.eq(c + 1)
+            with m.If(c == t.wb_tail - 1):
+                m.d.sync += wb_tail.eq(0)
+                with m.If(last_layer):
+                    m.d.sync += [done.eq(1), idle.eq(1)]
+                with m.Else():
+                    m.d.sync += [setup.eq(1), first.eq(1), layer.eq(layer + 1), src_sel.eq(~src_sel),
+                                 c.eq(0), last_layer.eq(layer + 2 == self.num_layers)]
         m.d.comb += self.busy.eq(~host)
         with m.If(~host):
             m.d.sync += self.cycles.eq(self.cycles + 1)

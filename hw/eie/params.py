@@ -17,7 +17,7 @@ IMAGE_FIELDS = ("n_pes", "frac", "acc_width", "entries_per_word", "spmat_depth",
 #: host-link target ids (address bits [31:24]) of the EIE array's memories
 MEMORY_IDS = {
     "control": 0x00,     # control and status registers (hw/eie/control.py)
-    "layers": 0x01,      # layer descriptor table, 64-bit words
+    "layers": 0x01,      # layer descriptor table, four 16-bit words a layer
     "codebook": 0x02,    # codebooks, layer * 16 + index, int16 (shared by every PE)
     "spmat": 0x10,       # per PE: sparse-matrix memory, ENTRIES_PER_WORD x 8-bit entries
     "ptr_even": 0x11,    # per PE: column pointers p[g], g even, at g // 2
@@ -249,7 +249,7 @@ def host_map(params):
                            (cw["idle_base"], cw["idle_base"] + n)])
     t = [
         HostTarget("control", MEMORY_IDS["control"], control_words, 4, 32, False, data=True),
-        HostTarget("layers", MEMORY_IDS["layers"], ((0, p.max_layers),), 8, 64, False),
+        HostTarget("layers", MEMORY_IDS["layers"], ((0, 4 * p.max_layers),), 2, 16, False),
         HostTarget("codebook", MEMORY_IDS["codebook"], ((0, 16 * p.max_layers),), 2, 16, False),
         HostTarget("spmat", MEMORY_IDS["spmat"], ((0, p.spmat_depth),), _bytes(p.spmat_width),
                    p.spmat_width, True),

@@ -69,8 +69,8 @@ class Timing:
     @property
     def credit_latency(self):
         """C: a dequeue at P frees a queue slot the central unit may fill at P + C
-        (dequeue counter, minimum tree, issue check)."""
-        return 1 + self.min_tree
+        (dequeue counter, minimum tree, the registered room check)."""
+        return 2 + self.min_tree
 
     @property
     def round_trip(self):
