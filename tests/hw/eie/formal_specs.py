@@ -348,9 +348,9 @@ class BroadcastSpec(_Spec):
         for q, d in zip(queues, deqs):
             with m.If(q.r.valid & q.r.ready):
                 m.d.sync += d.eq(d + 1)
-        min_deq, min_next = gather_min(m, deqs, Gl, dw, name="deq")
+        min_deq, _ = gather_min(m, deqs, Gl, dw, name="deq")
         room, after = Signal(), Signal(dw)
-        m.d.comb += after.eq(issued - min_next)
+        m.d.comb += after.eq(issued - min_deq)
         m.d.sync += room.eq(Mux(lnzd.issue, after < S - 1, after < S))
         m.d.comb += lnzd.room.eq(room)
 
