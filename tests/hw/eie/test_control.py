@@ -85,6 +85,20 @@ class Env:
             cyc += 1
 
 
+def layer_table(layers):
+    """The layer table as the image writes it: four 16-bit words a layer, low first."""
+    return [(layer_descriptor(l) >> (16 * w)) & 0xFFFF for l in layers for w in range(4)]
+
+
+async def write_layers(ctx, ctl, layers):
+    for addr, word in enumerate(layer_table(layers)):
+        ctx.set(ctl.host_layers_we, 1)
+        ctx.set(ctl.host_addr, addr)
+        ctx.set(ctl.host_wdata, word)
+        await ctx.tick()
+    ctx.set(ctl.host_layers_we, 0)
+
+
 def run_control(p, layers, cols_per_slice, *, num_layers=None):
     ctl = CentralControl(p)
     env = Env(p.timing, cols_per_slice, p.n_pes)
@@ -92,12 +106,7 @@ def run_control(p, layers, cols_per_slice, *, num_layers=None):
     log, result = [], {}
 
     async def host(ctx):
-        for i, l in enumerate(layers):
-            ctx.set(ctl.host_layers_we, 1)
-            ctx.set(ctl.host_addr, i)
-            ctx.set(ctl.host_wdata, layer_descriptor(l))
-            await ctx.tick()
-        ctx.set(ctl.host_layers_we, 0)
+        await write_layers(ctx, ctl, layers)
         for i, l in enumerate(layers):
             for idx, c in enumerate(l.codebook):
                 ctx.set(ctl.host_cb_we, 1)
@@ -188,14 +197,13 @@ def test_compute_cycles_counter_and_descriptor():
     seen = {}
 
     async def tb(ctx):
-        ctx.set(ctl.host_layers_we, 1)
-        ctx.set(ctl.host_addr, 0)
-        ctx.set(ctl.host_wdata, layer_descriptor(layer))
-        await ctx.tick()
-        ctx.set(ctl.host_layers_we, 0)
-        ctx.set(ctl.host_addr, 0)
-        await ctx.tick()
-        seen["readback"] = ctx.get(ctl.host_layers_rdata)
+        await write_layers(ctx, ctl, [layer])
+        readback = []
+        for addr in range(4):
+            ctx.set(ctl.host_addr, addr)
+            await ctx.tick()
+            readback.append(ctx.get(ctl.host_layers_rdata))
+        seen["readback"] = readback
         ctx.set(ctl.num_layers, 1)
         ctx.set(ctl.retire, 1)                       # every slice empty: retired at once
         ctx.set(ctl.all_idle, 1)
@@ -209,7 +217,7 @@ def test_compute_cycles_counter_and_descriptor():
         seen["compute"] = ctx.get(ctl.compute_cycles)
 
     run(ctl, tb)
-    assert seen["readback"] == layer_descriptor(layer)
+    assert seen["readback"] == layer_table([layer])
     assert seen["desc"] == (3, 4, 5, 9, 1)
     assert seen["compute"] > 0
 
