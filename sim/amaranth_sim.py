@@ -54,14 +54,18 @@ def run(dut, *testbenches, processes=(), clock=True, timeout=DEFAULT_TIMEOUT, na
         sim.add_testbench(tb)
     for proc in processes:
         sim.add_process(proc)
+    if clock and timeout:
+        # a background process: the run ends when the testbenches do, or this
+        # watchdog fails it (Simulator.run_until always runs to its deadline)
+        async def watchdog(ctx):
+            for _ in range(timeout):
+                await ctx.tick()
+            raise SimulationTimeout(f"the testbenches did not finish within {timeout} cycles")
+        sim.add_process(watchdog)
     waves = _waves_path(name)
     ctx = sim.write_vcd(str(waves)) if waves else nullcontext()
     with ctx:
-        if clock and timeout:
-            if not sim.run_until(timeout * PERIOD):
-                raise SimulationTimeout(f"the testbenches did not finish within {timeout} cycles")
-        else:
-            sim.run()
+        sim.run()
 
 
 async def wait_until(ctx, cond, *, timeout=100_000):
