@@ -20,12 +20,12 @@ tell the memories apart.
 import hashlib
 
 import numpy as np
-from amaranth import Module
+from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.utils import ceil_log2
 
-from ..hw.common.ram import ram_signature
+from ..hw.common.ram import ram_signature, sync_read
 
 __all__ = ["BlockRAM", "padded_geometry", "placeholder_words", "bit_slices", "hex_text", "parse_hex"]
 
@@ -102,11 +102,12 @@ class BlockRAM(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.mem = mem = Memory(shape=self.store_width, depth=self.store_depth,
-                                        init=self.init, attrs={"ram_style": "block"})
-        rd = mem.read_port()
+                                        init=self.init, attrs={"ram_style": "block", "no_rw_check": 1})
+        data = Signal(self.store_width)
+        sync_read(m, mem, self.raddr, data)
         wr = mem.write_port()
         m.d.comb += [
-            rd.addr.eq(self.raddr), self.rdata.eq(rd.data[:self.width]),
+            self.rdata.eq(data[:self.width]),
             wr.addr.eq(self.waddr), wr.data.eq(self.wdata), wr.en.eq(self.we),
         ]
         return m

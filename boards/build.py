@@ -37,6 +37,7 @@ from ..sw.atomic import atomic_dir, check_output
 from ..sw.errors import EiegenError, ImageError
 from .board import BoardError
 from .bram import BlockRAM, padded_geometry, placeholder_words, bit_slices, hex_text
+from ..hw.common.ram import SYNTH_SCRIPT_AFTER_READ
 from .report import parse_report, format_report, check_timing, TimingError
 
 __all__ = ["RamPlacer", "BuildError", "BuildResult", "build", "board_platform", "default_build_dir",
@@ -116,6 +117,29 @@ class RamPlacer:
         return BlockRAM(width=ram.width, depth=ram.depth, store_width=sw, store_depth=sd,
                         init=words, name=name)
 
+    def packed_init(self, ram):
+        """Initial words of a DualReadRAM packed into one block RAM (boards with
+        true dual-port block RAM): its two banks' image words (or placeholders),
+        bank 1 from word 2**abits."""
+        name = "+".join(n for n in ram.names if n)
+        if name in self.records:
+            raise BuildError(f"two RAMs are named '{name}'")
+        stride = 1 << ram.abits
+        words = []
+        baked = True
+        for bank, bank_name in enumerate(ram.names):
+            if bank_name in self._image_words:
+                ws = list(self._image_words[bank_name])
+            else:
+                ws = placeholder_words(bank_name, ram.width, stride, self.seed)
+                baked = False
+            words += ws + [0] * (stride - len(ws))
+        sw, sd = padded_geometry(ram.width, 2 * stride, self.granule)
+        words += [0] * (sd - len(words))
+        self._contents[name] = words
+        self.records[name] = RamRecord(name, "bram", ram.width, 2 * stride, sw, sd, baked=baked)
+        return words
+
     def placeholders(self):
         """{name: words} of the placeholder (swappable) block RAMs."""
         return {n: self._contents[n] for n, r in self.records.items() if r.kind == "bram" and not r.baked}
@@ -136,6 +160,15 @@ def board_platform(board, placer=None):
     attrs = {"eiegen_ram": None}
     if placer is not None:
         attrs["eiegen_ram_override"] = staticmethod(placer)
+        attrs["eiegen_packed_init"] = staticmethod(placer.packed_init)
+    if board.family == "ecp5":
+        # true dual-port block RAM (DualReadRAM packs a PE's pointer banks) and LUT RAM
+        # for small memories (accumulators)
+        attrs["eiegen_tdp"] = True
+        attrs["eiegen_small_ram_style"] = "distributed"
+    elif board.family == "ice40":
+        # no LUT RAM: the codebook copies and accumulators go to block RAM
+        attrs["eiegen_small_ram_style"] = "block"
     cls = type(f"Eiegen{board.platform.__name__}", (board.platform,), attrs)
     return cls()
 
@@ -276,7 +309,7 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
     name = "top"
     nextpnr_opts = ["--report", "report.json", "--timing-allow-fail", "--seed", str(1 + seed),
                     *board.nextpnr_opts]
-    kw = dict(nextpnr_opts=" ".join(nextpnr_opts))
+    kw = dict(nextpnr_opts=" ".join(nextpnr_opts), script_after_read=SYNTH_SCRIPT_AFTER_READ)
     if board.synth_opts:
         kw["synth_opts"] = " ".join(board.synth_opts)
     family_info = board.family_info

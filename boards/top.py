@@ -18,7 +18,7 @@ from amaranth.lib import io
 from amaranth.lib.wiring import connect
 
 from ..hw.common.hostlink import HostLink
-from ..hw.eie.params import EIEParams, MEMORY_IDS
+from ..hw.eie.params import EIEParams, host_map
 from ..hw.systolic.params import SystolicParams, TARGETS
 from .clocking import BoardClock
 from .board import BoardError
@@ -30,12 +30,13 @@ DESIGNS = ("eie", "systolic")
 #: the status shown on the board's LEDs, in order of importance
 STATUS_LEDS = ("heartbeat", "busy", "done", "loaded", "rx", "tx", "locked", "error")
 
-#: targets whose writes are data (inputs, outputs, control), not the model:
-#: they do not clear the link's `loaded` flag (docs/host-link.md)
-DATA_TARGETS = {
-    "eie": (MEMORY_IDS["control"], MEMORY_IDS["act0"], MEMORY_IDS["act1"]),
-    "systolic": (TARGETS["regs"], TARGETS["ub"], TARGETS["acc"]),
-}
+
+def data_targets(design, params):
+    """Targets whose writes are data (inputs, outputs, control), not the model:
+    they do not clear the link's `loaded` flag (docs/host-link.md)."""
+    if design == "eie":
+        return host_map(params).data_targets
+    return (TARGETS["regs"], TARGETS["ub"], TARGETS["acc"])
 
 
 class BoardTop(Elaboratable):
@@ -76,7 +77,7 @@ class BoardTop(Elaboratable):
         m.submodules.unit = unit
         m.submodules.link = link = HostLink(
             design=self.design, params=self.identify_params(),
-            clocks_per_bit=self.clocks_per_bit, data_targets=DATA_TARGETS[self.design],
+            clocks_per_bit=self.clocks_per_bit, data_targets=data_targets(self.design, self.params),
             loaded_at_reset=self.loaded_at_reset)
         connect(m, link.bus, unit.bus)
         m.d.comb += [unit.start.eq(link.start), link.busy.eq(unit.busy), link.done.eq(unit.done)]

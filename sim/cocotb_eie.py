@@ -16,49 +16,13 @@ import numpy as np
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import RisingEdge, ClockCycles, ReadOnly, First, Timer
+from cocotb.triggers import RisingEdge, ClockCycles, First, Timer
 
 from .cocotb_harness import report
-from ..hw.eie.params import MEMORY_IDS
-from ..hw.eie.array import CONTROL_REGS
+from .cocotb_hostbus import HostBus
+from ..hw.eie.params import EIEParams, host_map
 
 PERIOD_NS = 10
-
-
-def _addr(target, pe, word):
-    return (MEMORY_IDS[target] << 24) | (pe << 16) | word
-
-
-class Bus:
-    def __init__(self, dut):
-        self.dut = dut
-        dut.bus__we.value = 0
-        dut.bus__re.value = 0
-        dut.bus__addr.value = 0
-        dut.bus__wdata.value = 0
-
-    async def write(self, addr, value):
-        d = self.dut
-        d.bus__addr.value = addr
-        d.bus__wdata.value = value & ((1 << 64) - 1)
-        d.bus__we.value = 1
-        await RisingEdge(d.clk)
-        d.bus__we.value = 0
-
-    async def read(self, addr):
-        d = self.dut
-        d.bus__addr.value = addr
-        d.bus__re.value = 1
-        await RisingEdge(d.clk)
-        d.bus__re.value = 0
-        for _ in range(8):
-            await ReadOnly()
-            if int(d.bus__rvalid.value):
-                v = int(d.bus__rdata.value)
-                await RisingEdge(d.clk)
-                return v
-            await RisingEdge(d.clk)
-        raise AssertionError(f"no read answer for address {addr:#010x}")
 
 
 def _s16(v):
@@ -77,15 +41,16 @@ async def run_image(dut):
     timeout = int(os.environ.get("EIEGEN_TIMEOUT_CYCLES", "0")) or 50_000_000
     progress = os.environ.get("EIEGEN_PROGRESS") == "1"
 
+    hmap = host_map(EIEParams.from_dict(params))
     cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
-    bus = Bus(dut)
+    bus = HostBus(dut)
     dut.start.value = 0
     dut.rst.value = 1
     await ClockCycles(dut.clk, 2)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
 
-    await bus.write(_addr("control", 0, CONTROL_REGS["num_layers"]), len(layers))
+    await bus.write(hmap.reg_addr("num_layers"), len(layers))
     n_in = layers[0]["n_in"]
     last = layers[-1]
     out_file = "act1" if len(layers) % 2 else "act0"
@@ -99,7 +64,7 @@ async def run_image(dut):
         # activation j lives in PE j mod N at local index j // N; clear the padding too
         for j in range(layers[0]["in_local"] * n):
             v = int(x[j]) if j < n_in else 0
-            await bus.write(_addr("act0", j % n, j // n), v & 0xFFFF)
+            await bus.write(hmap.addr("act0", j % n, j // n), v & 0xFFFF)
         dut.start.value = 1
         await RisingEdge(dut.clk)
         dut.start.value = 0
@@ -114,12 +79,11 @@ async def run_image(dut):
         await RisingEdge(dut.clk)
         y = []
         for i in range(last["n_out"]):
-            y.append(_s16(await bus.read(_addr(out_file, i % n, i // n))))
+            y.append(_s16(await bus.read(hmap.addr(out_file, i % n, i // n))))
         outputs.append(y)
-        c = {name: await bus.read(_addr("control", 0, CONTROL_REGS[name]))
-             for name in ("cycles", "broadcasts", "bcast_stall")}
-        c["busy"] = [await bus.read(_addr("control", 0, CONTROL_REGS["busy_base"] + p)) for p in range(n)]
-        c["idle"] = [await bus.read(_addr("control", 0, CONTROL_REGS["idle_base"] + p)) for p in range(n)]
+        c = {name: await bus.read(hmap.reg_addr(name)) for name in ("cycles", "broadcasts", "bcast_stall")}
+        c["busy"] = await bus.read_many([hmap.reg_addr("busy_base", p) for p in range(n)])
+        c["idle"] = await bus.read_many([hmap.reg_addr("idle_base", p) for p in range(n)])
         counters.append(c)
         if progress:
             print(f"[eiegen] input {b + 1}/{len(inputs)}: {c['cycles']} cycles", flush=True)

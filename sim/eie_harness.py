@@ -149,7 +149,8 @@ def run(built, image_dir, inputs, *, test_dir=None, timeout_cycles=None, progres
             "sim_cycles": doc.get("sim_cycles")}
 
 
-def check(image, inputs, result, *, fifo_depth):
+def check(image, inputs, result, *, fifo_depth=None, params=None):
+    """`params`: the array's EIEParams (else the image's with this fifo_depth)."""
     """Compare an RTL run with the golden and cycle models. Returns a dict:
     output mismatches (count and first few), and per input the counters of
     the RTL beside the cycle model's, with `cycles_equal` when all agree."""
@@ -166,7 +167,8 @@ def check(image, inputs, result, *, fifo_depth):
     all_equal = True
     for b in range(len(inputs)):
         layer_inputs = [inputs[b]] + [o[b] for o in outs[:-1]]
-        model = simulate(image, inputs[b], fifo_depth=fifo_depth, layer_inputs=layer_inputs)
+        model = simulate(image, inputs[b], fifo_depth=fifo_depth, params=params,
+                         layer_inputs=layer_inputs)
         got = result["counters"][b]
         want = {"cycles": model.total_cycles, "broadcasts": model.broadcasts,
                 "bcast_stall": model.bcast_stall, "busy": [int(v) for v in model.busy],

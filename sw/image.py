@@ -23,11 +23,11 @@ __all__ = ["FORMAT", "VERSION", "LayerImage", "Image", "DecodedLayer", "write_im
            "layer_descriptor", "parse_layer_descriptor", "load_image_or_dir"]
 
 FORMAT = "eiegen-eie-image"
-VERSION = 1
 #: the generator parameters the memories were written for (a copy of the
 #: manifest's params, covered by the manifest's checksums)
 PARAMS_FILE = "params.json"
 _PE_FILE = re.compile(r"pe(\d+)_(spmat|ptr_even|ptr_odd|bias)\.hex")
+VERSION = 2          # 2: the layer table is 16-bit words, four per layer (2026-12)
 
 
 @dataclasses.dataclass
@@ -124,7 +124,9 @@ class Image:
                 ("bias", 16, self.bias[pe].astype(np.int64) & 0xFFFF)]
 
     def layer_words(self):
-        return np.array([layer_descriptor(l) for l in self.layers], dtype=np.uint64)
+        """The layer table: every 64-bit descriptor as four 16-bit words, low first."""
+        return np.array([(layer_descriptor(l) >> (16 * i)) & 0xFFFF for l in self.layers
+                         for i in range(4)], dtype=np.int64)
 
     def codebook_words(self):
         return np.array([c & 0xFFFF for l in self.layers for c in l.codebook], dtype=np.int64)
@@ -303,7 +305,7 @@ def write_image(image, out_dir, *, extra_files=None, force=False):
         # the parameters the memories were written for, checksummed like every
         # file: a manifest whose params were changed afterwards is refused by name
         put(PARAMS_FILE, json.dumps(image.params.image_dict(), indent=1) + "\n")
-        put("layers.hex", _hex_text(image.layer_words(), 64))
+        put("layers.hex", _hex_text(image.layer_words(), 16))
         put("codebook.hex", _hex_text(image.codebook_words(), 16))
         for pe in range(image.params.n_pes):
             for name, width, words in image.memories(pe):
@@ -389,9 +391,11 @@ def read_image(path):
         _check_layer_params(mpath, params, LayerImage(**kw))
         layers.append(LayerImage(**kw))
     # the hex files are the truth; the manifest's layer fields must agree with layers.hex
-    words = _parse_hex(path / "layers.hex", 64, "layers")
-    if len(words) != len(layers):
-        raise ImageError(f"{path / 'layers.hex'}: {len(words)} descriptors for {len(layers)} layers")
+    quarters = _parse_hex(path / "layers.hex", 16, "layers")
+    if len(quarters) != 4 * len(layers):
+        raise ImageError(f"{path / 'layers.hex'}: {len(quarters)} words for {len(layers)} layers "
+                         f"(four 16-bit words a layer)")
+    words = [sum(int(quarters[4 * i + q]) << (16 * q) for q in range(4)) for i in range(len(layers))]
     for layer, w in zip(layers, words):
         d = parse_layer_descriptor(int(w))
         for k, v in d.items():

@@ -19,23 +19,17 @@ committed and runnable, or, if any frame went wrong, not runnable at all.
 
 import numpy as np
 
-from ..hw.eie.params import MEMORY_IDS
+from ..hw.eie.params import MEMORY_IDS, CONTROL_REGS, host_map
 from .errors import ImageError
 from .link.protocol import (Cmd, MIN_MAX_PAYLOAD, encode_frame, make_addr, pack_words,
                             split_write, load_checksum)
 
-__all__ = ["word_bytes", "load_writes", "load_checksum_of", "image_frames", "describe_addr",
-           "NUM_LAYERS_REG"]
-
-#: control register holding the number of layers to run (hw/eie/array.py CONTROL_REGS)
-NUM_LAYERS_REG = 1
+__all__ = ["word_bytes", "load_writes", "load_checksum_of", "image_frames", "describe_addr"]
 
 
 def word_bytes(params):
-    """Bytes per word on the link, per EIE target (as EIEArray's host bus says)."""
-    return {"control": 4, "layers": 8, "codebook": 2,
-            "spmat": -(-params.spmat_width // 8), "ptr_even": -(-params.ptr_width // 8),
-            "ptr_odd": -(-params.ptr_width // 8), "bias": 2, "act0": 2, "act1": 2}
+    """Bytes per word on the link, per EIE target (hw/eie/params.py host_map)."""
+    return host_map(params).word_bytes()
 
 
 def _writes(target, pe, words, wb, max_payload):
@@ -59,7 +53,7 @@ def load_writes(image, max_payload=MIN_MAX_PAYLOAD):
     for pe in range(p.n_pes):
         for name, _, words in image.memories(pe):
             out += _writes(name, pe, words, wb[name], max_payload)
-    out.append((make_addr(MEMORY_IDS["control"], 0, NUM_LAYERS_REG),
+    out.append((host_map(p).reg_addr("num_layers"),
                 pack_words([len(image.layers)], wb["control"])))
     return out
 

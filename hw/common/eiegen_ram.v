@@ -1,10 +1,11 @@
 // eiegen_ram: simple dual-port RAM (one synchronous read port, one write port)
-// for the memories an image initialises. Read-before-write on a same-address
-// collision, one cycle read latency: the same behaviour as the Amaranth
-// lib.memory.Memory that hw/common/ram.py uses in the Amaranth simulator.
+// for the memories an image initialises, one cycle read latency (hw/common/ram.py
+// adds its output register). A read of the word written in the same cycle is
+// undefined (no eiegen design does it): no_rw_check, so synthesis adds no
+// collision logic.
 //
 // Initial contents:
-//  - simulation: $readmemh("<dir>/<NAME>.hex") where <dir> is the plusarg
+//  - simulation: $readmemh("<dir>/<NAME>.hex") at INIT_OFFSET where <dir> is the plusarg
 //    +eiegen_mem=<dir> (missing file or plusarg: all zeros), so one simulator
 //    build runs any image;
 //  - synthesis (SYNTHESIS defined): $readmemh(INIT_FILE) when INIT_FILE is
@@ -14,7 +15,8 @@ module eiegen_ram #(
     parameter DEPTH = 16,
     parameter ABITS = 4,
     parameter NAME = "",
-    parameter INIT_FILE = ""
+    parameter INIT_FILE = "",
+    parameter INIT_OFFSET = 0
 ) (
     input  wire             clk,
     input  wire [ABITS-1:0] raddr,
@@ -23,10 +25,11 @@ module eiegen_ram #(
     input  wire [ABITS-1:0] waddr,
     input  wire [WIDTH-1:0] wdata
 );
+    (* no_rw_check *)
     reg [WIDTH-1:0] mem [0:DEPTH-1];
 
 `ifdef SYNTHESIS
-    initial if (INIT_FILE != "") $readmemh(INIT_FILE, mem);
+    initial if (INIT_FILE != "") $readmemh(INIT_FILE, mem, INIT_OFFSET);
 `else
     integer i;
     string dir;
@@ -40,7 +43,7 @@ module eiegen_ram #(
             fd = $fopen(path, "r");
             if (fd != 0) begin
                 $fclose(fd);
-                $readmemh(path, mem);
+                $readmemh(path, mem, INIT_OFFSET);
             end
         end
     end

@@ -3,9 +3,13 @@
 It decouples the PEs: a PE with more entries in one column keeps working on
 it while the central unit goes on broadcasting into the other PEs' queues.
 eiegen reads the column pointers on arrival (pointer_read.py), so an item is
-(value, start, end); the central control unit holds a credit per free slot,
-so a write never finds the queue full. The queue has fifo_depth slots plus
-one per broadcast that can be in flight (params.BCAST_IN_FLIGHT).
+(value, start, count). The central unit holds one credit per slot for every
+PE (hw/eie/timing.py `queue_slots`: the FIFO depth the user asks for plus
+what the broadcast pipeline holds), so a write never finds the queue full.
+
+Ports (lib.stream, straight through a lib.fifo.SyncFIFO):
+- `w` (in): an item written at cycle t is on `r` from t + 1.
+- `r` (out): the head; taken when `r.ready`.
 """
 
 from amaranth import Module
@@ -20,24 +24,16 @@ __all__ = ["ActivationQueue"]
 
 class ActivationQueue(wiring.Component):
     def __init__(self, params):
-        self.depth = params.queue_slots
+        self.depth = params.queue_depth
         self.layout = queue_layout(params)
         super().__init__({
             "w": In(stream.Signature(self.layout)),
             "r": Out(stream.Signature(self.layout)),
-            "level": Out(range(self.depth + 1)),
         })
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.fifo = fifo = SyncFIFO(width=self.layout.size, depth=self.depth)
-        m.d.comb += [
-            fifo.w_data.eq(self.w.payload.as_value()),
-            fifo.w_en.eq(self.w.valid),
-            self.w.ready.eq(fifo.w_rdy),
-            self.r.payload.eq(fifo.r_data),
-            self.r.valid.eq(fifo.r_rdy),
-            fifo.r_en.eq(self.r.ready),
-            self.level.eq(fifo.level),
-        ]
+        wiring.connect(m, wiring.flipped(self.w), fifo.w_stream)
+        wiring.connect(m, fifo.r_stream, wiring.flipped(self.r))
         return m

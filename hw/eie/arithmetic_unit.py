@@ -1,24 +1,33 @@
 """Arithmetic unit (EIE §III-B): 16-bit fixed-point multiply-accumulate.
 
-Three stages after the decoded entry (M1: row, weight, activation):
-  M2: product w * a (16 x 16 -> 32 bits); accumulator read of the row
-  M3: sum = sat_ACC(acc[row] + product); accumulator write
-The accumulator memory is read in M2 and written in M3 (read-before-write),
-so an entry in M3 whose row was written by the entry just ahead reads a stale
-sum: the bypass register forwards that sum instead. Back-to-back updates of
-one row therefore neither read stale data nor stall.
+Two stages after the decoded entry (row, activation a; the weight w comes
+one cycle later, registered, from the weight decoder's memory):
+  M1: w, a in the multiplier's input registers; the accumulator memory reads
+      acc[row] (one cycle);
+  M2: product w * a from the multiplier's output register; sum =
+      sat_ACC(acc[row] + product) written back to acc[row].
+An entry in M2 whose row the entry just ahead wrote in the same cycle (it
+read before that write) takes that sum from the bypass register instead;
+whether it must is compared one stage earlier, so no comparison sits in
+front of the adder. Back-to-back updates of one row neither read stale data
+nor stall. Saturation compares the sum's top bits with its sign.
 
-Also on the accumulator memory:
-- bias preload: `init_valid`/`init_row` at cycle t, the bias word on
-  `bias` at t+1 -> acc[row] = bias << FRAC written at t+1;
-- write-back read: `wb_valid`/`wb_row` at t -> `wb_acc` (raw accumulator) with
-  `wb_out_valid`/`wb_out_row` at t+1.
+Also on the accumulator memory (other phases, never with M1/M2):
+- bias preload (INIT): `init_valid`/`init_row`/`bias` -> acc[row] = bias << FRAC
+  in the same cycle;
+- write-back read (WB): `wb_valid`/`wb_row` at t -> `wb_acc` at t + 1.
+
+Ports: `valid`, `row`, `a` (in, the cycle before M1), `w` (in, M1: from the
+decoder's synchronous read of the same entry); `busy` (out): M1 or M2 holds
+an entry; `flush` (in): drop the entries in M1 and M2.
 """
 
-from amaranth import Module, Signal, Mux, signed
+from amaranth import Module, Signal, Mux, Cat, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from ..common.ram import sync_read
 
 __all__ = ["ArithmeticUnit"]
 
@@ -29,22 +38,18 @@ class ArithmeticUnit(wiring.Component):
         rw = params.act_index_width
         aw = params.acc_width
         super().__init__({
-            # M1: decoded entry
             "valid": In(1),
             "row": In(rw),
             "w": In(signed(16)),
             "a": In(signed(16)),
-            # bias preload
             "init_valid": In(1),
             "init_row": In(rw),
             "bias": In(signed(16)),
-            # write-back read
             "wb_valid": In(1),
             "wb_row": In(rw),
-            "wb_out_valid": Out(1),
-            "wb_out_row": Out(rw),
             "wb_acc": Out(signed(aw)),
             "busy": Out(1),
+            "flush": In(1),
         })
 
     def elaborate(self, platform):
@@ -52,58 +57,54 @@ class ArithmeticUnit(wiring.Component):
         p = self.params
         aw = p.acc_width
         rw = p.act_index_width
-        lo, hi = -(1 << (aw - 1)), (1 << (aw - 1)) - 1
-        m.submodules.acc = acc = Memory(shape=signed(aw), depth=p.act_depth, init=[])
-        rd = acc.read_port()
+        # a small memory: LUT RAM where the platform has it (`eiegen_small_ram_style`)
+        attrs = {"no_rw_check": 1}
+        style = getattr(platform, "eiegen_small_ram_style", None)
+        if style and p.act_depth * aw <= 4096:
+            attrs["ram_style"] = style
+        m.submodules.acc = acc = Memory(shape=signed(aw), depth=p.act_depth, init=[], attrs=attrs)
+        acc_q = Signal(signed(aw), reset_less=True)
+        rd_addr = Signal(rw)
+        sync_read(m, acc, rd_addr, acc_q)
         wr = acc.write_port()
 
-        # M2
+        # M1: multiplier input registers, accumulator read
+        v1 = Signal()
+        row1 = Signal(rw, reset_less=True)
+        w1 = self.w                                   # registered by the weight decoder
+        a1 = Signal(signed(16), reset_less=True)
+        m.d.sync += [v1.eq(self.valid & ~self.flush), row1.eq(self.row), a1.eq(self.a)]
+        # M2: product register, sum, write
         v2 = Signal()
-        row2 = Signal(rw)
-        w2 = Signal(signed(16))
-        a2 = Signal(signed(16))
-        m.d.sync += [v2.eq(self.valid), row2.eq(self.row), w2.eq(self.w), a2.eq(self.a)]
-        # M3
-        v3 = Signal()
-        row3 = Signal(rw)
-        prod3 = Signal(signed(32))
-        m.d.sync += [v3.eq(v2), row3.eq(row2), prod3.eq(w2 * a2)]
-        # bypass register: the sum written in the previous cycle
-        last_valid = Signal()
-        last_row = Signal(rw)
-        last_sum = Signal(signed(aw))
+        row2 = Signal(rw, reset_less=True)
+        prod2 = Signal(signed(32), reset_less=True)
+        bypass2 = Signal()
+        m.d.sync += [v2.eq(v1 & ~self.flush), row2.eq(row1), prod2.eq(w1 * a1),
+                     bypass2.eq(v1 & v2 & (row1 == row2))]
+        last_sum = Signal(signed(aw), reset_less=True)
         base = Signal(signed(aw))
-        full = Signal(signed(max(aw, 32) + 1))
+        wide = max(aw, 32) + 1
+        full = Signal(signed(wide))
         ssum = Signal(signed(aw))
         m.d.comb += [
-            base.eq(Mux(last_valid & (last_row == row3), last_sum, rd.data)),
-            full.eq(base + prod3),
+            base.eq(Mux(bypass2, last_sum, acc_q)),
+            full.eq(base + prod2),
         ]
-        with m.If(full > hi):
-            m.d.comb += ssum.eq(hi)
-        with m.Elif(full < lo):
-            m.d.comb += ssum.eq(lo)
+        top = full[aw - 1:]                          # in range iff all equal (sign extension)
+        in_range = (top == 0) | (top == (1 << len(top)) - 1)
+        hi = (1 << (aw - 1)) - 1
+        with m.If(in_range):
+            m.d.comb += ssum.eq(full[:aw])
         with m.Else():
-            m.d.comb += ssum.eq(full)
-        m.d.sync += [last_valid.eq(v3), last_row.eq(row3), last_sum.eq(ssum)]
-
-        # bias preload, one cycle behind its request (the bias memory's latency)
-        init_v = Signal()
-        init_row = Signal(rw)
-        m.d.sync += [init_v.eq(self.init_valid), init_row.eq(self.init_row)]
-        # write-back read
-        wb_v = Signal()
-        wb_row = Signal(rw)
-        m.d.sync += [wb_v.eq(self.wb_valid), wb_row.eq(self.wb_row)]
+            m.d.comb += ssum.eq(Mux(full[-1], hi + 1, hi))   # hi + 1 wraps to the minimum
+        m.d.sync += last_sum.eq(ssum)
 
         m.d.comb += [
-            rd.addr.eq(Mux(self.wb_valid, self.wb_row, row2)),
-            wr.en.eq(v3 | init_v),
-            wr.addr.eq(Mux(v3, row3, init_row)),
-            wr.data.eq(Mux(v3, ssum, self.bias.as_signed() << p.frac)),
-            self.wb_out_valid.eq(wb_v),
-            self.wb_out_row.eq(wb_row),
-            self.wb_acc.eq(rd.data),
-            self.busy.eq(v2 | v3),
+            rd_addr.eq(Mux(self.wb_valid, self.wb_row, row1)),
+            wr.en.eq(v2 | self.init_valid),
+            wr.addr.eq(Mux(v2, row2, self.init_row)),
+            wr.data.eq(Mux(v2, ssum, self.bias.as_signed() << p.frac)),
+            self.wb_acc.eq(acc_q),
+            self.busy.eq(v1 | v2),
         ]
         return m

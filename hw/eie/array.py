@@ -1,224 +1,340 @@
-"""The EIE array (EIE §III, Figure 4): N PEs, the 4-ary LNZD tree, the central
-control unit, the broadcast pipeline, performance counters and the host bus.
+"""The EIE array (EIE §III, Figure 4): N PEs, the central control unit, the
+LNZD, the broadcast pipeline, the registered trees between them, performance
+counters and the host bus.
 
-Broadcast pipeline (docs/eie-architecture.md):
-  T    the LNZD tree names (pe, k); the central unit issues it if every PE
-       holds a free queue slot (credit); every PE's source file reads its head
-  T+1  S1: value = source word of PE `pe`; j = k * N + pe
-  T+2  S2: (value, j) reaches every PE's pointer read unit
-  T+3  (value, start, end) enters every PE's activation queue
-  T+4  the earliest cycle a PE can dequeue it
+Broadcast pipeline (docs/eie-architecture.md, hw/eie/timing.py; Fl = fan-out
+levels, Gl = gather levels, M = memory latency):
+  T             the LNZD issues (pe, k) of the head slice (credits permitting)
+  T+1           grant register (one-hot), k; pe index encoding starts
+  T+1+Fl        PE pe's grant (aligned with the slice retire): value_out at T+2+Fl
+  T+3+Fl+Gl     broadcast register: value (OR of the PEs' value_out), and the
+                pointer bank addresses of g = ptr_base + k * N + pe
+  X=T+3+2Fl+Gl  every PE's pointer read unit; queue item at X+M+1; dequeue from T+L
+
+Port contract (EIEArray, the unit the board top and the host link see):
+- `bus` (in, hw/common/hostbus.py): host bus target. `addr_ok`/`word_bytes` are
+  combinational in `addr` (hw/eie/params.py host_map); writes take effect
+  within 2 cycles; reads answer `read_latency` cycles after `re`. PE memories
+  are written and read only while the array is idle (writes are ignored and
+  reads return 0 while it runs).
+- `start` (in): pulse; starts `num_layers` layers if `config_ok`.
+- `config_ok` (out): 1 <= num_layers (control register 1) <= max_layers.
+- `busy` (out): a run or an abort is in progress; `done` (out): the last run
+  finished (cleared by the next start or an abort).
+- `abort` (in): pulse; the array is idle again within FLUSH_CYCLES + 1 cycles,
+  image memories and num_layers intact (activations undefined).
 """
 
-from amaranth import Module, Signal, Mux, Const, signed
+from amaranth import Module, Signal, Mux, Cat, Const, signed, ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from ..common.hostbus import HostBusSignature
-from .params import EIEParams, MEMORY_IDS
-from .pe import PE, HOST_MEMS
-from .lnzd_tree import LNZDTree
+from .params import EIEParams, MEMORY_IDS, CONTROL_REGS, host_map
+from .pe import PE, HOST_MEMS, BUSY_COUNTER, deq_width, host_width
+from .lnzd import LNZD, popcount
 from .control import CentralControl
+from .trees import fanout, delay, gather_or, gather_and, gather_min
 
-__all__ = ["EIEArray", "CONTROL_REGS"]
+__all__ = ["EIEArray", "CONTROL_REGS", "FLUSH_CYCLES"]
 
-#: word addresses of the control target (MEMORY_IDS["control"])
-CONTROL_REGS = {
-    "status": 0x000,       # bit 0 busy, bit 1 done
-    "num_layers": 0x001,   # read/write
-    "cycles": 0x002,       # cycles of the last run
-    "broadcasts": 0x003,   # non-zero activations broadcast
-    "bcast_stall": 0x004,  # cycles a non-zero waited for a free queue slot
-    "busy_base": 0x100,    # + pe: cycles the PE issued an entry (= entries processed)
-    "idle_base": 0x200,    # + pe: compute-phase cycles the PE issued none
-}
+#: cycles the PEs drop work after an abort: longer than a broadcast or a slice
+#: takes to reach them, so nothing issued before the abort survives it
+FLUSH_CYCLES = 32
 
 
 class EIEArray(wiring.Component):
     def __init__(self, params=None):
         self.params = params = params or EIEParams()
+        self.timing = params.timing
+        self.host_map = host_map(params)
         super().__init__({
             "bus": In(HostBusSignature()),
             "start": In(1),
+            "abort": In(1),
+            "config_ok": Out(1),
             "busy": Out(1),
             "done": Out(1),
         })
 
+    @property
+    def read_latency(self):
+        """Cycles from `re` to `rvalid`."""
+        t = self.timing
+        return 5 + t.fanout + t.mem_latency + t.gather
+
     def elaborate(self, platform):
         m = Module()
         p = self.params
+        t = self.timing
         n = p.n_pes
         kw = p.act_index_width
-        m.submodules.control = ctl = CentralControl(p)
-        m.submodules.lnzd_tree = tree = LNZDTree(n, kw)
+        Fl, Gl = t.fanout, t.gather
+
+        # -- abort: the control unit is reset, the pipelines flushed --------------------------
+        flushing = Signal(range(FLUSH_CYCLES + 1))
+        flush = Signal()
+        m.d.comb += flush.eq(flushing != 0)
+        ctl_busy = Signal()
+        with m.If(self.abort & ctl_busy):
+            m.d.sync += flushing.eq(FLUSH_CYCLES)
+        with m.Elif(flush):
+            m.d.sync += flushing.eq(flushing - 1)
+        abort_now = Signal()
+        m.d.comb += abort_now.eq(self.abort & ctl_busy)
+
+        ctl = CentralControl(p)
+        m.submodules.control = ResetInserter({"sync": abort_now})(ctl)
+        lnzd = LNZD(n, kw, t.slice_slots)
+        m.submodules.lnzd = ResetInserter({"sync": flush})(lnzd)
         pes = []
         for i in range(n):
             pe = PE(p, i)
             m.submodules[f"pe{i}"] = pe
             pes.append(pe)
 
-        num_layers = Signal(range(p.max_layers + 1))
+        num_layers = Signal(16)
         m.d.comb += [
-            ctl.start.eq(self.start),
+            ctl.start.eq(self.start & ~flush),
             ctl.num_layers.eq(num_layers),
-            self.busy.eq(ctl.busy),
+            ctl_busy.eq(ctl.busy),
+            self.config_ok.eq(ctl.config_ok),
+            self.busy.eq(ctl.busy | flush),
             self.done.eq(ctl.done),
         ]
 
-        # -- layer configuration and phases, to every PE -------------------------
-        for pe in pes:
-            m.d.comb += [
-                pe.src_sel.eq(ctl.src_sel),
-                pe.in_local.eq(ctl.desc.in_local),
-                pe.ptr_base.eq(ctl.desc.ptr_base),
-                pe.bias_base.eq(ctl.desc.bias_base),
-                pe.relu.eq(ctl.desc.relu),
-                pe.codebook.eq(ctl.codebook),
-                pe.lnzd_enable.eq(ctl.computing),
-                pe.init_valid.eq(ctl.init_valid),
-                pe.init_k.eq(ctl.k),
-                pe.wb_valid.eq(ctl.wb_valid),
-                pe.wb_k.eq(ctl.k),
-                pe.issue.eq(ctl.issue),
-                pe.host_mode.eq(~ctl.busy),
-            ]
+        # the array's own pipeline registers: whatever they hold after an abort reaches
+        # the PEs while they are still flushing
+        dp = m
 
-        # -- LNZD tree and broadcast issue ------------------------------------------
-        for i, pe in enumerate(pes):
-            m.d.comb += [getattr(tree, f"valid{i}").eq(pe.head_valid),
-                         getattr(tree, f"k{i}").eq(pe.head),
-                         pe.pop.eq(ctl.issue & (tree.pe == i))]
-        all_ready = Signal()
-        m.d.comb += all_ready.eq(Const(1, 1) if not pes else
-                                 _and_all([pe.ready for pe in pes]))
-        s1_valid = Signal()
-        s1_pe = Signal(max(1, ceil_log2(n)))
-        s1_k = Signal(kw)
-        m.d.sync += [s1_valid.eq(ctl.issue), s1_pe.eq(tree.pe), s1_k.eq(tree.k)]
-        s1_value = Signal(signed(16))
-        with m.Switch(s1_pe):
-            for i, pe in enumerate(pes):
-                with m.Case(i):
-                    m.d.comb += s1_value.eq(pe.src_value)
-        s2_valid = Signal()
-        s2_value = Signal(signed(16))
-        s2_col = Signal(p.col_width)
-        m.d.sync += [s2_valid.eq(s1_valid), s2_value.eq(s1_value), s2_col.eq(s1_k * n + s1_pe)]
-        for pe in pes:
-            m.d.comb += [pe.bcast_valid.eq(s2_valid), pe.bcast_value.eq(s2_value),
-                         pe.bcast_col.eq(s2_col)]
-        all_idle = Signal()
+        # -- fan-out of the layer configuration, phases and host requests -------------------
+        bus = self.bus
+        req_we = Signal()
+        req_re = Signal()
+        req_target = Signal(8, reset_less=True)
+        req_pe = Signal(8, reset_less=True)
+        req_word = Signal(16, reset_less=True)
+        req_wdata = Signal(64, reset_less=True)
+        m.d.sync += [req_we.eq(bus.we & bus.addr_ok), req_re.eq(bus.re), req_target.eq(bus.addr[24:32]),
+                     req_pe.eq(bus.addr[16:24]), req_word.eq(bus.addr[0:16]), req_wdata.eq(bus.wdata)]
+        host_mode = Signal()
+        m.d.comb += host_mode.eq(~ctl.busy)
+        mem_code = Signal(3)
+        is_pe_mem = Signal()
+        with m.Switch(req_target):
+            for code, name in enumerate(HOST_MEMS):
+                with m.Case(MEMORY_IDS[name]):
+                    m.d.comb += [mem_code.eq(code), is_pe_mem.eq(1)]
+            with m.Case(MEMORY_IDS["control"]):
+                m.d.comb += mem_code.eq(BUSY_COUNTER)
+        # busy counter reads: control words 0x100 + p and 0x200 + p (idle = compute - busy)
+        ctr_read = Signal()
+        ctr_pe = Signal(8)
         m.d.comb += [
-            all_idle.eq(~s1_valid & ~s2_valid & _and_all([pe.idle for pe in pes])),
-            ctl.any_head.eq(tree.valid),
-            ctl.all_ready.eq(all_ready),
-            ctl.all_idle.eq(all_idle),
+            ctr_read.eq((req_target == MEMORY_IDS["control"]) &
+                        ((req_word[8:] == CONTROL_REGS["busy_base"] >> 8) |
+                         (req_word[8:] == CONTROL_REGS["idle_base"] >> 8))),
+            ctr_pe.eq(req_word[:8]),
         ]
 
-        # -- per-PE counters ------------------------------------------------------------
-        busy_ctr = [Signal(32, name=f"busy_ctr{i}") for i in range(n)]
-        idle_ctr = [Signal(32, name=f"idle_ctr{i}") for i in range(n)]
-        with m.If(self.start & ~ctl.busy):
-            m.d.sync += [c.eq(0) for c in busy_ctr + idle_ctr]
-        with m.Elif(ctl.computing):
-            for pe, b, d in zip(pes, busy_ctr, idle_ctr):
-                with m.If(pe.issuing):
-                    m.d.sync += b.eq(b + 1)
-                with m.Else():
-                    m.d.sync += d.eq(d + 1)
+        hw = host_width(p)
+        config = Cat(ctl.src_sel, ctl.desc.bias_base, ctl.desc.relu, ctl.computing, ctl.clear,
+                     ctl.run_start, ctl.pf_valid, ctl.pf_k, ctl.init_valid, ctl.wb_valid, ctl.k,
+                     ctl.cb_we, ctl.cb_index, ctl.cb_data, host_mode, flush,
+                     req_we & is_pe_mem & host_mode, req_re & (is_pe_mem | ctr_read),
+                     mem_code, req_word, req_wdata[:hw], Mux(ctr_read, ctr_pe, req_pe))
+        config_q = Signal(len(config))            # (valid bits inside: keeps its reset)
+        m.d.sync += config_q.eq(config)
+        leaves = fanout(m, config_q, n, Fl, name="cfg")
 
-        # -- host bus ---------------------------------------------------------------------
-        bus = self.bus
+        def fields(v):
+            it = iter([("src_sel", 1), ("bias_base", 15), ("relu", 1), ("computing", 1),
+                       ("clear", 1), ("run_start", 1), ("pf_valid", 1), ("pf_k", kw),
+                       ("init_valid", 1), ("wb_valid", 1), ("k", kw), ("cb_we", 1),
+                       ("cb_index", 4), ("cb_data", 16), ("host_mode", 1), ("flush", 1),
+                       ("host_we", 1), ("host_re", 1), ("host_mem", 3), ("host_addr", 16),
+                       ("host_wdata", hw), ("host_pe", 8)])
+            out, pos = {}, 0
+            for name, w in it:
+                out[name] = v[pos:pos + w]
+                pos += w
+            return out
+
+        for i, (pe, leaf) in enumerate(zip(pes, leaves)):
+            f = fields(leaf)
+            m.d.comb += [
+                pe.src_sel.eq(f["src_sel"]), pe.bias_base.eq(f["bias_base"]), pe.relu.eq(f["relu"]),
+                pe.computing.eq(f["computing"]), pe.clear.eq(f["clear"]),
+                pe.run_start.eq(f["run_start"]),
+                pe.pf_valid.eq(f["pf_valid"]), pe.pf_k.eq(f["pf_k"]),
+                pe.init_valid.eq(f["init_valid"]), pe.init_k.eq(f["k"]),
+                pe.wb_valid.eq(f["wb_valid"]), pe.wb_k.eq(f["k"]),
+                pe.host_mode.eq(f["host_mode"]), pe.host_we.eq(f["host_we"]),
+                pe.host_re.eq(f["host_re"]), pe.host_mem.eq(f["host_mem"]),
+                pe.host_addr.eq(f["host_addr"]), pe.host_wdata.eq(f["host_wdata"]),
+                pe.host_sel.eq(f["host_pe"] == i), pe.flush.eq(f["flush"]),
+            ]
+            m.d.comb += [pe.cb_we.eq(f["cb_we"]), pe.cb_index.eq(f["cb_index"]),
+                         pe.cb_data.eq(f["cb_data"])]
+
+        # -- slice scan: flags back to the LNZD -------------------------------------------------
+        flags = Cat(*[delay(dp, pe.flag, Gl, name=f"flag{i}") for i, pe in enumerate(pes)])
+        flags_q = Signal(n)
+        dp.d.sync += flags_q.eq(flags)
+        # the slice's valid and k, delayed alongside (pf register -> flags_q)
+        pf_q = Signal(1 + kw)
+        dp.d.sync += pf_q.eq(Cat(ctl.pf_valid, ctl.pf_k))
+        arrive = delay(dp, pf_q, 2 + Fl + t.mem_latency + Gl, name="slice")
+        count = popcount(dp, flags_q, n, levels=t.popcount, name="slice_count")
+        mask = delay(dp, flags_q, t.popcount, name="slice_mask")
+        arrive = delay(dp, arrive, t.popcount, name="slice_pc")
+        m.d.comb += [
+            lnzd.slice_valid.eq(arrive[0] & ctl.computing),
+            lnzd.slice_k.eq(arrive[1:]),
+            lnzd.slice_mask.eq(mask),
+            lnzd.slice_count.eq(count),
+            lnzd.enable.eq(ctl.computing),
+            ctl.issue.eq(lnzd.issue),
+            ctl.retire.eq(lnzd.retire),
+            ctl.stall.eq(lnzd.stall),
+        ]
+
+        # -- credits: issued broadcasts against the slowest PE's dequeues ----------------------
+        dw = deq_width(p)
+        issued = Signal(dw)
+        with dp.If(ctl.clear):
+            dp.d.sync += issued.eq(0)
+        with dp.Elif(lnzd.issue):
+            dp.d.sync += issued.eq(issued + 1)
+        # room is a register: whether the next issue finds a slot, given this cycle's
+        # issue and the minimum tree's result (a dequeue reaches it credit_latency - 1
+        # cycles later; the compares do not wait for the issue)
+        min_deq, _ = gather_min(dp, [pe.dequeues for pe in pes], Gl, dw, name="deq")
+        room = Signal()
+        after = Signal(dw)
+        m.d.comb += after.eq(issued - min_deq)
+        m.d.sync += room.eq(Mux(lnzd.issue, after < t.queue_slots - 1, after < t.queue_slots))
+        m.d.comb += lnzd.room.eq(room)
+
+        # -- grant and retire to the PEs --------------------------------------------------------
+        grant_q = Signal(n)
+        retire_q = Signal()
+        k_q = Signal(kw)
+        issue_q = Signal()
+        dp.d.sync += [grant_q.eq(Mux(lnzd.issue, lnzd.grant, 0)), retire_q.eq(lnzd.retire),
+                      k_q.eq(lnzd.issue_k), issue_q.eq(lnzd.issue)]
+        retires = fanout(dp, retire_q, n, Fl, name="retire")
+        for i, pe in enumerate(pes):
+            m.d.comb += [pe.grant.eq(delay(dp, grant_q[i], Fl, name=f"grant{i}")),
+                         pe.retire.eq(retires[i])]
+
+        # -- broadcast value and pointer addresses ------------------------------------------------
+        # g = ptr_base + k * N + pe over the stages the value takes through the OR tree:
+        # T+2 k * N and pe, then (when the trees give a stage) j = k * N + pe, then g
+        pidx = Signal(max(1, ceil_log2(n)), reset_less=True)
+        enc = Const(0, len(pidx))
+        for i in range(n):
+            enc = enc | Mux(grant_q[i], i, 0)
+        kn = Signal(17, reset_less=True)
+        v2 = Signal()
+        dp.d.sync += [pidx.eq(enc), kn.eq(k_q * n), v2.eq(issue_q)]
+        base = ctl.desc.ptr_base
+        if Fl + Gl == 0:
+            j_d = Signal(17)
+            m.d.comb += j_d.eq(kn + pidx)
+            v_d = v2
+        else:
+            j3 = Signal(17, reset_less=True)
+            v3 = Signal()
+            dp.d.sync += [j3.eq(kn + pidx), v3.eq(v2)]
+            stage = delay(dp, Cat(j3, v3), Fl + Gl - 1, name="bcast_j")
+            j_d, v_d = stage[:17], stage[17]
+        g = Signal(17)
+        g1 = Signal(17)
+        m.d.comb += [g.eq(j_d + base), g1.eq(j_d + base + 1)]
+        value = gather_or(dp, [pe.value_out for pe in pes], Gl, name="value")
+        bcast = Signal(50)
+        dp.d.sync += bcast.eq(Cat(value, g1[1:17], g[1:17], g[0], v_d))
+        bleaves = fanout(dp, bcast, n, Fl, name="bcast")
+        for pe, b in zip(pes, bleaves):
+            m.d.comb += [pe.bcast_value.eq(b[0:16]), pe.bcast_even.eq(b[16:32]),
+                         pe.bcast_odd.eq(b[32:48]), pe.bcast_g_odd.eq(b[48]),
+                         pe.bcast_valid.eq(b[49])]
+
+        # -- end of a layer: every PE idle --------------------------------------------------------
+        all_idle = gather_and(dp, [pe.idle for pe in pes], Gl, name="idle")
+        idle_q = Signal()
+        dp.d.sync += idle_q.eq(all_idle)
+        m.d.comb += ctl.all_idle.eq(idle_q)
+
+        # -- host bus --------------------------------------------------------------------------------
+        hmap = self.host_map
         target = bus.addr[24:32]
         sel_pe = bus.addr[16:24]
         word = bus.addr[0:16]
-        pe_ids = {name: MEMORY_IDS[name] for name in HOST_MEMS}
-        depth = {"spmat": p.spmat_depth, "ptr_even": p.ptr_depth, "ptr_odd": p.ptr_depth,
-                 "bias": p.bias_depth, "act0": p.act_depth, "act1": p.act_depth}
-        wbytes = {"spmat": -(-p.spmat_width // 8), "ptr_even": -(-p.ptr_width // 8),
-                  "ptr_odd": -(-p.ptr_width // 8), "bias": 2, "act0": 2, "act1": 2}
-        idle = ~ctl.busy
         with m.Switch(target):
-            with m.Case(MEMORY_IDS["control"]):
-                m.d.comb += bus.word_bytes.eq(4)
-                ok = ((word < 5) | ((word >= 0x100) & (word < 0x100 + n)) |
-                      ((word >= 0x200) & (word < 0x200 + n)))
-                m.d.comb += bus.addr_ok.eq((sel_pe == 0) & ok)
-            with m.Case(MEMORY_IDS["layers"]):
-                m.d.comb += [bus.word_bytes.eq(8),
-                             bus.addr_ok.eq((sel_pe == 0) & (word < p.max_layers))]
-            with m.Case(MEMORY_IDS["codebook"]):
-                m.d.comb += [bus.word_bytes.eq(2),
-                             bus.addr_ok.eq((sel_pe == 0) & (word < 16 * p.max_layers))]
-            for name, tid in pe_ids.items():
-                with m.Case(tid):
-                    m.d.comb += [bus.word_bytes.eq(wbytes[name]),
-                                 bus.addr_ok.eq((sel_pe < n) & (word < depth[name]))]
+            for name, tg in hmap.targets.items():
+                with m.Case(tg.id):
+                    ok = Const(0, 1)
+                    for lo, hi in tg.words:
+                        ok = ok | ((word >= lo) & (word < hi))
+                    pe_ok = (sel_pe < n) if tg.per_pe else (sel_pe == 0)
+                    m.d.comb += [bus.word_bytes.eq(tg.word_bytes), bus.addr_ok.eq(pe_ok & ok)]
             with m.Default():
                 m.d.comb += [bus.word_bytes.eq(1), bus.addr_ok.eq(0)]
 
-        write = bus.we & bus.addr_ok
-        with m.If(write & idle & (target == MEMORY_IDS["control"]) & (word == 1)):
-            m.d.sync += num_layers.eq(bus.wdata)
+        idle = ~ctl.busy
+        is_ctrl = req_target == MEMORY_IDS["control"]
+        with m.If(req_we & idle & is_ctrl & (req_word == CONTROL_REGS["num_layers"])):
+            m.d.sync += num_layers.eq(req_wdata)
         m.d.comb += [
-            ctl.host_addr.eq(word),
-            ctl.host_wdata.eq(bus.wdata),
-            ctl.host_layers_we.eq(write & (target == MEMORY_IDS["layers"])),
-            ctl.host_cb_we.eq(write & (target == MEMORY_IDS["codebook"])),
+            ctl.host_addr.eq(req_word),
+            ctl.host_wdata.eq(req_wdata),
+            ctl.host_layers_we.eq(req_we & (req_target == MEMORY_IDS["layers"])),
+            ctl.host_cb_we.eq(req_we & (req_target == MEMORY_IDS["codebook"])),
         ]
-        mem_code = Signal(3)
-        with m.Switch(target):
-            for code, name in enumerate(HOST_MEMS):
-                with m.Case(pe_ids[name]):
-                    m.d.comb += mem_code.eq(code)
-        is_pe_mem = Signal()
-        m.d.comb += is_pe_mem.eq((target >= 0x10) & (target < 0x10 + len(HOST_MEMS)))
-        for i, pe in enumerate(pes):
-            m.d.comb += [pe.host_mem.eq(mem_code), pe.host_addr.eq(word),
-                         pe.host_wdata.eq(bus.wdata),
-                         pe.host_we.eq(write & is_pe_mem & (sel_pe == i))]
 
-        # reads: address at t, memories answer at t+1, registered answer at t+2
-        r1_valid = Signal()
-        r1_target = Signal(8)
-        r1_pe = Signal(8)
-        r1_word = Signal(16)
-        m.d.sync += [r1_valid.eq(bus.re), r1_target.eq(target), r1_pe.eq(sel_pe), r1_word.eq(word)]
-        rsel = Signal(64)
-        with m.Switch(r1_target):
+        # reads: request register (h+1) -> PEs (h+1+Fl) -> memory (M) -> PE register
+        # -> OR tree -> central register (h+3+Fl+M+Gl) -> answer (h+4+Fl+M+Gl)
+        central = Signal(64)
+        req2_target = Signal(8, reset_less=True)
+        req2_word = Signal(16, reset_less=True)
+        m.d.sync += [req2_target.eq(req_target), req2_word.eq(req_word)]
+        with m.Switch(req2_target):
             with m.Case(MEMORY_IDS["control"]):
-                with m.Switch(r1_word):
-                    with m.Case(0):
-                        m.d.comb += rsel.eq(ctl.busy | (ctl.done << 1))
-                    with m.Case(1):
-                        m.d.comb += rsel.eq(num_layers)
-                    with m.Case(2):
-                        m.d.comb += rsel.eq(ctl.cycles)
-                    with m.Case(3):
-                        m.d.comb += rsel.eq(ctl.broadcasts)
-                    with m.Case(4):
-                        m.d.comb += rsel.eq(ctl.bcast_stall)
-                    for i in range(n):
-                        with m.Case(0x100 + i):
-                            m.d.comb += rsel.eq(busy_ctr[i])
-                        with m.Case(0x200 + i):
-                            m.d.comb += rsel.eq(idle_ctr[i])
+                with m.Switch(req2_word):
+                    with m.Case(CONTROL_REGS["status"]):
+                        m.d.comb += central.eq(Cat(self.busy, ctl.done))
+                    with m.Case(CONTROL_REGS["num_layers"]):
+                        m.d.comb += central.eq(num_layers)
+                    with m.Case(CONTROL_REGS["cycles"]):
+                        m.d.comb += central.eq(ctl.cycles)
+                    with m.Case(CONTROL_REGS["broadcasts"]):
+                        m.d.comb += central.eq(ctl.broadcasts)
+                    with m.Case(CONTROL_REGS["bcast_stall"]):
+                        m.d.comb += central.eq(ctl.bcast_stall)
             with m.Case(MEMORY_IDS["layers"]):
-                m.d.comb += rsel.eq(ctl.host_layers_rdata)
+                m.d.comb += central.eq(ctl.host_layers_rdata)
             with m.Case(MEMORY_IDS["codebook"]):
-                m.d.comb += rsel.eq(ctl.host_cb_rdata)
-            with m.Default():
-                with m.Switch(r1_pe):
-                    for i, pe in enumerate(pes):
-                        with m.Case(i):
-                            m.d.comb += rsel.eq(pe.host_rdata)
-        m.d.sync += [bus.rvalid.eq(r1_valid), bus.rdata.eq(rsel)]
+                m.d.comb += central.eq(ctl.host_cb_rdata)
+        # central memories answer one cycle after the request register: the central word is
+        # taken then, and waits for the PEs' answer
+        req_q = Signal(3)
+        central_q = Signal(64, reset_less=True)
+        m.d.sync += [req_q.eq(Cat(req_re, ctr_read, req_word[9])), central_q.eq(central)]
+        lat_c = 1 + Fl + t.mem_latency + Gl
+        central_d = delay(m, central_q, lat_c, name="rd_central", reset_less=True)
+        req_d = delay(m, req_q, lat_c + 1, name="rd_req")
+        pe_word = gather_or(m, [pe.host_rdata for pe in pes], Gl, name="host_rd")
+        pe_word_q = Signal(len(pe_word), reset_less=True)
+        m.d.sync += pe_word_q.eq(pe_word)
+        is_idle_ctr = req_d[2]
+        answer = Signal(64)
+        with m.If(req_d[1]):
+            m.d.comb += answer.eq(Mux(is_idle_ctr, (ctl.compute_cycles - pe_word_q[:32])[:32],
+                                      pe_word_q[:32]))
+        with m.Else():
+            m.d.comb += answer.eq(central_d | pe_word_q)
+        m.d.sync += [bus.rvalid.eq(req_d[0]), bus.rdata.eq(answer)]
         return m
-
-
-def _and_all(sigs):
-    out = Const(1, 1)
-    for s in sigs:
-        out = out & s
-    return out

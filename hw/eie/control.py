@@ -1,86 +1,103 @@
-"""Central control unit (EIE §III-B): layer sequencing, broadcast issue and
-the array-level performance counters.
+"""Central control unit (EIE §III-B): layer sequencing, the slice scan that
+feeds the LNZD, the end of a layer's compute phase, and the array-level
+performance counters.
 
-Per layer: SETUP (read the layer descriptor, copy the layer's 16 codebook
-entries into the register file every PE's weight decoder reads; 18 cycles),
-INIT (preload every accumulator row with its bias; out_local + 1 cycles),
-COMPUTE (the LNZD tree offers the next non-zero input activation; it is
-issued when every PE holds a free queue slot; the phase ends on the first
-cycle the whole array is idle), WB (write-back into the destination
-activation file; out_local + 1 cycles). Then the activation files swap.
+Per layer (hw/eie/timing.py has the numbers):
+- SETUP (`setup` cycles): read the layer descriptor, copy the layer's 16
+  codebook entries to the weight decoders (`cb_we`/`cb_index`/`cb_data`),
+  clear the PEs' dequeue counters;
+- INIT (out_local + init_tail): preload every accumulator row with its bias;
+- COMPUTE: read slices k = 0 .. in_local - 1 (`pf_valid`/`pf_k`, at most
+  `slice_slots` not yet retired by the LNZD); it ends on the first cycle in
+  which every slice is retired, the last broadcast has had time to reach every
+  PE (`arrival` + `idle_latency` cycles since it was issued) and the PEs
+  report idle (`all_idle`, seen `idle_latency` cycles late);
+- WB (out_local + wb_tail): write-back into the destination file; the files swap.
+
+Host side: `start` (a pulse, ignored unless `config_ok`: 1 <= num_layers <=
+max_layers), `busy`, `done`. An abort is a synchronous reset of this unit
+(the array's ResetInserter): back to IDLE, memories kept.
 """
 
-from amaranth import Module, Signal, Mux, Const
-from amaranth.lib import wiring, data
+from amaranth import Module, Signal, Mux, Const, Cat
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from ..common.ram import RAM
-from .layouts import codebook_layout, descriptor_layout
+from .layouts import descriptor_layout
 
-__all__ = ["CentralControl", "SETUP_CYCLES"]
-
-SETUP_CYCLES = 18
+__all__ = ["CentralControl"]
 
 
 class CentralControl(wiring.Component):
     def __init__(self, params):
         self.params = params
+        t = params.timing
+        self.timing = t
         kw = params.act_index_width
         lw = max(1, ceil_log2(params.max_layers))
-        cw = max(1, ceil_log2(16 * params.max_layers))
-        self.lw, self.cw = lw, cw
+        self.lw = lw
         super().__init__({
             "start": In(1),
+            "num_layers": In(16),
+            "config_ok": Out(1),
             "busy": Out(1),
             "done": Out(1),
-            "num_layers": In(range(params.max_layers + 1)),
-            # layer configuration for the PEs
+            "run_start": Out(1),
+            # layer configuration
             "src_sel": Out(1),
             "desc": Out(descriptor_layout),
-            "codebook": Out(codebook_layout),
+            "cb_we": Out(1),
+            "cb_index": Out(4),
+            "cb_data": Out(16),
+            "clear": Out(1),
             # phases
             "computing": Out(1),
             "init_valid": Out(1),
             "wb_valid": Out(1),
             "k": Out(kw),
-            # broadcast
-            "any_head": In(1),
-            "all_ready": In(1),
+            "pf_valid": Out(1),
+            "pf_k": Out(kw),
+            # LNZD and PEs
+            "issue": In(1),
+            "retire": In(1),
+            "stall": In(1),
             "all_idle": In(1),
-            "issue": Out(1),
             # counters
             "cycles": Out(32),
             "broadcasts": Out(32),
             "bcast_stall": Out(32),
+            "compute_cycles": Out(32),
             # host access to the layer table and codebook memories
             "host_layers_we": In(1),
             "host_cb_we": In(1),
             "host_addr": In(16),
             "host_wdata": In(64),
-            "host_layers_rdata": Out(64),
+            "host_layers_rdata": Out(16),
             "host_cb_rdata": Out(16),
         })
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        m.submodules.layers = layers = RAM(width=64, depth=p.max_layers, name="layers")
+        t = self.timing
+        m.submodules.layers = layers = RAM(width=16, depth=4 * p.max_layers, name="layers")
         m.submodules.cbmem = cbmem = RAM(width=16, depth=16 * p.max_layers, name="codebook")
 
         layer = Signal(self.lw)
-        c = Signal(5)
+        c = Signal(range(max(t.setup, t.wb_tail + 1, 18) + 1))
         k = Signal(p.act_index_width)
         desc = Signal(descriptor_layout)
-        codebook = Signal(codebook_layout)
         src_sel = Signal()
         done = Signal()
-        m.d.comb += [self.desc.eq(desc), self.codebook.eq(codebook), self.src_sel.eq(src_sel),
+        m.d.comb += [self.desc.eq(desc), self.src_sel.eq(src_sel),
                      self.done.eq(done), self.k.eq(k)]
+        m.d.comb += self.config_ok.eq((self.num_layers >= 1) & (self.num_layers <= p.max_layers))
 
         host = Signal()
         m.d.comb += [
-            layers.raddr.eq(Mux(host, self.host_addr, layer)),
+            layers.raddr.eq(Mux(host, self.host_addr, Cat(c[:2], layer))),
             cbmem.raddr.eq(Mux(host, self.host_addr, (layer << 4) | c[:4])),
             layers.we.eq(self.host_layers_we & host), layers.waddr.eq(self.host_addr),
             layers.wdata.eq(self.host_wdata),
@@ -90,56 +107,108 @@ class CentralControl(wiring.Component):
             self.host_cb_rdata.eq(cbmem.rdata),
         ]
         last_k = Signal()
-        m.d.comb += last_k.eq(k == desc.out_local - 1)
 
-        with m.FSM(name="phase"):
-            with m.State("IDLE"):
-                m.d.comb += host.eq(1)
-                with m.If(self.start):
-                    m.d.sync += [layer.eq(0), c.eq(0), src_sel.eq(0), done.eq(0),
-                                 self.cycles.eq(0), self.broadcasts.eq(0), self.bcast_stall.eq(0)]
-                    with m.If(self.num_layers == 0):
-                        m.d.sync += done.eq(1)
-                    with m.Else():
-                        m.next = "SETUP"
-            with m.State("SETUP"):
-                m.d.sync += c.eq(c + 1)
-                with m.If(c == 1):
-                    m.d.sync += desc.eq(layers.rdata)
-                with m.If((c >= 1) & (c <= 16)):
-                    m.d.sync += codebook.as_value().word_select((c - 1)[:4], 16).eq(cbmem.rdata)
-                with m.If(c == SETUP_CYCLES - 1):
-                    m.d.sync += k.eq(0)
-                    m.next = "INIT"
-            with m.State("INIT"):
-                m.d.comb += self.init_valid.eq(1)
-                m.d.sync += k.eq(k + 1)
-                with m.If(last_k):
-                    m.next = "INIT_TAIL"
-            with m.State("INIT_TAIL"):
-                m.next = "COMPUTE"
-            with m.State("COMPUTE"):
-                m.d.comb += [self.computing.eq(1),
-                             self.issue.eq(self.any_head & self.all_ready)]
-                with m.If(self.issue):
-                    m.d.sync += self.broadcasts.eq(self.broadcasts + 1)
-                with m.If(self.any_head & ~self.all_ready):
-                    m.d.sync += self.bcast_stall.eq(self.bcast_stall + 1)
-                with m.If(~self.any_head & self.all_idle):
-                    m.d.sync += k.eq(0)
-                    m.next = "WB"
-            with m.State("WB"):
-                m.d.comb += self.wb_valid.eq(1)
-                m.d.sync += k.eq(k + 1)
-                with m.If(last_k):
-                    m.next = "WB_TAIL"
-            with m.State("WB_TAIL"):
-                with m.If(layer + 1 == self.num_layers):
-                    m.d.sync += done.eq(1)
-                    m.next = "IDLE"
+        # -- slice scan (COMPUTE) -------------------------------------------------------------------
+        # slices read and not yet retired by the LNZD: at most slice_slots. The retire
+        # is registered before it frees a slot, and `more`/`room` are registers kept
+        # with the compares done on the current values, so no comparator is in a loop.
+        pf_k = Signal(range(p.act_depth + 1))
+        outstanding = Signal(range(t.slice_slots + 2))
+        retire_q = Signal()
+        more = Signal()
+        room = Signal()
+        pf_issue = Signal()
+        m.d.comb += [
+            pf_issue.eq(self.computing & more & room),
+            self.pf_valid.eq(pf_issue),
+            self.pf_k.eq(pf_k),
+        ]
+        m.d.sync += [retire_q.eq(self.retire & self.computing),
+                     outstanding.eq(outstanding + pf_issue - retire_q),
+                     more.eq(Mux(pf_issue, pf_k + 1 < desc.in_local, pf_k < desc.in_local))]
+        with m.Switch(Cat(retire_q, pf_issue)):
+            with m.Case(0b01):
+                m.d.sync += room.eq(outstanding - 1 < t.slice_slots)
+            with m.Case(0b10):
+                m.d.sync += room.eq(outstanding + 1 < t.slice_slots)
+            with m.Default():
+                m.d.sync += room.eq(outstanding < t.slice_slots)
+        with m.If(pf_issue):
+            m.d.sync += pf_k.eq(pf_k + 1)
+        lnzd_done = Signal()
+        m.d.comb += lnzd_done.eq(~more & (outstanding == 0))
+        quiet = t.arrival + t.idle_latency
+        since = Signal(range(quiet + 1), init=quiet)
+        with m.If(self.issue):
+            m.d.sync += since.eq(1)
+        with m.Elif(since != quiet):
+            m.d.sync += since.eq(since + 1)
+
+        # phases as one-hot registers: every output below comes straight from a register
+        idle = Signal(init=1)
+        setup = Signal()
+        init = Signal()
+        init_tail = Signal()
+        compute = Signal()
+        wb = Signal()
+        wb_tail = Signal()
+        first = Signal()              # the first SETUP cycle of a layer
+        last_layer = Signal()
+        last_k_q = Signal()           # k == out_local - 1, kept as a register
+        issue_q = Signal()
+        stall_q = Signal()
+        m.d.comb += [host.eq(idle), self.computing.eq(compute), self.init_valid.eq(init),
+                     self.wb_valid.eq(wb), self.clear.eq(first), last_k.eq(last_k_q)]
+        m.d.sync += [issue_q.eq(self.issue & compute), stall_q.eq(self.stall & compute), first.eq(0)]
+        with m.If(issue_q):
+            m.d.sync += self.broadcasts.eq(self.broadcasts + 1)
+        with m.If(stall_q):
+            m.d.sync += self.bcast_stall.eq(self.bcast_stall + 1)
+        with m.If(compute):
+            m.d.sync += self.compute_cycles.eq(self.compute_cycles + 1)
+        with m.If(init | wb):
+            m.d.sync += [k.eq(k + 1), last_k_q.eq(k + 2 == desc.out_local)]
+
+        def enter_k0():
+            return [k.eq(0), last_k_q.eq(desc.out_local == 1)]
+
+        with m.If(idle):
+            with m.If(self.start & self.config_ok):
+                m.d.comb += self.run_start.eq(1)
+                m.d.sync += [idle.eq(0), setup.eq(1), first.eq(1), layer.eq(0), c.eq(0),
+                             src_sel.eq(0), done.eq(0), last_layer.eq(self.num_layers == 1),
+                             self.cycles.eq(0), self.broadcasts.eq(0), self.bcast_stall.eq(0),
+                             self.compute_cycles.eq(0)]
+        with m.If(setup):
+            m.d.sync += c.eq(c + 1)
+            with m.If((c >= 1) & (c <= 4)):
+                # the descriptor's four 16-bit words, low first
+                m.d.sync += desc.as_value().word_select((c - 1)[:2], 16).eq(layers.rdata)
+            with m.If((c >= 1) & (c <= 16)):
+                m.d.comb += [self.cb_we.eq(1), self.cb_index.eq((c - 1)[:4]),
+                             self.cb_data.eq(cbmem.rdata)]
+            with m.If(c == t.setup - 1):
+                m.d.sync += [setup.eq(0), init.eq(1), *enter_k0()]
+        with m.If(init & last_k):
+            m.d.sync += [init.eq(0), init_tail.eq(1), c.eq(0)]
+        with m.If(init_tail):
+            m.d.sync += c.eq(c + 1)
+            with m.If(c == t.init_tail - 1):
+                m.d.sync += [init_tail.eq(0), compute.eq(1), pf_k.eq(0), outstanding.eq(0),
+                             since.eq(quiet), more.eq(1), room.eq(1), retire_q.eq(0)]
+        with m.If(compute & lnzd_done & (since == quiet) & self.all_idle):
+            m.d.sync += [compute.eq(0), wb.eq(1), *enter_k0()]
+        with m.If(wb & last_k):
+            m.d.sync += [wb.eq(0), wb_tail.eq(1), c.eq(0)]
+        with m.If(wb_tail):
+            m.d.sync += c.eq(c + 1)
+            with m.If(c == t.wb_tail - 1):
+                m.d.sync += wb_tail.eq(0)
+                with m.If(last_layer):
+                    m.d.sync += [done.eq(1), idle.eq(1)]
                 with m.Else():
-                    m.d.sync += [layer.eq(layer + 1), src_sel.eq(~src_sel), c.eq(0)]
-                    m.next = "SETUP"
+                    m.d.sync += [setup.eq(1), first.eq(1), layer.eq(layer + 1), src_sel.eq(~src_sel),
+                                 c.eq(0), last_layer.eq(layer + 2 == self.num_layers)]
         m.d.comb += self.busy.eq(~host)
         with m.If(~host):
             m.d.sync += self.cycles.eq(self.cycles + 1)

@@ -8,11 +8,13 @@ __all__ = ["queue_layout", "entry_layout", "codebook_layout", "descriptor_layout
 
 def queue_layout(params):
     """An activation-queue item: the broadcast activation and the column's
-    entry range [start, end) in this PE's sparse-matrix memory."""
+    entries in this PE's sparse-matrix memory, `count` from `start`."""
     return data.StructLayout({
         "value": signed(16),
         "start": unsigned(params.ptr_width),
-        "end": unsigned(params.ptr_width),
+        "count": unsigned(params.count_width),
+        "empty": unsigned(1),       # count == 0, decoded before the queue
+        "single": unsigned(1),      # count == 1
     })
 
 

@@ -1,115 +1,184 @@
 """Leading non-zero detection (EIE §III-B, "LNZD").
 
-Two blocks: the local LNZD of a PE, which finds the PE's next non-zero source
-activation, and the LNZD node that the array's 4-ary tree is made of, which
-picks the non-zero of lowest global column among its children. Together they
-emit the non-zero input activations in increasing column order j, one per
-cycle, skipping zeros entirely.
+The LNZD emits the non-zero input activations in increasing global column
+j = k * N + pe (activation j lives in PE j mod N at local index k = j // N),
+one per cycle, skipping zeros. eiegen scans the inputs by *slice*: slice k
+is word k of every PE's source file. The central unit reads slice k = 0, 1,
+2, ... ahead of use (`Prefetch` in control.py); every PE answers with one
+flag bit (its word is non-zero) and keeps the word in its `LNZDLane`; the
+central `LNZD` keeps the slices' N-bit masks and pops their set bits lowest
+PE first. A slice with no set bit costs one cycle, a slice with b set bits
+b cycles: the order is strictly increasing j, which keeps saturating
+accumulation bit-exact with the golden model, and no path crosses the array
+in one cycle (flags and values travel through registered trees).
+
+    PE: data memory --word--> LNZDLane: flag ---------------------> LNZD (central)
+                                        value queue  <-- grant, retire -- (pop)
+                                        value_out  ---OR tree---> broadcast value
 """
 
 from amaranth import Module, Signal, Mux, Cat, Const
-from amaranth.lib import wiring
+from amaranth.lib import wiring, data
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-__all__ = ["priority_encode", "LNZD", "LNZDNode"]
+__all__ = ["LNZDLane", "LNZD", "popcount"]
 
 
-def priority_encode(m, bits, width):
-    """Index of the lowest set bit of `bits` (a Value of `width` bits), as a
-    balanced tree of depth log2(width): returns (valid, index)."""
-    size = 1 << ceil_log2(max(width, 1))
+class LNZDLane(wiring.Component):
+    """A PE's part of the LNZD.
 
-    def rec(lo, n):
-        if n == 1:
-            return (bits[lo] if lo < width else Const(0, 1)), Const(0, 0)
-        v_lo, i_lo = rec(lo, n // 2)
-        v_hi, i_hi = rec(lo + n // 2, n // 2)
-        valid = Signal(name=f"pv_{lo}_{n}")
-        idx = Signal(ceil_log2(n), name=f"pi_{lo}_{n}")
-        m.d.comb += [valid.eq(v_lo | v_hi),
-                     idx.eq(Mux(v_lo, Cat(i_lo, Const(0, 1)), Cat(i_hi, Const(1, 1))))]
-        return valid, idx
-    return rec(0, size)
-
-
-class LNZD(wiring.Component):
-    """Local leading non-zero detection over one PE's source activations.
-
-    `flags[k]` says activation k of the source file is non-zero. While `enable`
-    is low the scan position is reset to 0; while it is high, `head` is the
-    lowest k >= position with k < `limit` and flags[k] set, and `pop` moves
-    the position past it (next cycle's head is the following non-zero).
+    - `word_valid`, `word` (in): a slice word of this PE's source file (from
+      the activation memory). Registered into `flag` (out, word != 0) the
+      next cycle, and queued (`slots` deep; the central unit never has more
+      slices outstanding).
+    - `grant`, `retire` (in): the central LNZD granted this PE in the slice at
+      the head of its queue / retired that slice. On a grant, `value_out`
+      (out, registered) holds the head word the next cycle, else 0 (so the
+      array ORs the PEs' values into the broadcast value). A retire pops the
+      head after the grant of the same cycle has read it.
     """
 
-    def __init__(self, depth):
-        self.depth = depth
-        kw = max(1, ceil_log2(depth))
-        self.kw = kw
+    def __init__(self, slots):
+        self.slots = slots
         super().__init__({
-            "flags": In(depth),
-            "limit": In(range(depth + 1)),
-            "enable": In(1),
-            "pop": In(1),
-            "head_valid": Out(1),
-            "head": Out(kw),
+            "word_valid": In(1),
+            "word": In(16),
+            "flag": Out(1),
+            "grant": In(1),
+            "retire": In(1),
+            "value_out": Out(16),
+            "busy": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
-        pos = Signal(range(self.depth + 1))
-        live = Signal(self.depth)
-        for k in range(self.depth):
-            m.d.comb += live[k].eq(self.flags[k] & (k >= pos) & (k < self.limit))
-        valid, idx = priority_encode(m, live, self.depth)
-        m.d.comb += [self.head_valid.eq(valid & self.enable), self.head.eq(idx)]
-        with m.If(~self.enable):
-            m.d.sync += pos.eq(0)
-        with m.Elif(self.pop & self.head_valid):
-            m.d.sync += pos.eq(self.head + 1)
+        m.submodules.queue = q = SyncFIFO(width=16, depth=self.slots)
+        m.d.sync += self.flag.eq(self.word_valid & (self.word != 0))
+        m.d.comb += [
+            q.w_data.eq(self.word),
+            q.w_en.eq(self.word_valid),
+            q.r_en.eq(self.retire),
+            self.busy.eq(q.r_rdy),
+        ]
+        m.d.sync += self.value_out.eq(Mux(self.grant, q.r_data, 0))
         return m
 
 
-class LNZDNode(wiring.Component):
-    """One node of the 4-ary LNZD tree: of up to four children (valid, k),
-    the one with the lowest k, ties to the lowest child (the lower PE: global
-    column j = k * N + pe). `sel` is the chosen child."""
+def popcount(m, bits, width, *, levels=0, name="pc"):
+    """Number of set bits of `bits` (a Value of `width` bits) as an adder tree;
+    with levels=1 the sums of groups of 16 are registered first."""
+    if levels == 0:
+        total = Const(0, ceil_log2(width + 1))
+        for i in range(width):
+            total = total + bits[i]
+        out = Signal(ceil_log2(width + 1), name=name)
+        m.d.comb += out.eq(total)
+        return out
+    parts = []
+    for g in range(0, width, 16):
+        n = min(16, width - g)
+        s = Signal(ceil_log2(n + 1), name=f"{name}_g{g}")
+        t = Const(0, len(s))
+        for i in range(g, g + n):
+            t = t + bits[i]
+        m.d.sync += s.eq(t)
+        parts.append(s)
+    out = Signal(ceil_log2(width + 1), name=name)
+    acc = Const(0, len(out))
+    for s in parts:
+        acc = acc + s
+    m.d.comb += out.eq(acc)
+    return out
 
-    def __init__(self, kw, idw, fan_in=4):
-        self.kw, self.idw, self.fan_in = kw, idw, fan_in
-        sel_w = max(1, ceil_log2(fan_in))
-        self.sel_w = sel_w
-        members = {}
-        for i in range(fan_in):
-            members[f"valid{i}"] = In(1)
-            members[f"k{i}"] = In(kw)
-            members[f"id{i}"] = In(idw)
-        members.update({"valid": Out(1), "k": Out(kw), "id": Out(idw + sel_w)})
-        super().__init__(members)
+
+class LNZD(wiring.Component):
+    """The central LNZD: slice masks in, one grant per cycle out.
+
+    - `slice_valid`, `slice_mask` (N bits), `slice_count` (its popcount),
+      `slice_k` (in): a slice arrives (queued: `slots` deep including the head;
+      the prefetch never has more outstanding).
+    - `room` (in): every PE's activation queue has a free slot (credits; a
+      register of the array that already counts this cycle's issue).
+    - `enable` (in): COMPUTE.
+    - `issue` (out, combinational): a non-zero is broadcast this cycle: PE
+      `grant` (one-hot, out), local index `issue_k` (out).
+    - `retire` (out, combinational): the head slice leaves this cycle (its last
+      bit is issued, or it has none).
+    - `stall` (out): the head holds a non-zero but `room` is low.
+    - `head_valid` (out): a slice is at the head.
+
+    Timing: a slice that arrives at cycle t can issue from t + 1 on; issues
+    of one slice are back to back; the next slice's first issue follows the
+    previous slice's last without a gap when it has arrived.
+    """
+
+    def __init__(self, n_pes, kw, slots):
+        self.n, self.kw, self.slots = n_pes, kw, slots
+        cw = ceil_log2(n_pes + 1)
+        self.cw = cw
+        super().__init__({
+            "slice_valid": In(1),
+            "slice_mask": In(n_pes),
+            "slice_count": In(cw),
+            "slice_k": In(kw),
+            "room": In(1),
+            "enable": In(1),
+            "issue": Out(1),
+            "grant": Out(n_pes),
+            "issue_k": Out(kw),
+            "retire": Out(1),
+            "stall": Out(1),
+            "head_valid": Out(1),
+        })
 
     def elaborate(self, platform):
         m = Module()
-        # pairwise tournament keeps the logic depth at log2(fan_in) comparisons
-        cands = [(getattr(self, f"valid{i}"), getattr(self, f"k{i}"),
-                  Cat(getattr(self, f"id{i}"), Const(i, self.sel_w)) if self.idw else Const(i, self.sel_w))
-                 for i in range(self.fan_in)]
-        level = 0
-        while len(cands) > 1:
-            nxt = []
-            for a in range(0, len(cands), 2):
-                if a + 1 == len(cands):
-                    nxt.append(cands[a])
-                    continue
-                (va, ka, ia), (vb, kb, ib) = cands[a], cands[a + 1]
-                take_b = Signal(name=f"take_b_{level}_{a}")
-                m.d.comb += take_b.eq(vb & (~va | (kb < ka)))
-                v = Signal(name=f"v_{level}_{a}")
-                k = Signal(self.kw, name=f"k_{level}_{a}")
-                i = Signal(len(ia), name=f"i_{level}_{a}")
-                m.d.comb += [v.eq(va | vb), k.eq(Mux(take_b, kb, ka)), i.eq(Mux(take_b, ib, ia))]
-                nxt.append((v, k, i))
-            cands = nxt
-            level += 1
-        v, k, i = cands[0]
-        m.d.comb += [self.valid.eq(v), self.k.eq(k), self.id.eq(i)]
+        n, cw, kw = self.n, self.cw, self.kw
+        # a slice as the LNZD keeps it: its mask, how many bits are left and, decoded
+        # ahead, whether that is none, one or two (so no comparator sits in the loop)
+        entry = data.StructLayout({"mask": n, "count": cw, "k": kw,
+                                   "none": 1, "one": 1, "two": 1})
+        m.submodules.backlog = fifo = SyncFIFO(width=entry.size, depth=max(1, self.slots - 1))
+
+        head = Signal(entry)
+        head_valid = Signal()
+        m.d.comb += self.head_valid.eq(head_valid)
+
+        m.d.comb += [
+            self.issue.eq(self.enable & head_valid & ~head.none & self.room),
+            self.stall.eq(self.enable & head_valid & ~head.none & ~self.room),
+            self.grant.eq(head.mask & -head.mask),
+            self.issue_k.eq(head.k),
+            self.retire.eq(self.enable & head_valid & (head.none | (self.issue & head.one))),
+        ]
+
+        incoming = Signal(entry)
+        c = self.slice_count
+        m.d.comb += [incoming.mask.eq(self.slice_mask), incoming.count.eq(c),
+                     incoming.k.eq(self.slice_k), incoming.none.eq(c == 0),
+                     incoming.one.eq(c == 1), incoming.two.eq(c == 2)]
+        from_fifo = Signal(entry)
+        m.d.comb += from_fifo.eq(fifo.r_data)
+
+        load = Signal()
+        m.d.comb += load.eq(~head_valid | self.retire)
+        bypass = Signal()
+        m.d.comb += [
+            bypass.eq(load & ~fifo.r_rdy & self.slice_valid),
+            fifo.w_data.eq(incoming.as_value()),
+            fifo.w_en.eq(self.slice_valid & ~bypass),
+            fifo.r_en.eq(load & fifo.r_rdy),
+        ]
+        with m.If(load):
+            with m.If(fifo.r_rdy):
+                m.d.sync += [head_valid.eq(1), head.eq(from_fifo)]
+            with m.Elif(self.slice_valid):
+                m.d.sync += [head_valid.eq(1), head.eq(incoming)]
+            with m.Else():
+                m.d.sync += head_valid.eq(0)
+        with m.Elif(self.issue):
+            m.d.sync += [head.mask.eq(head.mask & (head.mask - 1)), head.count.eq(head.count - 1),
+                         head.none.eq(head.one), head.one.eq(head.two), head.two.eq(head.count == 3)]
         return m

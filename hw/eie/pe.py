@@ -1,23 +1,46 @@
 """Processing element (EIE §III-B, Figure 4).
 
-    broadcast (value, j) -> pointer read unit -> activation queue
+    slice read (pf) -> act R/W (data memory) -> LNZD lane: flag -> central LNZD
+                                                           value -> OR tree -> broadcast
+    broadcast (value, pointer addresses) -> pointer read unit -> activation queue
         -> sparse-matrix read unit -> weight decoder + address accumulator
         -> arithmetic unit (accumulators, bypass) -> write-back -> act R/W
-    act R/W (source file) -> local LNZD -> head to the array's LNZD tree
 
-The PE owns its image memories (sparse matrix, even/odd pointer banks, bias),
-its activation files and its accumulators. While the array is idle the host
-reads and writes those memories through the host port.
+The PE owns its image memories (sparse matrix, even/odd pointer banks, the
+data memory with its activation files and bias words), its accumulators and
+its codebook copy. While the array is idle the host reads and writes those
+memories through the host port.
+
+Port contract (every input comes from a register of the array's fan-out
+trees, every output is a register; "t" is the cycle an input is seen):
+- layer configuration, stable while a layer runs: `src_sel`, `bias_base`,
+  `relu`, and the codebook (`cb_we`/`cb_index`/`cb_data` writes during SETUP);
+- slice scan: `pf_valid`/`pf_k` at t -> `flag` at t + mem_latency + 1; the
+  word waits in the LNZD lane until `retire`; `grant` at t -> `value_out` at
+  t + 1 (0 when not granted);
+- broadcast: `bcast_*` at X -> the column can be dequeued from X + mem_latency + 2;
+- credits: `dequeues` counts the columns taken from the activation queue
+  (modulo 2**len, registered);
+- INIT: `init_valid`/`init_k` at t -> acc[k] = bias[bias_base + k] << FRAC at
+  t + mem_latency;
+- WB: `wb_valid`/`wb_k` at t -> destination word k written at the end of t + 3;
+- `computing` (in): COMPUTE (counts busy cycles); `idle` (out, registered):
+  nothing of a broadcast is left in the PE's pipeline;
+- `clear` (in): resets the dequeue count (before a layer); `run_start` (in):
+  resets the busy counter (a run starts); `flush` (in): drops all work (abort);
+- host port: `host_re`/`host_we` with `host_mem` (HOST_MEMS index), `host_addr`,
+  `host_wdata`, `host_sel` (this PE) at t -> `host_rdata` (registered, 0
+  unless selected) at t + mem_latency + 1, the same for every memory and the
+  busy counter (`host_mem` 6).
 """
 
-from amaranth import Module, Signal, Mux, signed
+from amaranth import Module, Signal, Mux, signed, ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
-from ..common.ram import RAM
-from .layouts import codebook_layout
-from .lnzd import LNZD
+from ..common.ram import RAM, DualReadRAM
+from .act_rw import ActivationReadWrite
+from .lnzd import LNZDLane
 from .activation_queue import ActivationQueue
 from .pointer_read import PointerReadUnit
 from .spmat_read import SparseMatrixReadUnit
@@ -25,110 +48,142 @@ from .weight_decoder import WeightDecoder
 from .address_accumulator import AddressAccumulator
 from .arithmetic_unit import ArithmeticUnit
 from .writeback import Writeback
-from .act_rw import ActivationReadWrite
+from .trees import delay
 
-__all__ = ["PE", "HOST_MEMS"]
+__all__ = ["PE", "HOST_MEMS", "DEQ_WIDTH", "host_width"]
 
-#: the PE's memories on the host port, by local code (= MEMORY_IDS - 0x10)
+#: the PE's memories on the host port, by local code (= MEMORY_IDS - 0x10), and
+#: the busy counter (code 6)
 HOST_MEMS = ("spmat", "ptr_even", "ptr_odd", "bias", "act0", "act1")
+BUSY_COUNTER = 6
+
+
+def deq_width(params):
+    """Bits of the dequeue counters compared modulo 2**bits (twice the
+    queue's slots fit in half the range)."""
+    return (4 * params.queue_depth).bit_length()
+
+
+DEQ_WIDTH = deq_width
+
+
+def host_width(params):
+    """Bits of the widest word of the PE's memories on the host port."""
+    return max(params.spmat_width, params.ptr_width, 16)
 
 
 class PE(wiring.Component):
     def __init__(self, params, index):
         self.params, self.index = params, index
+        t = params.timing
         kw = params.act_index_width
-        super().__init__({
-            # layer configuration (stable while a layer runs)
+        ports = {
             "src_sel": In(1),
-            "in_local": In(16),
-            "ptr_base": In(16),
             "bias_base": In(15),
             "relu": In(1),
-            "codebook": In(codebook_layout),
-            # LNZD
-            "lnzd_enable": In(1),
-            "head_valid": Out(1),
-            "head": Out(kw),
-            "pop": In(1),
-            "src_value": Out(signed(16)),
+            # slice scan and LNZD lane
+            "pf_valid": In(1),
+            "pf_k": In(kw),
+            "flag": Out(1),
+            "grant": In(1),
+            "retire": In(1),
+            "value_out": Out(16),
             # broadcast and credits
             "bcast_valid": In(1),
             "bcast_value": In(signed(16)),
-            "bcast_col": In(params.col_width),
-            "issue": In(1),
-            "ready": Out(1),
+            "bcast_even": In(16),
+            "bcast_odd": In(16),
+            "bcast_g_odd": In(1),
+            "dequeues": Out(deq_width(params)),
+            "clear": In(1),
+            "run_start": In(1),
             # phases
             "init_valid": In(1),
             "init_k": In(kw),
             "wb_valid": In(1),
             "wb_k": In(kw),
-            # status
+            "computing": In(1),
             "idle": Out(1),
-            "issuing": Out(1),
             # host port
             "host_mode": In(1),
+            "host_sel": In(1),
             "host_mem": In(3),
             "host_addr": In(16),
-            "host_wdata": In(64),
+            "host_wdata": In(host_width(params)),
             "host_we": In(1),
-            "host_rdata": Out(64),
-        })
+            "host_re": In(1),
+            "host_rdata": Out(max(32, host_width(params))),
+            "flush": In(1),
+            "cb_we": In(1),
+            "cb_index": In(4),
+            "cb_data": In(signed(16)),
+        }
+        super().__init__(ports)
+        self.slice_slots = t.slice_slots
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
         i = self.index
-        m.submodules.spmat = spmat = RAM(width=p.spmat_width, depth=p.spmat_depth, name=f"pe{i:02d}_spmat")
-        m.submodules.ptr_even = ptr_even = RAM(width=p.ptr_width, depth=p.ptr_depth, name=f"pe{i:02d}_ptr_even")
-        m.submodules.ptr_odd = ptr_odd = RAM(width=p.ptr_width, depth=p.ptr_depth, name=f"pe{i:02d}_ptr_odd")
-        m.submodules.bias = bias = RAM(width=16, depth=p.bias_depth, name=f"pe{i:02d}_bias")
+        lat = p.mem_latency
+        m.submodules.spmat = spmat = RAM(width=p.spmat_width, depth=p.spmat_depth,
+                                         name=f"pe{i:02d}_spmat", latency=lat)
+        m.submodules.ptrs = ptrs = DualReadRAM(width=p.ptr_width, depth=p.ptr_depth, latency=lat,
+                                               names=(f"pe{i:02d}_ptr_even", f"pe{i:02d}_ptr_odd"))
 
-        m.submodules.lnzd = lnzd = LNZD(p.act_depth)
-        m.submodules.act = act = ActivationReadWrite(p)
-        m.submodules.ptr_read = ptr_read = PointerReadUnit(p)
-        m.submodules.queue = queue = ActivationQueue(p)
-        m.submodules.spmat_read = smr = SparseMatrixReadUnit(p)
+        m.submodules.act = act = ActivationReadWrite(p, i)
+        # an abort flushes the units that hold work (their state, not their data)
+        flushed = lambda unit: ResetInserter({"sync": self.flush})(unit)
+        lane = LNZDLane(self.slice_slots)
+        m.submodules.lane = flushed(lane)
+        ptr_read = PointerReadUnit(p)
+        m.submodules.ptr_read = flushed(ptr_read)
+        queue = ActivationQueue(p)
+        m.submodules.queue = flushed(queue)
+        smr = SparseMatrixReadUnit(p)
+        m.submodules.spmat_read = flushed(smr)
         m.submodules.decoder = dec = WeightDecoder()
         m.submodules.addr_acc = aacc = AddressAccumulator(p.act_index_width)
         m.submodules.arith = au = ArithmeticUnit(p)
-        m.submodules.writeback = wb = Writeback(p.acc_width, p.frac)
+        m.submodules.writeback = wb = Writeback(p.acc_width, p.frac, p.act_index_width)
 
         host = self.host_mode
-        # -- source activations and local LNZD ----------------------------------
+        # -- slice scan: source words -> LNZD lane ----------------------------------------
         m.d.comb += [
             act.src_sel.eq(self.src_sel),
-            lnzd.flags.eq(act.flags),
-            lnzd.limit.eq(self.in_local),
-            lnzd.enable.eq(self.lnzd_enable),
-            lnzd.pop.eq(self.pop),
-            self.head_valid.eq(lnzd.head_valid),
-            self.head.eq(lnzd.head),
-            act.raddr.eq(Mux(host, self.host_addr, lnzd.head)),
-            self.src_value.eq(act.src_value),
+            act.pf_valid.eq(self.pf_valid),
+            act.pf_k.eq(self.pf_k),
+            lane.word_valid.eq(delay(m, self.pf_valid, lat, name="pf_valid_q")),
+            lane.word.eq(act.rdata),
+            self.flag.eq(lane.flag),
+            lane.grant.eq(self.grant),
+            lane.retire.eq(self.retire),
+            self.value_out.eq(lane.value_out),
         ]
-        # -- broadcast -> pointers -> queue -----------------------------------------
+        # -- broadcast -> pointers -> queue -> sparse-matrix read --------------------------
         m.d.comb += [
             ptr_read.bcast_valid.eq(self.bcast_valid),
             ptr_read.bcast_value.eq(self.bcast_value),
-            ptr_read.bcast_col.eq(self.bcast_col),
-            ptr_read.ptr_base.eq(self.ptr_base),
-            ptr_even.raddr.eq(Mux(host, self.host_addr, ptr_read.even_raddr)),
-            ptr_odd.raddr.eq(Mux(host, self.host_addr, ptr_read.odd_raddr)),
-            ptr_read.even_rdata.eq(ptr_even.rdata),
-            ptr_read.odd_rdata.eq(ptr_odd.rdata),
+            ptr_read.bcast_even.eq(self.bcast_even),
+            ptr_read.bcast_odd.eq(self.bcast_odd),
+            ptr_read.bcast_g_odd.eq(self.bcast_g_odd),
+            ptrs.raddr0.eq(Mux(host, self.host_addr, ptr_read.even_raddr)),
+            ptrs.raddr1.eq(Mux(host, self.host_addr, ptr_read.odd_raddr)),
+            ptr_read.even_rdata.eq(ptrs.rdata0),
+            ptr_read.odd_rdata.eq(ptrs.rdata1),
         ]
         wiring.connect(m, ptr_read.out, queue.w)
         wiring.connect(m, queue.r, smr.col)
-        # credits: one per free queue slot, taken at issue, returned at dequeue
-        credit = Signal(range(p.queue_slots + 1), init=p.queue_slots)
-        deq = Signal()
-        m.d.comb += [deq.eq(queue.r.valid & queue.r.ready), self.ready.eq(credit != 0)]
-        m.d.sync += credit.eq(credit - self.issue + deq)
-        # -- entries -> decode -> MAC ---------------------------------------------
+        with m.If(self.clear):
+            m.d.sync += self.dequeues.eq(0)
+        with m.Elif(smr.dequeue):
+            m.d.sync += self.dequeues.eq(self.dequeues + 1)
+        # -- entries -> decode -> MAC ----------------------------------------------------------
+        m.d.comb += [dec.cb_we.eq(self.cb_we), dec.cb_index.eq(self.cb_index),
+                     dec.cb_data.eq(self.cb_data)]
         m.d.comb += [
             spmat.raddr.eq(Mux(host, self.host_addr, smr.raddr)),
             smr.rdata.eq(spmat.rdata),
-            dec.codebook.eq(self.codebook),
             dec.v.eq(smr.e.v),
             aacc.valid.eq(smr.e_valid),
             aacc.first.eq(smr.e_first),
@@ -137,48 +192,73 @@ class PE(wiring.Component):
             au.row.eq(aacc.row),
             au.w.eq(dec.w),
             au.a.eq(smr.e_value),
-            self.issuing.eq(smr.issue),
+            au.flush.eq(self.flush),
         ]
-        # -- bias preload and write-back ---------------------------------------------
+        # -- bias preload (INIT) and write-back (WB) -----------------------------------------
         m.d.comb += [
-            bias.raddr.eq(Mux(host, self.host_addr, self.bias_base + self.init_k)),
-            au.init_valid.eq(self.init_valid),
-            au.init_row.eq(self.init_k),
-            au.bias.eq(bias.rdata),
+            act.init_valid.eq(self.init_valid),
+            act.init_k.eq(self.init_k),
+            act.bias_base.eq(self.bias_base),
+            au.init_valid.eq(delay(m, self.init_valid, lat, name="init_valid_q")),
+            au.init_row.eq(delay(m, self.init_k, lat, name="init_k_q", reset_less=True)),
+            au.bias.eq(act.rdata),
             au.wb_valid.eq(self.wb_valid),
             au.wb_row.eq(self.wb_k),
+            wb.valid.eq(delay(m, self.wb_valid, 1, name="wb_valid_q")),
+            wb.k.eq(delay(m, self.wb_k, 1, name="wb_k_q", reset_less=True)),
             wb.acc.eq(au.wb_acc),
             wb.relu.eq(self.relu),
-            act.wb_valid.eq(au.wb_out_valid),
-            act.wb_k.eq(au.wb_out_row),
+            act.wb_valid.eq(wb.y_valid),
+            act.wb_k.eq(wb.y_k),
             act.wb_value.eq(wb.y),
         ]
-        m.d.comb += self.idle.eq(~ptr_read.busy & ~queue.r.valid & ~smr.active & ~smr.e_valid & ~au.busy)
-        # -- host port -------------------------------------------------------------------
+        # -- status ----------------------------------------------------------------------------------
+        entry_pipe = smr.e_valid
+        for v in [delay(m, smr.issue, k, name=f"iss_q{k}") for k in range(1, lat)]:
+            entry_pipe = entry_pipe | v
+        m.d.sync += self.idle.eq(~(self.bcast_valid | ptr_read.busy | queue.r.valid | smr.active |
+                                   smr.issue | entry_pipe | au.busy))
+        busy = Signal(32)
+        counted = Signal()              # registered, so the counter is off the issue path
+        m.d.sync += counted.eq(self.computing & smr.issue)
+        with m.If(self.run_start):
+            m.d.sync += busy.eq(0)
+        with m.Elif(counted):
+            m.d.sync += busy.eq(busy + 1)
+        # -- host port -----------------------------------------------------------------------------
         we = Signal(len(HOST_MEMS))
-        m.d.comb += we.eq(Mux(self.host_we & host, 1 << self.host_mem, 0))
-        for idx, ram in enumerate((spmat, ptr_even, ptr_odd, bias)):
-            m.d.comb += [ram.we.eq(we[idx]), ram.waddr.eq(self.host_addr),
-                         ram.wdata.eq(self.host_wdata)]
+        m.d.comb += we.eq(Mux(self.host_we & self.host_sel & host, 1 << self.host_mem, 0))
+        m.d.comb += [spmat.we.eq(we[0]), spmat.waddr.eq(self.host_addr), spmat.wdata.eq(self.host_wdata),
+                     ptrs.we.eq(we[1] | we[2]), ptrs.wbank.eq(we[2]), ptrs.waddr.eq(self.host_addr),
+                     ptrs.wdata.eq(self.host_wdata)]
+        region = Signal(2)
+        with m.Switch(self.host_mem):
+            with m.Case(3):
+                m.d.comb += region.eq(2)
+            with m.Case(4):
+                m.d.comb += region.eq(0)
+            with m.Default():
+                m.d.comb += region.eq(1)
         m.d.comb += [
-            act.host_we.eq(we[4] | we[5]),
-            act.host_file.eq(we[5]),
-            act.host_k.eq(self.host_addr),
+            act.host_mode.eq(host),
+            act.host_region.eq(region),
+            act.host_addr.eq(self.host_addr),
+            act.host_we.eq(we[3] | we[4] | we[5]),
             act.host_wdata.eq(self.host_wdata),
         ]
-        mem_q = Signal(3)
-        m.d.sync += mem_q.eq(self.host_mem)
+        mem_q = delay(m, self.host_mem, lat, name="host_mem_q")
+        re_q = delay(m, self.host_re & self.host_sel, lat, name="host_re_q")
+        word = Signal(len(self.host_rdata))
         with m.Switch(mem_q):
             with m.Case(0):
-                m.d.comb += self.host_rdata.eq(spmat.rdata)
+                m.d.comb += word.eq(spmat.rdata)
             with m.Case(1):
-                m.d.comb += self.host_rdata.eq(ptr_even.rdata)
+                m.d.comb += word.eq(ptrs.rdata0)
             with m.Case(2):
-                m.d.comb += self.host_rdata.eq(ptr_odd.rdata)
-            with m.Case(3):
-                m.d.comb += self.host_rdata.eq(bias.rdata)
-            with m.Case(4):
-                m.d.comb += self.host_rdata.eq(act.rdata0.as_unsigned())
-            with m.Case(5):
-                m.d.comb += self.host_rdata.eq(act.rdata1.as_unsigned())
+                m.d.comb += word.eq(ptrs.rdata1)
+            with m.Case(3, 4, 5):
+                m.d.comb += word.eq(act.rdata.as_unsigned())
+            with m.Case(BUSY_COUNTER):
+                m.d.comb += word.eq(busy)           # static while the host reads
+        m.d.sync += self.host_rdata.eq(Mux(re_q, word, 0))
         return m

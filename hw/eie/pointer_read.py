@@ -2,10 +2,18 @@
 
 Pointers sit in two banks, even g and odd g (both at address g // 2), so the
 pair always comes from different banks: even[(g+1) >> 1] and odd[g >> 1],
-swapped when g is odd. g = ptr_base + j for the broadcast column j.
+swapped when g is odd. The central unit computes g = ptr_base + j once for
+the whole array and broadcasts both bank addresses with the activation.
 
-Timing: broadcast (value, j) at cycle t -> bank addresses at t -> (value,
-start, end) on `out` at t+1, pushed into the activation queue.
+Ports:
+- `bcast_valid`, `bcast_value`, `bcast_even`, `bcast_odd`, `bcast_g_odd` (in):
+  a broadcast activation and its pointer addresses, from the array's
+  fan-out registers (cycle X).
+- `even_raddr`, `odd_raddr` (out) / `even_rdata`, `odd_rdata` (in): the banks
+  (RAMs of `mem_latency` cycles): addressed in cycle X, data in X + latency.
+- `out` (out, stream): (value, start, count) registered at X + latency + 1,
+  pushed into the activation queue (which is never full: credits).
+- `busy` (out): a broadcast is in this unit.
 """
 
 from amaranth import Module, Signal, Mux, signed
@@ -14,6 +22,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .layouts import queue_layout
+from .trees import delay
 
 __all__ = ["PointerReadUnit"]
 
@@ -26,8 +35,9 @@ class PointerReadUnit(wiring.Component):
         super().__init__({
             "bcast_valid": In(1),
             "bcast_value": In(signed(16)),
-            "bcast_col": In(params.col_width),
-            "ptr_base": In(16),
+            "bcast_even": In(16),
+            "bcast_odd": In(16),
+            "bcast_g_odd": In(1),
             "even_raddr": Out(aw),
             "even_rdata": In(params.ptr_width),
             "odd_raddr": Out(aw),
@@ -38,21 +48,33 @@ class PointerReadUnit(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        g = Signal(17)
+        lat = self.params.mem_latency
+        m.d.comb += [self.even_raddr.eq(self.bcast_even), self.odd_raddr.eq(self.bcast_odd)]
+        valid = [self.bcast_valid]
+        for i in range(lat):
+            v = Signal(name=f"valid_{i}")
+            m.d.sync += v.eq(valid[-1])
+            valid.append(v)
+        value = delay(m, self.bcast_value, lat, name="value", reset_less=True)
+        odd = delay(m, self.bcast_g_odd, lat, name="odd", reset_less=True)
+        start = Signal(self.params.ptr_width)
+        end = Signal(self.params.ptr_width)
         m.d.comb += [
-            g.eq(self.ptr_base + self.bcast_col),
-            self.even_raddr.eq((g + 1) >> 1),
-            self.odd_raddr.eq(g >> 1),
+            start.eq(Mux(odd, self.odd_rdata, self.even_rdata)),
+            end.eq(Mux(odd, self.even_rdata, self.odd_rdata)),
         ]
-        valid = Signal()
-        value = Signal(signed(16))
-        odd = Signal()
-        m.d.sync += [valid.eq(self.bcast_valid), value.eq(self.bcast_value), odd.eq(g[0])]
-        m.d.comb += [
-            self.out.valid.eq(valid),
+        count = Signal(self.params.ptr_width)      # fits count_width (docs: params.py)
+        m.d.comb += count.eq(end - start)
+        m.d.sync += [
+            self.out.valid.eq(valid[-1]),
             self.out.payload.value.eq(value),
-            self.out.payload.start.eq(Mux(odd, self.odd_rdata, self.even_rdata)),
-            self.out.payload.end.eq(Mux(odd, self.even_rdata, self.odd_rdata)),
-            self.busy.eq(valid),
+            self.out.payload.start.eq(start),
+            self.out.payload.count.eq(count),
+            self.out.payload.empty.eq(start == end),
+            self.out.payload.single.eq(count == 1),
         ]
+        busy = valid[0]
+        for v in valid[1:]:
+            busy = busy | v
+        m.d.comb += self.busy.eq(busy | self.out.valid)
         return m

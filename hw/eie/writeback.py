@@ -1,8 +1,12 @@
-"""Write-back (DESIGN.md): accumulator -> int16 activation.
-Round to nearest (add half an LSB), arithmetic shift by FRAC, saturate to
-int16, then ReLU when the layer asks for it. Combinational."""
+"""Write-back (docs/design.md, "EIE number formats"): accumulator -> int16
+activation. Round to nearest (add half an LSB), arithmetic shift by FRAC,
+saturate to int16, then ReLU when the layer asks for it.
 
-from amaranth import Module, Signal, signed
+Two register stages: `acc` at t -> the rounded sum at t + 1 -> `y` at t + 2
+(with `valid`/`k` carried along to `y_valid`/`y_k`). Saturation compares the
+top bits of the shifted sum with its sign: no wide comparator."""
+
+from amaranth import Module, Signal, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,26 +14,30 @@ __all__ = ["Writeback"]
 
 
 class Writeback(wiring.Component):
-    def __init__(self, acc_width, frac):
+    def __init__(self, acc_width, frac, kw=1):
         self.acc_width, self.frac = acc_width, frac
-        super().__init__({"acc": In(signed(acc_width)), "relu": In(1), "y": Out(signed(16))})
+        super().__init__({
+            "valid": In(1), "k": In(kw), "acc": In(signed(acc_width)), "relu": In(1),
+            "y_valid": Out(1), "y_k": Out(kw), "y": Out(signed(16)),
+        })
 
     def elaborate(self, platform):
         m = Module()
         f = self.frac
-        rounded = Signal(signed(self.acc_width + 1))
-        if f:
-            m.d.comb += rounded.eq((self.acc + (1 << (f - 1))) >> f)
-        else:
-            m.d.comb += rounded.eq(self.acc)
+        aw = self.acc_width
+        rounded = Signal(signed(aw + 1), reset_less=True)
+        v1 = Signal()
+        k1 = Signal.like(self.k, reset_less=True)
+        m.d.sync += [rounded.eq(self.acc + ((1 << (f - 1)) if f else 0)), v1.eq(self.valid),
+                     k1.eq(self.k)]
+        shifted = rounded[f:]                        # (aw + 1 - f) bits, signed value
+        top = shifted[15:]                           # in int16 range iff all equal
+        in_range = (top == 0) | (top == (1 << len(top)) - 1)
         sat = Signal(signed(16))
-        with m.If(rounded > 32767):
-            m.d.comb += sat.eq(32767)
-        with m.Elif(rounded < -32768):
-            m.d.comb += sat.eq(-32768)
-        with m.Else():
-            m.d.comb += sat.eq(rounded)
-        m.d.comb += self.y.eq(sat)
-        with m.If(self.relu & sat[15]):
-            m.d.comb += self.y.eq(0)
+        m.d.comb += sat.eq(Mux(in_range, shifted[:16], Mux(shifted[-1], -32768, 32767)))
+        m.d.sync += [
+            self.y.eq(Mux(self.relu & sat[15], 0, sat)),
+            self.y_valid.eq(v1),
+            self.y_k.eq(k1),
+        ]
         return m

@@ -24,7 +24,7 @@ import dataclasses
 import numpy as np
 
 from ..errors import LinkError
-from ...hw.eie.params import MEMORY_IDS
+from ...hw.eie.params import MEMORY_IDS, host_map
 from . import protocol as P
 from .protocol import Cmd, Status, LinkRefused, LinkTimeout
 
@@ -35,8 +35,6 @@ DESIGN = "eie"
 #: answers that say the frame was damaged on the way: the frame is sent again
 RETRIED_STATUSES = (Status.BAD_CRC, Status.TIMEOUT, Status.BAD_LENGTH)
 
-#: control registers of the EIE array (hw/eie/array.py CONTROL_REGS)
-_CTRL_CYCLES, _CTRL_BUSY, _CTRL_IDLE = 2, 0x100, 0x200
 
 
 @dataclasses.dataclass
@@ -312,7 +310,6 @@ class LinkClient:
     def infer(self, image, inputs, *, timeout=10.0, progress=None):
         """Run int16 input vectors (n_in,) or (batch, n_in) through the loaded
         model; returns RunResult with outputs and per-input counters."""
-        from ..linkimage import word_bytes
         x = np.atleast_2d(np.asarray(inputs))
         p = image.params
         n = p.n_pes
@@ -326,9 +323,11 @@ class LinkClient:
         if not st["loaded"]:
             raise LinkError("the board holds no committed model (a load never finished, or a "
                             "memory was written since): load the image first")
-        wb = word_bytes(p)
+        hmap = host_map(p)
+        wb = hmap.word_bytes()
         out_file = MEMORY_IDS["act1" if len(image.layers) % 2 else "act0"]
         ctrl = MEMORY_IDS["control"]
+        regs = hmap.control_regs
         outputs, counters = [], []
         for b, vec in enumerate(x):
             padded = np.zeros(first.in_local * n, dtype=np.int64)
@@ -344,11 +343,11 @@ class LinkClient:
                 y[pe::n] = self.read_words(out_file, pe, 0, last.out_local, 2)
             y = y[:last.n_out]
             outputs.append(np.where(y >= 0x8000, y - 0x10000, y).astype(np.int16))
-            cyc, bc, stall = self.read_words(ctrl, 0, _CTRL_CYCLES, 3, wb["control"])
+            cyc, bc, stall = self.read_words(ctrl, 0, regs["cycles"], 3, wb["control"])
             counters.append({
                 "cycles": cyc, "broadcasts": bc, "bcast_stall": stall,
-                "busy": self.read_words(ctrl, 0, _CTRL_BUSY, n, wb["control"]),
-                "idle": self.read_words(ctrl, 0, _CTRL_IDLE, n, wb["control"]),
+                "busy": self.read_words(ctrl, 0, regs["busy_base"], n, wb["control"]),
+                "idle": self.read_words(ctrl, 0, regs["idle_base"], n, wb["control"]),
                 "run_cycles": st["run_cycles"],
             })
             if progress:

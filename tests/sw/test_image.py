@@ -46,7 +46,9 @@ def test_hex_layouts(image_dir):
     ptr_lines = (image_dir / "pe00_ptr_even.hex").read_text().split()
     assert all(len(l) == -(-PARAMS.ptr_width // 4) for l in ptr_lines)
     assert [int(l, 16) for l in ptr_lines] == list(im.ptr[0][0::2])
-    desc = [int(l, 16) for l in (image_dir / "layers.hex").read_text().split()]
+    quarters = [int(l, 16) for l in (image_dir / "layers.hex").read_text().split()]
+    assert len(quarters) == 8 and all(q < 1 << 16 for q in quarters)   # four 16-bit words a layer
+    desc = [sum(quarters[4 * i + k] << (16 * k) for k in range(4)) for i in range(2)]
     d0 = parse_layer_descriptor(desc[0])
     assert d0 == {"in_local": 14, "out_local": 10, "ptr_base": 0, "bias_base": 0, "relu": True}
     d1 = parse_layer_descriptor(desc[1])
@@ -58,7 +60,7 @@ def test_hex_layouts(image_dir):
 
 def test_manifest_fields(image_dir):
     m = json.loads((image_dir / "manifest.json").read_text())
-    assert m["format"] == "eiegen-eie-image" and m["version"] == 1
+    assert m["format"] == "eiegen-eie-image" and m["version"] == 2
     assert m["params"]["n_pes"] == 3 and m["params"]["frac"] == 8
     assert [l["name"] for l in m["layers"]] == ["fc1", "fc2"]
     assert m["memories"]["spmat"]["width"] == 32

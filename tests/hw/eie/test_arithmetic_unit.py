@@ -1,22 +1,27 @@
 """hw/eie/arithmetic_unit.py: bias preload, saturating multiply-accumulate
 with the bypass for back-to-back updates of one row, write-back reads.
 
-Each test builds a cycle-by-cycle schedule (INIT, COMPUTE, drain, WB as
-hw/eie/control.py sequences them), runs it, and compares the accumulators
-read back with a plain-integer reference that saturates after every update
-in issue order (docs/design.md)."""
+The weight of an entry arrives one cycle after its row and activation (the
+weight decoder's synchronous read). Each test runs a schedule as hw/eie/control.py sequences the phases (INIT,
+COMPUTE, drain, WB) and compares the accumulators read back with a
+plain-integer reference that saturates after every update in issue order
+(the golden model's rule, sim/eie_golden.py)."""
 
 import random
 
 import pytest
-from amaranth.sim import Simulator
 
 from eiegen.hw.eie.params import EIEParams
 from eiegen.hw.eie.arithmetic_unit import ArithmeticUnit
+from eiegen.sim.amaranth_sim import run
+from eiegen.sw.fixedpoint import acc_bounds
+
+#: an entry at t is written into its row at the end of t + MAC_STAGES
+MAC_STAGES = 2
 
 
 def reference(params, biases, updates):
-    lo, hi = -(1 << (params.acc_width - 1)), (1 << (params.acc_width - 1)) - 1
+    lo, hi = acc_bounds(params.acc_width)
     acc = [b << params.frac for b in biases]
     hit = set()
     for u in updates:
@@ -30,57 +35,62 @@ def reference(params, biases, updates):
     return acc, hit
 
 
+async def wb_read(ctx, dut, rows):
+    """WB reads: request at t, wb_acc at t + 1 (pipelined, one a cycle)."""
+    out = []
+    for i, k in enumerate(list(rows) + [None]):
+        ctx.set(dut.wb_valid, k is not None)
+        ctx.set(dut.wb_row, 0 if k is None else k)
+        await ctx.tick()
+        if i < len(rows):
+            out.append(ctx.get(dut.wb_acc))
+    ctx.set(dut.wb_valid, 0)
+    return out
+
+
+async def init_rows(ctx, dut, biases):
+    for k, b in enumerate(biases):
+        ctx.set(dut.init_valid, 1)
+        ctx.set(dut.init_row, k)
+        ctx.set(dut.bias, b)
+        await ctx.tick()
+    ctx.set(dut.init_valid, 0)
+
+
 def run_unit(params, biases, updates):
-    """INIT every row with its bias, feed `updates` (one (row, w, a) or None
-    per cycle at M1), drain, read every row back. Returns (accumulators,
-    per-cycle log of the compute phase as (busy,))."""
+    """INIT every row, feed `updates` (one (row, w, a) or None per cycle),
+    drain, read every row back. Returns (accumulators, busy per cycle)."""
     dut = ArithmeticUnit(params)
-    rows = len(biases)
-    acc_out = {}
-    busy_log = []
+    result = {}
 
     async def tb(ctx):
-        # INIT: request at t, bias word (the bias memory's answer) at t+1
-        for k in range(rows + 1):
-            ctx.set(dut.init_valid, k < rows)
-            ctx.set(dut.init_row, k % rows)
-            ctx.set(dut.bias, biases[k - 1] if k else 0)
-            await ctx.tick()
-        ctx.set(dut.bias, 0)
-        # COMPUTE, then two cycles to drain M2 and M3
-        for u in updates + [None, None]:
+        await init_rows(ctx, dut, biases)
+        busy = []
+        prev = None
+        for u in updates + [None] * MAC_STAGES:
             ctx.set(dut.valid, u is not None)
             if u is not None:
                 r, w, a = u
                 ctx.set(dut.row, r)
-                ctx.set(dut.w, w)
                 ctx.set(dut.a, a)
-            busy_log.append(ctx.get(dut.busy))
+            if prev is not None:                     # the weight, one cycle after its entry
+                ctx.set(dut.w, prev[1])
+            prev = u
+            busy.append(ctx.get(dut.busy))
             await ctx.tick()
-        ctx.set(dut.valid, 0)
         assert ctx.get(dut.busy) == 0
-        # WB: request at t, answer at t+1
-        order = list(range(rows))[::-1]
-        for k in order:
-            ctx.set(dut.wb_valid, 1)
-            ctx.set(dut.wb_row, k)
-            await ctx.tick()
-            assert (ctx.get(dut.wb_out_valid), ctx.get(dut.wb_out_row)) == (1, k)
-            acc_out[k] = ctx.get(dut.wb_acc)
-        ctx.set(dut.wb_valid, 0)
-        await ctx.tick()
-        assert ctx.get(dut.wb_out_valid) == 0
+        result["busy"] = busy[1:] + [0]
+        result["acc"] = await wb_read(ctx, dut, list(range(len(biases)))[::-1])
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
-    return [acc_out[k] for k in range(rows)], busy_log
+    run(dut, tb)
+    return result["acc"][::-1], result["busy"]
 
 
 def _expected_busy(updates):
-    v = [u is not None for u in updates] + [False, False]
-    return [int((t >= 1 and v[t - 1]) or (t >= 2 and v[t - 2])) for t in range(len(v))]
+    """busy at t: an entry is in M1 (fed at t - 1) or M2 (fed at t - 2);
+    listed from the first cycle after the first entry."""
+    v = [u is not None for u in updates] + [False] * MAC_STAGES
+    return [int(v[t] or (t >= 1 and v[t - 1])) for t in range(len(v))]
 
 
 @pytest.mark.parametrize("acc_width, frac", [(24, 7), (32, 8), (32, 15), (17, 0)])
@@ -90,6 +100,45 @@ def test_bias_preload_is_bias_shifted_by_frac(acc_width, frac):
     biases = [-32768, 32767, 0, -1, 1] + [rng.randrange(-32768, 32768) for _ in range(11)]
     acc, _ = run_unit(p, biases, [])
     assert acc == [b << frac for b in biases]
+
+
+def test_init_write_is_readable_the_next_cycle():
+    p = EIEParams(act_depth=8, spmat_depth=64)
+    dut = ArithmeticUnit(p)
+
+    async def tb(ctx):
+        ctx.set(dut.init_valid, 1)
+        ctx.set(dut.init_row, 3)
+        ctx.set(dut.bias, -5)
+        await ctx.tick()
+        ctx.set(dut.init_valid, 0)
+        assert await wb_read(ctx, dut, [3]) == [-5 << p.frac]
+
+    run(dut, tb)
+
+
+def test_mac_latency():
+    # an entry fed at t is in the accumulator memory for a WB read issued at
+    # t + MAC_STAGES + 1, not yet for one issued a cycle earlier
+    p = EIEParams(act_depth=8, spmat_depth=64)
+    seen = []
+    for wait in (MAC_STAGES, MAC_STAGES + 1):
+        dut = ArithmeticUnit(p)
+
+        async def tb(ctx):
+            await init_rows(ctx, dut, [0] * 8)
+            ctx.set(dut.valid, 1)
+            ctx.set(dut.row, 6)
+            ctx.set(dut.a, -7)
+            await ctx.tick()
+            ctx.set(dut.valid, 0)
+            ctx.set(dut.w, 300)                      # from the decoder, a cycle later
+            for _ in range(wait - 1):
+                await ctx.tick()
+            seen.append((await wb_read(ctx, dut, [6]))[0])
+
+        run(dut, tb)
+    assert seen == [0, -2100]
 
 
 def test_consecutive_same_row_updates_use_the_bypass():
@@ -121,7 +170,7 @@ def test_same_row_at_every_distance(pattern):
     assert busy == _expected_busy(updates)
 
 
-@pytest.mark.parametrize("acc_width, frac", [(24, 7), (32, 8), (40, 8)])
+@pytest.mark.parametrize("acc_width, frac", [(17, 0), (24, 7), (32, 8), (40, 8)])
 def test_random_updates_saturate_at_both_ends(acc_width, frac):
     p = EIEParams(act_depth=16, acc_width=acc_width, frac=frac, spmat_depth=64)
     rng = random.Random(acc_width)
@@ -148,3 +197,20 @@ def test_random_updates_saturate_at_both_ends(acc_width, frac):
     acc, busy = run_unit(p, biases, updates)
     assert acc == expect
     assert busy == _expected_busy(updates)
+
+
+def test_exact_rails():
+    # sums landing exactly on the bounds stay there; one past saturates to them;
+    # (-32768) * (-32768) = 2**30 is the largest product
+    p = EIEParams(act_depth=4, acc_width=17 + 8, frac=8, spmat_depth=64)
+    lo, hi = acc_bounds(p.acc_width)
+    assert (lo, hi) == (-(1 << 24), (1 << 24) - 1)
+    biases = [0, 0, 0, 0]
+    updates = [(0, 1 << 12, 1 << 12), (0, -1, 1),            # 2**24 -> hi, then hi - 1
+               (1, -(1 << 12), 1 << 12), (1, -1, 1),         # exactly lo, then lo (saturated)
+               (2, -32768, -32768), (2, -32768, 32767),      # hi, then hi - 2**30 -> lo
+               (3, 4096, 4095), (3, 1, 4095), (3, 1, 1)]     # hi - 4096 + 4095 = hi - 1, hi, hi
+    expect, hit = reference(p, biases, updates)
+    assert expect == [hi - 1, lo, lo, hi] and hit == {"hi", "lo"}
+    acc, _ = run_unit(p, biases, updates)
+    assert acc == expect

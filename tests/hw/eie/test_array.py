@@ -62,7 +62,7 @@ def run_cases(params, simulator, tmp_path, case_list):
         assert image.stats["padding_entries"] > 0 or name != "padding"
         write_image(image, tmp_path / name)
         result = eie_harness.run(built, tmp_path / name, inputs, test_dir=tmp_path / f"run-{name}")
-        rep = eie_harness.check(image, inputs, result, fifo_depth=params.fifo_depth)
+        rep = eie_harness.check(image, inputs, result, params=params)
         if rep["mismatches"]:
             failures.append(f"{name}: {rep['mismatches']} output mismatches, first "
                             f"(input, output, rtl, golden) = {rep['first_mismatches']}")

@@ -1,222 +1,219 @@
-# amaranth: UnusedElaboratable=no
-"""hw/eie/lnzd.py: priority_encode, the local LNZD and the LNZD tree node."""
+"""hw/eie/lnzd.py: the slice popcount, a PE's LNZDLane and the central LNZD,
+each against a small Python model of its docstring, cycle by cycle."""
 
+import collections
 import random
 
+import numpy as np
 import pytest
 from amaranth import Module, Signal, Elaboratable
-from amaranth.sim import Simulator
 
-from eiegen.hw.eie.lnzd import priority_encode, LNZD, LNZDNode
-
-
-def run(dut, tb, clock=True):
-    sim = Simulator(dut)
-    if clock:
-        sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+from eiegen.hw.eie.lnzd import LNZD, LNZDLane, popcount
+from eiegen.sim.amaranth_sim import run
 
 
-def lowest_set(x):
-    return (x & -x).bit_length() - 1 if x else None
+# -- popcount -----------------------------------------------------------------------------
 
-
-# -- priority_encode ---------------------------------------------------------------
-
-class _Encoder(Elaboratable):
-    def __init__(self, width):
-        self.width = width
+class _Popcount(Elaboratable):
+    def __init__(self, width, levels):
+        self.width, self.levels = width, levels
         self.bits = Signal(width)
-        self.valid = Signal()
-        self.index = Signal(max(1, (width - 1).bit_length()))
+        self.count = Signal(width.bit_length())
 
     def elaborate(self, platform):
         m = Module()
-        valid, index = priority_encode(m, self.bits, self.width)
-        m.d.comb += [self.valid.eq(valid), self.index.eq(index)]
+        m.d.comb += self.count.eq(popcount(m, self.bits, self.width, levels=self.levels))
+        tick = Signal()
+        m.d.sync += tick.eq(~tick)
         return m
 
 
-def _check_encoder(width, values):
-    dut = _Encoder(width)
-
-    async def tb(ctx):
-        for x in values:
-            ctx.set(dut.bits, x)
-            expect = lowest_set(x)
-            assert ctx.get(dut.valid) == (expect is not None), (width, x)
-            if expect is not None:
-                assert ctx.get(dut.index) == expect, (width, bin(x))
-    run(dut, tb, clock=False)
-
-
-@pytest.mark.parametrize("width", range(1, 9))
-def test_priority_encode_exhaustive(width):
-    _check_encoder(width, range(1 << width))
-
-
-def test_priority_encode_64_random():
-    rng = random.Random(64)
-    values = [0, (1 << 64) - 1, 1 << 63] + [1 << b for b in range(64)]
-    for _ in range(300):
-        # sparse words, so the lowest set bit lands everywhere
-        x = 0
-        for _ in range(rng.randint(1, 4)):
-            x |= 1 << rng.randrange(64)
-        values.append(x)
-        values.append(rng.getrandbits(64))
-    _check_encoder(64, values)
-
-
-# -- LNZD -------------------------------------------------------------------------
-
-def _lnzd_walk(depth, flags, limit, pops_per_cycle=None, cycles=None):
-    """Enable the LNZD, pop whenever pops_per_cycle(t) says so; returns
-    the (head_valid, head, popped) sequence seen."""
-    dut = LNZD(depth)
+@pytest.mark.parametrize("width", [1, 2, 5, 16, 17, 33, 64])
+@pytest.mark.parametrize("levels", [0, 1])
+def test_popcount(width, levels):
+    rng = random.Random(width * 2 + levels)
+    values = [0, (1 << width) - 1] + [rng.getrandbits(width) for _ in range(200)]
+    if width <= 5:
+        values += list(range(1 << width))
+    dut = _Popcount(width, levels)
     seen = []
 
     async def tb(ctx):
-        ctx.set(dut.flags, flags)
-        ctx.set(dut.limit, limit)
-        ctx.set(dut.enable, 1)
+        for v in values + [0]:
+            ctx.set(dut.bits, v)
+            seen.append(ctx.get(dut.count))
+            await ctx.tick()
+
+    run(dut, tb)
+    # levels=1 registers the group sums: one cycle later
+    assert seen[levels:levels + len(values)] == [bin(v).count("1") for v in values]
+
+
+# -- LNZDLane -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("slots", [1, 3, 7])
+def test_lane(slots):
+    """word at t -> flag at t + 1; grant at t -> value_out (the head word) at
+    t + 1, else 0; retire pops the head after the grant has read it."""
+    rng = random.Random(slots)
+    dut = LNZDLane(slots)
+    log = []
+
+    async def tb(ctx):
+        q = collections.deque()
+        expect_flag = expect_value = 0
+        for t in range(400):
+            word_valid = len(q) < slots and rng.random() < 0.5
+            word = rng.choice([0, 0, rng.randrange(1, 1 << 16), 0xFFFF, 0x8000])
+            grant = bool(q) and rng.random() < 0.5
+            retire = bool(q) and rng.random() < 0.4
+            ctx.set(dut.word_valid, word_valid)
+            ctx.set(dut.word, word)
+            ctx.set(dut.grant, grant)
+            ctx.set(dut.retire, retire)
+            assert ctx.get(dut.busy) == bool(q)
+            assert ctx.get(dut.flag) == expect_flag
+            assert ctx.get(dut.value_out) == expect_value
+            log.append(grant and q[0] != 0)
+            expect_flag = int(word_valid and word != 0)
+            expect_value = q[0] if grant else 0
+            if retire:
+                q.popleft()
+            if word_valid:
+                q.append(word)
+            await ctx.tick()
+
+    run(dut, tb)
+    assert sum(log) > 20                               # grants of non-zero words happened
+
+
+# -- LNZD -----------------------------------------------------------------------------------
+
+def lnzd_model(n, arrivals, room, enable):
+    """The docstring as a model. arrivals[t]: (mask, k) or None; room/enable
+    per cycle. A slice arriving at t can be the head from t + 1; the head
+    issues its lowest set bit when enabled and room is high; it retires in
+    the cycle its last bit issues, or (no bits) the first enabled cycle at
+    the head. Returns per cycle (issue, grant, issue_k, retire, stall, head_valid)."""
+    q = collections.deque()
+    out = []
+    for t in range(len(arrivals)):
+        head = q[0] if q and q[0][0] < t else None
+        issue = retire = stall = False
+        grant, k = 0, 0
+        if head is not None:
+            _, mask, k = head
+            grant = mask & -mask
+            if enable[t]:
+                if mask == 0:
+                    retire = True
+                elif room[t]:
+                    issue = True
+                    head[1] = mask & (mask - 1)
+                    retire = head[1] == 0
+                else:
+                    stall = True
+        out.append((int(issue), grant, k if head else None, int(retire), int(stall),
+                    int(head is not None)))
+        if retire:
+            q.popleft()
+        if arrivals[t] is not None:
+            q.append([t, *arrivals[t]])
+    return out
+
+
+def _slice_stream(n, slots, cycles, rng, *, p_arrive, p_room, p_enable, kw):
+    """Random slices that never exceed `slots` unretired (what the prefetch
+    guarantees), so arrivals depend on the model's retires."""
+    arrivals, room, enable = [], [], []
+    k = 0
+    for t in range(cycles):
+        room.append(rng.random() < p_room)
+        enable.append(rng.random() < p_enable)
+        arrivals.append(None)
+        # occupancy before this cycle's retire must be below the slots
+        model = lnzd_model(n, arrivals[:-1], room[:-1], enable[:-1]) if t else []
+        unretired = sum(a is not None for a in arrivals[:-1]) - sum(o[3] for o in model)
+        if unretired < slots and rng.random() < p_arrive:
+            kind = rng.random()
+            mask = 0 if kind < 0.2 else (1 << n) - 1 if kind < 0.3 else rng.getrandbits(n)
+            arrivals[-1] = (mask, k % (1 << kw))
+            k += 1
+    return arrivals, room, enable
+
+
+@pytest.mark.parametrize("n, slots", [(1, 2), (2, 3), (4, 7), (5, 4), (16, 9)])
+@pytest.mark.parametrize("mode", ["steady", "bursty"])
+def test_lnzd_against_model(n, slots, mode):
+    rng = random.Random(n * 100 + slots + len(mode))
+    kw = 4
+    cycles = 150
+    if mode == "steady":
+        stream = _slice_stream(n, slots, cycles, rng, p_arrive=0.6, p_room=0.8, p_enable=1.0, kw=kw)
+    else:
+        stream = _slice_stream(n, slots, cycles, rng, p_arrive=0.9, p_room=0.3, p_enable=0.8, kw=kw)
+    arrivals, room, enable = stream
+    expect = lnzd_model(n, arrivals, room, enable)
+    dut = LNZD(n, kw, slots)
+    seen = []
+
+    async def tb(ctx):
         for t in range(cycles):
-            pop = pops_per_cycle(t)
-            ctx.set(dut.pop, pop)
-            seen.append((ctx.get(dut.head_valid), ctx.get(dut.head), pop))
+            a = arrivals[t]
+            ctx.set(dut.slice_valid, a is not None)
+            mask = a[0] if a else rng.getrandbits(n)         # garbage when not valid
+            ctx.set(dut.slice_mask, mask)
+            ctx.set(dut.slice_count, bin(mask).count("1"))
+            ctx.set(dut.slice_k, a[1] if a else 0)
+            ctx.set(dut.room, room[t])
+            ctx.set(dut.enable, enable[t])
+            hv = ctx.get(dut.head_valid)
+            seen.append((ctx.get(dut.issue), ctx.get(dut.grant), ctx.get(dut.issue_k) if hv else None,
+                         ctx.get(dut.retire), ctx.get(dut.stall), hv))
             await ctx.tick()
+
     run(dut, tb)
-    return seen
+    for t, (s, e) in enumerate(zip(seen, expect)):
+        if not e[5]:
+            s = (s[0], 0, None, *s[3:])               # grant is don't-care without a head
+            e = (e[0], 0, None, *e[3:])
+        assert s == e, f"cycle {t}: rtl {s} model {e}"
+    # the broadcasts come out in strictly increasing global column k * N + pe
+    cols = [e[2] * n + (e[1].bit_length() - 1) for e in expect if e[0]]
+    ks = [a[1] for a in arrivals if a]
+    if ks == sorted(ks):                              # no k wrap-around in this run
+        assert cols == sorted(set(cols))
+    assert sum(e[0] for e in expect) > 10 and sum(e[4] for e in expect) > (0 if mode == "steady" else 5)
 
 
-def _nonzeros(flags, limit):
-    return [k for k in range(limit) if flags >> k & 1]
-
-
-def test_lnzd_all_zero_has_no_head():
-    seen = _lnzd_walk(16, 0, 16, lambda t: 1, cycles=4)
-    assert [v for v, _, _ in seen] == [0, 0, 0, 0]
-
-
-@pytest.mark.parametrize("k", [0, 1, 7, 14, 15])
-def test_lnzd_single_nonzero(k):
-    seen = _lnzd_walk(16, 1 << k, 16, lambda t: t == 2, cycles=5)
-    # held until popped, gone the cycle after the pop
-    assert seen[:3] == [(1, k, False), (1, k, False), (1, k, True)]
-    assert [v for v, _, _ in seen[3:]] == [0, 0]
-
-
-@pytest.mark.parametrize("depth", [1, 5, 16, 33])
-def test_lnzd_pops_walk_nonzeros_in_order_one_per_cycle(depth):
-    rng = random.Random(depth)
-    for _ in range(3):
-        flags = rng.getrandbits(depth)
-        nz = _nonzeros(flags, depth)
-        seen = _lnzd_walk(depth, flags, depth, lambda t: 1, cycles=len(nz) + 2)
-        # popping every cycle: the i-th cycle shows the i-th non-zero, then nothing
-        assert [h for v, h, _ in seen if v] == nz
-        assert [v for v, _, _ in seen] == [1] * len(nz) + [0, 0]
-
-
-def test_lnzd_pop_pattern_with_pauses():
-    rng = random.Random(3)
-    flags = 0b1011_0000_0110_1101_1000_0001_0110_1011
-    pops = [rng.random() < 0.5 for _ in range(80)]
-    seen = _lnzd_walk(32, flags, 32, lambda t: pops[t], cycles=80)
-    popped = [h for v, h, p in seen if v and p]
-    assert popped == _nonzeros(flags, 32)
-    # the head only moves after a pop
-    for (v0, h0, p0), (v1, h1, _) in zip(seen, seen[1:]):
-        if v0 and not p0:
-            assert (v1, h1) == (v0, h0)
-
-
-@pytest.mark.parametrize("limit", [0, 1, 6, 11, 16])
-def test_lnzd_limit_masks(limit):
-    flags = 0b1111_0101_1100_0011
-    seen = _lnzd_walk(16, flags, limit, lambda t: 1, cycles=12)
-    assert [h for v, h, _ in seen if v] == _nonzeros(flags, limit)
-
-
-def test_lnzd_enable_low_hides_head_and_resets_position():
-    dut = LNZD(16)
-    flags = 0b0100_1001_0010_0100
-    nz = _nonzeros(flags, 16)
+def test_back_to_back_slices_without_gaps():
+    # slices arriving every cycle: after the first (arrived at 0, head at 1)
+    # every cycle issues or retires a zero slice, with no bubble between slices
+    n = 4
+    masks = [0b1011, 0, 0b0100, 0b1111, 0, 0, 0b0001]
+    arrivals = [(m, k) for k, m in enumerate(masks)] + [None] * 20
+    cycles = len(arrivals)
+    expect = lnzd_model(n, arrivals, [1] * cycles, [1] * cycles)
+    busy = [e[0] or e[3] for e in expect]
+    work = sum(max(1, bin(m).count("1")) for m in masks)
+    assert busy[1:1 + work] == [1] * work
+    dut = LNZD(n, 3, 7)
+    seen = []
 
     async def tb(ctx):
-        ctx.set(dut.flags, flags)
-        ctx.set(dut.limit, 16)
-        assert ctx.get(dut.head_valid) == 0           # enable low: no head
-        ctx.set(dut.pop, 1)
-        await ctx.tick()                              # a pop while disabled does nothing
+        ctx.set(dut.room, 1)
         ctx.set(dut.enable, 1)
-        for k in nz[:3]:
-            assert (ctx.get(dut.head_valid), ctx.get(dut.head)) == (1, k)
+        for a in arrivals:
+            ctx.set(dut.slice_valid, a is not None)
+            if a:
+                ctx.set(dut.slice_mask, a[0])
+                ctx.set(dut.slice_count, bin(a[0]).count("1"))
+                ctx.set(dut.slice_k, a[1])
+            seen.append((ctx.get(dut.issue), ctx.get(dut.retire)))
             await ctx.tick()
-        ctx.set(dut.pop, 0)
-        assert ctx.get(dut.head) == nz[3]
-        ctx.set(dut.enable, 0)
-        assert ctx.get(dut.head_valid) == 0
-        await ctx.tick()
-        ctx.set(dut.enable, 1)                        # scan starts again from 0
-        assert (ctx.get(dut.head_valid), ctx.get(dut.head)) == (1, nz[0])
+
     run(dut, tb)
-
-
-def test_lnzd_flags_changing_under_the_scan():
-    # positions already passed stay passed; new non-zeros ahead are found
-    dut = LNZD(8)
-
-    async def tb(ctx):
-        ctx.set(dut.limit, 8)
-        ctx.set(dut.enable, 1)
-        ctx.set(dut.flags, 0b0000_0110)
-        ctx.set(dut.pop, 1)
-        await ctx.tick()                               # pops 1
-        ctx.set(dut.flags, 0b1000_0111)                # 0 appears behind, 7 ahead
-        assert ctx.get(dut.head) == 2
-        await ctx.tick()
-        assert (ctx.get(dut.head_valid), ctx.get(dut.head)) == (1, 7)
-    run(dut, tb)
-
-
-# -- LNZDNode ----------------------------------------------------------------------
-
-def _node_ref(children, idw):
-    """children: list of (valid, k, id). Lowest k, ties to the lowest child."""
-    best = None
-    for i, (v, k, ident) in enumerate(children):
-        if v and (best is None or k < best[1]):
-            best = (i, k, ident)
-    if best is None:
-        return None
-    i, k, ident = best
-    return k, (ident | (i << idw)) if idw else i
-
-
-@pytest.mark.parametrize("fan_in, idw", [(4, 0), (4, 2), (4, 4), (2, 3), (3, 2)])
-def test_lnzd_node_random(fan_in, idw):
-    kw = 3
-    dut = LNZDNode(kw, idw, fan_in)
-    rng = random.Random(fan_in * 10 + idw)
-    cases = [[(0, 0, 0)] * fan_in,                                 # nobody valid
-             [(1, 5, 1)] * fan_in,                                 # all tie: child 0
-             [(0, 0, 1)] * (fan_in - 1) + [(1, 7, (1 << idw) - 1 if idw else 0)],
-             [(0, 0, 0)] + [(1, 3, 2)] * (fan_in - 1)]             # invalid k = 0 ignored
-    for _ in range(400):
-        cases.append([(rng.random() < 0.6, rng.randrange(1 << kw),
-                       rng.randrange(1 << idw) if idw else 0) for _ in range(fan_in)])
-
-    async def tb(ctx):
-        for children in cases:
-            for i, (v, k, ident) in enumerate(children):
-                ctx.set(getattr(dut, f"valid{i}"), v)
-                ctx.set(getattr(dut, f"k{i}"), k)
-                if idw:
-                    ctx.set(getattr(dut, f"id{i}"), ident)
-            expect = _node_ref(children, idw)
-            assert ctx.get(dut.valid) == (expect is not None), children
-            if expect is not None:
-                assert (ctx.get(dut.k), ctx.get(dut.id)) == expect, children
-    run(dut, tb, clock=False)
+    assert [s[0] or s[1] for s in seen] == busy
+    # issue order: (k, pe) lowest PE first within a slice
+    order = [(e[2], e[1].bit_length() - 1) for e in expect if e[0]]
+    assert order == [(k, pe) for k, m in enumerate(masks) for pe in range(n) if m >> pe & 1]

@@ -9,10 +9,13 @@ from eiegen.hw.eie.params import EIEParams, MEMORY_IDS
 from eiegen.sw.image import write_image, read_image
 from eiegen.sw.packer import pack
 from eiegen.sw.linkimage import (image_frames, load_writes, load_checksum_of, word_bytes,
-                                 describe_addr, NUM_LAYERS_REG)
+                                 describe_addr)
+from eiegen.hw.eie.params import CONTROL_REGS
 from eiegen.sw.link import protocol as P
 from eiegen.sw.link.protocol import Cmd
 from eiegen.sim.testdata import random_compressed_model
+
+NUM_LAYERS_REG = CONTROL_REGS["num_layers"]
 
 PARAMS = EIEParams(n_pes=3, entries_per_word=4, spmat_depth=512, ptr_depth=128, bias_depth=64,
                    act_depth=32, max_layers=4)

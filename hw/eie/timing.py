@@ -1,0 +1,127 @@
+"""The EIE array's pipeline as numbers (plain Python, no Amaranth): one table
+from which the RTL sizes its registers and queues and the cycle model
+(sim/eie_cycles.py) takes its latencies, so the two cannot drift apart.
+
+Every latency below is a count of clock cycles between two events of
+docs/eie-architecture.md ("Pipeline"). The only inputs are the number of
+PEs (how many register levels the trees that fan signals out to the PEs and
+gather them back have) and the memories' read latency.
+"""
+
+import dataclasses
+
+__all__ = ["Timing", "timing", "tree_levels"]
+
+
+def tree_levels(n_leaves):
+    """Register levels inside a tree over `n_leaves` PEs (fan-out, OR-gather,
+    minimum): none up to 4 PEs (one LUT level or four loads), then one more
+    per factor of 4."""
+    levels = 0
+    reach = 4
+    while n_leaves > reach:
+        levels += 1
+        reach *= 4
+    return levels
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    n_pes: int
+    mem_latency: int        # M: block-memory read latency (1, or 2 with output register)
+    fanout: int             # Fl: register levels from the central unit to every PE
+    gather: int             # Gl: register levels of the value OR-tree and flag paths
+    popcount: int           # Pc: register levels of the slice popcount
+    min_tree: int           # Mn: register levels of the dequeue-count minimum tree
+    setup: int = 18         # SETUP: descriptor read and codebook copy
+    fifo_depth: int = 1     # D: the slack a PE gets beyond the broadcast pipeline
+    slots: int = 0          # activation queue slots when set explicitly (0: from D)
+    lnzd: int = 0           # slices read ahead when set explicitly (0: one slice a cycle)
+
+    # -- slice prefetch (LNZD) ------------------------------------------------------------
+    @property
+    def slice_latency(self):
+        """Lp: slice read issued at R -> its mask can be the LNZD head at R + Lp
+        (PE input register, memory, flag register, gather registers, popcount,
+        slice queue)."""
+        return 4 + self.fanout + self.mem_latency + self.gather + self.popcount
+
+    @property
+    def slice_slots(self):
+        """F: slices read and not yet retired by the LNZD (head included):
+        enough for one slice a cycle, or `lnzd` for a small part."""
+        return self.lnzd or self.slice_latency + 2
+
+    @property
+    def slice_credit(self):
+        """A slice retired at t frees its slot for a read at t + slice_credit
+        (the retire is registered first)."""
+        return 2
+
+    # -- broadcast ----------------------------------------------------------------------------
+    @property
+    def bcast_latency(self):
+        """L: issue at T -> the column can be dequeued by a PE at T + L
+        (grant to the PE, value register, OR-gather, broadcast register,
+        fan-out, pointer memory, count register, queue)."""
+        return 5 + 2 * self.fanout + self.gather + self.mem_latency
+
+    @property
+    def credit_latency(self):
+        """C: a dequeue at P frees a queue slot the central unit may fill at P + C
+        (dequeue counter, minimum tree, the registered room check)."""
+        return 2 + self.min_tree
+
+    @property
+    def round_trip(self):
+        """Broadcasts the pipeline holds per PE when the PE keeps up."""
+        return self.bcast_latency + self.credit_latency - 1
+
+    @property
+    def queue_slots(self):
+        """S: slots of every activation queue = broadcasts that may be issued
+        and not yet dequeued by a PE: the slack D plus what the pipeline holds
+        when the PE keeps up (or `slots`, set for a small part: then fewer than
+        round_trip + 1 slots limit the broadcast rate)."""
+        return self.slots or self.fifo_depth + self.round_trip
+
+    # -- the PE's arithmetic ----------------------------------------------------------------------
+    @property
+    def mac_latency(self):
+        """Entry address issued at e -> accumulator written at e + mac_latency
+        (sparse-matrix memory, decode register, product register)."""
+        return self.mem_latency + 2
+
+    # -- phases -------------------------------------------------------------------------------------
+    @property
+    def init_tail(self):
+        """INIT lasts out_local + init_tail cycles."""
+        return 1
+
+    @property
+    def wb_tail(self):
+        """WB lasts out_local + wb_tail cycles (the last write lands in the
+        destination file at its end): fan-out, accumulator read, round and
+        saturate registers."""
+        return 4 + self.fanout
+
+    @property
+    def idle_latency(self):
+        """A PE idle at t (nothing in its pipeline) is seen by the central unit
+        at t + idle_latency (idle register, AND-tree levels, central register)."""
+        return 2 + self.gather
+
+    @property
+    def arrival(self):
+        """Issue at T -> the broadcast is in every PE's pointer-read input
+        register (and so in its idle flag) at T + arrival."""
+        return 3 + 2 * self.fanout + self.gather
+
+
+def timing(params):
+    """The Timing of an array built with `params` (an EIEParams)."""
+    n = params.n_pes
+    lv = tree_levels(n)
+    return Timing(n_pes=n, mem_latency=params.mem_latency, fanout=lv, gather=lv,
+                  popcount=0 if n <= 16 else 1, min_tree=lv + 1,
+                  fifo_depth=params.fifo_depth, slots=params.queue_slots, lnzd=params.lnzd_slots)

@@ -1,0 +1,141 @@
+"""The array's registered trees between the central unit and the N PEs.
+
+Each tree has `levels` register levels inside (hw/eie/timing.py
+`tree_levels`: none up to 4 PEs, one more per factor of 4), so no signal
+crosses the array in one cycle and the depth grows with log4 N only:
+
+- `fanout(m, value, n, levels)`: one central register to N PE inputs. Leaf i
+  sees the value `levels` cycles later; level registers are shared by groups
+  of PEs (a register drives at most 4 loads below the top).
+- `delay(m, value, cycles)`: a plain register chain (point-to-point signals
+  that must stay aligned with a fan-out, e.g. a PE's grant).
+- `gather_or(m, values, levels)`: OR of N PE values; `levels` register levels,
+  the last OR level combinational into the caller's register.
+- `gather_and(m, values, levels)`: the same with AND.
+- `gather_min(m, values, levels, width)`: the minimum of N counters that may
+  wrap around (compared modulo 2**width, all within 2**(width-1) of each
+  other); registered after every level of up to 4 (`levels` + 1 registers).
+  Returns (the result register, its next value).
+
+They are functions that add registers to the caller's module rather than
+components: a tree is wiring with registers, its ports are the caller's
+signals.
+"""
+
+from amaranth import Signal, Mux, Const
+
+__all__ = ["fanout", "delay", "gather_or", "gather_and", "gather_min"]
+
+
+def _groups(items, size=4):
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _like(value, name, reset_less=False):
+    return Signal.like(value, name=name, reset_less=reset_less)
+
+
+def delay(m, value, cycles, *, name="dly", reset_less=False):
+    """`value` delayed by `cycles` registers (`reset_less` for data: the
+    registers then carry no reset logic)."""
+    out = value
+    for i in range(cycles):
+        reg = _like(out, f"{name}_{i}", reset_less)
+        m.d.sync += reg.eq(out)
+        out = reg
+    return out
+
+
+def fanout(m, value, n, levels, *, name="fo", reset_less=False):
+    """A list of N values: `value` `levels` cycles later. Level lv has one
+    register per group of 4**(levels - lv) PEs, driven by its parent's, so
+    every register drives at most 4 registers or 4 PEs. With no levels every
+    leaf is `value` itself."""
+    leaves = [value] * n
+    for lv in range(levels):
+        size = 4 ** (levels - lv)
+        regs = {}
+        nxt = []
+        for i in range(n):
+            g = i // size
+            if g not in regs:
+                regs[g] = reg = _like(value, f"{name}_l{lv}_{g}", reset_less)
+                m.d.sync += reg.eq(leaves[i])
+            nxt.append(regs[g])
+        leaves = nxt
+    return leaves
+
+
+def _reduce(m, values, levels, op, width, name):
+    cur = list(values)
+    for lv in range(levels):
+        nxt = []
+        for i, g in enumerate(_groups(cur)):
+            reg = Signal(width, name=f"{name}_l{lv}_{i}", reset_less=True)
+            m.d.sync += reg.eq(op(g))
+            nxt.append(reg)
+        cur = nxt
+    if len(cur) > 4:
+        raise ValueError(f"{len(values)} leaves need more than {levels} register levels")
+    out = Signal(width, name=f"{name}_out")
+    m.d.comb += out.eq(op(cur))
+    return out
+
+
+def _or(vals):
+    out = vals[0]
+    for v in vals[1:]:
+        out = out | v
+    return out
+
+
+def _and(vals):
+    out = vals[0]
+    for v in vals[1:]:
+        out = out & v
+    return out
+
+
+def gather_or(m, values, levels, *, name="gor"):
+    width = max(len(v) for v in values)
+    return _reduce(m, values, levels, _or, width, name)
+
+
+def gather_and(m, values, levels, *, name="gand"):
+    return _reduce(m, values, levels, _and, 1, name)
+
+
+def gather_min(m, values, levels, width, *, name="gmin"):
+    """Registered minimum (modulo 2**width, see the module docstring)."""
+    def less(a, b):
+        d = Signal(width, name=f"{name}_d")
+        m.d.comb += d.eq(a - b)
+        return d[-1]                      # a - b negative: a < b
+
+    def minimum(vals):
+        while len(vals) > 1:
+            nxt = []
+            for i in range(0, len(vals), 2):
+                if i + 1 == len(vals):
+                    nxt.append(vals[i])
+                    continue
+                a, b = vals[i], vals[i + 1]
+                s = Signal(width, name=f"{name}_m")
+                m.d.comb += s.eq(Mux(less(b, a), b, a))
+                nxt.append(s)
+            vals = nxt
+        return vals[0]
+
+    cur = list(values)
+    nxt_value = None
+    for lv in range(levels + 1):
+        nxt = []
+        for i, g in enumerate(_groups(cur)):
+            reg = Signal(width, name=f"{name}_l{lv}_{i}")
+            nxt_value = minimum(g)
+            m.d.sync += reg.eq(nxt_value)
+            nxt.append(reg)
+        cur = nxt
+    if len(cur) != 1:
+        raise ValueError(f"{len(values)} leaves need more than {levels} register levels")
+    return cur[0], nxt_value

@@ -1,0 +1,130 @@
+# amaranth: UnusedElaboratable=no
+"""hw/eie/trees.py: fan-out, delay, OR/AND gathers and the wrap-around
+minimum, each against a shifted numpy reference of random input streams:
+the output at cycle t is the function of the inputs at t - latency."""
+
+import numpy as np
+import pytest
+from amaranth import Module, Signal, Elaboratable
+
+from eiegen.hw.eie import trees
+from eiegen.hw.eie.timing import tree_levels
+from eiegen.sim.amaranth_sim import run
+
+CYCLES = 60
+
+
+class _Tree(Elaboratable):
+    """n inputs of `width` bits -> the tree's outputs."""
+
+    def __init__(self, build, n, width, n_out=1):
+        self.build, self.width = build, width
+        self.ins = [Signal(width, name=f"in{i}") for i in range(n)]
+        self.outs = [Signal(width, name=f"out{i}") for i in range(n_out)]
+
+    def elaborate(self, platform):
+        m = Module()
+        outs = self.build(m, self.ins)
+        outs = outs if isinstance(outs, list) else [outs]
+        assert len(outs) == len(self.outs)
+        m.d.comb += [s.eq(o) for s, o in zip(self.outs, outs)]
+        # a register so the module has a sync domain even with no tree levels
+        tick = Signal()
+        m.d.sync += tick.eq(~tick)
+        return m
+
+
+def _stream(dut, inputs):
+    """Drive inputs[t] (a list per cycle), return the outputs seen per cycle."""
+    seen = []
+
+    async def tb(ctx):
+        for vals in inputs:
+            for s, v in zip(dut.ins, vals):
+                ctx.set(s, int(v))
+            seen.append([ctx.get(o) for o in dut.outs])
+            await ctx.tick()
+
+    run(dut, tb)
+    return seen
+
+
+def _check_shifted(seen, expect, latency):
+    for t in range(latency, len(seen)):
+        assert seen[t] == expect[t - latency], (t, seen[t], expect[t - latency])
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 16, 17, 20])
+def test_fanout(n):
+    levels = tree_levels(n)
+    rng = np.random.default_rng(n)
+    holder = {}
+
+    def build(m, ins):
+        leaves = trees.fanout(m, ins[0], n, levels, name="fo")
+        holder["leaves"] = leaves
+        return leaves
+
+    dut = _Tree(build, 1, 8, n_out=n)
+    inputs = [[v] for v in rng.integers(0, 256, CYCLES)]
+    seen = _stream(dut, inputs)
+    _check_shifted(seen, [[v[0]] * n for v in inputs], levels)
+    # every register drives at most 4 registers or 4 PEs: leaves come in groups of 4
+    distinct = len({id(leaf) for leaf in holder["leaves"]})
+    assert distinct == (1 if levels == 0 else -(-n // 4))
+
+
+@pytest.mark.parametrize("cycles", [0, 1, 3])
+def test_delay(cycles):
+    rng = np.random.default_rng(cycles)
+    dut = _Tree(lambda m, ins: trees.delay(m, ins[0], cycles), 1, 5)
+    inputs = [[v] for v in rng.integers(0, 32, CYCLES)]
+    _check_shifted(_stream(dut, inputs), inputs, cycles)
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 5, 16, 17, 64])
+@pytest.mark.parametrize("op", ["or", "and"])
+def test_gather(n, op):
+    levels = tree_levels(n)
+    rng = np.random.default_rng(n)
+    width = 16 if op == "or" else 1
+    if op == "or":
+        dut = _Tree(lambda m, ins: trees.gather_or(m, ins, levels), n, width)
+        # mostly one PE non-zero at a time (the broadcast value), sometimes many
+        inputs = np.where(rng.random((CYCLES, n)) < 2 / n, rng.integers(0, 1 << 16, (CYCLES, n)), 0)
+        expect = [[int(np.bitwise_or.reduce(row))] for row in inputs]
+    else:
+        dut = _Tree(lambda m, ins: trees.gather_and(m, ins, levels), n, width)
+        inputs = (rng.random((CYCLES, n)) < 1 - 0.5 / n).astype(int)
+        expect = [[int(row.all())] for row in inputs]
+        assert 0 < sum(e[0] for e in expect) < CYCLES
+    _check_shifted(_stream(dut, inputs.tolist()), expect, levels)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 16, 17, 64])
+def test_gather_min_wraps(n):
+    levels = tree_levels(n)
+    width = 7
+    rng = np.random.default_rng(n)
+    # counters within half the range of each other, around a base that wraps
+    base = rng.integers(0, 1 << width, CYCLES)
+    offs = rng.integers(0, 1 << (width - 1), (CYCLES, n))
+    inputs = (base[:, None] + offs) % (1 << width)
+    expect = [[int((b + o.min()) % (1 << width))] for b, o in zip(base, offs)]
+    # some cycles have counters on both sides of the wrap
+    assert n == 1 or any((b + o.max()) >> width and not (b + o.min()) >> width
+                         for b, o in zip(base, offs))
+    dut = _Tree(lambda m, ins: list(trees.gather_min(m, ins, levels, width)), n, width, n_out=2)
+    seen = _stream(dut, inputs.tolist())
+    # the result register, levels + 1 cycles late; its next value, one cycle earlier
+    _check_shifted([[s[0]] for s in seen], expect, levels + 1)
+    _check_shifted([[s[1]] for s in seen], expect, levels)
+
+
+def test_too_few_levels_refused():
+    for fn in (lambda m, ins: trees.gather_or(m, ins, 0), lambda m, ins: trees.gather_and(m, ins, 0),
+               lambda m, ins: list(trees.gather_min(m, ins, 0, 4))):
+        dut = _Tree(fn, 5, 4)
+        with pytest.raises(ValueError, match="5 leaves need more than 0 register levels"):
+            from amaranth.hdl import Fragment
+            Fragment.get(dut, None)
