@@ -140,9 +140,20 @@ def board_platform(board, placer=None):
     return cls()
 
 
+def design_label(design, params):
+    """'EIE, 4 PE(s)', 'systolic 8x8', 'host link + null unit'."""
+    if design == "eie":
+        return f"EIE, {params.n_pes} PE(s)"
+    if design == "systolic":
+        return f"systolic {params.rows}x{params.cols}"
+    return "host link + null unit"
+
+
 def default_build_dir(board, design, params):
     if design == "eie":
         tag = f"{params.n_pes}pe"
+    elif design == "link":
+        return Path("build") / "boards" / f"{board.name}-link"
     else:
         tag = f"{params.rows}x{params.cols}"
     return Path("build") / "boards" / f"{board.name}-{design}-{tag}"
@@ -254,7 +265,7 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
     from .top import BoardTop
     env = toolchain.configure(dict(os.environ))
     _require_tools(board, env)
-    if params is None:
+    if params is None and design != "link":
         params = board.eie_params() if design == "eie" else board.systolic_params()
     whole = False
     if image is not None:
@@ -280,7 +291,7 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
     family_info = board.family_info
     t_start = time.monotonic()
     if progress:
-        what = (f"EIE, {params.n_pes} PE(s)" if design == "eie" else f"systolic {params.rows}x{params.cols}")
+        what = design_label(design, params)
         progress(f"eiegen build: {board.title}, {what}, clock {top.sync_hz / 1e6:.3f} MHz"
                  f"{' (PLL)' if not top.clock.direct else ''}, weights "
                  + ("loaded over the host link" if design != "eie" else
@@ -297,8 +308,7 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
         seconds = _run_script(tmp, name, board, env, progress,
                               failed_log=out_dir.with_name(out_dir.name + ".failed.log"))
         report = parse_report(tmp / "report.json", board)
-        text = format_report(report, title=f"{board.title}: {design}, "
-                             + (f"{params.n_pes} PE(s)" if design == "eie" else f"{params.rows}x{params.cols}"))
+        text = format_report(report, title=f"{board.title}: {design_label(design, params)}")
         bit = tmp / f"{name}.{family_info['bitstream']}"
         if not bit.exists():
             raise BuildError(f"the build finished without {bit.name}")
@@ -310,7 +320,7 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
         info = {
             "format": BUILD_FORMAT, "version": 1,
             "board": board.name, "family": board.family, "design": design,
-            "params": dataclasses.asdict(params),
+            "params": dataclasses.asdict(params) if params is not None else None,
             "sync_hz": top.sync_hz, "pll": None if top.clock.direct else top.clock.pll.divs,
             "loaded_at_reset": top.loaded_at_reset,
             "image_baked": image is not None,

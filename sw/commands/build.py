@@ -21,14 +21,16 @@ examples:
   eiegen build --board icebreaker
   eiegen build --board ulx3s --design eie --pes 16
   eiegen build --board ulx3s --image build/image          # weights baked in
-  eiegen build --board ulx3s --design systolic --pes 4     # a 4x4 systolic array"""
+  eiegen build --board ulx3s --design systolic --pes 4     # a 4x4 systolic array
+  eiegen build --board icebreaker --design link           # the host link and board glue alone"""
 
 
 def add_arguments(p):
     from ...boards.board import board_names
     p.add_argument("--board", required=True, choices=board_names(), help="target board")
-    p.add_argument("--design", choices=("eie", "systolic"), default="eie",
-                   help="unit on the board (default %(default)s)")
+    p.add_argument("--design", choices=("eie", "systolic", "link"), default="eie",
+                   help="unit on the board (default %(default)s); 'link' is the host link and the "
+                        "board glue with a null unit, to measure them alone")
     p.add_argument("--pes", type=int,
                    help="EIE: number of PEs; systolic: an N x N array (default: the board's)")
     p.add_argument("--rows", type=int, help="systolic: array rows (default: --pes or the board's)")
@@ -66,6 +68,15 @@ def _params(args, board):
         return board.eie_params(**kw), image
     if args.image:
         raise EiegenError("--image bakes an EIE image; the systolic unit is loaded over the host link")
+    if args.design == "link":
+        given = [o for o, v in (("--pes", args.pes), ("--rows", args.rows), ("--cols", args.cols))
+                 if v is not None]
+        given += [f"--{n.replace('_', '-')}" for n in ("spmat_depth", "ptr_depth", "bias_depth",
+                                                       "act_depth", "fifo_depth", "max_layers")
+                  if getattr(args, n) is not None]
+        if given:
+            raise EiegenError(f"{', '.join(given)}: --design link has no unit to size")
+        return None, None
     for name in ("spmat_depth", "ptr_depth", "bias_depth", "act_depth", "fifo_depth", "max_layers"):
         if getattr(args, name) is not None:
             raise EiegenError(f"--{name.replace('_', '-')} is an EIE parameter")

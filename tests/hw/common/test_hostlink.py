@@ -9,7 +9,7 @@ from amaranth import Module
 from amaranth.lib.wiring import connect
 from amaranth.sim import Simulator
 
-from eiegen.hw.common.hostlink import LinkCore, HostLink
+from eiegen.hw.common.hostlink import LinkCore, HostLink, DEFAULT_WATCHDOG_CYCLES
 from eiegen.sim.hostlink_dummy import (DummyUnit, DummyModel, DUMMY_TARGETS, DATA_TARGETS, DESIGN,
                                        PARAMS, RUN_CYCLES)
 from eiegen.sw.link import protocol as P
@@ -428,5 +428,5 @@ def test_hostlink_through_uart():
     assert [a.status for a in answers] == [0, 0, 0]
     ident = P.decode_identify(answers[0].payload)
     assert ident["link"] == {"max_payload": 256, "timeout_cycles": 64, "clocks_per_bit": 4,
-                             "timeout_bits": 16}
+                             "timeout_bits": 16, "watchdog_cycles": DEFAULT_WATCHDOG_CYCLES}
     assert answers[2].payload == bytes(range(10))
