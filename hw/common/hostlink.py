@@ -67,7 +67,7 @@ from amaranth.lib.wiring import In, Out, connect
 from .hostbus import HostBusSignature
 from .crc import crc_next, crc_next_bit, crc_register_init, CRC16_CCITT_FALSE, CRC32
 from .idrom import identify_bytes
-from .linkcode import (FIELDS, ST_KEEP, Mode, Cond, Bp, Rlen, Ld, Tx, Wsrc, Sh, Cs, Pulse,
+from .linkcode import (FIELDS, ST_KEEP, Mode, Cond, Bp, Rlen, Ld, Rx, Tx, Wsrc, Sh, Cs, Pulse,
                        program)
 from .uart import UARTRx, UARTTx
 from ...sw.link.protocol import (SYNC_RESPONSE, SYNC_REQUEST, Cmd, Status, STATUS_BYTES,
@@ -142,6 +142,7 @@ class LinkCore(wiring.Component):
         self.identify_bytes = identify_bytes(design, self.params, self.link_info)
         prog = program(status=Status, cmd=Cmd)
         self.microcode = prog.words()
+        self.microcode_length = len(prog)
         self.rx_timeout_addr = prog.labels["RX_TIMEOUT"]
         self.code_width = sum(w for _, w in FIELDS)
         super().__init__({
@@ -176,31 +177,36 @@ class LinkCore(wiring.Component):
         bp = Signal(range(depth + 1))
         m.d.comb += [rp.addr.eq(bp), wp.addr.eq(bp)]
 
-        # -- the sequencer: a micro-instruction per cycle from block RAM ---------------------
+        # -- the sequencer: a micro-instruction every two cycles from block RAM --------------
         m.submodules.code = rom = Memory(shape=self.code_width, depth=len(code), init=code)
         crp = rom.read_port()
         pc = Signal(range(len(code)))
         npc = Signal.like(pc)
+        execute = Signal()                          # the instruction's second cycle
         ui = crp.data
         f = {}
         pos = 0
         for name, w in FIELDS:
             f[name] = ui[pos:pos + w]
             pos += w
-        m.d.comb += crp.addr.eq(npc)
-        m.d.sync += pc.eq(npc)
-        self._trace_pc = pc                         # for tests that follow the microprogram
+        m.d.sync += execute.eq(~execute)
+        m.d.comb += [crp.addr.eq(npc), crp.en.eq(execute | ResetSignal())]
+        with m.If(execute):
+            m.d.sync += pc.eq(npc)
+        self._trace = dict(pc=pc, execute=execute, bp=bp)   # for tests that follow the microprogram
 
-        # -- line silence --------------------------------------------------------------------
+        # -- line silence; the received byte (held until an instruction takes or drops it) --
         silence = Signal(range(self.timeout_cycles + 1))
         quiet = Signal()
-        m.d.comb += [self.rx.ready.eq(1), quiet.eq(silence == self.timeout_cycles)]
+        m.d.comb += quiet.eq(silence == self.timeout_cycles)
         with m.If(self.rx.valid):
             m.d.sync += silence.eq(0)
         with m.Elif(~quiet):
             m.d.sync += silence.eq(silence + 1)
-        byte = self.rx.payload
-        got = self.rx.valid
+        got = Signal()
+        byte = Signal(8)
+        m.d.comb += self.rx.ready.eq(~got)
+        self._trace.update(got=got, byte=byte)
 
         # -- datapath registers ------------------------------------------------------------
         left = Signal(16)                           # bytes left: LEN, a READ's count, a walk
@@ -273,44 +279,54 @@ class LinkCore(wiring.Component):
         fill = Signal(8)
         dup = (last_valid & (last_tag == rp.data) & (last_crc == crc_rx))
         conds = {
-            Cond.TRUE: 1, Cond.GOT: got, Cond.SYNC: got & (byte == SYNC_REQUEST),
+            Cond.TRUE: 1, Cond.GOT: got, Cond.IS_SYNC: byte == SYNC_REQUEST,
             Cond.QUIET: quiet, Cond.LEFT0: left == 0, Cond.LEFT2: left == 2,
             Cond.LEFT4: left == 4, Cond.OVERSIZE: left > maxp, Cond.CRC_OK: crc == 0,
             Cond.DUP: dup, Cond.BUSY: self.busy, Cond.LOADED: loaded,
             Cond.CONFIG_OK: self.config_ok, Cond.TX_READY: self.tx.ready,
-            Cond.BIT7: bitc == 7, Cond.WORD_END: (wbyte == db - 1) & (bitc == 7),
+            Cond.BIT7: bitc == 6, Cond.WORD_END: (wbyte == db - 1) & (bitc == 6),
             Cond.DATA: wbyte < wb, Cond.FULL: wbyte == db, Cond.K1: k == 1, Cond.K0: k == 0,
             Cond.ADDR_BAD: (~eff_ok | baddr[16] | (eff_wb == 0) | (eff_wb > db) |
                             (~first & (eff_wb != wb))),
             Cond.READ_DONE: ~rd_pending, Cond.TIMER_MAX: timer == self.bus_timeout,
-            Cond.LINK_TARGET: link_tgt, Cond.DIFF: diff | (rp.data != fill),
+            Cond.LINK_TARGET: link_tgt, Cond.DIFF: diff | (rp.data != ~csum[:8]),
             Cond.RLEN0: rlen_eff == 0, Cond.RCV_DONE: rlen == 0,
-            Cond.DISPATCH: 1,
         }
         cond = Signal()
         with m.Switch(f["cond"]):
             for c, v in conds.items():
                 with m.Case(c):
                     m.d.comb += cond.eq(v)
-        met = Signal()
-        act = Signal()
+        met = Signal()                              # the condition, registered in the first cycle
+        to_rxto = Signal()                          # ... a byte is awaited and the line is quiet
+        handshake = (f["rx"] != Rx.NONE) | (f["tx"] != Tx.NONE)
+        with m.If(~execute):
+            m.d.sync += [met.eq(cond ^ f["inv"]),
+                         to_rxto.eq((f["rx"] == Rx.STORE) & ~cond & quiet)]
+        act = Signal()                              # the instruction's actions happen
         mode = f["mode"]
-        m.d.comb += [met.eq(cond ^ f["inv"]),
-                     act.eq(met | (mode == Mode.LOOP) | (mode == Mode.DO))]
+        # bit-serial instructions shift in both cycles: a bit per cycle, their exit
+        # condition (BIT7, WORD_END) looks one bit ahead
+        burst = (f["sh"] != Sh.HOLD) | (f["cs"] == Cs.BIT)
+        m.d.comb += act.eq(burst | (execute & (met | ~handshake)))
+        # a byte received is taken by the instruction waiting for it, or dropped
+        with m.If(self.rx.valid & ~got):
+            m.d.sync += [got.eq(1), byte.eq(self.rx.payload)]
+        with m.Elif(execute & Mux(f["rx"] == Rx.NONE, ~f["keep"], met)):
+            m.d.sync += got.eq(0)
 
-        # -- next micro-instruction ----------------------------------------------------------
+        # -- next micro-instruction (in the second cycle) ---------------------------------------
         idx = Mux(rp.data[4:] == 0, rp.data[:4], 0)
-        dispatch = (mode == Mode.DO) & (f["cond"] == Cond.DISPATCH)
         with m.If(ResetSignal()):
             m.d.comb += npc.eq(0)
-        with m.Elif(dispatch):
+        with m.Elif(mode == Mode.DISPATCH):
             m.d.comb += npc.eq(Cat(idx, f["to"][4:]))
         with m.Elif(met):
             m.d.comb += npc.eq(f["to"])
-        with m.Elif((mode == Mode.STEP) | (mode == Mode.DO)):
-            m.d.comb += npc.eq(pc + 1)
-        with m.Elif(f["rx"] & quiet):
+        with m.Elif(to_rxto):
             m.d.comb += npc.eq(self.rx_timeout_addr)
+        with m.Elif(mode == Mode.STEP):
+            m.d.comb += npc.eq(pc + 1)
         with m.Else():
             m.d.comb += npc.eq(pc)
 
@@ -319,8 +335,8 @@ class LinkCore(wiring.Component):
             return act & Cat(*[f[field] == v for v in values]).any()
 
         data_bit = rp.data.bit_select(bitc, 1)
-        ld = Mux(f["rx"], byte, rp.data)           # what a byte load takes
-        rx_on = act & f["rx"]
+        ld = Mux(f["rx"] != Rx.NONE, byte, rp.data)     # what a byte load takes
+        rx_on = act & (f["rx"] == Rx.STORE)
         pulse = {p: on("pulse", p) for p in Pulse if p != Pulse.NONE}
 
         # buffer pointer
@@ -382,7 +398,7 @@ class LinkCore(wiring.Component):
         # a sent byte into the answer's CRC
         with m.If(rx_on):
             m.d.sync += crc_rx.eq(Cat(crc_rx[8:], byte))
-        crc_in = Mux(f["rx"], byte, self.tx.payload)
+        crc_in = Mux(f["rx"] != Rx.NONE, byte, self.tx.payload)
         with m.If(pulse[Pulse.CRC_INIT] | on("tx", Tx.SYNC)):
             m.d.sync += crc.eq(crc_register_init(**crc16))
         with m.Elif(rx_on | on("tx", Tx.BUF, Tx.STATUS, Tx.RLEN_LO, Tx.RLEN_HI)):
@@ -391,10 +407,10 @@ class LinkCore(wiring.Component):
             m.d.sync += r_status.eq(f["st"])
         # bytes written from the link's registers (STATUS, COMMIT, PROBE, READ)
         fill_on = act & (f["wsrc"] != Wsrc.NONE)
-        m.d.comb += [wp.en.eq(rx_on | fill_on), wp.data.eq(Mux(f["rx"], byte, fill))]
+        m.d.comb += [wp.en.eq(rx_on | fill_on), wp.data.eq(Mux(f["rx"] != Rx.NONE, byte, fill))]
         with m.If(pulse[Pulse.DIFF_CLR]):
             m.d.sync += diff.eq(0)
-        with m.Elif(fill_on & (rp.data != fill)):
+        with m.Elif(on("wsrc", Wsrc.CHECKSUM) & (rp.data != ~csum[:8])):
             m.d.sync += diff.eq(1)
         with m.If(on("wsrc", Wsrc.RUN, Wsrc.COUNTERS)):
             m.d.sync += j.eq(j + 1)
@@ -463,7 +479,7 @@ class LinkCore(wiring.Component):
                 m.d.comb += fill.eq(run_cycles.word_select(j, 8))
             with m.Case(Wsrc.COUNTERS):
                 m.d.comb += fill.eq(Cat(rx_errors, frames).word_select(j, 8))
-        m.d.comb += self.tx.valid.eq(f["tx"] != Tx.NONE)
+        m.d.comb += self.tx.valid.eq(execute & met & (f["tx"] != Tx.NONE))
         with m.Switch(f["tx"]):
             with m.Case(Tx.SYNC):
                 m.d.comb += self.tx.payload.eq(SYNC_RESPONSE)

@@ -3,38 +3,47 @@ of micro-instructions for the sequencer in hw/common/hostlink.py.
 
 Plain Python (no Amaranth): the fields of a micro-instruction, a small
 assembler, and `program(...)`, the link itself. The sequencer fetches one
-micro-instruction per cycle from a block RAM; each names a condition, what
-to do, and where to go:
+micro-instruction per cycle from a block RAM; each says what to do, a
+condition and where to go:
 
-    mode WAIT  if cond: do the actions, go to `to`; else stay (do nothing)
-    mode STEP  if cond: do the actions, go to `to`; else go to the next one
-    mode LOOP  do the actions; if cond: go to `to`, else stay
-    mode DO    do the actions; if cond: go to `to`, else go to the next one
-               (cond DISPATCH: go to `to` + CMD, the table of commands)
+    mode STAY      do the actions; if cond: go to `to`, else stay here
+    mode STEP      do the actions; if cond: go to `to`, else go to the next one
+    mode DISPATCH  do the actions; go to `to` + CMD (the table of commands)
 
-A WAIT with `rx` set (receive a byte) also leaves for RX_TIMEOUT when the
-line has been quiet for the inter-byte timeout. Everything that would be
-decode logic in a state machine is in these words; the hardware keeps only
-the datapath and a condition multiplexer.
+An instruction takes two cycles: in the first its condition is evaluated
+(and registered), in the second its actions happen and the next one is
+fetched, so that no path runs from the block RAM through the condition
+multiplexer into the datapath. The actions happen every time the
+instruction is executed, whatever the condition (which only chooses the
+next instruction). A bit-serial instruction (one that shifts the bus word
+or the load checksum) acts in both of its cycles, a bit each, and leaves
+after a whole byte. Two exceptions make waiting for the line cheap: an
+instruction that takes a received byte (`rx`) acts only when one has
+arrived (GOT is its condition), one that sends a byte (`tx`) only when the
+transmitter takes it (TX_READY). A STAY that stores a received byte also
+leaves for RX_TIMEOUT when the line has been quiet for the inter-byte timeout. A byte
+that arrives while no instruction takes it is dropped, unless the
+instruction is marked `keep` (the steps between the bytes of a frame).
+Everything that would be decode logic in a state machine is in these
+words; the hardware keeps the datapath and a condition multiplexer.
 """
 
 import enum
 
-__all__ = ["FIELDS", "Mode", "Cond", "Bp", "Rlen", "Ld", "Tx", "Wsrc", "Sh", "Cs", "Pulse",
+__all__ = ["FIELDS", "Mode", "Cond", "Bp", "Rlen", "Ld", "Rx", "Tx", "Wsrc", "Sh", "Cs", "Pulse",
            "ST_KEEP", "Program", "program", "TABLE_SIZE"]
 
 
 class Mode(enum.IntEnum):
-    WAIT = 0
+    STAY = 0
     STEP = 1
-    LOOP = 2
-    DO = 3
+    DISPATCH = 2
 
 
 class Cond(enum.IntEnum):
     TRUE = 0
-    GOT = 1          # a byte arrived
-    SYNC = 2         # a byte arrived and it is the request SYNC
+    GOT = 1          # a byte has arrived
+    IS_SYNC = 2      # the last byte received is the request SYNC
     QUIET = 3        # the line has been quiet for the inter-byte timeout
     LEFT0 = 4        # left == 0
     LEFT2 = 5
@@ -46,8 +55,8 @@ class Cond(enum.IntEnum):
     LOADED = 11
     CONFIG_OK = 12
     TX_READY = 13
-    BIT7 = 14        # the last bit of a byte
-    WORD_END = 15    # the last bit of the last byte of a bus word
+    BIT7 = 14        # the byte's last bit comes next (a bit-serial instruction ends)
+    WORD_END = 15    # ... and it is the last byte of a bus word
     DATA = 16        # the byte of the bus word is a data byte (not padding)
     FULL = 17        # every byte of the bus word is in
     K1 = 18          # the last byte of a word (check walk)
@@ -56,10 +65,9 @@ class Cond(enum.IntEnum):
     READ_DONE = 21   # the read in flight has been answered
     TIMER_MAX = 22   # bus_timeout cycles since RE / ABORT
     LINK_TARGET = 23  # the address is the link's own (0xF0-0xFF)
-    DIFF = 24        # a byte written by the fill differed from the byte it replaced
+    DIFF = 24        # a checksum byte written by COMMIT differed from the frame's
     RLEN0 = 25       # the answer has no payload (left)
     RCV_DONE = 26    # the payload has been received (rlen counts it down)
-    DISPATCH = 31    # DO only: go to `to` + CMD (CMD < 16, else `to`)
 
 
 class Bp(enum.IntEnum):
@@ -95,6 +103,13 @@ class Ld(enum.IntEnum):
     LEFT_LO = 5
     LEFT_HI = 6
     LAST = 7         # remember TAG (the byte) and CRC of a frame answered OK
+
+
+class Rx(enum.IntEnum):
+    """Take the received byte (the instruction's condition is GOT)."""
+    NONE = 0
+    TAKE = 1         # only take it (it stays readable for IS_SYNC and loads)
+    STORE = 2        # into the buffer at bp (bp + 1) and the frame CRC
 
 
 class Tx(enum.IntEnum):
@@ -156,8 +171,8 @@ class Pulse(enum.IntEnum):
 
 #: (name, width) of the micro-instruction's fields, least significant first
 FIELDS = (("to", 8), ("cond", 5), ("inv", 1), ("mode", 2), ("bp", 3), ("rlen", 3), ("ld", 3),
-          ("rx", 1), ("tx", 3), ("st", 4), ("wsrc", 4), ("sh", 2), ("cs", 2), ("pulse", 4),
-          ("dec", 1))
+          ("rx", 2), ("tx", 3), ("st", 4), ("wsrc", 4), ("sh", 2), ("cs", 2), ("pulse", 4),
+          ("dec", 1), ("keep", 1))
 #: `st` value that keeps the status register
 ST_KEEP = 15
 TABLE_SIZE = 16
@@ -180,6 +195,9 @@ class Program:
     def align(self, n):
         while len(self.ops) % n:
             self.ops.append(dict(mode=Mode.STEP, cond=Cond.TRUE, to=None))
+
+    def __len__(self):
+        return len(self.ops)
 
     def op(self, mode, cond=Cond.TRUE, to=None, *, inv=False, **actions):
         unknown = set(actions) - {n for n, _ in FIELDS}
@@ -224,14 +242,22 @@ def program(*, status, cmd):
     and Cmd enums (eiegen.sw.link.protocol). Returns a Program."""
     S, C = status, cmd
     p = Program()
-    W, STEP, LOOP, DO = Mode.WAIT, Mode.STEP, Mode.LOOP, Mode.DO
+    STAY, STEP = Mode.STAY, Mode.STEP
+    stubs = {}
 
-    def reply(cond, st, *, inv=False, rlen=None, pulse=Pulse.NONE, to="TX"):
-        """If cond: answer `st` (with rlen) and go to the transmitter."""
-        kw = dict(st=st, pulse=pulse)
+    def answer(st, *, rlen=None, pulse=Pulse.NONE, to="TX", **more):
+        """Set the status (and the answer's length) and go to the transmitter."""
+        kw = dict(st=st, pulse=pulse, **more)
         if rlen is not None:
             kw["rlen"] = rlen
-        p.op(STEP, cond, to, inv=inv, **kw)
+        p.op(STEP, Cond.TRUE, to, **kw)
+
+    def reply(cond, st, *, inv=False, rlen=None, pulse=Pulse.NONE, to="TX"):
+        """If cond: answer `st` (a branch to a shared answering instruction)."""
+        key = (int(st), rlen, int(pulse), to)
+        if key not in stubs:
+            stubs[key] = f"ANSWER_{len(stubs)}"
+        p.op(STEP, cond, stubs[key], inv=inv)
 
     def nop(n=1):
         for _ in range(n):
@@ -240,33 +266,35 @@ def program(*, status, cmd):
     # ---- 0: after reset; RX_TIMEOUT: the line went quiet inside a frame ----------------
     p.op(STEP, to="HUNT")
     p.label("RX_TIMEOUT")
-    reply(Cond.TRUE, S.TIMEOUT, pulse=Pulse.ERROR)
+    answer(S.TIMEOUT, pulse=Pulse.ERROR)
 
     # ---- receive ------------------------------------------------------------------------
     p.label("HUNT")
-    p.op(W, Cond.SYNC, bp=Bp.ZERO, pulse=Pulse.CRC_INIT)
+    p.op(STAY, Cond.GOT, rx=Rx.TAKE)
+    p.op(STEP, Cond.IS_SYNC, "HUNT", inv=True, bp=Bp.ZERO, pulse=Pulse.CRC_INIT, keep=1)
     # CMD, TAG, ADDR (word, PE, target), LEN: into the buffer at 0..7, ADDR and LEN
     # also into their registers
     for ld in (Ld.NONE, Ld.NONE, Ld.WORD_LO, Ld.WORD_HI, Ld.PE, Ld.TARGET, Ld.LEFT_LO,
                Ld.LEFT_HI):
-        p.op(W, Cond.GOT, rx=1, ld=ld)
-    p.op(DO, Cond.OVERSIZE, "OVERSIZE", rlen=Rlen.LEFT)     # LEN stays in `left`
-    p.op(STEP, Cond.LEFT0, "RX_CRC")
+        p.op(STAY, Cond.GOT, rx=Rx.STORE, ld=ld)
+    p.op(STEP, Cond.OVERSIZE, "OVERSIZE", rlen=Rlen.LEFT, keep=1)     # LEN stays in `left`
+    p.op(STEP, Cond.LEFT0, "RX_CRC", keep=1)
     p.label("RX_PAYLOAD")
-    p.op(W, Cond.GOT, rx=1, rlen=Rlen.DEC)
-    p.op(STEP, Cond.RCV_DONE, "RX_PAYLOAD", inv=True)
+    p.op(STAY, Cond.GOT, rx=Rx.STORE, rlen=Rlen.DEC)
+    p.op(STEP, Cond.RCV_DONE, "RX_PAYLOAD", inv=True, keep=1)
     p.label("RX_CRC")
-    p.op(W, Cond.GOT, rx=1)
-    p.op(W, Cond.GOT, rx=1)
+    p.op(STAY, Cond.GOT, rx=Rx.STORE)
+    p.op(STAY, Cond.GOT, rx=Rx.STORE)
     reply(Cond.CRC_OK, S.BAD_CRC, inv=True, pulse=Pulse.ERROR, to="TX_DISCARD")
     p.op(STEP, pulse=Pulse.FRAME, bp=Bp.ZERO)
-    p.op(STEP, bp=Bp.ONE)                         # the buffer answers CMD now
-    p.op(DO, Cond.DISPATCH, "TABLE")              # ... and TAG from here on
+    nop()                                         # CMD arrives from the buffer
+    p.op(Mode.DISPATCH, to="TABLE", bp=Bp.ONE)    # ... and TAG from the next one on
 
     p.label("OVERSIZE")                           # LEN larger than the buffer
-    p.op(W, Cond.QUIET, "TX", st=S.BAD_LENGTH, pulse=Pulse.ERROR)
+    p.op(STAY, Cond.QUIET)
+    answer(S.BAD_LENGTH, pulse=Pulse.ERROR)
     p.label("DISCARD")                            # after BAD_CRC: until the line is quiet
-    p.op(W, Cond.QUIET, "HUNT")
+    p.op(STAY, Cond.QUIET, "HUNT")
 
     # ---- the command table ------------------------------------------------------------
     handlers = {C.IDENTIFY: "IDENTIFY", C.PROBE: "PROBE", C.WRITE: "WRITE", C.READ: "READ",
@@ -277,9 +305,7 @@ def program(*, status, cmd):
     for i in range(TABLE_SIZE):
         p.op(STEP, to=handlers.get(i, "BAD_COMMAND"))
     p.label("BAD_COMMAND")
-    reply(Cond.TRUE, S.BAD_COMMAND)
-    p.label("BAD_LENGTH")
-    reply(Cond.TRUE, S.BAD_LENGTH)
+    answer(S.BAD_COMMAND)
 
     def no_payload():
         reply(Cond.LEFT0, S.BAD_LENGTH, inv=True)
@@ -287,7 +313,7 @@ def program(*, status, cmd):
     # IDENTIFY: the identify bytes, from the buffer past the payload area
     p.label("IDENTIFY")
     no_payload()
-    reply(Cond.TRUE, S.OK, rlen=Rlen.IDENT, to="TX_IDENT")
+    answer(S.OK, rlen=Rlen.IDENT, to="TX_IDENT")
 
     # PROBE: [word_bytes, addr_ok] of ADDR (stable since the header arrived)
     p.label("PROBE")
@@ -295,13 +321,13 @@ def program(*, status, cmd):
     p.op(STEP, bp=Bp.PAY)
     p.op(STEP, wsrc=Wsrc.PROBE_WB, bp=Bp.INC)
     p.op(STEP, wsrc=Wsrc.PROBE_OK, bp=Bp.INC)
-    reply(Cond.TRUE, S.OK, rlen=Rlen.PROBE)
+    answer(S.OK, rlen=Rlen.PROBE)
 
     # BEGIN
     p.label("BEGIN")
     no_payload()
     reply(Cond.BUSY, S.BUSY)
-    p.op(STEP, to="TX", cs=Cs.INIT, pulse=Pulse.UNLOAD, st=S.OK, rlen=Rlen.ZERO)
+    answer(S.OK, rlen=Rlen.ZERO, cs=Cs.INIT, pulse=Pulse.UNLOAD)
 
     # RUN: a retransmission is answered OK without a second run
     p.label("RUN")
@@ -310,7 +336,7 @@ def program(*, status, cmd):
     reply(Cond.BUSY, S.BUSY)
     reply(Cond.LOADED, S.NOT_LOADED, inv=True)
     reply(Cond.CONFIG_OK, S.BAD_CONFIG, inv=True)
-    reply(Cond.TRUE, S.OK, rlen=Rlen.ZERO, pulse=Pulse.START)
+    answer(S.OK, rlen=Rlen.ZERO, pulse=Pulse.START)
 
     # ABORT: pulse abort, answer once the unit is idle (BUSY if it does not stop)
     p.label("ABORT")
@@ -320,7 +346,7 @@ def program(*, status, cmd):
     p.label("ABORT_WAIT")
     reply(Cond.BUSY, S.OK, inv=True, rlen=Rlen.ZERO)
     p.op(STEP, Cond.TIMER_MAX, "ABORT_WAIT", inv=True)
-    reply(Cond.TRUE, S.BUSY)
+    answer(S.BUSY)
 
     # STATUS: flags, checksum, run_cycles, rx_errors, frames
     p.label("STATUS")
@@ -329,7 +355,7 @@ def program(*, status, cmd):
     p.op(STEP, wsrc=Wsrc.FLAGS, bp=Bp.INC)
     for src in [Wsrc.CHECKSUM] * 4 + [Wsrc.RUN] * 4 + [Wsrc.COUNTERS] * 4:
         p.op(STEP, wsrc=src, bp=Bp.INC)
-    reply(Cond.TRUE, S.OK, rlen=Rlen.STATUS)
+    answer(S.OK, rlen=Rlen.STATUS)
 
     # COMMIT: the checksum bytes overwrite the frame's, each compared on the way
     p.label("COMMIT")
@@ -341,10 +367,10 @@ def program(*, status, cmd):
         if i < 3:
             p.op(STEP, wsrc=Wsrc.CHECKSUM, bp=Bp.INC)
         else:
-            p.op(DO, Cond.DIFF, "COMMIT_BAD", wsrc=Wsrc.CHECKSUM)
-    reply(Cond.TRUE, S.OK, rlen=Rlen.FOUR, pulse=Pulse.LOADED)
+            p.op(STEP, Cond.DIFF, "COMMIT_BAD", wsrc=Wsrc.CHECKSUM)
+    answer(S.OK, rlen=Rlen.FOUR, pulse=Pulse.LOADED)
     p.label("COMMIT_BAD")
-    reply(Cond.TRUE, S.BAD_CHECKSUM, rlen=Rlen.FOUR)
+    answer(S.BAD_CHECKSUM, rlen=Rlen.FOUR)
 
     def check_walk(prefix, passed):
         """Every word from ADDR on, LEFT bytes of whole words, must exist before
@@ -358,7 +384,7 @@ def program(*, status, cmd):
         p.label(prefix + "_BYTE")
         reply(Cond.LEFT0, S.BAD_LENGTH)           # the bytes ran out inside a word
         p.op(STEP, Cond.K1, prefix + "_WORD_DONE", dec=1)
-        p.op(STEP, to=prefix + "_BYTE", dec=1)
+        p.op(STEP, to=prefix + "_BYTE")
         p.label(prefix + "_WORD_DONE")
         p.op(STEP, Cond.LEFT0, passed)
         p.op(STEP, pulse=Pulse.NEXT_WORD)
@@ -377,23 +403,23 @@ def program(*, status, cmd):
     p.op(STEP, bp=Bp.TWO)
     for ld in (Ld.WORD_LO, Ld.WORD_HI, Ld.NONE, Ld.NONE, Ld.LEFT_LO, Ld.LEFT_HI):
         nop()                                     # the buffer's byte arrives
-        p.op(LOOP, Cond.BIT7, cs=Cs.BIT)          # eight bits into the checksum
+        p.op(STAY, Cond.BIT7, cs=Cs.BIT)          # eight bits into the checksum
         p.op(STEP, ld=ld, bp=Bp.INC)
     p.label("W_WORD")
     p.op(STEP, pulse=Pulse.WALK)                  # the payload's byte arrives meanwhile
     p.label("W_BYTE")
     p.op(STEP, Cond.FULL, "W_WE")
     p.op(STEP, Cond.DATA, "W_PAD", inv=True)
-    p.op(LOOP, Cond.BIT7, sh=Sh.DATA, cs=Cs.BIT)
+    p.op(STAY, Cond.BIT7, sh=Sh.DATA, cs=Cs.BIT)
     p.op(STEP, bp=Bp.INC, dec=1)
     p.op(STEP, to="W_BYTE")                       # the next byte arrives meanwhile
     p.label("W_PAD")
-    p.op(LOOP, Cond.WORD_END, "W_WE", sh=Sh.ZERO)
+    p.op(STAY, Cond.WORD_END, "W_WE", sh=Sh.ZERO)
     p.label("W_WE")
     p.op(STEP, pulse=Pulse.WE)
     p.op(STEP, pulse=Pulse.NEXT_WORD)             # `we` is high in this cycle
     p.op(STEP, Cond.LEFT0, "W_WORD", inv=True)
-    reply(Cond.TRUE, S.OK, rlen=Rlen.ZERO, pulse=Pulse.UNLOAD_MODEL)
+    answer(S.OK, rlen=Rlen.ZERO, pulse=Pulse.UNLOAD_MODEL)
 
     # READ: the payload is the byte count; check; one read in flight, each
     # word's bytes into the answer
@@ -425,21 +451,26 @@ def program(*, status, cmd):
     p.label("R_WAIT")
     p.op(STEP, Cond.READ_DONE, "R_BYTE")
     p.op(STEP, Cond.TIMER_MAX, "R_WAIT", inv=True)
-    reply(Cond.TRUE, S.BUS_ERROR)
+    answer(S.BUS_ERROR)
     p.label("R_BYTE")
     p.op(STEP, wsrc=Wsrc.SHREG, bp=Bp.INC, dec=1)
     p.op(STEP, Cond.LEFT0, "R_DONE")
     p.op(STEP, Cond.K0, "R_NEXT")
-    p.op(LOOP, Cond.BIT7, "R_BYTE", sh=Sh.ZERO)
+    p.op(STAY, Cond.BIT7, "R_BYTE", sh=Sh.ZERO)
     p.label("R_NEXT")
     p.op(STEP, to="R_WORD", pulse=Pulse.NEXT_WORD)
     p.label("R_DONE")
-    reply(Cond.TRUE, S.OK)
+    answer(S.OK)
     p.label("READ_LINK")                          # the watchdog register
     p.op(STEP, bp=Bp.PAY)
     for _ in range(4):
         p.op(STEP, wsrc=Wsrc.WATCHDOG, bp=Bp.INC)
-    reply(Cond.TRUE, S.OK)
+    answer(S.OK)
+
+    # ---- the answers branched to above -----------------------------------------------
+    for (st, rlen, pulse, to), name in list(stubs.items()):
+        p.label(name)
+        answer(st, rlen=rlen, pulse=Pulse(pulse), to=to)
 
     # ---- transmit: SYNC, CMD, TAG, STATUS, LEN, payload, CRC ------------------------------
     # (three copies: the payload from the buffer's payload area or its identify
@@ -448,22 +479,22 @@ def program(*, status, cmd):
     for name, base, end in (("TX", Bp.PAY, "HUNT"), ("TX_IDENT", Bp.IDENT, "HUNT"),
                             ("TX_DISCARD", None, "DISCARD")):
         p.label(name)
-        p.op(W, Cond.TX_READY, tx=Tx.SYNC, bp=Bp.ZERO)
+        p.op(STAY, Cond.TX_READY, tx=Tx.SYNC, bp=Bp.ZERO)
         nop()                                     # CMD arrives from the buffer
-        p.op(W, Cond.TX_READY, tx=Tx.BUF, bp=Bp.ONE)
+        p.op(STAY, Cond.TX_READY, tx=Tx.BUF, bp=Bp.ONE)
         nop()                                     # TAG arrives
-        p.op(W, Cond.TX_READY, tx=Tx.BUF, ld=Ld.LAST)
-        p.op(W, Cond.TX_READY, tx=Tx.STATUS)
-        p.op(W, Cond.TX_READY, tx=Tx.RLEN_LO)
+        p.op(STAY, Cond.TX_READY, tx=Tx.BUF, ld=Ld.LAST)
+        p.op(STAY, Cond.TX_READY, tx=Tx.STATUS)
+        p.op(STAY, Cond.TX_READY, tx=Tx.RLEN_LO)
         if base is None:                          # no payload
-            p.op(W, Cond.TX_READY, tx=Tx.RLEN_HI)
+            p.op(STAY, Cond.TX_READY, tx=Tx.RLEN_HI)
         else:
-            p.op(W, Cond.TX_READY, tx=Tx.RLEN_HI, bp=base)
+            p.op(STAY, Cond.TX_READY, tx=Tx.RLEN_HI, bp=base)
             p.op(STEP, Cond.RLEN0, name + "_CRC")
             p.label(name + "_DATA")               # the payload byte arrives
-            p.op(W, Cond.TX_READY, tx=Tx.BUF, bp=Bp.INC, rlen=Rlen.DEC)
+            p.op(STAY, Cond.TX_READY, tx=Tx.BUF, bp=Bp.INC, rlen=Rlen.DEC)
             p.op(STEP, Cond.RLEN0, name + "_DATA", inv=True)
             p.label(name + "_CRC")
-        p.op(W, Cond.TX_READY, tx=Tx.CRC_HI)
-        p.op(W, Cond.TX_READY, end, tx=Tx.CRC_LO)
+        p.op(STAY, Cond.TX_READY, tx=Tx.CRC_HI)
+        p.op(STAY, Cond.TX_READY, end, tx=Tx.CRC_LO)
     return p

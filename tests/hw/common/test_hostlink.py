@@ -40,16 +40,23 @@ class Bench:
         self.model = DummyModel()
 
     async def tick(self, ctx, n=1):
+        """n clock cycles; collects the bytes the link sends; True if a byte
+        offered on rx was taken in the last one."""
         for _ in range(n):
-            _, _, valid, payload = await ctx.tick().sample(self.core.tx.valid, self.core.tx.payload)
+            _, _, valid, payload, ready = await ctx.tick().sample(
+                self.core.tx.valid, self.core.tx.payload, self.core.rx.ready)
             if valid:
                 self.out.append(payload)
+        return ready
 
     async def send(self, ctx, data, gap=2):
+        """Bytes into the link's rx stream (each held until taken, as a UART
+        receiver holds it), `gap` idle cycles apart."""
         for b in data:
             ctx.set(self.core.rx.payload, b)
             ctx.set(self.core.rx.valid, 1)
-            await self.tick(ctx)
+            while not await self.tick(ctx):
+                pass
             ctx.set(self.core.rx.valid, 0)
             await self.tick(ctx, gap)
 
@@ -303,6 +310,7 @@ def test_refusals_change_nothing():
 
 def test_load_commit_run():
     """run before commit, wrong checksum, data targets, retransmissions."""
+    DELAY = 3000                    # long enough for four frames while the unit runs
     rng = random.Random(11)
 
     async def scenario(b, ctx):
@@ -334,7 +342,7 @@ def test_load_commit_run():
         # a data target does not clear `loaded`, a model memory does
         await b.write(ctx, make_addr(INP, 0, 0), b"\x05")
         assert (await b.status(ctx))["loaded"]
-        await b.write(ctx, make_addr(REGS, 0, 3), (300).to_bytes(4, "little"))   # run longer
+        await b.write(ctx, make_addr(REGS, 0, 3), (DELAY).to_bytes(4, "little"))  # run longer
         r = await b.exchange(ctx, Cmd.RUN)
         assert r.status == Status.OK
         # its retransmission is answered OK (a new RUN would be refused BUSY)
@@ -346,17 +354,17 @@ def test_load_commit_run():
         r = await b.exchange(ctx, Cmd.WRITE, make_addr(A, 0, 0), b"\x01\x02")
         assert r.status == Status.BUSY
         assert (await b.exchange(ctx, Cmd.RUN)).status == Status.BUSY
-        await b.tick(ctx, 2 * RUN_CYCLES + 300)
+        await b.tick(ctx, 2 * RUN_CYCLES + DELAY)
         st = await b.status(ctx)
         assert st["done"] and not st["busy"] and not st["running"]
         # the unit was busy RUN_CYCLES + 1 + delay cycles; the link counts from the
         # start pulse to the first cycle with done high and busy low
         busy_cycles = int.from_bytes(await b.read(ctx, make_addr(REGS, 0, 2), 4), "little")
-        assert busy_cycles == RUN_CYCLES + 1 + 300
+        assert busy_cycles == RUN_CYCLES + 1 + DELAY
         assert st["run_cycles"] == busy_cycles + 1
         # a RUN retransmitted after the run finished does not start it again
         assert (await b.exchange(ctx, Cmd.RUN)).status == Status.OK
-        await b.tick(ctx, 2 * RUN_CYCLES + 300)
+        await b.tick(ctx, 2 * RUN_CYCLES + DELAY)
         assert (await b.exchange(ctx, Cmd.RUN, tag=b.tag)).status == Status.OK
         st = await b.status(ctx)
         assert st["done"] and not st["busy"]
