@@ -9,7 +9,9 @@ It serves the host bus as the unit contract asks of every unit
 
 `start` makes it busy for `run length` cycles, then `done`; `config_ok` is
 low while the run length is 0 (a start then does nothing); `abort` makes it
-idle on the next cycle. Reads answer one cycle after `re`.
+idle on the next cycle. Reads answer one cycle after `re`. Its address
+decode is registered, as the contract allows (addr_ok a cycle late; the
+link holds an address two cycles before it looks or writes).
 """
 
 from amaranth import Module, Signal
@@ -44,7 +46,8 @@ class NullUnit(wiring.Component):
         bus = self.bus
         length = Signal(16)
         left = Signal(16)
-        ok = bus.addr == (NULL_TARGET << 24)
+        ok = Signal()                   # registered: the link holds addr for two cycles first
+        m.d.sync += ok.eq(bus.addr == (NULL_TARGET << 24))
         m.d.comb += [bus.addr_ok.eq(ok), bus.word_bytes.eq(2), self.config_ok.eq(length != 0)]
         with m.If(bus.we & ok):
             m.d.sync += length.eq(bus.wdata[:16])

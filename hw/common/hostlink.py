@@ -197,12 +197,11 @@ class LinkCore(wiring.Component):
 
         # -- line silence; the received byte (held until an instruction takes or drops it) --
         silence = Signal(range(self.timeout_cycles + 1))
-        quiet = Signal()
-        m.d.comb += quiet.eq(silence == self.timeout_cycles)
+        quiet = Signal()                            # registered: the count reached the timeout
         with m.If(self.rx.valid):
-            m.d.sync += silence.eq(0)
+            m.d.sync += [silence.eq(0), quiet.eq(0)]
         with m.Elif(~quiet):
-            m.d.sync += silence.eq(silence + 1)
+            m.d.sync += [silence.eq(silence + 1), quiet.eq(silence == self.timeout_cycles - 1)]
         got = Signal()
         byte = Signal(8)
         m.d.comb += self.rx.ready.eq(~got)
@@ -262,35 +261,64 @@ class LinkCore(wiring.Component):
         m.d.comb += is_data.eq(Cat(link_tgt, *[target == t for t in self.data_targets]).any())
 
         # -- runs, the watchdog, counters --------------------------------------------------------
-        with m.If((count_error | self.rx_error) & (rx_errors != 0xFFFF)):
+        count_r = Signal()                          # counted a cycle later (off the critical path)
+        m.d.sync += count_r.eq(count_error | self.rx_error)
+        with m.If(count_r & (rx_errors != 0xFFFF)):
             m.d.sync += rx_errors.eq(rx_errors + 1)
+        # the watchdog compares in two registered halves: it fires a cycle after the
+        # run has taken `limit` cycles
+        hit_lo, hit_hi = Signal(), Signal()
+        m.d.sync += [hit_lo.eq(run_cycles[:16] == limit[:16]), hit_hi.eq(run_cycles[16:] == limit[16:])]
         with m.If(start_r):
-            m.d.sync += [running.eq(1), run_cycles.eq(0), aborted.eq(0), wd_fired.eq(0)]
+            m.d.sync += [running.eq(1), run_cycles.eq(0), aborted.eq(0), wd_fired.eq(0),
+                         hit_lo.eq(0), hit_hi.eq(0)]
         with m.Elif(running):
             m.d.sync += run_cycles.eq(run_cycles + 1)
             with m.If(self.done & ~self.busy):
                 m.d.sync += running.eq(0)
-            with m.Elif(run_cycles == limit):
+            with m.Elif(hit_lo & hit_hi):
                 # the watchdog: the unit is idle within its abort latency
                 m.d.sync += [abort_r.eq(1), running.eq(0), aborted.eq(1), wd_fired.eq(1)]
 
         # -- conditions ------------------------------------------------------------------------
-        rlen_eff = Mux((r_status == Status.OK) | (r_status == Status.BAD_CHECKSUM), rlen, 0)
+        # the unit's outputs, registered before the condition multiplexer (they may be
+        # combinational in the unit)
+        busy_r, config_ok_r = Signal(), Signal()
+        m.d.sync += [busy_r.eq(self.busy), config_ok_r.eq(self.config_ok)]
+        # a word the walk may not touch: registered (the walk tests it two instructions
+        # after the address, `first` or `wb` last changed)
+        addr_bad = Signal()
+        m.d.sync += addr_bad.eq(~eff_ok | baddr[16] | (eff_wb == 0) | (eff_wb > db) |
+                                (~first & (eff_wb != wb)))
         fill = Signal(8)
-        dup = (last_valid & (last_tag == rp.data) & (last_crc == crc_rx))
+        # the other conditions: single signals (flags kept exact, or registered compares the
+        # microprogram tests at least one instruction after their inputs last changed), so
+        # the condition multiplexer is the only logic between a register and `met`
+        lz = Signal(init=1)                         # left == 0, kept exact with `left`
+        rz = Signal(init=1)                         # rlen == 0, kept exact with `rlen`
+        late = {c: Signal(name=f"cond_{c.name.lower()}") for c in
+                (Cond.LEFT2, Cond.LEFT4, Cond.OVERSIZE, Cond.DATA, Cond.TIMER_MAX, Cond.DUP,
+                 Cond.DIFF, Cond.IS_SYNC, Cond.CRC_OK)}
+        m.d.sync += [
+            late[Cond.LEFT2].eq(left == 2), late[Cond.LEFT4].eq(left == 4),
+            late[Cond.OVERSIZE].eq(left > maxp), late[Cond.DATA].eq(wbyte < wb),
+            late[Cond.TIMER_MAX].eq(timer == self.bus_timeout),
+            late[Cond.DUP].eq(last_valid & (last_tag == rp.data) & (last_crc == crc_rx)),
+            late[Cond.DIFF].eq(diff | (rp.data != ~csum[:8])),
+            late[Cond.IS_SYNC].eq(byte == SYNC_REQUEST), late[Cond.CRC_OK].eq(crc == 0),
+        ]
+        last_byte = Signal()                        # the bus word's last byte (registered)
+        has_payload = Signal()                      # the answer carries its `rlen` bytes
+        m.d.sync += [last_byte.eq(wbyte == db - 1),
+                     has_payload.eq((r_status == Status.OK) | (r_status == Status.BAD_CHECKSUM))]
         conds = {
-            Cond.TRUE: 1, Cond.GOT: got, Cond.IS_SYNC: byte == SYNC_REQUEST,
-            Cond.QUIET: quiet, Cond.LEFT0: left == 0, Cond.LEFT2: left == 2,
-            Cond.LEFT4: left == 4, Cond.OVERSIZE: left > maxp, Cond.CRC_OK: crc == 0,
-            Cond.DUP: dup, Cond.BUSY: self.busy, Cond.LOADED: loaded,
-            Cond.CONFIG_OK: self.config_ok, Cond.TX_READY: self.tx.ready,
-            Cond.BIT7: bitc == 6, Cond.WORD_END: (wbyte == db - 1) & (bitc == 6),
-            Cond.DATA: wbyte < wb, Cond.FULL: wbyte == db, Cond.K1: k == 1, Cond.K0: k == 0,
-            Cond.ADDR_BAD: (~eff_ok | baddr[16] | (eff_wb == 0) | (eff_wb > db) |
-                            (~first & (eff_wb != wb))),
-            Cond.READ_DONE: ~rd_pending, Cond.TIMER_MAX: timer == self.bus_timeout,
-            Cond.LINK_TARGET: link_tgt, Cond.DIFF: diff | (rp.data != ~csum[:8]),
-            Cond.RLEN0: rlen_eff == 0, Cond.RCV_DONE: rlen == 0,
+            Cond.TRUE: 1, Cond.GOT: got, Cond.QUIET: quiet, Cond.LEFT0: lz,
+            Cond.BUSY: busy_r, Cond.LOADED: loaded, Cond.CONFIG_OK: config_ok_r,
+            Cond.TX_READY: self.tx.ready, Cond.BIT7: bitc == 6,
+            Cond.WORD_END: last_byte & (bitc == 6), Cond.FULL: wbyte == db, Cond.K1: k == 1,
+            Cond.K0: k == 0, Cond.ADDR_BAD: addr_bad, Cond.READ_DONE: ~rd_pending,
+            Cond.LINK_TARGET: link_tgt, Cond.RLEN0: ~has_payload | rz, Cond.RCV_DONE: rz,
+            **late,
         }
         cond = Signal()
         with m.Switch(f["cond"]):
@@ -300,15 +328,26 @@ class LinkCore(wiring.Component):
         met = Signal()                              # the condition, registered in the first cycle
         to_rxto = Signal()                          # ... a byte is awaited and the line is quiet
         handshake = (f["rx"] != Rx.NONE) | (f["tx"] != Tx.NONE)
+        # the fields of an instruction that will act, registered in the first cycle: the
+        # second cycle decodes them straight from flip-flops (ST_KEEP / 0 = nothing)
+        idle = {"st": ST_KEEP}
+        x = {name: Signal(w, name=f"x_{name}", init=idle.get(name, 0)) for name, w in FIELDS
+             if name in ("bp", "rlen", "ld", "rx", "tx", "st", "wsrc", "cs", "pulse", "dec")}
+        # an instruction that waits for the line acts when its byte comes or goes (its
+        # condition is GOT or TX_READY): no need to wait for the condition multiplexer
+        go_next = (~handshake | ((f["rx"] != Rx.NONE) & got) |
+                   ((f["tx"] != Tx.NONE) & self.tx.ready))
+        m.d.sync += [v.eq(idle.get(name, 0)) for name, v in x.items()]
         with m.If(~execute):
             m.d.sync += [met.eq(cond ^ f["inv"]),
                          to_rxto.eq((f["rx"] == Rx.STORE) & ~cond & quiet)]
-        act = Signal()                              # the instruction's actions happen
+            m.d.sync += [v.eq(Mux(go_next, f[name], idle.get(name, 0))) for name, v in x.items()]
+        act = Signal()                              # a bit-serial instruction's actions happen
         mode = f["mode"]
         # bit-serial instructions shift in both cycles: a bit per cycle, their exit
         # condition (BIT7, WORD_END) looks one bit ahead
         burst = (f["sh"] != Sh.HOLD) | (f["cs"] == Cs.BIT)
-        m.d.comb += act.eq(burst | (execute & (met | ~handshake)))
+        m.d.comb += act.eq(burst)
         # a byte received is taken by the instruction waiting for it, or dropped
         with m.If(self.rx.valid & ~got):
             m.d.sync += [got.eq(1), byte.eq(self.rx.payload)]
@@ -332,16 +371,19 @@ class LinkCore(wiring.Component):
 
         # -- actions: one enable per register, decoded from the micro-instruction ----------
         def on(field, *values):
-            return act & Cat(*[f[field] == v for v in values]).any()
+            return Cat(*[x[field] == v for v in values]).any()
 
-        data_bit = rp.data.bit_select(bitc, 1)
-        ld = Mux(f["rx"] != Rx.NONE, byte, rp.data)     # what a byte load takes
-        rx_on = act & (f["rx"] == Rx.STORE)
+        # the buffer byte's bit for the next bit-serial cycle, registered (the byte is
+        # stable from the instruction before a bit-serial one)
+        data_bit = Signal()
+        m.d.sync += data_bit.eq(rp.data.bit_select(Mux(act, bitc + 1, bitc)[:3], 1))
+        ld = Mux(x["rx"] != Rx.NONE, byte, rp.data)     # what a byte load takes
+        rx_on = x["rx"] == Rx.STORE
         pulse = {p: on("pulse", p) for p in Pulse if p != Pulse.NONE}
 
         # buffer pointer
         bp_set = Signal.like(bp)
-        with m.Switch(f["bp"]):
+        with m.Switch(x["bp"]):
             for v, to in ((Bp.ZERO, 0), (Bp.ONE, 1), (Bp.TWO, 2), (Bp.PAY, PAY),
                           (Bp.IDENT, id_base)):
                 with m.Case(v):
@@ -349,11 +391,11 @@ class LinkCore(wiring.Component):
         bp_inc = rx_on | on("bp", Bp.INC)
         with m.If(bp_inc):
             m.d.sync += bp.eq(bp + 1)
-        with m.Elif(act & (f["bp"] > Bp.INC)):
+        with m.Elif(x["bp"] > Bp.INC):
             m.d.sync += bp.eq(bp_set)
         # answer length
         rlen_set = Signal.like(rlen)
-        with m.Switch(f["rlen"]):
+        with m.Switch(x["rlen"]):
             for v, n in ((Rlen.STATUS, STATUS_BYTES), (Rlen.PROBE, PROBE_BYTES), (Rlen.FOUR, 4),
                          (Rlen.IDENT, len(ident))):
                 with m.Case(v):
@@ -361,9 +403,10 @@ class LinkCore(wiring.Component):
             with m.Case(Rlen.LEFT):
                 m.d.comb += rlen_set.eq(left)
         with m.If(on("rlen", Rlen.DEC)):
-            m.d.sync += rlen.eq(rlen - 1)
-        with m.Elif(act & (f["rlen"] > Rlen.DEC)):
-            m.d.sync += rlen.eq(rlen_set)
+            m.d.sync += [rlen.eq(rlen - 1), rz.eq(rlen == 1)]
+        with m.Elif(x["rlen"] > Rlen.DEC):
+            m.d.sync += [rlen.eq(rlen_set), rz.eq(Mux(x["rlen"] == Rlen.LEFT, lz,
+                                                      x["rlen"] == Rlen.ZERO))]
         # bytes loaded from the line or the buffer; counters of a walk
         with m.If(on("ld", Ld.WORD_LO)):
             m.d.sync += [baddr[:8].eq(ld), baddr[16].eq(0)]
@@ -375,13 +418,13 @@ class LinkCore(wiring.Component):
             m.d.sync += pe.eq(ld)
         with m.If(on("ld", Ld.TARGET)):
             m.d.sync += target.eq(ld)
-        dec = act & f["dec"]
+        dec = x["dec"]
         with m.If(on("ld", Ld.LEFT_LO)):
-            m.d.sync += left[:8].eq(ld)
+            m.d.sync += [left[:8].eq(ld), lz.eq((ld == 0) & (left[8:] == 0))]
         with m.Elif(on("ld", Ld.LEFT_HI)):
-            m.d.sync += left[8:].eq(ld)
+            m.d.sync += [left[8:].eq(ld), lz.eq((ld == 0) & (left[:8] == 0))]
         with m.Elif(dec):
-            m.d.sync += left.eq(left - 1)
+            m.d.sync += [left.eq(left - 1), lz.eq(left == 1)]
         with m.If(pulse[Pulse.LATCH_WB]):
             m.d.sync += [wb.eq(eff_wb), k.eq(eff_wb)]
         with m.Elif(pulse[Pulse.RE]):
@@ -398,16 +441,16 @@ class LinkCore(wiring.Component):
         # a sent byte into the answer's CRC
         with m.If(rx_on):
             m.d.sync += crc_rx.eq(Cat(crc_rx[8:], byte))
-        crc_in = Mux(f["rx"] != Rx.NONE, byte, self.tx.payload)
+        crc_in = Mux(x["rx"] != Rx.NONE, byte, self.tx.payload)
         with m.If(pulse[Pulse.CRC_INIT] | on("tx", Tx.SYNC)):
             m.d.sync += crc.eq(crc_register_init(**crc16))
         with m.Elif(rx_on | on("tx", Tx.BUF, Tx.STATUS, Tx.RLEN_LO, Tx.RLEN_HI)):
             m.d.sync += crc.eq(crc_next(crc, crc_in, **crc16))
-        with m.If(act & (f["st"] != ST_KEEP)):
-            m.d.sync += r_status.eq(f["st"])
+        with m.If(x["st"] != ST_KEEP):
+            m.d.sync += r_status.eq(x["st"])
         # bytes written from the link's registers (STATUS, COMMIT, PROBE, READ)
-        fill_on = act & (f["wsrc"] != Wsrc.NONE)
-        m.d.comb += [wp.en.eq(rx_on | fill_on), wp.data.eq(Mux(f["rx"] != Rx.NONE, byte, fill))]
+        fill_on = x["wsrc"] != Wsrc.NONE
+        m.d.comb += [wp.en.eq(rx_on | fill_on), wp.data.eq(Mux(x["rx"] != Rx.NONE, byte, fill))]
         with m.If(pulse[Pulse.DIFF_CLR]):
             m.d.sync += diff.eq(0)
         with m.Elif(on("wsrc", Wsrc.CHECKSUM) & (rp.data != ~csum[:8])):
@@ -425,7 +468,7 @@ class LinkCore(wiring.Component):
         with m.Elif(capture):
             m.d.sync += rd_pending.eq(0)
         # the load checksum: a bit per cycle; a byte rotation to be read
-        cs_bit = on("cs", Cs.BIT)
+        cs_bit = act & (f["cs"] == Cs.BIT)
         cs_rot = on("wsrc", Wsrc.CHECKSUM)
         with m.If(on("cs", Cs.INIT)):
             m.d.sync += csum.eq(sum_init)
@@ -451,7 +494,9 @@ class LinkCore(wiring.Component):
         m.d.sync += [we_r.eq(pulse[Pulse.WE] & ~link_tgt), re_r.eq(pulse[Pulse.RE]),
                      start_r.eq(pulse[Pulse.START])]
         m.d.comb += count_error.eq(pulse[Pulse.ERROR])
-        with m.If(pulse[Pulse.FRAME]):
+        frame_r = Signal()
+        m.d.sync += frame_r.eq(pulse[Pulse.FRAME])
+        with m.If(frame_r):
             m.d.sync += frames.eq(frames + 1)
         with m.If(pulse[Pulse.LOADED]):
             m.d.sync += loaded.eq(1)
@@ -462,7 +507,7 @@ class LinkCore(wiring.Component):
 
         # -- bytes the link writes into the buffer; bytes it sends ----------------------------
         flags = Cat(loaded, self.busy, self.done, running, aborted, wd_fired)
-        with m.Switch(f["wsrc"]):
+        with m.Switch(x["wsrc"]):
             with m.Case(Wsrc.SHREG):
                 m.d.comb += fill.eq(shreg[:8])
             with m.Case(Wsrc.FLAGS):
@@ -479,8 +524,8 @@ class LinkCore(wiring.Component):
                 m.d.comb += fill.eq(run_cycles.word_select(j, 8))
             with m.Case(Wsrc.COUNTERS):
                 m.d.comb += fill.eq(Cat(rx_errors, frames).word_select(j, 8))
-        m.d.comb += self.tx.valid.eq(execute & met & (f["tx"] != Tx.NONE))
-        with m.Switch(f["tx"]):
+        m.d.comb += self.tx.valid.eq(x["tx"] != Tx.NONE)
+        with m.Switch(x["tx"]):
             with m.Case(Tx.SYNC):
                 m.d.comb += self.tx.payload.eq(SYNC_RESPONSE)
             with m.Case(Tx.BUF):
@@ -488,9 +533,9 @@ class LinkCore(wiring.Component):
             with m.Case(Tx.STATUS):
                 m.d.comb += self.tx.payload.eq(r_status)
             with m.Case(Tx.RLEN_LO):
-                m.d.comb += self.tx.payload.eq(rlen_eff[:8])
+                m.d.comb += self.tx.payload.eq(Mux(has_payload, rlen[:8], 0))
             with m.Case(Tx.RLEN_HI):
-                m.d.comb += self.tx.payload.eq(rlen_eff[8:])
+                m.d.comb += self.tx.payload.eq(Mux(has_payload, rlen[8:], 0))
             with m.Case(Tx.CRC_HI):
                 m.d.comb += self.tx.payload.eq(crc[8:])
             with m.Case(Tx.CRC_LO):

@@ -19,8 +19,8 @@ next instruction). A bit-serial instruction (one that shifts the bus word
 or the load checksum) acts in both of its cycles, a bit each, and leaves
 after a whole byte. Two exceptions make waiting for the line cheap: an
 instruction that takes a received byte (`rx`) acts only when one has
-arrived (GOT is its condition), one that sends a byte (`tx`) only when the
-transmitter takes it (TX_READY). A STAY that stores a received byte also
+arrived (its condition must be GOT), one that sends a byte (`tx`) only when
+the transmitter takes it (its condition must be TX_READY). A STAY that stores a received byte also
 leaves for RX_TIMEOUT when the line has been quiet for the inter-byte timeout. A byte
 that arrives while no instruction takes it is dropped, unless the
 instruction is marked `keep` (the steps between the bytes of a frame).
@@ -209,6 +209,10 @@ class Program:
         widths = dict(FIELDS)
         out = []
         for pc, op in enumerate(self.ops):
+            if op.get("rx") and (op["cond"], op.get("inv", False)) != (Cond.GOT, False):
+                raise ValueError(f"micro-instruction {pc}: a byte is taken only on GOT")
+            if op.get("tx") and (op["cond"], op.get("inv", False)) != (Cond.TX_READY, False):
+                raise ValueError(f"micro-instruction {pc}: a byte is sent only on TX_READY")
             f = {n: 0 for n, _ in FIELDS}
             f["st"] = ST_KEEP
             for k, v in op.items():
@@ -277,7 +281,8 @@ def program(*, status, cmd):
     for ld in (Ld.NONE, Ld.NONE, Ld.WORD_LO, Ld.WORD_HI, Ld.PE, Ld.TARGET, Ld.LEFT_LO,
                Ld.LEFT_HI):
         p.op(STAY, Cond.GOT, rx=Rx.STORE, ld=ld)
-    p.op(STEP, Cond.OVERSIZE, "OVERSIZE", rlen=Rlen.LEFT, keep=1)     # LEN stays in `left`
+    p.op(STEP, rlen=Rlen.LEFT, keep=1)           # LEN stays in `left`
+    p.op(STEP, Cond.OVERSIZE, "OVERSIZE", keep=1)
     p.op(STEP, Cond.LEFT0, "RX_CRC", keep=1)
     p.label("RX_PAYLOAD")
     p.op(STAY, Cond.GOT, rx=Rx.STORE, rlen=Rlen.DEC)
@@ -285,6 +290,7 @@ def program(*, status, cmd):
     p.label("RX_CRC")
     p.op(STAY, Cond.GOT, rx=Rx.STORE)
     p.op(STAY, Cond.GOT, rx=Rx.STORE)
+    nop()
     reply(Cond.CRC_OK, S.BAD_CRC, inv=True, pulse=Pulse.ERROR, to="TX_DISCARD")
     p.op(STEP, pulse=Pulse.FRAME, bp=Bp.ZERO)
     nop()                                         # CMD arrives from the buffer
@@ -407,6 +413,7 @@ def program(*, status, cmd):
         p.op(STEP, ld=ld, bp=Bp.INC)
     p.label("W_WORD")
     p.op(STEP, pulse=Pulse.WALK)                  # the payload's byte arrives meanwhile
+    nop()
     p.label("W_BYTE")
     p.op(STEP, Cond.FULL, "W_WE")
     p.op(STEP, Cond.DATA, "W_PAD", inv=True)
