@@ -37,6 +37,10 @@ from ..hw.systolic.params import SystolicParams, TARGETS
 from .clocking import BoardClock
 from .board import BoardError
 
+#: the host link's microprogram block RAM is registered on families whose block RAM
+#: is slow to answer (hw/common/hostlink.py `code_latency`)
+CODE_LATENCY = {"ice40": 1, "ecp5": 2}
+
 __all__ = ["BoardTop", "DESIGNS", "STATUS_LEDS", "DEFAULT_WATCHDOG_SECONDS", "unit_ports"]
 
 DESIGNS = ("eie", "systolic", "link")
@@ -105,7 +109,8 @@ class BoardTop(Elaboratable):
         m.submodules.link = link = HostLink(
             design=self.design, params=self.identify_params(),
             clocks_per_bit=self.clocks_per_bit, data_targets=DATA_TARGETS[self.design],
-            loaded_at_reset=self.loaded_at_reset, watchdog_cycles=self.watchdog_cycles)
+            loaded_at_reset=self.loaded_at_reset, watchdog_cycles=self.watchdog_cycles,
+            code_latency=CODE_LATENCY.get(board.family, 1))
         abort, config_ok = unit_ports(unit)
         if abort is None:
             m.submodules.unit = ResetInserter(link.abort)(unit)

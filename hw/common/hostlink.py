@@ -96,7 +96,10 @@ class LinkCore(wiring.Component):
     memories come up holding a model, e.g. baked into the bitstream),
     `bus_timeout` (cycles to wait for rvalid, and for `busy` to fall after
     an abort), `watchdog_cycles` (the run watchdog after reset),
-    `data_bytes` (the widest word of any target, 1..8).
+    `data_bytes` (the widest word of any target, 1..8), `code_latency` (1:
+    the microprogram's block RAM output is used directly, an instruction
+    takes two cycles; 2: it is registered first, three cycles, for FPGAs
+    whose block RAM is slow to answer, such as ECP5's).
 
     Ports (directions as the link sees them):
 
@@ -114,7 +117,9 @@ class LinkCore(wiring.Component):
 
     def __init__(self, *, design, params, timeout_cycles, max_payload=DEFAULT_MAX_PAYLOAD,
                  link_info=None, data_targets=(), loaded_at_reset=False, bus_timeout=255,
-                 watchdog_cycles=DEFAULT_WATCHDOG_CYCLES, data_bytes=8):
+                 watchdog_cycles=DEFAULT_WATCHDOG_CYCLES, data_bytes=8, code_latency=1):
+        if code_latency not in (1, 2):
+            raise ValueError(f"code_latency must be 1 or 2, got {code_latency!r}")
         if not isinstance(max_payload, int) or not MIN_MAX_PAYLOAD <= max_payload <= 0xFFFF:
             raise ValueError(f"max_payload must be an integer in [{MIN_MAX_PAYLOAD}, 65535], "
                              f"got {max_payload!r}")
@@ -137,6 +142,7 @@ class LinkCore(wiring.Component):
         self.data_targets = tuple(sorted(set(data_targets)))
         self.loaded_at_reset, self.bus_timeout = bool(loaded_at_reset), bus_timeout
         self.watchdog_cycles, self.data_bytes = watchdog_cycles, data_bytes
+        self.code_latency = code_latency
         self.link_info = {"max_payload": max_payload, "timeout_cycles": timeout_cycles,
                           **dict(link_info or {}), "watchdog_cycles": watchdog_cycles}
         self.identify_bytes = identify_bytes(design, self.params, self.link_info)
@@ -176,20 +182,35 @@ class LinkCore(wiring.Component):
         rp = buf.read_port()
         bp = Signal(range(depth + 1))
         m.d.comb += [rp.addr.eq(bp), wp.addr.eq(bp)]
+        if self.code_latency == 1:
+            rd = rp.data                            # the buffer's byte at bp
+        else:                                       # registered too: a cycle later, still in time
+            rd = Signal(8)                          # for an instruction of three cycles
+            m.d.sync += rd.eq(rp.data)
 
-        # -- the sequencer: a micro-instruction every two cycles from block RAM --------------
+        # -- the sequencer: a micro-instruction every two cycles from block RAM (three with
+        #    code_latency 2: the block RAM's output registered, for ECP5's slow one) ------
         m.submodules.code = rom = Memory(shape=self.code_width, depth=len(code), init=code)
         crp = rom.read_port()
         pc = Signal(range(len(code)))
         npc = Signal.like(pc)
-        execute = Signal()                          # the instruction's second cycle
-        ui = crp.data
+        evaluate = Signal()                         # the instruction's condition cycle
+        execute = Signal()                          # ... and its action cycle
+        if self.code_latency == 1:
+            ui = crp.data
+            m.d.comb += evaluate.eq(~execute)
+            m.d.sync += execute.eq(~execute)
+        else:
+            ui = Signal(self.code_width)
+            fetch = Signal(init=1)                  # the cycle the instruction is registered
+            m.d.sync += [fetch.eq(execute), evaluate.eq(fetch), execute.eq(evaluate)]
+            with m.If(fetch):
+                m.d.sync += ui.eq(crp.data)
         f = {}
         pos = 0
         for name, w in FIELDS:
             f[name] = ui[pos:pos + w]
             pos += w
-        m.d.sync += execute.eq(~execute)
         m.d.comb += [crp.addr.eq(npc), crp.en.eq(execute | ResetSignal())]
         with m.If(execute):
             m.d.sync += pc.eq(npc)
@@ -303,8 +324,8 @@ class LinkCore(wiring.Component):
             late[Cond.LEFT2].eq(left == 2), late[Cond.LEFT4].eq(left == 4),
             late[Cond.OVERSIZE].eq(left > maxp), late[Cond.DATA].eq(wbyte < wb),
             late[Cond.TIMER_MAX].eq(timer == self.bus_timeout),
-            late[Cond.DUP].eq(last_valid & (last_tag == rp.data) & (last_crc == crc_rx)),
-            late[Cond.DIFF].eq(diff | (rp.data != ~csum[:8])),
+            late[Cond.DUP].eq(last_valid & (last_tag == rd) & (last_crc == crc_rx)),
+            late[Cond.DIFF].eq(diff | (rd != ~csum[:8])),
             late[Cond.IS_SYNC].eq(byte == SYNC_REQUEST), late[Cond.CRC_OK].eq(crc == 0),
         ]
         last_byte = Signal()                        # the bus word's last byte (registered)
@@ -338,7 +359,7 @@ class LinkCore(wiring.Component):
         go_next = (~handshake | ((f["rx"] != Rx.NONE) & got) |
                    ((f["tx"] != Tx.NONE) & self.tx.ready))
         m.d.sync += [v.eq(idle.get(name, 0)) for name, v in x.items()]
-        with m.If(~execute):
+        with m.If(evaluate):
             m.d.sync += [met.eq(cond ^ f["inv"]),
                          to_rxto.eq((f["rx"] == Rx.STORE) & ~cond & quiet)]
             m.d.sync += [v.eq(Mux(go_next, f[name], idle.get(name, 0))) for name, v in x.items()]
@@ -347,7 +368,7 @@ class LinkCore(wiring.Component):
         # bit-serial instructions shift in both cycles: a bit per cycle, their exit
         # condition (BIT7, WORD_END) looks one bit ahead
         burst = (f["sh"] != Sh.HOLD) | (f["cs"] == Cs.BIT)
-        m.d.comb += act.eq(burst)
+        m.d.comb += act.eq(burst & (evaluate | execute))
         # a byte received is taken by the instruction waiting for it, or dropped
         with m.If(self.rx.valid & ~got):
             m.d.sync += [got.eq(1), byte.eq(self.rx.payload)]
@@ -355,7 +376,7 @@ class LinkCore(wiring.Component):
             m.d.sync += got.eq(0)
 
         # -- next micro-instruction (in the second cycle) ---------------------------------------
-        idx = Mux(rp.data[4:] == 0, rp.data[:4], 0)
+        idx = Mux(rd[4:] == 0, rd[:4], 0)
         with m.If(ResetSignal()):
             m.d.comb += npc.eq(0)
         with m.Elif(mode == Mode.DISPATCH):
@@ -376,8 +397,8 @@ class LinkCore(wiring.Component):
         # the buffer byte's bit for the next bit-serial cycle, registered (the byte is
         # stable from the instruction before a bit-serial one)
         data_bit = Signal()
-        m.d.sync += data_bit.eq(rp.data.bit_select(Mux(act, bitc + 1, bitc)[:3], 1))
-        ld = Mux(x["rx"] != Rx.NONE, byte, rp.data)     # what a byte load takes
+        m.d.sync += data_bit.eq(rd.bit_select(Mux(act, bitc + 1, bitc)[:3], 1))
+        ld = Mux(x["rx"] != Rx.NONE, byte, rd)     # what a byte load takes
         rx_on = x["rx"] == Rx.STORE
         pulse = {p: on("pulse", p) for p in Pulse if p != Pulse.NONE}
 
@@ -453,7 +474,7 @@ class LinkCore(wiring.Component):
         m.d.comb += [wp.en.eq(rx_on | fill_on), wp.data.eq(Mux(x["rx"] != Rx.NONE, byte, fill))]
         with m.If(pulse[Pulse.DIFF_CLR]):
             m.d.sync += diff.eq(0)
-        with m.Elif(on("wsrc", Wsrc.CHECKSUM) & (rp.data != ~csum[:8])):
+        with m.Elif(on("wsrc", Wsrc.CHECKSUM) & (rd != ~csum[:8])):
             m.d.sync += diff.eq(1)
         with m.If(on("wsrc", Wsrc.RUN, Wsrc.COUNTERS)):
             m.d.sync += j.eq(j + 1)
@@ -529,7 +550,7 @@ class LinkCore(wiring.Component):
             with m.Case(Tx.SYNC):
                 m.d.comb += self.tx.payload.eq(SYNC_RESPONSE)
             with m.Case(Tx.BUF):
-                m.d.comb += self.tx.payload.eq(rp.data)
+                m.d.comb += self.tx.payload.eq(rd)
             with m.Case(Tx.STATUS):
                 m.d.comb += self.tx.payload.eq(r_status)
             with m.Case(Tx.RLEN_LO):
@@ -549,14 +570,16 @@ class HostLink(wiring.Component):
     Parameters: `design`, `params` (IDENTIFY data), `clocks_per_bit`
     (clock frequency / baud rate), `timeout_bits` (inter-byte timeout in bit
     times), and LinkCore's `max_payload`, `data_targets`,
-    `loaded_at_reset`, `bus_timeout`, `watchdog_cycles`, `data_bytes`.
+    `loaded_at_reset`, `bus_timeout`, `watchdog_cycles`, `data_bytes`,
+    `code_latency`.
 
     Ports: `rx` (UART pin in, idles high), `tx` (UART pin out), `bus`,
     `start`, `abort`, `busy`, `done`, `config_ok`, `loaded` (as LinkCore)."""
 
     def __init__(self, *, design, params, clocks_per_bit, timeout_bits=DEFAULT_TIMEOUT_BITS,
                  max_payload=DEFAULT_MAX_PAYLOAD, data_targets=(), loaded_at_reset=False,
-                 bus_timeout=255, watchdog_cycles=DEFAULT_WATCHDOG_CYCLES, data_bytes=8):
+                 bus_timeout=255, watchdog_cycles=DEFAULT_WATCHDOG_CYCLES, data_bytes=8,
+                 code_latency=1):
         self.clocks_per_bit, self.timeout_bits = clocks_per_bit, timeout_bits
         self.uart_rx = UARTRx(clocks_per_bit)
         self.uart_tx = UARTTx(clocks_per_bit)
@@ -565,6 +588,7 @@ class HostLink(wiring.Component):
                              max_payload=max_payload, data_targets=data_targets,
                              loaded_at_reset=loaded_at_reset, bus_timeout=bus_timeout,
                              watchdog_cycles=watchdog_cycles, data_bytes=data_bytes,
+                             code_latency=code_latency,
                              link_info={"clocks_per_bit": clocks_per_bit,
                                         "timeout_bits": timeout_bits})
         super().__init__({

@@ -268,7 +268,7 @@ def program(*, status, cmd):
             p.op(STEP)
 
     # ---- 0: after reset; RX_TIMEOUT: the line went quiet inside a frame ----------------
-    p.op(STEP, to="HUNT")
+    p.op(STEP, to="HUNT", keep=1)
     p.label("RX_TIMEOUT")
     answer(S.TIMEOUT, pulse=Pulse.ERROR)
 

@@ -11,7 +11,12 @@ top-level (boards.top.BoardTop: HostLink + EIEArray) simulated in Verilator
   right checksum;
 - refusals (write past the end of a memory, run before the load finished,
   wrong checksum, a load cut off, a board generated for other parameters)
-  leave no runnable partial model.
+  leave no runnable partial model;
+- no frame sequence can hang the unit (issue 10): a layer count outside
+  1 .. max_layers, a committed "model" of nothing but a layer count, a run
+  longer than the watchdog, ABORT while the unit runs; each ends with the
+  board idle and answering, the model memories intact, and the next load
+  and run bit-exact.
 """
 
 import numpy as np
@@ -23,11 +28,14 @@ from eiegen.sim import eie_harness
 from eiegen.sim.testdata import random_compressed_model, random_input
 from eiegen.sw.errors import LinkError
 from eiegen.sw.image import write_image
-from eiegen.sw.linkimage import image_frames, load_writes, load_checksum_of
+from eiegen.sw.linkimage import (image_frames, load_writes, load_checksum_of, NUM_LAYERS_REG,
+                                 watchdog_cycles)
+from eiegen.sim.board_top import SIM_WATCHDOG_CYCLES
 from eiegen.sw.link import protocol as P
 from eiegen.sw.link.protocol import Cmd, Status, LinkRefused, LinkTimeout
-from eiegen.sw.link.client import LinkClient
+from eiegen.sw.link.client import LinkClient, RunAborted
 from eiegen.sw.packer import pack
+from eiegen.boards.top import DATA_TARGETS
 
 # the simulated board's array; fifo_depth is the default, so `eiegen run
 # --port sim` on an image packed for these parameters reuses the build
@@ -193,7 +201,8 @@ def test_refusals_leave_no_runnable_model(built, case, tmp_path):
         # a complete load runs; one more model word written afterwards stops it again
         client.load(image)
         check_bit_exact(image, inputs[:1], client.infer(image, inputs[:1]))
-        client.write(writes[-2][0], writes[-2][1])
+        model_write = [w for w in writes if w[0] >> 24 not in DATA_TARGETS["eie"]][-1]
+        client.write(*model_write)
         not_runnable()
         # an image for other generator parameters is refused before anything is written
         other = pack(random_compressed_model(np.random.default_rng(1), [30, 10], 0.4),
@@ -261,3 +270,154 @@ def test_load_and_run_icarus(case, tmp_path):
         client.load(image)
         assert client.stats.retries == 2
         check_bit_exact(image, inputs, client.infer(image, inputs))
+
+
+# -- no frame sequence can hang the unit ------------------------------------------------------
+
+# a model that runs long enough (about 7000 cycles) for frames to arrive while it runs
+LONG = PARAMS.replace(spmat_depth=4096, ptr_depth=256, bias_depth=128)
+CTRL_LAYERS = P.make_addr(MEMORY_IDS["control"], 0, NUM_LAYERS_REG)
+
+
+def _unit_has(port):
+    """Whether the EIE array has `port` (the unit contract's abort / config_ok)."""
+    from eiegen.hw.eie.array import EIEArray
+    unit = EIEArray(LONG)
+    unit._MustUse__used = True
+    return hasattr(unit, port)
+
+
+@pytest.fixture(scope="module")
+def built_long():
+    return BH.build(LONG)
+
+
+@pytest.fixture(scope="module")
+def long_case():
+    rng = np.random.default_rng(21)
+    model = random_compressed_model(rng, [64, 64, 64, 64, 40], [0.9, 0.9, 0.9, 0.9])
+    image = pack(model, LONG)
+    return image, random_input(rng, 64, 1.0, batch=2)
+
+
+def check_long(image, inputs, res):
+    rep = eie_harness.check(image, inputs, {"outputs": res.outputs, "counters": res.counters},
+                            fifo_depth=LONG.fifo_depth)
+    assert rep["mismatches"] == 0 and rep["cycles_equal"], rep["first_mismatches"]
+
+
+def model_words(client, image):
+    """Every word the load wrote to a model memory, read back: {addr: payload}."""
+    return {a: client.read(a, len(p)) for a, p in load_writes(image)
+            if a >> 24 not in DATA_TARGETS["eie"] and a >> 24 < P.LINK_TARGET}
+
+
+def idle_and_answering(client, image, inputs):
+    """The board is idle, answers every command, and a new load and run are exact."""
+    st = client.status()
+    assert not st["busy"] and not st["running"], st
+    client.load(image)
+    res = client.infer(image, inputs)
+    check_long(image, inputs, res)
+    return res
+
+
+@pytest.mark.parametrize("count", [LONG.max_layers + 1, 0xFFFF])
+def test_layer_count_out_of_range_cannot_hang(built_long, long_case, tmp_path, count):
+    """WRITE control word 1 (a data target: the model stays committed) with a
+    layer count outside 1 .. max_layers, then RUN: the unit refuses it
+    (BAD_CONFIG) or, a unit without config_ok, the watchdog the load set from
+    the model aborts the run."""
+    image, inputs = long_case
+    with BH.SimBoard(LONG, built=built_long, test_dir=tmp_path / "sim") as board:
+        client = LinkClient(board.transport)
+        client.load(image)
+        client.write(CTRL_LAYERS, P.pack_words([count], 4))
+        assert client.status()["loaded"]
+        if _unit_has("config_ok"):
+            with pytest.raises(LinkRefused, match="BAD_CONFIG") as e:
+                client.run_unit()
+            assert e.value.status == Status.BAD_CONFIG
+            assert not client.status()["running"]
+        else:
+            client.run_unit()
+            with pytest.raises(RunAborted, match="watchdog"):
+                client.wait_done()
+            st = client.status()
+            assert st["watchdog"] and st["aborted"]
+            assert st["run_cycles"] > client.watchdog() == watchdog_cycles(image)
+        idle_and_answering(client, image, inputs[:1])
+
+
+def test_fresh_board_with_only_a_layer_count(built_long, long_case, tmp_path):
+    """BEGIN; WRITE control word 1 = 3; COMMIT; RUN on a board that never held
+    a model: the layer table is whatever the memories hold. The board comes
+    up with a finite watchdog, so the run ends (or is refused) either way."""
+    image, inputs = long_case
+    with BH.SimBoard(LONG, built=built_long, test_dir=tmp_path / "sim") as board:
+        client = LinkClient(board.transport)
+        client.identify()
+        assert client.watchdog() == SIM_WATCHDOG_CYCLES
+        assert client.ident["link"]["watchdog_cycles"] == SIM_WATCHDOG_CYCLES
+        write = (CTRL_LAYERS, P.pack_words([3], 4))
+        client.begin()
+        client.write(*write)
+        assert client.commit(P.load_checksum([write])) == P.load_checksum([write])
+        try:
+            client.run_unit()
+        except LinkRefused as e:
+            assert e.status == Status.BAD_CONFIG and _unit_has("config_ok")
+        else:
+            try:
+                st = client.wait_done()
+                assert st["done"]
+            except RunAborted:
+                st = client.status()
+                assert st["watchdog"] and st["run_cycles"] > SIM_WATCHDOG_CYCLES
+        idle_and_answering(client, image, inputs[:1])
+
+
+def test_a_run_longer_than_the_watchdog_is_aborted(built_long, long_case, tmp_path):
+    image, inputs = long_case
+    with BH.SimBoard(LONG, built=built_long, test_dir=tmp_path / "sim") as board:
+        client = LinkClient(board.transport)
+        client.load(image)
+        assert client.watchdog() == watchdog_cycles(image)
+        cycles = client.infer(image, inputs[:1]).counters[0]["cycles"]
+        assert cycles > 5000
+        limit = cycles // 2
+        client.set_watchdog(limit)
+        assert client.status()["loaded"]               # the watchdog is a data target
+        with pytest.raises(RunAborted, match=f"watchdog of {limit} cycles"):
+            client.infer(image, inputs[:1])
+        st = client.status()
+        assert st["watchdog"] and st["aborted"] and not st["done"]
+        assert limit < st["run_cycles"] <= limit + 2
+        if _unit_has("abort"):                          # the model and layer count survive
+            client.set_watchdog(watchdog_cycles(image))
+            check_long(image, inputs[:1], client.infer(image, inputs[:1]))
+        idle_and_answering(client, image, inputs)
+        assert not client.status()["aborted"]
+
+
+def test_abort_while_busy_keeps_the_model(built_long, long_case, tmp_path):
+    image, inputs = long_case
+    with BH.SimBoard(LONG, built=built_long, test_dir=tmp_path / "sim") as board:
+        client = LinkClient(board.transport)
+        client.load(image)
+        before = model_words(client, image)
+        assert before == {a: p for a, p in load_writes(image) if a in before}
+        client.run_unit()
+        assert client.status()["busy"]
+        with pytest.raises(LinkRefused, match="BUSY"):
+            client.begin()
+        st = client.abort()
+        assert st["aborted"] and not st["watchdog"]
+        assert not st["busy"] and not st["running"] and not st["done"] and st["loaded"]
+        assert model_words(client, image) == before
+        # ABORT while idle changes nothing
+        st2 = client.abort()
+        assert (st2["loaded"], st2["busy"], st2["running"]) == (True, False, False)
+        if _unit_has("abort"):                          # runs again without a new load
+            check_long(image, inputs[:1], client.infer(image, inputs[:1]))
+        idle_and_answering(client, image, inputs)

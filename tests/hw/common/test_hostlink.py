@@ -25,11 +25,11 @@ REGS = DUMMY_TARGETS["regs"].id
 
 
 class Bench:
-    def __init__(self, *, timeout=TIMEOUT, loaded_at_reset=False, max_payload=256):
+    def __init__(self, *, timeout=TIMEOUT, loaded_at_reset=False, max_payload=256, code_latency=1):
         self.m = m = Module()
         self.core = core = LinkCore(design=DESIGN, params=PARAMS, timeout_cycles=timeout,
                                     max_payload=max_payload, data_targets=DATA_TARGETS,
-                                    loaded_at_reset=loaded_at_reset)
+                                    loaded_at_reset=loaded_at_reset, code_latency=code_latency)
         self.unit = unit = DummyUnit()
         m.submodules.core = core
         m.submodules.unit = unit
@@ -60,7 +60,7 @@ class Bench:
             ctx.set(self.core.rx.valid, 0)
             await self.tick(ctx, gap)
 
-    async def response(self, ctx, max_cycles=4000):
+    async def response(self, ctx, max_cycles=20000):
         for _ in range(max_cycles):
             if len(self.out) >= P.RESPONSE_HEADER and len(self.out) >= P.response_length(self.out):
                 n = P.response_length(self.out)
@@ -146,7 +146,8 @@ def test_identify_probe_and_status():
     Bench().run(scenario)
 
 
-def test_write_read_every_word_size():
+@pytest.mark.parametrize("code_latency", [1, 2])
+def test_write_read_every_word_size(code_latency):
     rng = random.Random(1)
 
     async def scenario(b, ctx):
@@ -166,7 +167,7 @@ def test_write_read_every_word_size():
         assert await b.read(ctx, make_addr(REGS, 0, 0), 16) == (
             bytes(4) + bytes(4) + bytes(4) + (0xDEADBEEF).to_bytes(4, "little"))
 
-    Bench().run(scenario)
+    Bench(code_latency=code_latency).run(scenario)
 
 
 def _fault_scenario(mutate, expect, *, quiet_after=True):
@@ -308,7 +309,8 @@ def test_refusals_change_nothing():
     Bench().run(scenario)
 
 
-def test_load_commit_run():
+@pytest.mark.parametrize("code_latency", [1, 2])
+def test_load_commit_run(code_latency):
     """run before commit, wrong checksum, data targets, retransmissions."""
     DELAY = 3000                    # long enough for four frames while the unit runs
     rng = random.Random(11)
@@ -376,7 +378,7 @@ def test_load_commit_run():
         assert not (await b.status(ctx))["loaded"]
         assert (await b.exchange(ctx, Cmd.RUN)).status == Status.NOT_LOADED
 
-    Bench().run(scenario)
+    Bench(code_latency=code_latency).run(scenario)
 
 
 def test_loaded_at_reset_and_begin_clears():
