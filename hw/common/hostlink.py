@@ -318,25 +318,23 @@ class LinkCore(wiring.Component):
         lz = Signal(init=1)                         # left == 0, kept exact with `left`
         rz = Signal(init=1)                         # rlen == 0, kept exact with `rlen`
         late = {c: Signal(name=f"cond_{c.name.lower()}") for c in
-                (Cond.LEFT2, Cond.LEFT4, Cond.OVERSIZE, Cond.DATA, Cond.TIMER_MAX, Cond.DUP,
+                (Cond.LEFT2, Cond.LEFT4, Cond.OVERSIZE, Cond.TIMER_MAX, Cond.DUP,
                  Cond.DIFF, Cond.IS_SYNC, Cond.CRC_OK)}
         m.d.sync += [
             late[Cond.LEFT2].eq(left == 2), late[Cond.LEFT4].eq(left == 4),
-            late[Cond.OVERSIZE].eq(left > maxp), late[Cond.DATA].eq(wbyte < wb),
+            late[Cond.OVERSIZE].eq(left > maxp),
             late[Cond.TIMER_MAX].eq(timer == self.bus_timeout),
             late[Cond.DUP].eq(last_valid & (last_tag == rd) & (last_crc == crc_rx)),
             late[Cond.DIFF].eq(diff | (rd != ~csum[:8])),
             late[Cond.IS_SYNC].eq(byte == SYNC_REQUEST), late[Cond.CRC_OK].eq(crc == 0),
         ]
-        last_byte = Signal()                        # the bus word's last byte (registered)
         has_payload = Signal()                      # the answer carries its `rlen` bytes
-        m.d.sync += [last_byte.eq(wbyte == db - 1),
-                     has_payload.eq((r_status == Status.OK) | (r_status == Status.BAD_CHECKSUM))]
+        m.d.sync += has_payload.eq((r_status == Status.OK) | (r_status == Status.BAD_CHECKSUM))
         conds = {
             Cond.TRUE: 1, Cond.GOT: got, Cond.QUIET: quiet, Cond.LEFT0: lz,
             Cond.BUSY: busy_r, Cond.LOADED: loaded, Cond.CONFIG_OK: config_ok_r,
             Cond.TX_READY: self.tx.ready, Cond.BIT7: bitc == 6,
-            Cond.WORD_END: last_byte & (bitc == 6), Cond.FULL: wbyte == db, Cond.K1: k == 1,
+            Cond.FULL: wbyte == wb, Cond.K1: k == 1,
             Cond.K0: k == 0, Cond.ADDR_BAD: addr_bad, Cond.READ_DONE: ~rd_pending,
             Cond.LINK_TARGET: link_tgt, Cond.RLEN0: ~has_payload | rz, Cond.RCV_DONE: rz,
             **late,
@@ -366,7 +364,7 @@ class LinkCore(wiring.Component):
         act = Signal()                              # a bit-serial instruction's actions happen
         mode = f["mode"]
         # bit-serial instructions shift in both cycles: a bit per cycle, their exit
-        # condition (BIT7, WORD_END) looks one bit ahead
+        # condition (BIT7) looks one bit ahead
         burst = (f["sh"] != Sh.HOLD) | (f["cs"] == Cs.BIT)
         m.d.comb += act.eq(burst & (evaluate | execute))
         # a byte received is taken by the instruction waiting for it, or dropped
@@ -481,9 +479,18 @@ class LinkCore(wiring.Component):
         # the bus word: a read's answer, or a bit per cycle
         capture = rd_pending & bus.rvalid
         shift = act & f["sh"][1]                    # Sh.DATA or Sh.ZERO
+        # a shift moves the word's wb bytes right a bit, takes the new bit in at the top of
+        # byte wb - 1 and clears the bytes above: after 8 x wb shifts the word is aligned
+        shifted = []
+        in_bit = data_bit & ~f["sh"][0]
+        for b in range(db):
+            keep_b = b < wb                         # byte b is part of the word
+            top_b = b == wb - 1                     # the new bit enters at its bit 7
+            nxt = shreg[8 * b + 8] if b + 1 < db else 0
+            shifted += [Mux(keep_b, shreg[8 * b + i + 1], 0) for i in range(7)]
+            shifted.append(Mux(keep_b, Mux(top_b, in_bit, nxt), 0))
         with m.If(capture | shift):
-            m.d.sync += shreg.eq(Mux(capture, bus.rdata,
-                                     Cat(shreg[1:], data_bit & ~f["sh"][0])))
+            m.d.sync += shreg.eq(Mux(capture, bus.rdata, Cat(*shifted)))
         with m.If(pulse[Pulse.RE]):
             m.d.sync += rd_pending.eq(1)
         with m.Elif(capture):

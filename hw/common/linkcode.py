@@ -56,8 +56,6 @@ class Cond(enum.IntEnum):
     CONFIG_OK = 12
     TX_READY = 13
     BIT7 = 14        # the byte's last bit comes next (a bit-serial instruction ends)
-    WORD_END = 15    # ... and it is the last byte of a bus word
-    DATA = 16        # the byte of the bus word is a data byte (not padding)
     FULL = 17        # every byte of the bus word is in
     K1 = 18          # the last byte of a word (check walk)
     K0 = 19          # no byte of the word left (read walk)
@@ -138,7 +136,10 @@ class Wsrc(enum.IntEnum):
 
 
 class Sh(enum.IntEnum):
-    """The bus word shift register (a read's answer loads it by itself)."""
+    """The bus word shift register (a read's answer loads it by itself): a
+    shift moves its word_bytes bytes right by a bit, the new bit entering at
+    the top of the word, so that after 8 x word_bytes shifts a written word
+    is aligned."""
     HOLD = 0
     DATA = 2         # shift in the buffer byte's bit
     ZERO = 3         # shift in a zero
@@ -399,7 +400,7 @@ def program(*, status, cmd):
 
     # WRITE: check; the load checksum continues over ADDR, LEN (which also
     # reloads the word address and the length) and the payload; each word's
-    # bits shift into the bus word, padded with zero bytes, and one `we` writes it
+    # bits shift into the bus word, and one `we` writes it
     p.label("WRITE")
     reply(Cond.DUP, S.OK, rlen=Rlen.ZERO)
     reply(Cond.BUSY, S.BUSY)
@@ -416,12 +417,9 @@ def program(*, status, cmd):
     nop()
     p.label("W_BYTE")
     p.op(STEP, Cond.FULL, "W_WE")
-    p.op(STEP, Cond.DATA, "W_PAD", inv=True)
     p.op(STAY, Cond.BIT7, sh=Sh.DATA, cs=Cs.BIT)
     p.op(STEP, bp=Bp.INC, dec=1)
     p.op(STEP, to="W_BYTE")                       # the next byte arrives meanwhile
-    p.label("W_PAD")
-    p.op(STAY, Cond.WORD_END, "W_WE", sh=Sh.ZERO)
     p.label("W_WE")
     p.op(STEP, pulse=Pulse.WE)
     p.op(STEP, pulse=Pulse.NEXT_WORD)             # `we` is high in this cycle

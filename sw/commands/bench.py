@@ -10,7 +10,8 @@ HELP = "run the benchmarks (tables printed, plots saved under build/bench/)"
 
 
 def add_arguments(p):
-    p.add_argument("names", nargs="*", help="benchmarks to run (default: all); see --list")
+    p.add_argument("names", nargs="*", help="benchmarks to run (default: all but the slow ones "
+                                            "marked in --list, e.g. qor); see --list")
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     p.add_argument("--quick", action="store_true", help="smaller problem sizes (for a smoke run)")
     p.add_argument("-o", "--out", default="build/bench", help="folder for plots and JSON (default %(default)s)")
@@ -21,7 +22,8 @@ def run(args):
     mods = discover()
     if args.list:
         for name, mod in mods:
-            print(f"{name:20s} {getattr(mod, 'TITLE', '')}")
+            extra = "" if getattr(mod, "DEFAULT", True) else "  [only when named]"
+            print(f"{name:20s} {getattr(mod, 'TITLE', '')}{extra}")
         return 0
     known = {name for name, _ in mods}
     for n in args.names:
@@ -32,6 +34,8 @@ def run(args):
     for name, mod in mods:
         if args.names and name not in args.names:
             continue
+        if not args.names and not getattr(mod, "DEFAULT", True):
+            continue                    # slow ones (qor: place and route) run only when named
         print(f"\n=== {name}: {getattr(mod, 'TITLE', '')} ===", flush=True)
         t0 = time.perf_counter()
         mod.run(quick=args.quick, out_dir=out)

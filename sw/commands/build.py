@@ -9,7 +9,9 @@ HELP = "build a bitstream for a board: EIE array or systolic unit, host link, re
 DESCRIPTION = """Elaborate the board's top-level (clock, host link on the UART, the unit, status
 LEDs), synthesise, place and route and pack it with the yowasp tools, and print
 the report: logic, DSPs, block RAMs, SPRAMs used of available, Fmax against the
-clock the top runs at. Exits non-zero when timing is not met (the reports stay
+clock the top runs at, the peak throughput at that clock (2 x multipliers x f)
+and, with an image (--image, or --report-image), the cycle model's cycles and
+microseconds per inference and the effective GOP/s on that model. Exits non-zero when timing is not met (the reports stay
 in the output folder, the bitstream does not).
 
 The weights are either baked into block RAM from an image (--image), or left as
@@ -42,6 +44,9 @@ def add_arguments(p):
                        ("fifo_depth", "activation queue depth"), ("max_layers", "layers an image may hold")):
         g.add_argument("--" + name.replace("_", "-"), type=int, dest=name, metavar="N", help=what)
     p.add_argument("--image", help="EIE image directory whose weights are baked into block RAM")
+    p.add_argument("--report-image", metavar="DIR",
+                   help="EIE image directory to report cycles and throughput on (not baked; it "
+                        "must be packed for this build's parameters); default: --image")
     p.add_argument("--freq", type=float, help="clock of the top in MHz (default: the board's; "
                                               "a PLL makes it when it differs from the oscillator)")
     p.add_argument("-o", "--output", help="output folder (default build/boards/<board>-<design>-<size>)")
@@ -92,12 +97,17 @@ def run(args):
     board = get_board(args.board)
     params, image = _params(args, board)
     sync_hz = args.freq * 1e6 if args.freq is not None else None
+    report_image, name = None, args.image
+    if args.report_image:
+        from ..image import read_image
+        report_image, name = read_image(args.report_image), args.report_image
     try:
         result = build(board, args.design, params, out_dir=args.output, image=image,
-                       sync_hz=sync_hz, seed=args.seed)
+                       sync_hz=sync_hz, seed=args.seed, report_image=report_image,
+                       image_name=name)
     except TimingError:
         raise
     if args.json:
-        print(json.dumps(result.info["report"], indent=1))
+        print(json.dumps({**result.info["report"], "throughput": result.info["throughput"]}, indent=1))
     print(f"bitstream: {result.bitstream}")
     return 0

@@ -117,8 +117,14 @@ class LinkClient:
         return self._tag
 
     def _answer_timeout(self, frame_len, answer_payload):
+        # the bytes both ways, the board's time to execute (in its clock cycles:
+        # clocks_per_bit of them per bit time; 4, the fewest a link has, until
+        # IDENTIFY says), and twice its inter-byte timeout
+        cpb = (self.ident or {}).get("link", {}).get("clocks_per_bit") or 4
+        execute = (P.EXEC_CYCLES + P.EXEC_CYCLES_PER_BYTE *
+                   (frame_len + answer_payload)) / cpb
         bits = (10 * (frame_len + P.RESPONSE_HEADER + P.CRC_BYTES + answer_payload)
-                + 2 * self.timeout_bits + 64)
+                + execute + 2 * self.timeout_bits + 64)
         return bits * self.t.bit_seconds + self.t.slack_seconds
 
     def _quiet(self):

@@ -41,7 +41,7 @@ __all__ = [
     "unpack_words", "checksum_update", "load_checksum", "CHECKSUM_EMPTY", "IDENT_MAGIC",
     "encode_identify", "decode_identify", "check_identity", "STATUS_BYTES", "encode_status",
     "decode_status", "PROBE_BYTES", "STATUS_FLAGS", "LINK_TARGET", "WATCHDOG_ADDR", "LINK_WORD_BYTES",
-    "DEFAULT_WATCHDOG_SECONDS", "watchdog_seconds",
+    "DEFAULT_WATCHDOG_SECONDS", "watchdog_seconds", "EXEC_CYCLES", "EXEC_CYCLES_PER_BYTE",
 ]
 
 PROTOCOL_VERSION = 1
@@ -65,6 +65,11 @@ WATCHDOG_ADDR = LINK_TARGET << 24
 LINK_WORD_BYTES = 4
 #: the watchdog a board comes up with, in seconds of its clock
 DEFAULT_WATCHDOG_SECONDS = 1.0
+#: a link answers a frame within EXEC_CYCLES + EXEC_CYCLES_PER_BYTE x (its
+#: payload bytes + the answer's) clock cycles after its last byte (a serial
+#: link checks and writes every word a bit at a time)
+EXEC_CYCLES = 4096
+EXEC_CYCLES_PER_BYTE = 128
 
 
 class Cmd(enum.IntEnum):
