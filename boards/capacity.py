@@ -20,7 +20,7 @@ from ..hw.common.spram import spram_blocks
 from ..sw.fit import capacity
 
 __all__ = ["BLOCK_SHAPES", "LINK_BLOCKS", "ram_blocks", "memory_blocks", "capacity_table",
-           "DOC_BEGIN", "DOC_END"]
+           "DOC_BEGIN", "DOC_END", "doc_section", "replace_doc_section"]
 
 #: (width, depth) configurations of one block RAM, per family
 BLOCK_SHAPES = {
@@ -79,3 +79,18 @@ def capacity_table(boards):
             f"{c['max_inputs']} / {c['max_outputs']} | {c['entries_per_pe']} | {c['nonzeros']} | "
             f"{c['pointers']} | {c['rows']} | {c['layers']} |")
     return "\n".join(rows)
+
+
+def doc_section(text):
+    """The capacity table between the markers of a document, or None."""
+    if DOC_BEGIN not in text or DOC_END not in text:
+        return None
+    return text.split(DOC_BEGIN, 1)[1].split(DOC_END, 1)[0].strip("\n")
+
+
+def replace_doc_section(text, table):
+    """`text` with the table between its markers replaced (ValueError if it has none)."""
+    if doc_section(text) is None:
+        raise ValueError(f"no capacity table markers ({DOC_BEGIN} ... {DOC_END})")
+    head, rest = text.split(DOC_BEGIN, 1)
+    return head + DOC_BEGIN + "\n" + table + "\n" + DOC_END + rest.split(DOC_END, 1)[1]

@@ -21,7 +21,8 @@ and inferences per second at the build's clock. Exit status 1 when the board can
 hold the model, 2 on bad input.
 
 --capacity prints, for every board, the largest model its default build
-accepts (the table of docs/boards.md).
+accepts (the table of docs/boards.md; --update docs/boards.md rewrites it
+there, between its markers).
 
 examples:
   eiegen fit build/make-sim/model_compressed.npz --board icebreaker
@@ -40,6 +41,9 @@ def add_arguments(p):
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--capacity", action="store_true",
                    help="print every board's default build capacity (docs/boards.md) and exit")
+    p.add_argument("--update", metavar="DOC",
+                   help="with --capacity: replace the table between the capacity markers of DOC "
+                        "(docs/boards.md) instead of printing it")
 
 
 def _load(args, params):
@@ -59,8 +63,26 @@ def run(args):
     from ..fit import fit, options_text, inference_cycles
     from ..packer import pack
     if args.capacity:
-        print(capacity_table([get_board(n) for n in board_names()]))
+        table = capacity_table([get_board(n) for n in board_names()])
+        if not args.update:
+            print(table)
+            return 0
+        from pathlib import Path
+        from ...boards.capacity import replace_doc_section
+        from ..atomic import atomic_file
+        doc = Path(args.update)
+        try:
+            text = replace_doc_section(doc.read_text(), table)
+        except OSError as exc:
+            raise EiegenError(f"{doc}: cannot read it ({exc})") from None
+        except ValueError as exc:
+            raise EiegenError(f"{doc}: {exc}") from None
+        with atomic_file(doc, "w") as f:
+            f.write(text)
+        print(f"updated the capacity table of {doc}")
         return 0
+    if args.update:
+        raise EiegenError("--update goes with --capacity")
     if not args.model or not args.board:
         raise EiegenError("give a model and --board (or --capacity)")
     board = get_board(args.board)
