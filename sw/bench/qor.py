@@ -93,7 +93,7 @@ def run_row(board_name, design, size, out_dir, log=print):
     t0 = time.monotonic()
     try:
         res = build(board, design, params, out_dir=Path(out_dir) / "builds" / tag,
-                    progress=lambda line: log(f"    {line}"))
+                    progress=lambda text: log("\n".join(f"    {l}" for l in str(text).splitlines())))
         info = res.info
     except TimingError:
         info = json.loads((Path(out_dir) / "builds" / tag / "build.json").read_text())
@@ -131,7 +131,8 @@ def table(rows):
 
         def cell(k):
             return f"{r[k]} / {a[k]}" if r.get(k) is not None and k in a else "-"
-        out.append(f"| {r['board']} | {r['design']}{' (default)' if r['default'] else ''} | "
+        default = " (default)" if r["default"] and r["design"] != "link" else ""
+        out.append(f"| {r['board']} | {r['design']}{default} | "
                    f"{r['size']} | {r['clock_mhz']:g} MHz | {cell('logic')} | {cell('dsp')} | "
                    f"{cell('bram')} | {cell('spram')} | {r['fmax_mhz']:.2f} MHz | "
                    f"{'yes' if r['met'] else 'NO'} | {r['wall_s']} s | {r['peak_gops']:.3f} |")

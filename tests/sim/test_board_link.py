@@ -201,7 +201,8 @@ def test_refusals_leave_no_runnable_model(built, case, tmp_path):
         # a complete load runs; one more model word written afterwards stops it again
         client.load(image)
         check_bit_exact(image, inputs[:1], client.infer(image, inputs[:1]))
-        model_write = [w for w in writes if w[0] >> 24 not in DATA_TARGETS["eie"]][-1]
+        model_write = [w for w in writes if w[0] >> 24 not in DATA_TARGETS["eie"]
+                       and w[0] >> 24 < P.LINK_TARGET][-1]
         client.write(*model_write)
         not_runnable()
         # an image for other generator parameters is refused before anything is written

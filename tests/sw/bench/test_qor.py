@@ -42,7 +42,7 @@ ROWS = [
 def test_table_and_document():
     t = table(ROWS).splitlines()
     assert len(t) == 2 + len(ROWS)
-    assert t[2] == ("| icebreaker | link (default) | link + null unit | 12 MHz | 1100 / 5280 | "
+    assert t[2] == ("| icebreaker | link | link + null unit | 12 MHz | 1100 / 5280 | "
                     "0 / 8 | 4 / 30 | 0 / 4 | 42.50 MHz | yes | 95 s | 0.000 |")
     assert "| 52 / 208 | - | 80.10 MHz | NO | 1200 s | 1.600 |" in t[3]
     assert "failed: the design does not fit" in t[4]
