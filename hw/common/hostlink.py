@@ -345,7 +345,6 @@ class LinkCore(wiring.Component):
                 with m.Case(c):
                     m.d.comb += cond.eq(v)
         met = Signal()                              # the condition, registered in the first cycle
-        to_rxto = Signal()                          # ... a byte is awaited and the line is quiet
         handshake = (f["rx"] != Rx.NONE) | (f["tx"] != Tx.NONE)
         # the fields of an instruction that will act, registered in the first cycle: the
         # second cycle decodes them straight from flip-flops (ST_KEEP / 0 = nothing)
@@ -358,8 +357,7 @@ class LinkCore(wiring.Component):
                    ((f["tx"] != Tx.NONE) & self.tx.ready))
         m.d.sync += [v.eq(idle.get(name, 0)) for name, v in x.items()]
         with m.If(evaluate):
-            m.d.sync += [met.eq(cond ^ f["inv"]),
-                         to_rxto.eq((f["rx"] == Rx.STORE) & ~cond & quiet)]
+            m.d.sync += met.eq(cond ^ f["inv"])
             m.d.sync += [v.eq(Mux(go_next, f[name], idle.get(name, 0))) for name, v in x.items()]
         act = Signal()                              # a bit-serial instruction's actions happen
         mode = f["mode"]
@@ -373,17 +371,24 @@ class LinkCore(wiring.Component):
         with m.Elif(execute & Mux(f["rx"] == Rx.NONE, ~f["keep"], met)):
             m.d.sync += got.eq(0)
 
-        # -- next micro-instruction (in the second cycle) ---------------------------------------
+        # -- next micro-instruction: chosen in the first cycle, registered, used in the
+        #    second (DISPATCH reads CMD from the buffer, stable since the instruction before)
         idx = Mux(rd[4:] == 0, rd[:4], 0)
+        take = Signal()                             # go to `jump` (else next or stay)
+        jump = Signal.like(pc)
+        step = Signal()
+        with m.If(evaluate):
+            dispatch = mode == Mode.DISPATCH
+            rxto = (f["rx"] == Rx.STORE) & ~cond & quiet
+            m.d.sync += [take.eq(dispatch | (cond ^ f["inv"]) | rxto),
+                         jump.eq(Mux(dispatch, Cat(idx, f["to"][4:]),
+                                       Mux(cond ^ f["inv"], f["to"], self.rx_timeout_addr))),
+                         step.eq(mode == Mode.STEP)]
         with m.If(ResetSignal()):
             m.d.comb += npc.eq(0)
-        with m.Elif(mode == Mode.DISPATCH):
-            m.d.comb += npc.eq(Cat(idx, f["to"][4:]))
-        with m.Elif(met):
-            m.d.comb += npc.eq(f["to"])
-        with m.Elif(to_rxto):
-            m.d.comb += npc.eq(self.rx_timeout_addr)
-        with m.Elif(mode == Mode.STEP):
+        with m.Elif(take):
+            m.d.comb += npc.eq(jump)
+        with m.Elif(step):
             m.d.comb += npc.eq(pc + 1)
         with m.Else():
             m.d.comb += npc.eq(pc)

@@ -19,6 +19,8 @@ top-level (boards.top.BoardTop: HostLink + EIEArray) simulated in Verilator
   and run bit-exact.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -35,6 +37,7 @@ from eiegen.sw.link import protocol as P
 from eiegen.sw.link.protocol import Cmd, Status, LinkRefused, LinkTimeout
 from eiegen.sw.link.client import LinkClient, RunAborted
 from eiegen.sw.packer import pack
+from eiegen.sw.model import CompressedModel
 from eiegen.boards.top import DATA_TARGETS
 
 # the simulated board's array; fifo_depth is the default, so `eiegen run
@@ -275,8 +278,8 @@ def test_load_and_run_icarus(case, tmp_path):
 
 # -- no frame sequence can hang the unit ------------------------------------------------------
 
-# a model that runs long enough (about 7000 cycles) for frames to arrive while it runs
-LONG = PARAMS.replace(spmat_depth=4096, ptr_depth=256, bias_depth=128)
+# a model that runs long enough (about 8500 cycles) for three frames to arrive while it runs
+LONG = PARAMS.replace(spmat_depth=8192, ptr_depth=256, bias_depth=128)
 CTRL_LAYERS = P.make_addr(MEMORY_IDS["control"], 0, NUM_LAYERS_REG)
 
 
@@ -296,7 +299,9 @@ def built_long():
 @pytest.fixture(scope="module")
 def long_case():
     rng = np.random.default_rng(21)
-    model = random_compressed_model(rng, [64, 64, 64, 64, 40], [0.9, 0.9, 0.9, 0.9])
+    # no ReLU: every activation of every layer stays non-zero, every entry is processed
+    model = random_compressed_model(rng, [64, 64, 64, 64, 64], 1.0, scale=0.05)
+    model = CompressedModel([dataclasses.replace(l, relu=False) for l in model.layers])
     image = pack(model, LONG)
     return image, random_input(rng, 64, 1.0, batch=2)
 
@@ -385,7 +390,7 @@ def test_a_run_longer_than_the_watchdog_is_aborted(built_long, long_case, tmp_pa
         client.load(image)
         assert client.watchdog() == watchdog_cycles(image)
         cycles = client.infer(image, inputs[:1]).counters[0]["cycles"]
-        assert cycles > 5000
+        assert cycles > 8000
         limit = cycles // 2
         client.set_watchdog(limit)
         assert client.status()["loaded"]               # the watchdog is a data target
