@@ -29,25 +29,28 @@ host side by eiegen.sw.link. In short, LinkCore:
   takes more than the watchdog register's cycles (link target 0xF0, word 0)
   is aborted by the link itself, and STATUS says so.
 
-How it stays small and fast (docs/host-link.md, "Inside the link"):
+How it is built (docs/host-link.md, "Inside the link"):
 
+- The protocol is a microprogram (hw/common/linkcode.py) in a block RAM; a
+  micro-instruction takes two cycles (three with code_latency=2): the first
+  evaluates its condition and registers it, the next instruction's address
+  and the fields that will act; the second acts. So no path runs from the
+  block RAM through the condition multiplexer into the datapath, and every
+  condition is a flip-flop or one LUT away from one.
 - One frame buffer (a lib.memory.Memory of bytes) holds the request as it
-  arrives (header at 0..7, payload from 8), the answer's payload (from 8)
-  and, past the end, the identify bytes: the answer is sent from the buffer,
-  with no payload registers.
-- The datapath is serial: the header goes through one shift register, the
-  bus word is assembled and taken apart in one shift register moving a bit
-  per cycle, and the load checksum (CRC-32) is computed a bit per cycle over
-  the buffer's bytes while a WRITE is executed. A byte of the line takes at
-  least 40 cycles, so the serial datapath keeps up with any baud rate.
-- Every bus request comes from a register: the address is the header's
-  target and PE and a word counter (no adder in front of the bus), `we`,
-  `re`, `start` and `abort` are registered pulses, and `addr_ok` and
-  `word_bytes` are registered before use, on the second cycle the address
-  has been stable (the unit may register them too: the host-bus contract
-  in hw/common/hostbus.py).
-- Lengths and word walks are down-counters; no frame field goes through an
-  adder or a magnitude comparison on its way to the bus.
+  arrives (CMD, TAG, ADDR, LEN at 0..7, payload and CRC from 8), the
+  answer's payload (from 8) and, past the end, the identify bytes: answers
+  are sent from the buffer, with no payload registers.
+- The datapath is serial: the bus word is assembled and taken apart in one
+  shift register moving a bit per cycle, and the load checksum (CRC-32) is
+  computed a bit per cycle over the buffer's bytes (ADDR, LEN, payload)
+  while a WRITE executes; the frame CRC (CRC-16) takes a byte per update.
+- Every bus request comes from a register: the address is the target and
+  PE bytes and a word counter (no adder in front of the bus); `we`, `re`,
+  `start` and `abort` are registered pulses; `addr` is stable two cycles
+  before `we` or `re`; `addr_ok` and `word_bytes` are registered before use
+  (the host-bus contract in hw/common/hostbus.py). Lengths and word walks
+  are counters; `busy` and `config_ok` are registered too.
 
 HostLink wraps LinkCore with the UART; the board top-level instantiates it:
 
@@ -214,7 +217,6 @@ class LinkCore(wiring.Component):
         m.d.comb += [crp.addr.eq(npc), crp.en.eq(execute | ResetSignal())]
         with m.If(execute):
             m.d.sync += pc.eq(npc)
-        self._trace = dict(pc=pc, execute=execute, bp=bp)   # for tests that follow the microprogram
 
         # -- line silence; the received byte (held until an instruction takes or drops it) --
         silence = Signal(range(self.timeout_cycles + 1))
@@ -226,7 +228,6 @@ class LinkCore(wiring.Component):
         got = Signal()
         byte = Signal(8)
         m.d.comb += self.rx.ready.eq(~got)
-        self._trace.update(got=got, byte=byte)
 
         # -- datapath registers ------------------------------------------------------------
         left = Signal(16)                           # bytes left: LEN, a READ's count, a walk
