@@ -105,7 +105,7 @@ class Board:
 
 
 # modules of this package that are infrastructure, not boards
-_INFRA = {"board", "top", "build", "report", "swap", "clocking", "bram", "standalone"}
+_INFRA = {"board", "top", "build", "report", "swap", "clocking", "bram", "nullunit", "capacity", "standalone"}
 
 
 def _board_modules():

@@ -38,10 +38,10 @@ from ..sw.errors import EiegenError, ImageError
 from .board import BoardError
 from .bram import BlockRAM, padded_geometry, placeholder_words, bit_slices, hex_text
 from ..hw.common.ram import SYNTH_SCRIPT_AFTER_READ
-from .report import parse_report, format_report, check_timing, TimingError
+from .report import parse_report, format_report, check_timing, TimingError, Throughput
 
 __all__ = ["RamPlacer", "BuildError", "BuildResult", "build", "board_platform", "default_build_dir",
-           "BUILD_FORMAT"]
+           "BUILD_FORMAT", "throughput", "multipliers"]
 
 BUILD_FORMAT = "eiegen-board-build"
 
@@ -173,9 +173,47 @@ def board_platform(board, placer=None):
     return cls()
 
 
+def multipliers(design, params):
+    """Multiply-accumulates per cycle of a design: one per PE (EIE), one per
+    cell (systolic), none (the link alone)."""
+    if design == "eie":
+        return params.n_pes
+    if design == "systolic":
+        return params.rows * params.cols
+    return 0
+
+
+def throughput(report, design, params, image=None, image_name=None):
+    """boards.report.Throughput of a build: peak at its clock (the target
+    when met, else Fmax); with an EIE image, the cycle model's cycles per
+    inference for the slowest input (every activation non-zero) on this
+    array."""
+    met = report.timing_met
+    mhz = report.target_mhz if met else report.fmax_mhz
+    t = Throughput(multipliers(design, params), mhz or 0.0, met)
+    if image is not None and design == "eie":
+        from ..sw.fit import inference_cycles
+        cycles, _, _ = inference_cycles(image, params.fifo_depth)
+        dense = sum(l.n_in * l.n_out for l in image.layers)
+        t.model, t.cycles, t.case = image_name or "the image", cycles, "every activation non-zero"
+        t.dense_ops, t.nonzero_ops = 2 * dense, 2 * sum(l.nonzeros for l in image.layers)
+    return t
+
+
+def design_label(design, params):
+    """'EIE, 4 PE(s)', 'systolic 8x8', 'host link + null unit'."""
+    if design == "eie":
+        return f"EIE, {params.n_pes} PE(s)"
+    if design == "systolic":
+        return f"systolic {params.rows}x{params.cols}"
+    return "host link + null unit"
+
+
 def default_build_dir(board, design, params):
     if design == "eie":
         tag = f"{params.n_pes}pe"
+    elif design == "link":
+        return Path("build") / "boards" / f"{board.name}-link"
     else:
         tag = f"{params.rows}x{params.cols}"
     return Path("build") / "boards" / f"{board.name}-{design}-{tag}"
@@ -203,8 +241,36 @@ _STAGES = (("{name}.il", "synthesis (yosys)"),
            ("{name}.{bitstream}", None))
 
 
-def _run_script(build_dir, name, board, env, progress, failed_log=None):
-    """Run amaranth's build script, reporting each stage as its input appears."""
+_PNR_PROGRESS = (
+    (re.compile(r"at initial placer iter (\d+), wirelen = (\d+)"),
+     "initial placement, iteration {0} (wirelength {1})"),
+    (re.compile(r"at iteration #(\d+), type ALL: .*legal = (\d+)"),
+     "analytic placement, iteration {0} (wirelength {1})"),
+    (re.compile(r"at iteration #(\d+): temp = .*wirelen = (\d+)"),
+     "annealing placement, iteration {0} (wirelength {1})"),
+    (re.compile(r"^Info:\s+(\d+) \|\s+\d+\s+\d+ \|\s+\d+\s+\d+ \|\s+(\d+)\|"),
+     "routing (router1), {1} arcs left after {0} iterations"),
+    (re.compile(r"iter=(\d+) wires=\d+ overused=(\d+)"),
+     "routing (router2), iteration {0}, {1} wires overused"),
+    (re.compile(r"Running (router\d)"), "routing ({0}) starts"),
+)
+
+
+def pnr_progress(text):
+    """The latest progress of nextpnr in (the tail of) its log `text`, as one
+    line, or None."""
+    for line in reversed(text.splitlines()):
+        for rx, fmt in _PNR_PROGRESS:
+            m = rx.search(line)
+            if m:
+                return fmt.format(*m.groups())
+    return None
+
+
+def _run_script(build_dir, name, board, env, progress, failed_log=None, every=15.0):
+    """Run amaranth's build script, reporting each stage as its input appears
+    and, during place and route, nextpnr's progress from its log every
+    `every` seconds."""
     info = board.family_info
     pack = [t for t in info["tools"] if t.endswith("pack")][0]
     stages = [(build_dir / f.format(name=name, config=info["config"], bitstream=info["bitstream"]),
@@ -213,8 +279,11 @@ def _run_script(build_dir, name, board, env, progress, failed_log=None):
     t0 = time.monotonic()
     done = threading.Event()
 
+    pnr_log = build_dir / f"{name}.tim"
+
     def watch():
         seen = set()
+        last_report, last_line = time.monotonic(), None
         # the .il exists before the script starts: synthesis is the first stage
         while not done.wait(1.0):
             for i, (path, label) in enumerate(stages):
@@ -223,6 +292,18 @@ def _run_script(build_dir, name, board, env, progress, failed_log=None):
                 if path.exists() and all(j in seen for j in range(i)):
                     seen.add(i)
                     progress(f"  [{time.monotonic() - t0:6.0f} s] {label} ...")
+            # nextpnr is silent for minutes: its log says how far it got
+            if 1 in seen and 2 not in seen and time.monotonic() - last_report >= every:
+                last_report = time.monotonic()
+                try:
+                    with open(pnr_log, "rb") as f:
+                        f.seek(max(0, pnr_log.stat().st_size - 8192))
+                        line = pnr_progress(f.read().decode(errors="replace"))
+                except OSError:
+                    line = None
+                if line and line != last_line:
+                    last_line = line
+                    progress(f"  [{time.monotonic() - t0:6.0f} s]   {line}")
 
     watcher = threading.Thread(target=watch, daemon=True)
     if progress:
@@ -279,18 +360,29 @@ def _pack_opts(script, board):
 
 
 def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz=None, seed=0,
-          progress=print, keep_netlist=False, force=False):
+          progress=print, keep_netlist=False, force=False, report_image=None, image_name=None):
     """Build `design` for `board` into `out_dir` (atomically). `image`: an
     eiegen.sw.image.Image (EIE only) baked into block RAM; it must match
-    `params`. An existing `out_dir` must be an earlier build (or empty) unless
-    `force` (eiegen.sw.atomic.check_output). Returns BuildResult; raises TimingError (with the reports
-    written) when the top's clock is not met, BuildError/BoardError otherwise."""
+    `params`. `report_image`: an image (for these parameters) the report
+    gives throughput on, not baked (default: `image`); `image_name` names it.
+    An existing `out_dir` must be an earlier build (or empty) unless `force`
+    (eiegen.sw.atomic.check_output). Returns BuildResult; raises TimingError (with the reports written) when
+    the top's clock is not met, BuildError/BoardError otherwise."""
     from .top import BoardTop
     env = toolchain.configure(dict(os.environ))
     _require_tools(board, env)
-    if params is None:
+    if params is None and design != "link":
         params = board.eie_params() if design == "eie" else board.systolic_params()
     whole = False
+    if report_image is not None:
+        if design != "eie":
+            raise BuildError("a report image is an EIE image; the systolic unit runs programs")
+        if report_image.params.image_dict() != params.image_dict():
+            raise ImageError("the report image was packed for other generator parameters than "
+                             "this build: " + ", ".join(
+                                 f"{k} = {v} in the image, {params.image_dict()[k]} here"
+                                 for k, v in report_image.params.image_dict().items()
+                                 if params.image_dict()[k] != v))
     if image is not None:
         if design != "eie":
             raise BuildError("--image bakes an EIE memory image; the systolic unit is loaded over the link")
@@ -315,7 +407,7 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
     family_info = board.family_info
     t_start = time.monotonic()
     if progress:
-        what = (f"EIE, {params.n_pes} PE(s)" if design == "eie" else f"systolic {params.rows}x{params.cols}")
+        what = design_label(design, params)
         progress(f"eiegen build: {board.title}, {what}, clock {top.sync_hz / 1e6:.3f} MHz"
                  f"{' (PLL)' if not top.clock.direct else ''}, weights "
                  + ("loaded over the host link" if design != "eie" else
@@ -332,8 +424,9 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
         seconds = _run_script(tmp, name, board, env, progress,
                               failed_log=out_dir.with_name(out_dir.name + ".failed.log"))
         report = parse_report(tmp / "report.json", board)
-        text = format_report(report, title=f"{board.title}: {design}, "
-                             + (f"{params.n_pes} PE(s)" if design == "eie" else f"{params.rows}x{params.cols}"))
+        perf = throughput(report, design, params, report_image or image, image_name)
+        text = format_report(report, title=f"{board.title}: {design_label(design, params)}",
+                             throughput=perf)
         bit = tmp / f"{name}.{family_info['bitstream']}"
         if not bit.exists():
             raise BuildError(f"the build finished without {bit.name}")
@@ -345,7 +438,7 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
         info = {
             "format": BUILD_FORMAT, "version": 1,
             "board": board.name, "family": board.family, "design": design,
-            "params": dataclasses.asdict(params),
+            "params": dataclasses.asdict(params) if params is not None else None,
             "sync_hz": top.sync_hz, "pll": None if top.clock.direct else top.clock.pll.divs,
             "loaded_at_reset": top.loaded_at_reset,
             "image_baked": image is not None,
@@ -353,7 +446,8 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
             "bitstream": bit.name, "config": f"{name}.{family_info['config']}",
             "rams": [dataclasses.asdict(r) for r in placer.records.values()],
             "pack_opts": _pack_opts(tmp / f"build_{name}.sh", board),
-            "report": report.to_dict(), "tool_seconds": round(seconds, 1),
+            "report": report.to_dict(), "throughput": perf.to_dict(),
+            "tool_seconds": round(seconds, 1),
         }
         (tmp / "build.json").write_text(json.dumps(info, indent=1) + "\n")
         (tmp / "report.txt").write_text(text + "\n")

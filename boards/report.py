@@ -1,4 +1,5 @@
-"""The build report: resources used against available, Fmax against target.
+"""The build report: resources used against available, Fmax against target,
+and the throughput that follows.
 
 Reads nextpnr's `--report` JSON (keys `utilization`, `fmax`,
 `critical_paths`), names the resources the way the board file does
@@ -16,7 +17,7 @@ from pathlib import Path
 from ..sw.errors import EiegenError
 
 __all__ = ["BuildReport", "ReportError", "TimingError", "parse_report", "format_report",
-           "check_timing", "critical_path_summary"]
+           "check_timing", "critical_path_summary", "Throughput"]
 
 _REPO = str(Path(__file__).resolve().parent.parent)
 
@@ -163,6 +164,66 @@ def critical_path_summary(path):
             "cells": len(cells), "sources": sources}
 
 
+@dataclasses.dataclass
+class Throughput:
+    """What a build computes per second. `multipliers` work every cycle at
+    `clock_mhz` (the build's clock when timing is met, else the achieved
+    Fmax: `clock_met`). With a model: `cycles` per inference (cycle model,
+    `case` says for which input), `dense_ops` (2 x the dense network's
+    weights) and `nonzero_ops` (2 x its non-zeros) per inference."""
+    multipliers: int
+    clock_mhz: float
+    clock_met: bool = True
+    model: str = None
+    cycles: float = None
+    case: str = None
+    dense_ops: int = None
+    nonzero_ops: int = None
+
+    @property
+    def peak_gops(self):
+        return 2 * self.multipliers * self.clock_mhz / 1e3
+
+    @property
+    def us_per_inference(self):
+        return self.cycles / self.clock_mhz if self.cycles is not None else None
+
+    @property
+    def inferences_per_s(self):
+        return 1e6 / self.us_per_inference if self.cycles else None
+
+    @property
+    def effective_gops(self):
+        return self.dense_ops * self.inferences_per_s / 1e9 if self.cycles else None
+
+    @property
+    def nonzero_gops(self):
+        return self.nonzero_ops * self.inferences_per_s / 1e9 if self.cycles else None
+
+    def to_dict(self):
+        d = {"multipliers": self.multipliers, "clock_mhz": round(self.clock_mhz, 3),
+             "clock_met": self.clock_met, "peak_gops": round(self.peak_gops, 4)}
+        if self.cycles is not None:
+            d.update(model=self.model, cycles_per_inference=self.cycles, case=self.case,
+                     us_per_inference=round(self.us_per_inference, 3),
+                     inferences_per_s=round(self.inferences_per_s, 1),
+                     effective_gops=round(self.effective_gops, 4),
+                     nonzero_gops=round(self.nonzero_gops, 4))
+        return d
+
+    def lines(self):
+        at = "" if self.clock_met else " (Fmax: timing not met)"
+        out = [f"  throughput: peak {self.peak_gops:.3f} GOP/s (2 x {self.multipliers} "
+               f"multiplier(s) x {self.clock_mhz:.2f} MHz{at})"]
+        if self.cycles is not None:
+            out.append(f"    on {self.model}: {self.cycles:.0f} cycles per inference (cycle model, "
+                       f"{self.case}) = {self.us_per_inference:.1f} us, "
+                       f"{self.inferences_per_s:,.0f} inferences/s, "
+                       f"{self.effective_gops:.3f} GOP/s effective (dense network; "
+                       f"{self.nonzero_gops:.3f} on its non-zeros)")
+        return out
+
+
 def check_timing(report, where="the design"):
     """Raise TimingError naming the achieved Fmax and the target when any clock fails."""
     if not report.clocks:
@@ -180,7 +241,7 @@ def _pct(u, a):
     return f"{100.0 * u / a:5.1f} %" if a else "   -  "
 
 
-def format_report(report, title=None):
+def format_report(report, title=None, throughput=None):
     lines = []
     if title:
         lines.append(title)
@@ -199,4 +260,6 @@ def format_report(report, title=None):
         if cp["sources"]:
             lines.append("    through " + ", ".join(cp["sources"][:12]) +
                          (" ..." if len(cp["sources"]) > 12 else ""))
+    if throughput is not None:
+        lines += throughput.lines()
     return "\n".join(lines)

@@ -1,31 +1,49 @@
 """The board top-level: clock, host link on the UART, one unit, status LEDs.
 
     oscillator ─ BoardClock (direct or PLL, reset until locked) ─ sync
-    uart rx/tx ─ HostLink ─ host bus ─ EIEArray | SystolicUnit
-                               start ─>   busy, done <─
+    uart rx/tx ─ HostLink ─ host bus ─ EIEArray | SystolicUnit | NullUnit
+                        start, abort ─>   busy, done, config_ok <─
     LEDs <─ heartbeat (solid once a model is loaded), busy, done, loaded,
             rx/tx activity, clock locked, unit error (as many as the board has)
 
 The unit is sized by the board's defaults (boards/<board>.py) unless the
 caller passes parameters; the host reads them back with IDENTIFY, so the
-host refuses an image built for another configuration.
+host refuses an image built for another configuration. The link's run
+watchdog comes up at `watchdog_seconds` of the board's clock (one second
+unless the caller says otherwise); an image load sets it from the model.
+
+Every unit obeys the unit <-> link contract (hw/common/hostbus.py): `abort`
+makes it idle within 64 cycles with its model memories intact, `config_ok`
+says whether a start would run a valid configuration. A unit generated
+without these ports still gets both here: `abort` becomes a synchronous
+reset of the unit's logic (its memories keep their contents; its registers,
+control registers included, return to their reset values), `config_ok` is 1.
+
+`design="link"` carries boards.nullunit.NullUnit: the host link and the
+board glue measured alone (`eiegen build --design link`).
 """
 
 import dataclasses
 
 from amaranth import Module, Signal, Elaboratable, Const, ClockDomain
+from amaranth.hdl import ResetInserter
 from amaranth.lib import io
 from amaranth.lib.wiring import connect
 
 from ..hw.common.hostlink import HostLink
+from ..sw.link.protocol import DEFAULT_WATCHDOG_SECONDS
 from ..hw.eie.params import EIEParams, host_map
 from ..hw.systolic.params import SystolicParams, TARGETS
 from .clocking import BoardClock
 from .board import BoardError
 
-__all__ = ["BoardTop", "DESIGNS", "STATUS_LEDS"]
+#: the host link's microprogram block RAM is registered on families whose block RAM
+#: is slow to answer (hw/common/hostlink.py `code_latency`)
+CODE_LATENCY = {"ice40": 1, "ecp5": 2}
 
-DESIGNS = ("eie", "systolic")
+__all__ = ["BoardTop", "DESIGNS", "STATUS_LEDS", "DEFAULT_WATCHDOG_SECONDS", "unit_ports"]
+
+DESIGNS = ("eie", "systolic", "link")
 
 #: the status shown on the board's LEDs, in order of importance
 STATUS_LEDS = ("heartbeat", "busy", "done", "loaded", "rx", "tx", "locked", "error")
@@ -36,31 +54,44 @@ def data_targets(design, params):
     they do not clear the link's `loaded` flag (docs/host-link.md)."""
     if design == "eie":
         return host_map(params).data_targets
-    return (TARGETS["regs"], TARGETS["ub"], TARGETS["acc"])
+    if design == "systolic":
+        return (TARGETS["regs"], TARGETS["ub"], TARGETS["acc"])
+    return (0x00,)          # link: the null unit's one target
 
 
 class BoardTop(Elaboratable):
     """Parameters: `board` (boards.board.Board), `design` ("eie" or
     "systolic"), `params` (EIEParams / SystolicParams; default: the board's),
     `sync_hz` (default: the board's), `loaded_at_reset` (the bitstream carries
-    a whole model, so RUN is allowed without loading one first)."""
+    a whole model, so RUN is allowed without loading one first),
+    `watchdog_seconds` (the link's run watchdog after reset; an image load
+    sets its own)."""
 
-    def __init__(self, board, design="eie", params=None, *, sync_hz=None, loaded_at_reset=False):
+    def __init__(self, board, design="eie", params=None, *, sync_hz=None, loaded_at_reset=False,
+                 watchdog_seconds=DEFAULT_WATCHDOG_SECONDS):
         if design not in DESIGNS:
             raise BoardError(f"unknown design '{design}' (designs: {', '.join(DESIGNS)})")
         self.board, self.design = board, design
-        if params is None:
-            params = board.eie_params() if design == "eie" else board.systolic_params()
-        expected = EIEParams if design == "eie" else SystolicParams
-        if not isinstance(params, expected):
-            raise BoardError(f"design '{design}' takes {expected.__name__}, not {type(params).__name__}")
+        if design == "link":
+            if params is not None:
+                raise BoardError("design 'link' (the host link with a null unit) takes no parameters")
+        else:
+            if params is None:
+                params = board.eie_params() if design == "eie" else board.systolic_params()
+            expected = EIEParams if design == "eie" else SystolicParams
+            if not isinstance(params, expected):
+                raise BoardError(f"design '{design}' takes {expected.__name__}, not {type(params).__name__}")
         self.params = params
         self.clock = BoardClock(board.family, board.clock, board.clock_hz, sync_hz or board.sync_hz)
         self.sync_hz = self.clock.f_out
         self.clocks_per_bit = int(round(self.sync_hz / board.baud))
         self.loaded_at_reset = bool(loaded_at_reset)
+        self.watchdog_cycles = max(1, min((1 << 32) - 1, int(round(watchdog_seconds * self.sync_hz))))
 
     def identify_params(self):
+        if self.design == "link":
+            from .nullunit import NULL_PARAMS
+            return dict(NULL_PARAMS)
         return dataclasses.asdict(self.params)
 
     def elaborate(self, platform):
@@ -71,16 +102,26 @@ class BoardTop(Elaboratable):
         if self.design == "eie":
             from ..hw.eie.array import EIEArray
             unit = EIEArray(self.params)
-        else:
+        elif self.design == "systolic":
             from ..hw.systolic.top import SystolicUnit
             unit = SystolicUnit(self.params)
-        m.submodules.unit = unit
+        else:
+            from .nullunit import NullUnit
+            unit = NullUnit()
         m.submodules.link = link = HostLink(
             design=self.design, params=self.identify_params(),
             clocks_per_bit=self.clocks_per_bit, data_targets=data_targets(self.design, self.params),
-            loaded_at_reset=self.loaded_at_reset)
+            loaded_at_reset=self.loaded_at_reset, watchdog_cycles=self.watchdog_cycles,
+            code_latency=CODE_LATENCY.get(board.family, 1))
+        abort, config_ok = unit_ports(unit)
+        if abort is None:
+            m.submodules.unit = ResetInserter(link.abort)(unit)
+        else:
+            m.submodules.unit = unit
+            m.d.comb += abort.eq(link.abort)
         connect(m, link.bus, unit.bus)
-        m.d.comb += [unit.start.eq(link.start), link.busy.eq(unit.busy), link.done.eq(unit.done)]
+        m.d.comb += [unit.start.eq(link.start), link.busy.eq(unit.busy), link.done.eq(unit.done),
+                     link.config_ok.eq(config_ok)]
 
         pins = [sub.name for sub in platform.lookup(board.uart, 0).ios]    # rx, tx (rts, dtr...)
         uart = platform.request(board.uart, 0, dir={name: "-" for name in pins})
@@ -107,6 +148,14 @@ class BoardTop(Elaboratable):
                 m.submodules[f"led_{what}"] = led
                 m.d.comb += led.o.eq(status[what])
         return m
+
+
+def unit_ports(unit):
+    """(abort, config_ok) of a unit: its ports, or (None, Const(1)) where it
+    was generated without them (see the module docstring)."""
+    abort = getattr(unit, "abort", None)
+    config_ok = getattr(unit, "config_ok", None)
+    return abort, (config_ok if config_ok is not None else Const(1, 1))
 
 
 def _stretch(m, pulse, hz, name):

@@ -15,12 +15,15 @@ from amaranth.lib.wiring import In, Out
 from ..boards.top import BoardTop, STATUS_LEDS
 from ..sw.errors import LinkError
 
-__all__ = ["TOPLEVEL", "CLOCKS_PER_BIT", "STATUS_LEDS", "sim_top"]
+__all__ = ["TOPLEVEL", "CLOCKS_PER_BIT", "STATUS_LEDS", "SIM_WATCHDOG_CYCLES", "sim_top"]
 
 TOPLEVEL = "board_top"
 #: UART bit time in clock cycles (the simulated board's clock / its baud rate)
 CLOCKS_PER_BIT = 4
 _SIM_HZ = 12e6
+#: the run watchdog the simulated board comes up with (a real board: one
+#: second of its clock); a load sets its own from the model
+SIM_WATCHDOG_CYCLES = 1 << 20
 
 
 def _sim_board():
@@ -99,7 +102,7 @@ def sim_top(params):
     global SIM_BOARD
     if SIM_BOARD is None:
         SIM_BOARD = _sim_board()
-    top = BoardTop(SIM_BOARD, "eie", params)
+    top = BoardTop(SIM_BOARD, "eie", params, watchdog_seconds=SIM_WATCHDOG_CYCLES / _SIM_HZ)
     if top.clocks_per_bit != CLOCKS_PER_BIT:
         raise AssertionError(f"simulated board: {top.clocks_per_bit} clocks per bit")
     plat = _SimPlatform()

@@ -3,7 +3,9 @@
 `load_writes(image)` is the list of WRITE operations, (address, payload),
 that put an image into an EIE array over the host link: the layer table, the
 codebooks, every PE's sparse-matrix memory, pointer banks and bias words,
-then the number of layers (control register 1). Only the words in use are
+then the number of layers (control register 1), and last the link's run
+watchdog (`watchdog_write`: the most cycles a run of this model may take,
+from the cycle model with a generous margin). Only the words in use are
 written: the array never reads past them (docs/image-format.md), so what a
 previous model left in the rest of a memory does not matter. Every payload
 is whole words of the target (word_bytes little-endian bytes each, as the
@@ -22,9 +24,14 @@ import numpy as np
 from ..hw.eie.params import MEMORY_IDS, CONTROL_REGS, host_map
 from .errors import ImageError
 from .link.protocol import (Cmd, MIN_MAX_PAYLOAD, encode_frame, make_addr, pack_words,
-                            split_write, load_checksum)
+                            split_write, load_checksum, WATCHDOG_ADDR, LINK_WORD_BYTES)
 
-__all__ = ["word_bytes", "load_writes", "load_checksum_of", "image_frames", "describe_addr"]
+__all__ = ["word_bytes", "load_writes", "load_checksum_of", "image_frames", "describe_addr",
+           "NUM_LAYERS_REG", "watchdog_cycles", "watchdog_write", "WATCHDOG_MARGIN",
+           "WATCHDOG_SLACK"]
+
+#: control register holding the number of layers to run (hw/eie/array.py CONTROL_REGS)
+NUM_LAYERS_REG = CONTROL_REGS["num_layers"]
 
 
 def word_bytes(params):
@@ -55,7 +62,30 @@ def load_writes(image, max_payload=MIN_MAX_PAYLOAD):
             out += _writes(name, pe, words, wb[name], max_payload)
     out.append((host_map(p).reg_addr("num_layers"),
                 pack_words([len(image.layers)], wb["control"])))
+    out.append(watchdog_write(image))
     return out
+
+
+#: the watchdog allows WATCHDOG_MARGIN times the slowest run of the cycle
+#: model, plus WATCHDOG_SLACK cycles
+WATCHDOG_MARGIN = 4
+WATCHDOG_SLACK = 1 << 16
+
+
+def watchdog_cycles(image):
+    """The run watchdog for `image`: the cycle model's count for the slowest
+    input (every activation of every layer non-zero, the shallowest
+    activation queue: every column is broadcast, every entry processed, the
+    most stalls), times WATCHDOG_MARGIN, plus WATCHDOG_SLACK; at most 2**32 - 1."""
+    from ..sim.eie_cycles import simulate
+    worst = [np.ones(layer.n_in, dtype=np.int64) for layer in image.layers]
+    report = simulate(image, worst[0], fifo_depth=1, layer_inputs=worst)
+    return min((1 << 32) - 1, WATCHDOG_MARGIN * int(report.total_cycles) + WATCHDOG_SLACK)
+
+
+def watchdog_write(image):
+    """(address, payload) that sets the link's run watchdog for `image`."""
+    return WATCHDOG_ADDR, pack_words([watchdog_cycles(image)], LINK_WORD_BYTES)
 
 
 def load_checksum_of(image):
@@ -82,6 +112,8 @@ _NAMES = {v: k for k, v in MEMORY_IDS.items()}
 def describe_addr(addr):
     """'spmat of PE 1, word 12' for an EIE host-bus address."""
     target, pe, word = (addr >> 24) & 0xFF, (addr >> 16) & 0xFF, addr & 0xFFFF
+    if addr == WATCHDOG_ADDR:
+        return "the link's run watchdog"
     name = _NAMES.get(target, f"target {target:#04x}")
     if name in ("control", "layers", "codebook"):
         return f"{name} word {word}"

@@ -14,7 +14,7 @@ from .fixedpoint import to_fixed
 from .image import Image, LayerImage
 from .model import CompressedModel
 
-__all__ = ["pack", "encode_pe_columns"]
+__all__ = ["pack", "encode_pe_columns", "fit_hint"]
 
 
 def encode_pe_columns(cols, rows, n_cols):
@@ -124,5 +124,24 @@ def pack(model, params, *, check=True):
     }
     image.stats["compression_ratio_vs_fp32"] = (32 * weights) / image.stats["storage_bits"]
     if check:
-        image.check_capacity()
+        try:
+            image.check_capacity()
+        except CapacityError as exc:
+            raise CapacityError(f"{exc}; {fit_hint(model, params)}") from None
     return image
+
+
+def fit_hint(model, params):
+    """What to change so that `model` fits: the generator options, for an
+    error message."""
+    from .fit import fit, options_text
+    res = fit(model, params)
+    if res.fits:
+        return "the model fits these parameters"
+    if res.fitted is None:
+        worst = max(res.short, key=lambda n: n.need / n.have)
+        return (f"no EIE array holds it: {worst.field} would have to be {worst.need} "
+                f"({worst.what})")
+    return (f"the options that make it fit: {options_text(res.options())} (for `eiegen pack` "
+            f"and the same for `eiegen build`; or pack with --fit; `eiegen fit MODEL --board B` "
+            f"checks a board)")

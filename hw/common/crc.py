@@ -1,8 +1,10 @@
-"""Byte-wise CRC generator for the host link.
+"""CRC generators for the host link.
 
-One byte per cycle: the next register value is a GF(2)-linear function of
-the register and the byte, worked out here in Python (eight shift steps done
-symbolically) so the hardware is one XOR tree per register bit.
+One byte per cycle (`crc_next`): the next register value is a GF(2)-linear
+function of the register and the byte, worked out here in Python (eight
+shift steps done symbolically) so the hardware is one XOR tree per register
+bit. One bit per cycle (`crc_next_bit`): one XOR per polynomial tap, for a
+datapath that has eight cycles per byte anyway.
 
 Defaults are CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, MSB first, no
 output XOR; check value 0x29B1 for b"123456789"), the CRC of every host-link
@@ -15,12 +17,12 @@ frame *and* its CRC sent high byte first leaves 0 — the receiver checks
 from functools import reduce
 from operator import xor
 
-from amaranth import Module, Signal, Cat, Const
+from amaranth import Module, Signal, Cat, Const, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["CRC", "CRC16_CCITT_FALSE", "CRC32", "crc_reference", "crc_step_matrix", "crc_next",
-           "crc_register_init"]
+           "crc_next_bit", "crc_register_init"]
 
 #: parameters of the frame CRC
 CRC16_CCITT_FALSE = dict(width=16, poly=0x1021, init=0xFFFF, reflect=False, xorout=0)
@@ -93,6 +95,18 @@ def crc_next(reg, data, *, width, poly, reflect, **_):
         terms = [reg[i] for i in sorted(regs)] + [data[i] for i in sorted(datas)]
         bits.append(reduce(xor, terms) if terms else Const(0, 1))
     return Cat(*bits)
+
+
+def crc_next_bit(reg, bit, *, width, poly, reflect, **_):
+    """Amaranth expression: the CRC register after one more data bit (for a
+    reflected CRC the bits of a byte go in least significant first, else
+    most significant first). A bit-serial CRC is one XOR per set bit of the
+    polynomial: what a link that has eight cycles per byte can afford."""
+    if reflect:
+        fb = reg[0] ^ bit
+        return (reg >> 1) ^ Mux(fb, _reflect(poly, width), 0)
+    fb = reg[width - 1] ^ bit
+    return (reg << 1)[:width] ^ Mux(fb, poly, 0)
 
 
 class CRC(wiring.Component):

@@ -1,9 +1,9 @@
 """The host link: framed commands from the host's UART to the unit's host bus.
 
     uart rx ─ UARTRx ─┐                       ┌─ host bus (initiator) ─> unit memories/registers
-                      LinkCore ──────────────┼─ start ──> unit       (RUN)
-    uart tx ─ UARTTx ─┘  │ payload buffer    └─ busy, done <── unit  (STATUS, RUN checks)
-                         │ identify ROM
+                      LinkCore ──────────────┼─ start, abort ──> unit  (RUN, ABORT, watchdog)
+    uart tx ─ UARTTx ─┘  │ frame buffer      └─ busy, done, config_ok <── unit
+                         │ (+ identify bytes)
                          └ loaded ──> (LED)
 
 The protocol (frame layout, commands, status codes, the load/commit/run
@@ -11,13 +11,12 @@ rules, timeouts) is specified in docs/host-link.md and implemented on the
 host side by eiegen.sw.link. In short, LinkCore:
 
 - hunts for the request SYNC byte, takes the 8 header bytes, LEN payload
-  bytes into the payload buffer (a lib.memory.Memory) and 2 CRC bytes; only
-  then, if the CRC-16 of the frame checks, it executes the frame. A frame
-  whose bytes stop arriving for `timeout_cycles` is answered TIMEOUT; a
-  frame with a wrong CRC is answered BAD_CRC and the receiver then ignores
-  the line until it has been quiet for `timeout_cycles`; a LEN larger than
-  the buffer is answered BAD_LENGTH once the line is quiet. None of these
-  changes anything.
+  bytes and 2 CRC bytes into its frame buffer; only then, if the CRC-16 of
+  the frame checks, it executes the frame. A frame whose bytes stop
+  arriving for `timeout_cycles` is answered TIMEOUT; a frame with a wrong
+  CRC is answered BAD_CRC and the receiver then ignores the line until it
+  has been quiet for `timeout_cycles`; a LEN larger than the buffer is
+  answered BAD_LENGTH once the line is quiet. None of these changes anything.
 - checks every word a WRITE or READ touches (addr_ok, word_bytes, whole
   words) before the first bus access: a refused frame changes nothing.
 - keeps the load checksum (CRC-32 of every executed WRITE since BEGIN) and
@@ -25,31 +24,67 @@ host side by eiegen.sw.link. In short, LinkCore:
   COMMIT with the matching checksum sets it, RUN is refused without it.
 - answers a retransmission (same TAG and CRC as the last frame it executed
   with status OK) of a WRITE or RUN with OK without doing it again.
+- refuses RUN with BAD_CONFIG while the unit's `config_ok` is low; ABORT
+  pulses the unit's `abort` and answers once the unit is idle; a run that
+  takes more than the watchdog register's cycles (link target 0xF0, word 0)
+  is aborted by the link itself, and STATUS says so.
+
+How it is built (docs/host-link.md, "Inside the link"):
+
+- The protocol is a microprogram (hw/common/linkcode.py) in a block RAM; a
+  micro-instruction takes two cycles (three with code_latency=2): the first
+  evaluates its condition and registers it, the next instruction's address
+  and the fields that will act; the second acts. So no path runs from the
+  block RAM through the condition multiplexer into the datapath, and every
+  condition is a flip-flop or one LUT away from one.
+- One frame buffer (a lib.memory.Memory of bytes) holds the request as it
+  arrives (CMD, TAG, ADDR, LEN at 0..7, payload and CRC from 8), the
+  answer's payload (from 8) and, past the end, the identify bytes: answers
+  are sent from the buffer, with no payload registers.
+- The datapath is serial: the bus word is assembled and taken apart in one
+  shift register moving a bit per cycle, and the load checksum (CRC-32) is
+  computed a bit per cycle over the buffer's bytes (ADDR, LEN, payload)
+  while a WRITE executes; the frame CRC (CRC-16) takes a byte per update.
+- Every bus request comes from a register: the address is the target and
+  PE bytes and a word counter (no adder in front of the bus); `we`, `re`,
+  `start` and `abort` are registered pulses; `addr` is stable two cycles
+  before `we` or `re`; `addr_ok` and `word_bytes` are registered before use
+  (the host-bus contract in hw/common/hostbus.py). Lengths and word walks
+  are counters; `busy` and `config_ok` are registered too.
 
 HostLink wraps LinkCore with the UART; the board top-level instantiates it:
 
     link = HostLink(design="eie", params={...}, clocks_per_bit=clk_freq // baud)
     connect(m, link.bus, unit.bus)              # or wire by hand
-    m.d.comb += [unit.start.eq(link.start), link.busy.eq(unit.busy),
-                 link.done.eq(unit.done), link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx)]
+    m.d.comb += [unit.start.eq(link.start), unit.abort.eq(link.abort),
+                 link.busy.eq(unit.busy), link.done.eq(unit.done),
+                 link.config_ok.eq(unit.config_ok),
+                 link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx)]
 """
 
-from amaranth import Module, Signal, Cat, Const, Mux
+from amaranth import Module, Signal, Cat, Mux, ResetSignal
 from amaranth.lib import wiring, stream
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out, connect
 
 from .hostbus import HostBusSignature
-from .crc import crc_next, crc_register_init, CRC16_CCITT_FALSE, CRC32
-from .idrom import IdentifyROM
+from .crc import crc_next, crc_next_bit, crc_register_init, CRC16_CCITT_FALSE, CRC32
+from .idrom import identify_bytes
+from .linkcode import (FIELDS, ST_KEEP, Mode, Cond, Bp, Rlen, Ld, Rx, Tx, Wsrc, Sh, Cs, Pulse,
+                       program)
 from .uart import UARTRx, UARTTx
-from ...sw.link.protocol import (SYNC_REQUEST, SYNC_RESPONSE, Cmd, Status, STATUS_BYTES,
+from ...sw.link.protocol import (SYNC_RESPONSE, SYNC_REQUEST, Cmd, Status, STATUS_BYTES,
                                  DEFAULT_MAX_PAYLOAD, MIN_MAX_PAYLOAD, DEFAULT_TIMEOUT_BITS,
-                                 PROBE_BYTES)
+                                 PROBE_BYTES, LINK_TARGET, LINK_WORD_BYTES)
 
-__all__ = ["LinkCore", "HostLink"]
+__all__ = ["LinkCore", "HostLink", "PAYLOAD_OFFSET", "DEFAULT_WATCHDOG_CYCLES"]
 
-_SRC_BUF, _SRC_ROM, _SRC_SMALL = 0, 1, 2
+#: where a frame's payload (and an answer's) starts in the frame buffer:
+#: bytes 0..7 hold the request's CMD, TAG, ADDR and LEN
+PAYLOAD_OFFSET = 8
+#: the watchdog a LinkCore comes up with unless told otherwise (2**24 cycles)
+DEFAULT_WATCHDOG_CYCLES = 1 << 24
+
 
 
 class LinkCore(wiring.Component):
@@ -57,42 +92,78 @@ class LinkCore(wiring.Component):
 
     Parameters: `design` (tag), `params` (dict of the unit's generator
     parameters, small non-negative integers, for IDENTIFY), `timeout_cycles`
-    (inter-byte timeout), `max_payload` (payload buffer bytes), `link_info`
-    (extra link fields for IDENTIFY), `data_targets` (targets whose writes
-    do not clear `loaded`: inputs, outputs, control registers),
-    `loaded_at_reset` (the memories come up holding a model, e.g. baked into
-    the bitstream), `bus_timeout` (cycles to wait for rvalid).
+    (inter-byte timeout), `max_payload` (payload bytes a frame may carry),
+    `link_info` (extra link fields for IDENTIFY), `data_targets` (targets
+    whose writes do not clear `loaded`: inputs, outputs, control registers;
+    the link's own target 0xF0 always is one), `loaded_at_reset` (the
+    memories come up holding a model, e.g. baked into the bitstream),
+    `bus_timeout` (cycles to wait for rvalid, and for `busy` to fall after
+    an abort), `watchdog_cycles` (the run watchdog after reset),
+    `data_bytes` (the widest word of any target, 1..8), `code_latency` (1:
+    the microprogram's block RAM output is used directly, an instruction
+    takes two cycles; 2: it is registered first, three cycles, for FPGAs
+    whose block RAM is slow to answer, such as ECP5's).
 
-    Ports: `rx` (received bytes; always ready), `rx_error` (a UART error
-    pulse, counted), `tx` (bytes to send), `bus` (host-bus initiator),
-    `start` (one-cycle pulse on RUN), `busy`, `done` (from the unit),
-    `loaded` (the flag)."""
+    Ports (directions as the link sees them):
+
+    - `rx` (In stream of received bytes; always ready, bytes that arrive
+      while a frame executes or is answered are dropped), `rx_error` (In, a
+      UART error pulse, counted);
+    - `tx` (Out stream of bytes to send);
+    - `bus` (Out HostBusSignature: the initiator; every request from a
+      register, see hw/common/hostbus.py);
+    - `start` (Out, one-cycle pulse: RUN), `abort` (Out, one-cycle pulse:
+      ABORT or the watchdog);
+    - `busy`, `done` (In, from the unit), `config_ok` (In, from the unit:
+      a start now would run a valid configuration; 1 if not connected);
+    - `loaded` (Out, the flag)."""
 
     def __init__(self, *, design, params, timeout_cycles, max_payload=DEFAULT_MAX_PAYLOAD,
-                 link_info=None, data_targets=(), loaded_at_reset=False, bus_timeout=255):
+                 link_info=None, data_targets=(), loaded_at_reset=False, bus_timeout=255,
+                 watchdog_cycles=DEFAULT_WATCHDOG_CYCLES, data_bytes=8, code_latency=1):
+        if code_latency not in (1, 2):
+            raise ValueError(f"code_latency must be 1 or 2, got {code_latency!r}")
         if not isinstance(max_payload, int) or not MIN_MAX_PAYLOAD <= max_payload <= 0xFFFF:
             raise ValueError(f"max_payload must be an integer in [{MIN_MAX_PAYLOAD}, 65535], "
                              f"got {max_payload!r}")
         if not isinstance(timeout_cycles, int) or timeout_cycles < 16:
             raise ValueError(f"timeout_cycles must be an integer >= 16, got {timeout_cycles!r}")
+        if not isinstance(bus_timeout, int) or not 4 <= bus_timeout <= 0xFFFF:
+            raise ValueError(f"bus_timeout must be an integer in [4, 65535], got {bus_timeout!r}")
+        if not isinstance(watchdog_cycles, int) or not 1 <= watchdog_cycles < (1 << 32):
+            raise ValueError(f"watchdog_cycles must be an integer in [1, 2**32), "
+                             f"got {watchdog_cycles!r}")
+        if not isinstance(data_bytes, int) or not 1 <= data_bytes <= 8:
+            raise ValueError(f"data_bytes must be an integer in [1, 8], got {data_bytes!r}")
         for t in data_targets:
             if not isinstance(t, int) or not 0 <= t <= 0xFF:
                 raise ValueError(f"data target {t!r} is not a target id in [0, 255]")
+            if t >= LINK_TARGET:
+                raise ValueError(f"target {t:#04x} belongs to the link (0xF0-0xFF), not the unit")
         self.design, self.params = design, dict(params)
         self.timeout_cycles, self.max_payload = timeout_cycles, max_payload
         self.data_targets = tuple(sorted(set(data_targets)))
         self.loaded_at_reset, self.bus_timeout = bool(loaded_at_reset), bus_timeout
+        self.watchdog_cycles, self.data_bytes = watchdog_cycles, data_bytes
+        self.code_latency = code_latency
         self.link_info = {"max_payload": max_payload, "timeout_cycles": timeout_cycles,
-                          **dict(link_info or {})}
-        self.idrom = IdentifyROM(design, self.params, self.link_info)
+                          **dict(link_info or {}), "watchdog_cycles": watchdog_cycles}
+        self.identify_bytes = identify_bytes(design, self.params, self.link_info)
+        prog = program(status=Status, cmd=Cmd)
+        self.microcode = prog.words()
+        self.microcode_length = len(prog)
+        self.rx_timeout_addr = prog.labels["RX_TIMEOUT"]
+        self.code_width = sum(w for _, w in FIELDS)
         super().__init__({
             "rx": In(stream.Signature(8)),
             "rx_error": In(1),
             "tx": Out(stream.Signature(8)),
             "bus": Out(HostBusSignature()),
             "start": Out(1),
+            "abort": Out(1),
             "busy": In(1),
             "done": In(1),
+            "config_ok": In(1, init=1),
             "loaded": Out(1),
         })
 
@@ -100,375 +171,409 @@ class LinkCore(wiring.Component):
         m = Module()
         bus = self.bus
         maxp = self.max_payload
+        PAY = PAYLOAD_OFFSET
+        ident = self.identify_bytes
+        id_base = PAY + maxp + 2                    # the payload area holds the CRC bytes too
+        depth = id_base + len(ident)
+        db = self.data_bytes
+        code = self.microcode
 
-        # -- payload buffer, identify ROM, CRCs ---------------------------------------------
-        m.submodules.buffer = buf = Memory(shape=8, depth=maxp, init=[])
+        # -- frame buffer: request (and its CRC bytes), answer payload, identify bytes -----
+        m.submodules.buffer = buf = Memory(shape=8, depth=depth,
+                                           init=[0] * id_base + list(ident))
         wp = buf.write_port()
         rp = buf.read_port()
-        m.submodules.idrom = rom = self.idrom
+        bp = Signal(range(depth + 1))
+        m.d.comb += [rp.addr.eq(bp), wp.addr.eq(bp)]
+        if self.code_latency == 1:
+            rd = rp.data                            # the buffer's byte at bp
+        else:                                       # registered too: a cycle later, still in time
+            rd = Signal(8)                          # for an instruction of three cycles
+            m.d.sync += rd.eq(rp.data)
 
-        crc16 = dict(CRC16_CCITT_FALSE)
-        crc_in = Signal(16, init=crc_register_init(**crc16))      # receive: frame CRC
-        crc_out = Signal(16, init=crc_register_init(**crc16))     # transmit: response CRC
-        sum_init = crc_register_init(**CRC32)
-        sum_run = Signal(32, init=sum_init)      # load checksum register (value = reg ^ ~0)
-        sum_cand = Signal(32)                    # ... continued over the frame being received
-        checksum = Signal(32)
-        m.d.comb += checksum.eq(sum_run ^ CRC32["xorout"])
+        # -- the sequencer: a micro-instruction every two cycles from block RAM (three with
+        #    code_latency 2: the block RAM's output registered, for ECP5's slow one) ------
+        m.submodules.code = rom = Memory(shape=self.code_width, depth=len(code), init=code)
+        crp = rom.read_port()
+        pc = Signal(range(len(code)))
+        npc = Signal.like(pc)
+        evaluate = Signal()                         # the instruction's condition cycle
+        execute = Signal()                          # ... and its action cycle
+        if self.code_latency == 1:
+            ui = crp.data
+            m.d.comb += evaluate.eq(~execute)
+            m.d.sync += execute.eq(~execute)
+        else:
+            ui = Signal(self.code_width)
+            fetch = Signal(init=1)                  # the cycle the instruction is registered
+            m.d.sync += [fetch.eq(execute), evaluate.eq(fetch), execute.eq(evaluate)]
+            with m.If(fetch):
+                m.d.sync += ui.eq(crp.data)
+        f = {}
+        pos = 0
+        for name, w in FIELDS:
+            f[name] = ui[pos:pos + w]
+            pos += w
+        m.d.comb += [crp.addr.eq(npc), crp.en.eq(execute | ResetSignal())]
+        with m.If(execute):
+            m.d.sync += pc.eq(npc)
 
-        # -- line silence ------------------------------------------------------------------
+        # -- line silence; the received byte (held until an instruction takes or drops it) --
         silence = Signal(range(self.timeout_cycles + 1))
-        quiet = Signal()
-        m.d.comb += [self.rx.ready.eq(1), quiet.eq(silence == self.timeout_cycles)]
+        quiet = Signal()                            # registered: the count reached the timeout
         with m.If(self.rx.valid):
-            m.d.sync += silence.eq(0)
+            m.d.sync += [silence.eq(0), quiet.eq(0)]
         with m.Elif(~quiet):
-            m.d.sync += silence.eq(silence + 1)
-        byte = self.rx.payload
-        got = self.rx.valid
+            m.d.sync += [silence.eq(silence + 1), quiet.eq(silence == self.timeout_cycles - 1)]
+        got = Signal()
+        byte = Signal(8)
+        m.d.comb += self.rx.ready.eq(~got)
 
-        # -- frame registers ---------------------------------------------------------------
-        cmd = Signal(8)
-        tag = Signal(8)
-        addr = Signal(32)
-        length = Signal(16)
-        arg = Signal(32)
-        crc_rx = Signal(16)
-        idx = Signal(16)
-        target, pe, word0 = addr[24:32], addr[16:24], addr[0:16]
-
-        # retransmission detection: the last frame executed with status OK
-        last_valid = Signal()
+        # -- datapath registers ------------------------------------------------------------
+        left = Signal(16)                           # bytes left: LEN, a READ's count, a walk
+        rlen = Signal(range(max(maxp, len(ident), STATUS_BYTES) + 1))   # the answer's payload
+        baddr = Signal(17)                          # bus word address; bit 16: walked past 0xFFFF
+        pe = Signal(8)
+        target = Signal(8)
+        crc16 = dict(CRC16_CCITT_FALSE)
+        crc = Signal(16, init=crc_register_init(**crc16))  # frame CRC, receive and transmit
+        crc_rx = Signal(16)                         # the last two bytes received: the frame's CRC
+        sum_init = crc_register_init(**CRC32)
+        csum = Signal(32, init=sum_init)            # load checksum register (value = reg ^ ~0)
+        last_valid = Signal()                       # the last frame answered OK: TAG, CRC
         last_tag = Signal(8)
         last_crc = Signal(16)
-        dup = Signal()
-        m.d.comb += dup.eq(last_valid & (last_tag == tag) & (last_crc == crc_rx))
-
-        # flags and counters
+        r_status = Signal(4)
+        shreg = Signal(8 * db)                      # the bus word, a bit per cycle
+        wbit = Signal(7)                            # bit and byte of a bus word / header walk
+        bitc, wbyte = wbit[:3], wbit[3:]
+        k = Signal(4)                               # bytes left in a word (check and read walks)
+        wb = Signal(4)                              # word_bytes of the frame's target
+        first = Signal()
+        timer = Signal(range(self.bus_timeout + 1))
+        rd_pending = Signal()
+        diff = Signal()
+        j = Signal(2)
         loaded = Signal(init=int(self.loaded_at_reset))
         running = Signal()
+        aborted = Signal()
+        wd_fired = Signal()
         run_cycles = Signal(32)
+        limit = Signal(32, init=self.watchdog_cycles)
         rx_errors = Signal(16)
         frames = Signal(16)
         count_error = Signal()
-        m.d.comb += self.loaded.eq(loaded)
-        with m.If((count_error | self.rx_error) & (rx_errors != 0xFFFF)):
+        start_r = Signal()
+        abort_r = Signal()
+        we_r = Signal()
+        re_r = Signal()
+        ok_r = Signal()
+        wb_r = Signal(4)
+        m.d.comb += [self.loaded.eq(loaded), self.start.eq(start_r), self.abort.eq(abort_r)]
+
+        # -- the bus: every request from a register, answers registered ---------------------
+        m.d.comb += [bus.addr.eq(Cat(baddr[:16], pe, target)), bus.wdata.eq(shreg),
+                     bus.we.eq(we_r), bus.re.eq(re_r)]
+        m.d.sync += [abort_r.eq(0), ok_r.eq(bus.addr_ok), wb_r.eq(bus.word_bytes)]
+        link_tgt = Signal()                         # a target of the link's own (0xF0-0xFF)
+        m.d.comb += link_tgt.eq(target[4:8] == 0xF)
+        eff_ok = Mux(link_tgt, (target == LINK_TARGET) & (pe == 0) & (baddr == 0), ok_r)
+        eff_wb = Mux(link_tgt, LINK_WORD_BYTES, wb_r)
+        is_data = Signal()
+        m.d.comb += is_data.eq(Cat(link_tgt, *[target == t for t in self.data_targets]).any())
+
+        # -- runs, the watchdog, counters --------------------------------------------------------
+        count_r = Signal()                          # counted a cycle later (off the critical path)
+        m.d.sync += count_r.eq(count_error | self.rx_error)
+        with m.If(count_r & (rx_errors != 0xFFFF)):
             m.d.sync += rx_errors.eq(rx_errors + 1)
-        with m.If(self.start):
-            m.d.sync += [running.eq(1), run_cycles.eq(0)]
+        # the watchdog compares in two registered halves: it fires a cycle after the
+        # run has taken `limit` cycles
+        hit_lo, hit_hi = Signal(), Signal()
+        m.d.sync += [hit_lo.eq(run_cycles[:16] == limit[:16]), hit_hi.eq(run_cycles[16:] == limit[16:])]
+        with m.If(start_r):
+            m.d.sync += [running.eq(1), run_cycles.eq(0), aborted.eq(0), wd_fired.eq(0),
+                         hit_lo.eq(0), hit_hi.eq(0)]
         with m.Elif(running):
             m.d.sync += run_cycles.eq(run_cycles + 1)
             with m.If(self.done & ~self.busy):
                 m.d.sync += running.eq(0)
+            with m.Elif(hit_lo & hit_hi):
+                # the watchdog: the unit is idle within its abort latency
+                m.d.sync += [abort_r.eq(1), running.eq(0), aborted.eq(1), wd_fired.eq(1)]
 
-        is_data = Signal()
-        if self.data_targets:
-            m.d.comb += is_data.eq(Cat(*[target == t for t in self.data_targets]).any())
+        # -- conditions ------------------------------------------------------------------------
+        # the unit's outputs, registered before the condition multiplexer (they may be
+        # combinational in the unit)
+        busy_r, config_ok_r = Signal(), Signal()
+        m.d.sync += [busy_r.eq(self.busy), config_ok_r.eq(self.config_ok)]
+        # a word the walk may not touch: registered (the walk tests it two instructions
+        # after the address, `first` or `wb` last changed)
+        addr_bad = Signal()
+        m.d.sync += addr_bad.eq(~eff_ok | baddr[16] | (eff_wb == 0) | (eff_wb > db) |
+                                (~first & (eff_wb != wb)))
+        fill = Signal(8)
+        # the other conditions: single signals (flags kept exact, or registered compares the
+        # microprogram tests at least one instruction after their inputs last changed), so
+        # the condition multiplexer is the only logic between a register and `met`
+        lz = Signal(init=1)                         # left == 0, kept exact with `left`
+        rz = Signal(init=1)                         # rlen == 0, kept exact with `rlen`
+        late = {c: Signal(name=f"cond_{c.name.lower()}") for c in
+                (Cond.LEFT2, Cond.LEFT4, Cond.OVERSIZE, Cond.TIMER_MAX, Cond.DUP,
+                 Cond.DIFF, Cond.IS_SYNC, Cond.CRC_OK)}
+        m.d.sync += [
+            late[Cond.LEFT2].eq(left == 2), late[Cond.LEFT4].eq(left == 4),
+            late[Cond.OVERSIZE].eq(left > maxp),
+            late[Cond.TIMER_MAX].eq(timer == self.bus_timeout),
+            late[Cond.DUP].eq(last_valid & (last_tag == rd) & (last_crc == crc_rx)),
+            late[Cond.DIFF].eq(diff | (rd != ~csum[:8])),
+            late[Cond.IS_SYNC].eq(byte == SYNC_REQUEST), late[Cond.CRC_OK].eq(crc == 0),
+        ]
+        has_payload = Signal()                      # the answer carries its `rlen` bytes
+        m.d.sync += has_payload.eq((r_status == Status.OK) | (r_status == Status.BAD_CHECKSUM))
+        conds = {
+            Cond.TRUE: 1, Cond.GOT: got, Cond.QUIET: quiet, Cond.LEFT0: lz,
+            Cond.BUSY: busy_r, Cond.LOADED: loaded, Cond.CONFIG_OK: config_ok_r,
+            Cond.TX_READY: self.tx.ready, Cond.BIT7: bitc == 6,
+            Cond.FULL: wbyte == wb, Cond.K1: k == 1,
+            Cond.K0: k == 0, Cond.ADDR_BAD: addr_bad, Cond.READ_DONE: ~rd_pending,
+            Cond.LINK_TARGET: link_tgt, Cond.RLEN0: ~has_payload | rz, Cond.RCV_DONE: rz,
+            **late,
+        }
+        cond = Signal()
+        with m.Switch(f["cond"]):
+            for c, v in conds.items():
+                with m.Case(c):
+                    m.d.comb += cond.eq(v)
+        met = Signal()                              # the condition, registered in the first cycle
+        handshake = (f["rx"] != Rx.NONE) | (f["tx"] != Tx.NONE)
+        # the fields of an instruction that will act, registered in the first cycle: the
+        # second cycle decodes them straight from flip-flops (ST_KEEP / 0 = nothing)
+        idle = {"st": ST_KEEP}
+        x = {name: Signal(w, name=f"x_{name}", init=idle.get(name, 0)) for name, w in FIELDS
+             if name in ("bp", "rlen", "ld", "rx", "tx", "st", "wsrc", "cs", "pulse", "dec")}
+        # an instruction that waits for the line acts when its byte comes or goes (its
+        # condition is GOT or TX_READY): no need to wait for the condition multiplexer
+        go_next = (~handshake | ((f["rx"] != Rx.NONE) & got) |
+                   ((f["tx"] != Tx.NONE) & self.tx.ready))
+        m.d.sync += [v.eq(idle.get(name, 0)) for name, v in x.items()]
+        with m.If(evaluate):
+            m.d.sync += met.eq(cond ^ f["inv"])
+            m.d.sync += [v.eq(Mux(go_next, f[name], idle.get(name, 0))) for name, v in x.items()]
+        act = Signal()                              # a bit-serial instruction's actions happen
+        mode = f["mode"]
+        # bit-serial instructions shift in both cycles: a bit per cycle, their exit
+        # condition (BIT7) looks one bit ahead
+        burst = (f["sh"] != Sh.HOLD) | (f["cs"] == Cs.BIT)
+        m.d.comb += act.eq(burst & (evaluate | execute))
+        # a byte received is taken by the instruction waiting for it, or dropped
+        with m.If(self.rx.valid & ~got):
+            m.d.sync += [got.eq(1), byte.eq(self.rx.payload)]
+        with m.Elif(execute & Mux(f["rx"] == Rx.NONE, ~f["keep"], met)):
+            m.d.sync += got.eq(0)
 
-        # -- word walking (address check, write, read) -------------------------------------
-        nbytes = Signal(16)          # bytes the WRITE/READ covers
-        wi = Signal(17)              # word index inside the frame
-        wordaddr = Signal(17)
-        m.d.comb += wordaddr.eq(word0 + wi)
-        bcount = Signal(17)          # bytes covered by the words checked so far
-        wb = Signal(4)               # word_bytes of the target (latched on the first word)
-        bp = Signal(16)              # buffer byte pointer
-        k = Signal(3)                # byte inside the word
-        wword = Signal(64)
-        rword = Signal(64)
-        is_read = Signal()
-        btimer = Signal(range(self.bus_timeout + 1))
-        m.d.comb += bus.addr.eq(Cat(wordaddr[:16], pe, target))
+        # -- next micro-instruction: chosen in the first cycle, registered, used in the
+        #    second (DISPATCH reads CMD from the buffer, stable since the instruction before)
+        idx = Mux(rd[4:] == 0, rd[:4], 0)
+        take = Signal()                             # go to `jump` (else next or stay)
+        jump = Signal.like(pc)
+        step = Signal()
+        with m.If(evaluate):
+            dispatch = mode == Mode.DISPATCH
+            rxto = (f["rx"] == Rx.STORE) & ~cond & quiet
+            m.d.sync += [take.eq(dispatch | (cond ^ f["inv"]) | rxto),
+                         jump.eq(Mux(dispatch, Cat(idx, f["to"][4:]),
+                                       Mux(cond ^ f["inv"], f["to"], self.rx_timeout_addr))),
+                         step.eq(mode == Mode.STEP)]
+        with m.If(ResetSignal()):
+            m.d.comb += npc.eq(0)
+        with m.Elif(take):
+            m.d.comb += npc.eq(jump)
+        with m.Elif(step):
+            m.d.comb += npc.eq(pc + 1)
+        with m.Else():
+            m.d.comb += npc.eq(pc)
 
-        # -- response registers ------------------------------------------------------------
-        r_status = Signal(8)
-        r_len = Signal(16)
-        r_src = Signal(2)
-        small = Signal(8 * max(STATUS_BYTES, 4, PROBE_BYTES))
-        tidx = Signal(3)
-        pidx = Signal(16)
-        discard_after = Signal()
+        # -- actions: one enable per register, decoded from the micro-instruction ----------
+        def on(field, *values):
+            return Cat(*[x[field] == v for v in values]).any()
 
-        def respond(status, n=0, src=_SRC_BUF, discard=False):
-            m.d.sync += [r_status.eq(status), r_len.eq(n), r_src.eq(src), tidx.eq(0),
-                         discard_after.eq(discard)]
-            m.next = "TX_HDR"
+        # the buffer byte's bit for the next bit-serial cycle, registered (the byte is
+        # stable from the instruction before a bit-serial one)
+        data_bit = Signal()
+        m.d.sync += data_bit.eq(rd.bit_select(Mux(act, bitc + 1, bitc)[:3], 1))
+        ld = Mux(x["rx"] != Rx.NONE, byte, rd)     # what a byte load takes
+        rx_on = x["rx"] == Rx.STORE
+        pulse = {p: on("pulse", p) for p in Pulse if p != Pulse.NONE}
 
-        def ok(n=0, src=_SRC_BUF):
-            respond(Status.OK, n, src)
+        # buffer pointer
+        bp_set = Signal.like(bp)
+        with m.Switch(x["bp"]):
+            for v, to in ((Bp.ZERO, 0), (Bp.ONE, 1), (Bp.TWO, 2), (Bp.PAY, PAY),
+                          (Bp.IDENT, id_base)):
+                with m.Case(v):
+                    m.d.comb += bp_set.eq(to)
+        bp_inc = rx_on | on("bp", Bp.INC)
+        with m.If(bp_inc):
+            m.d.sync += bp.eq(bp + 1)
+        with m.Elif(x["bp"] > Bp.INC):
+            m.d.sync += bp.eq(bp_set)
+        # answer length
+        rlen_set = Signal.like(rlen)
+        with m.Switch(x["rlen"]):
+            for v, n in ((Rlen.STATUS, STATUS_BYTES), (Rlen.PROBE, PROBE_BYTES), (Rlen.FOUR, 4),
+                         (Rlen.IDENT, len(ident))):
+                with m.Case(v):
+                    m.d.comb += rlen_set.eq(n)
+            with m.Case(Rlen.LEFT):
+                m.d.comb += rlen_set.eq(left)
+        with m.If(on("rlen", Rlen.DEC)):
+            m.d.sync += [rlen.eq(rlen - 1), rz.eq(rlen == 1)]
+        with m.Elif(x["rlen"] > Rlen.DEC):
+            m.d.sync += [rlen.eq(rlen_set), rz.eq(Mux(x["rlen"] == Rlen.LEFT, lz,
+                                                      x["rlen"] == Rlen.ZERO))]
+        # bytes loaded from the line or the buffer; counters of a walk
+        with m.If(on("ld", Ld.WORD_LO)):
+            m.d.sync += [baddr[:8].eq(ld), baddr[16].eq(0)]
+        with m.Elif(on("ld", Ld.WORD_HI)):
+            m.d.sync += baddr[8:16].eq(ld)
+        with m.Elif(pulse[Pulse.NEXT_WORD]):
+            m.d.sync += baddr.eq(baddr + 1)
+        with m.If(on("ld", Ld.PE)):
+            m.d.sync += pe.eq(ld)
+        with m.If(on("ld", Ld.TARGET)):
+            m.d.sync += target.eq(ld)
+        dec = x["dec"]
+        with m.If(on("ld", Ld.LEFT_LO)):
+            m.d.sync += [left[:8].eq(ld), lz.eq((ld == 0) & (left[8:] == 0))]
+        with m.Elif(on("ld", Ld.LEFT_HI)):
+            m.d.sync += [left[8:].eq(ld), lz.eq((ld == 0) & (left[:8] == 0))]
+        with m.Elif(dec):
+            m.d.sync += [left.eq(left - 1), lz.eq(left == 1)]
+        with m.If(pulse[Pulse.LATCH_WB]):
+            m.d.sync += [wb.eq(eff_wb), k.eq(eff_wb)]
+        with m.Elif(pulse[Pulse.RE]):
+            m.d.sync += k.eq(wb)
+        with m.Elif(dec):
+            m.d.sync += k.eq(k - 1)
+        with m.If(pulse[Pulse.WALK]):
+            m.d.sync += first.eq(1)
+        with m.Elif(pulse[Pulse.LATCH_WB]):
+            m.d.sync += first.eq(0)
+        with m.If(on("ld", Ld.LAST) & (r_status == Status.OK)):
+            m.d.sync += [last_valid.eq(1), last_tag.eq(ld), last_crc.eq(crc_rx)]
+        # the received byte goes into the buffer (written below) and the frame CRC;
+        # a sent byte into the answer's CRC
+        with m.If(rx_on):
+            m.d.sync += crc_rx.eq(Cat(crc_rx[8:], byte))
+        crc_in = Mux(x["rx"] != Rx.NONE, byte, self.tx.payload)
+        with m.If(pulse[Pulse.CRC_INIT] | on("tx", Tx.SYNC)):
+            m.d.sync += crc.eq(crc_register_init(**crc16))
+        with m.Elif(rx_on | on("tx", Tx.BUF, Tx.STATUS, Tx.RLEN_LO, Tx.RLEN_HI)):
+            m.d.sync += crc.eq(crc_next(crc, crc_in, **crc16))
+        with m.If(x["st"] != ST_KEEP):
+            m.d.sync += r_status.eq(x["st"])
+        # bytes written from the link's registers (STATUS, COMMIT, PROBE, READ)
+        fill_on = x["wsrc"] != Wsrc.NONE
+        m.d.comb += [wp.en.eq(rx_on | fill_on), wp.data.eq(Mux(x["rx"] != Rx.NONE, byte, fill))]
+        with m.If(pulse[Pulse.DIFF_CLR]):
+            m.d.sync += diff.eq(0)
+        with m.Elif(on("wsrc", Wsrc.CHECKSUM) & (rd != ~csum[:8])):
+            m.d.sync += diff.eq(1)
+        with m.If(on("wsrc", Wsrc.RUN, Wsrc.COUNTERS)):
+            m.d.sync += j.eq(j + 1)
+        # the bus word: a read's answer, or a bit per cycle
+        capture = rd_pending & bus.rvalid
+        shift = act & f["sh"][1]                    # Sh.DATA or Sh.ZERO
+        # a shift moves the word's wb bytes right a bit, takes the new bit in at the top of
+        # byte wb - 1 and clears the bytes above: after 8 x wb shifts the word is aligned
+        shifted = []
+        in_bit = data_bit & ~f["sh"][0]
+        for b in range(db):
+            keep_b = b < wb                         # byte b is part of the word
+            top_b = b == wb - 1                     # the new bit enters at its bit 7
+            nxt = shreg[8 * b + 8] if b + 1 < db else 0
+            shifted += [Mux(keep_b, shreg[8 * b + i + 1], 0) for i in range(7)]
+            shifted.append(Mux(keep_b, Mux(top_b, in_bit, nxt), 0))
+        with m.If(capture | shift):
+            m.d.sync += shreg.eq(Mux(capture, bus.rdata, Cat(*shifted)))
+        with m.If(pulse[Pulse.RE]):
+            m.d.sync += rd_pending.eq(1)
+        with m.Elif(capture):
+            m.d.sync += rd_pending.eq(0)
+        # the load checksum: a bit per cycle; a byte rotation to be read
+        cs_bit = act & (f["cs"] == Cs.BIT)
+        cs_rot = on("wsrc", Wsrc.CHECKSUM)
+        with m.If(on("cs", Cs.INIT)):
+            m.d.sync += csum.eq(sum_init)
+        with m.Elif(cs_bit | cs_rot):
+            m.d.sync += csum.eq(Mux(cs_bit, crc_next_bit(csum, data_bit, **CRC32),
+                                    Cat(csum[8:], csum[:8])))
+        with m.If(pulse[Pulse.WALK]):
+            m.d.sync += wbit.eq(0)
+        with m.Elif(shift | cs_bit):
+            m.d.sync += wbit.eq(wbit + 1)
+        # the watchdog register: written over the bus (as the link's target), rotated to
+        # be read
+        lim_ld = pulse[Pulse.WE] & link_tgt
+        lim_rot = on("wsrc", Wsrc.WATCHDOG)
+        with m.If(lim_ld | lim_rot):
+            m.d.sync += limit.eq(Mux(lim_ld, shreg[:32], Cat(limit[8:], limit[:8])))
+        # timer: cycles since RE or ABORT (saturates)
+        with m.If(pulse[Pulse.RE] | pulse[Pulse.ABORT]):
+            m.d.sync += timer.eq(0)
+        with m.Elif(timer != self.bus_timeout):
+            m.d.sync += timer.eq(timer + 1)
+        # one-cycle pulses to the bus and the unit; flags
+        m.d.sync += [we_r.eq(pulse[Pulse.WE] & ~link_tgt), re_r.eq(pulse[Pulse.RE]),
+                     start_r.eq(pulse[Pulse.START])]
+        m.d.comb += count_error.eq(pulse[Pulse.ERROR])
+        frame_r = Signal()
+        m.d.sync += frame_r.eq(pulse[Pulse.FRAME])
+        with m.If(frame_r):
+            m.d.sync += frames.eq(frames + 1)
+        with m.If(pulse[Pulse.LOADED]):
+            m.d.sync += loaded.eq(1)
+        with m.Elif(pulse[Pulse.UNLOAD] | (pulse[Pulse.UNLOAD_MODEL] & ~is_data)):
+            m.d.sync += loaded.eq(0)
+        with m.If(pulse[Pulse.ABORT]):
+            m.d.sync += [abort_r.eq(1), running.eq(0), aborted.eq(aborted | running)]
 
-        # buffer ports (muxed by state below)
-        m.d.comb += [wp.addr.eq(idx), wp.data.eq(byte), rp.addr.eq(bp), rom.addr.eq(pidx)]
-
-        with m.FSM(name="link"):
-            # ---- receive --------------------------------------------------------------
-            with m.State("HUNT"):
-                with m.If(got & (byte == SYNC_REQUEST)):
-                    m.d.sync += [idx.eq(0), crc_in.eq(crc_register_init(**crc16)),
-                                 sum_cand.eq(sum_run), cmd.eq(0), tag.eq(0), arg.eq(0), wi.eq(0)]
-                    m.next = "HDR"
-            with m.State("HDR"):
-                with m.If(got):
-                    m.d.sync += [crc_in.eq(crc_next(crc_in, byte, **crc16)), idx.eq(idx + 1)]
-                    with m.If(idx >= 2):
-                        m.d.sync += sum_cand.eq(crc_next(sum_cand, byte, **CRC32))
-                    with m.Switch(idx):
-                        with m.Case(0):
-                            m.d.sync += cmd.eq(byte)
-                        with m.Case(1):
-                            m.d.sync += tag.eq(byte)
-                        for i in range(4):
-                            with m.Case(2 + i):
-                                m.d.sync += addr.word_select(i, 8).eq(byte)
-                        with m.Case(6):
-                            m.d.sync += length[:8].eq(byte)
-                        with m.Case(7):
-                            m.d.sync += [length[8:].eq(byte), idx.eq(0)]
-                            newlen = Cat(length[:8], byte)
-                            with m.If(newlen > maxp):
-                                m.next = "OVERSIZE"
-                            with m.Elif(newlen == 0):
-                                m.next = "CRC"
-                            with m.Else():
-                                m.next = "PAYLOAD"
-                with m.Elif(quiet):
-                    m.d.comb += count_error.eq(1)
-                    respond(Status.TIMEOUT)
-            with m.State("PAYLOAD"):
-                m.d.comb += wp.en.eq(got)
-                with m.If(got):
-                    m.d.sync += [crc_in.eq(crc_next(crc_in, byte, **crc16)),
-                                 sum_cand.eq(crc_next(sum_cand, byte, **CRC32)), idx.eq(idx + 1)]
-                    with m.If(idx < 4):
-                        m.d.sync += arg.word_select(idx[:2], 8).eq(byte)
-                    with m.If(idx == length - 1):
-                        m.d.sync += idx.eq(0)
-                        m.next = "CRC"
-                with m.Elif(quiet):
-                    m.d.comb += count_error.eq(1)
-                    respond(Status.TIMEOUT)
-            with m.State("CRC"):
-                with m.If(got):
-                    m.d.sync += [crc_in.eq(crc_next(crc_in, byte, **crc16)), idx.eq(idx + 1)]
-                    with m.If(idx == 0):
-                        m.d.sync += crc_rx[8:].eq(byte)
-                    with m.Else():
-                        m.d.sync += crc_rx[:8].eq(byte)
-                        m.next = "CHECK"
-                with m.Elif(quiet):
-                    m.d.comb += count_error.eq(1)
-                    respond(Status.TIMEOUT)
-            with m.State("CHECK"):
-                with m.If(crc_in == 0):
-                    m.d.sync += frames.eq(frames + 1)
-                    m.next = "EXEC"
-                with m.Else():
-                    m.d.comb += count_error.eq(1)
-                    respond(Status.BAD_CRC, discard=True)
-            with m.State("OVERSIZE"):
-                with m.If(quiet):
-                    m.d.comb += count_error.eq(1)
-                    respond(Status.BAD_LENGTH)
-            with m.State("DISCARD"):
-                with m.If(quiet):
-                    m.next = "HUNT"
-
-            # ---- execute --------------------------------------------------------------
-            with m.State("EXEC"):
-                m.d.sync += [bcount.eq(0), bp.eq(0), k.eq(0), wword.eq(0)]    # wi = 0 since HUNT
-                with m.Switch(cmd):
-                    with m.Case(Cmd.IDENTIFY):
-                        with m.If(length != 0):
-                            respond(Status.BAD_LENGTH)
-                        with m.Else():
-                            ok(self.idrom.length, _SRC_ROM)
-                    with m.Case(Cmd.PROBE):
-                        with m.If(length != 0):
-                            respond(Status.BAD_LENGTH)
-                        with m.Else():
-                            m.d.sync += small.eq(Cat(bus.word_bytes, Const(0, 4), bus.addr_ok))
-                            ok(PROBE_BYTES, _SRC_SMALL)
-                    with m.Case(Cmd.WRITE):
-                        with m.If(dup):
-                            ok()
-                        with m.Elif(self.busy):
-                            respond(Status.BUSY)
-                        with m.Else():
-                            m.d.sync += [nbytes.eq(length), is_read.eq(0)]
-                            m.next = "ADDR_CHECK"
-                    with m.Case(Cmd.READ):
-                        with m.If((length != 2) | (arg[:16] == 0) | (arg[:16] > maxp)):
-                            respond(Status.BAD_LENGTH)
-                        with m.Else():
-                            m.d.sync += [nbytes.eq(arg[:16]), is_read.eq(1)]
-                            m.next = "ADDR_CHECK"
-                    with m.Case(Cmd.BEGIN):
-                        with m.If(length != 0):
-                            respond(Status.BAD_LENGTH)
-                        with m.Elif(self.busy):
-                            respond(Status.BUSY)
-                        with m.Else():
-                            m.d.sync += [sum_run.eq(sum_init), loaded.eq(0)]
-                            ok()
-                    with m.Case(Cmd.COMMIT):
-                        m.d.sync += small.eq(checksum)
-                        with m.If(length != 4):
-                            respond(Status.BAD_LENGTH)
-                        with m.Elif(self.busy):
-                            respond(Status.BUSY)
-                        with m.Elif(arg == checksum):
-                            m.d.sync += loaded.eq(1)
-                            ok(4, _SRC_SMALL)
-                        with m.Else():
-                            respond(Status.BAD_CHECKSUM, 4, _SRC_SMALL)
-                    with m.Case(Cmd.RUN):
-                        with m.If(length != 0):
-                            respond(Status.BAD_LENGTH)
-                        with m.Elif(dup):
-                            ok()
-                        with m.Elif(self.busy):
-                            respond(Status.BUSY)
-                        with m.Elif(~loaded):
-                            respond(Status.NOT_LOADED)
-                        with m.Else():
-                            m.d.comb += self.start.eq(1)
-                            ok()
-                    with m.Case(Cmd.STATUS):
-                        with m.If(length != 0):
-                            respond(Status.BAD_LENGTH)
-                        with m.Else():
-                            flags = Cat(loaded, self.busy, self.done, running, Const(0, 4))
-                            m.d.sync += small.eq(Cat(flags, checksum, run_cycles, rx_errors, frames))
-                            ok(STATUS_BYTES, _SRC_SMALL)
-                    with m.Default():
-                        respond(Status.BAD_COMMAND)
-
-            # every word of the frame must exist before anything is touched
-            with m.State("ADDR_CHECK"):
-                cur_wb = Signal(4)
-                m.d.comb += cur_wb.eq(Mux(wi == 0, bus.word_bytes, wb))
-                nxt = Signal(17)
-                m.d.comb += nxt.eq(bcount + cur_wb)
-                with m.If(wi == 0):
-                    m.d.sync += wb.eq(bus.word_bytes)
-                with m.If(~bus.addr_ok | wordaddr[16] | (cur_wb == 0) | (cur_wb > 8)):
-                    respond(Status.BAD_ADDRESS)
-                with m.Else():
-                    m.d.sync += [bcount.eq(nxt), wi.eq(wi + 1)]
-                    with m.If(nxt >= nbytes):
-                        m.d.sync += wi.eq(0)
-                        with m.If(nxt != nbytes):
-                            respond(Status.BAD_LENGTH)
-                        with m.Elif(is_read):
-                            m.next = "RD_REQ"
-                        with m.Else():
-                            m.next = "WR_FETCH"
-
-            # WRITE: bytes from the buffer into words, one `we` cycle per word
-            with m.State("WR_FETCH"):
-                m.next = "WR_BYTE"                       # rp.addr = bp; data next cycle
-            with m.State("WR_BYTE"):
-                m.d.sync += [wword.word_select(k, 8).eq(rp.data), bp.eq(bp + 1), k.eq(k + 1)]
-                with m.If(k == wb - 1):
-                    m.next = "WR_WE"
-                with m.Else():
-                    m.next = "WR_FETCH"
-            with m.State("WR_WE"):
-                m.d.comb += [bus.we.eq(1), bus.wdata.eq(wword)]
-                m.d.sync += [wi.eq(wi + 1), k.eq(0), wword.eq(0)]
-                with m.If(bp == nbytes):
-                    m.d.sync += sum_run.eq(sum_cand)
-                    with m.If(~is_data):
-                        m.d.sync += loaded.eq(0)
-                    ok()
-                with m.Else():
-                    m.next = "WR_FETCH"
-
-            # READ: one read in flight, bytes of each word into the buffer
-            with m.State("RD_REQ"):
-                m.d.comb += bus.re.eq(1)
-                m.d.sync += btimer.eq(0)
-                m.next = "RD_WAIT"
-            with m.State("RD_WAIT"):
-                with m.If(bus.rvalid):
-                    m.d.sync += [rword.eq(bus.rdata), k.eq(0)]
-                    m.next = "RD_STORE"
-                with m.Elif(btimer == self.bus_timeout):
-                    respond(Status.BUS_ERROR)
-                with m.Else():
-                    m.d.sync += btimer.eq(btimer + 1)
-            with m.State("RD_STORE"):
-                m.d.comb += [wp.addr.eq(bp), wp.data.eq(rword.word_select(k, 8)), wp.en.eq(1)]
-                m.d.sync += [bp.eq(bp + 1), k.eq(k + 1)]
-                with m.If(k == wb - 1):
-                    m.d.sync += wi.eq(wi + 1)
-                    with m.If(bp + 1 == nbytes):
-                        ok(nbytes, _SRC_BUF)
-                    with m.Else():
-                        m.next = "RD_REQ"
-
-            # ---- transmit -------------------------------------------------------------
-            with m.State("TX_HDR"):
-                hdr = Signal(8)
-                with m.Switch(tidx):
-                    with m.Case(0):
-                        m.d.comb += hdr.eq(SYNC_RESPONSE)
-                    with m.Case(1):
-                        m.d.comb += hdr.eq(cmd)
-                    with m.Case(2):
-                        m.d.comb += hdr.eq(tag)
-                    with m.Case(3):
-                        m.d.comb += hdr.eq(r_status)
-                    with m.Case(4):
-                        m.d.comb += hdr.eq(r_len[:8])
-                    with m.Case(5):
-                        m.d.comb += hdr.eq(r_len[8:])
-                m.d.comb += [self.tx.payload.eq(hdr), self.tx.valid.eq(1)]
-                with m.If(self.tx.ready):
-                    m.d.sync += tidx.eq(tidx + 1)
-                    with m.If(tidx == 0):
-                        m.d.sync += crc_out.eq(crc_register_init(**crc16))
-                        # an OK answer to a checked frame: remember it for retransmissions
-                        with m.If(r_status == Status.OK):
-                            m.d.sync += [last_valid.eq(1), last_tag.eq(tag), last_crc.eq(crc_rx)]
-                    with m.Else():
-                        m.d.sync += crc_out.eq(crc_next(crc_out, hdr, **crc16))
-                    with m.If(tidx == 5):
-                        m.d.sync += [pidx.eq(0), tidx.eq(0)]
-                        with m.If(r_len == 0):
-                            m.next = "TX_CRC"
-                        with m.Else():
-                            m.next = "TX_FETCH"
-            with m.State("TX_FETCH"):
-                m.d.comb += rp.addr.eq(pidx)
-                m.next = "TX_DATA"
-            with m.State("TX_DATA"):
-                m.d.comb += rp.addr.eq(pidx)
-                pbyte = Signal(8)
-                with m.Switch(r_src):
-                    with m.Case(_SRC_BUF):
-                        m.d.comb += pbyte.eq(rp.data)
-                    with m.Case(_SRC_ROM):
-                        m.d.comb += pbyte.eq(rom.data)
-                    with m.Case(_SRC_SMALL):
-                        m.d.comb += pbyte.eq(small.word_select(pidx[:4], 8))
-                m.d.comb += [self.tx.payload.eq(pbyte), self.tx.valid.eq(1)]
-                with m.If(self.tx.ready):
-                    m.d.sync += [crc_out.eq(crc_next(crc_out, pbyte, **crc16)), pidx.eq(pidx + 1)]
-                    with m.If(pidx == r_len - 1):
-                        m.next = "TX_CRC"
-                    with m.Else():
-                        m.next = "TX_FETCH"
-            with m.State("TX_CRC"):
-                m.d.comb += [self.tx.payload.eq(Mux(tidx == 0, crc_out[8:], crc_out[:8])),
-                             self.tx.valid.eq(1)]
-                with m.If(self.tx.ready):
-                    m.d.sync += tidx.eq(tidx + 1)
-                    with m.If(tidx == 1):
-                        with m.If(discard_after):
-                            m.next = "DISCARD"
-                        with m.Else():
-                            m.next = "HUNT"
+        # -- bytes the link writes into the buffer; bytes it sends ----------------------------
+        flags = Cat(loaded, self.busy, self.done, running, aborted, wd_fired)
+        with m.Switch(x["wsrc"]):
+            with m.Case(Wsrc.SHREG):
+                m.d.comb += fill.eq(shreg[:8])
+            with m.Case(Wsrc.FLAGS):
+                m.d.comb += fill.eq(flags)
+            with m.Case(Wsrc.CHECKSUM):
+                m.d.comb += fill.eq(~csum[:8])          # CRC-32's xorout
+            with m.Case(Wsrc.WATCHDOG):
+                m.d.comb += fill.eq(limit[:8])
+            with m.Case(Wsrc.PROBE_WB):
+                m.d.comb += fill.eq(eff_wb)
+            with m.Case(Wsrc.PROBE_OK):
+                m.d.comb += fill.eq(eff_ok)
+            with m.Case(Wsrc.RUN):
+                m.d.comb += fill.eq(run_cycles.word_select(j, 8))
+            with m.Case(Wsrc.COUNTERS):
+                m.d.comb += fill.eq(Cat(rx_errors, frames).word_select(j, 8))
+        m.d.comb += self.tx.valid.eq(x["tx"] != Tx.NONE)
+        with m.Switch(x["tx"]):
+            with m.Case(Tx.SYNC):
+                m.d.comb += self.tx.payload.eq(SYNC_RESPONSE)
+            with m.Case(Tx.BUF):
+                m.d.comb += self.tx.payload.eq(rd)
+            with m.Case(Tx.STATUS):
+                m.d.comb += self.tx.payload.eq(r_status)
+            with m.Case(Tx.RLEN_LO):
+                m.d.comb += self.tx.payload.eq(Mux(has_payload, rlen[:8], 0))
+            with m.Case(Tx.RLEN_HI):
+                m.d.comb += self.tx.payload.eq(Mux(has_payload, rlen[8:], 0))
+            with m.Case(Tx.CRC_HI):
+                m.d.comb += self.tx.payload.eq(crc[8:])
+            with m.Case(Tx.CRC_LO):
+                m.d.comb += self.tx.payload.eq(crc[:8])
         return m
 
 
@@ -478,14 +583,16 @@ class HostLink(wiring.Component):
     Parameters: `design`, `params` (IDENTIFY data), `clocks_per_bit`
     (clock frequency / baud rate), `timeout_bits` (inter-byte timeout in bit
     times), and LinkCore's `max_payload`, `data_targets`,
-    `loaded_at_reset`, `bus_timeout`.
+    `loaded_at_reset`, `bus_timeout`, `watchdog_cycles`, `data_bytes`,
+    `code_latency`.
 
     Ports: `rx` (UART pin in, idles high), `tx` (UART pin out), `bus`,
-    `start`, `busy`, `done`, `loaded` (as LinkCore)."""
+    `start`, `abort`, `busy`, `done`, `config_ok`, `loaded` (as LinkCore)."""
 
     def __init__(self, *, design, params, clocks_per_bit, timeout_bits=DEFAULT_TIMEOUT_BITS,
                  max_payload=DEFAULT_MAX_PAYLOAD, data_targets=(), loaded_at_reset=False,
-                 bus_timeout=255):
+                 bus_timeout=255, watchdog_cycles=DEFAULT_WATCHDOG_CYCLES, data_bytes=8,
+                 code_latency=1):
         self.clocks_per_bit, self.timeout_bits = clocks_per_bit, timeout_bits
         self.uart_rx = UARTRx(clocks_per_bit)
         self.uart_tx = UARTTx(clocks_per_bit)
@@ -493,6 +600,8 @@ class HostLink(wiring.Component):
                              timeout_cycles=timeout_bits * clocks_per_bit,
                              max_payload=max_payload, data_targets=data_targets,
                              loaded_at_reset=loaded_at_reset, bus_timeout=bus_timeout,
+                             watchdog_cycles=watchdog_cycles, data_bytes=data_bytes,
+                             code_latency=code_latency,
                              link_info={"clocks_per_bit": clocks_per_bit,
                                         "timeout_bits": timeout_bits})
         super().__init__({
@@ -500,14 +609,16 @@ class HostLink(wiring.Component):
             "tx": Out(1, init=1),
             "bus": Out(HostBusSignature()),
             "start": Out(1),
+            "abort": Out(1),
             "busy": In(1),
             "done": In(1),
+            "config_ok": In(1, init=1),
             "loaded": Out(1),
         })
 
     @property
     def identify_bytes(self):
-        return self.core.idrom.contents
+        return self.core.identify_bytes
 
     def elaborate(self, platform):
         m = Module()
@@ -518,6 +629,7 @@ class HostLink(wiring.Component):
         connect(m, core.tx, tx.data)
         connect(m, wiring.flipped(self.bus), core.bus)
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx), core.rx_error.eq(rx.error | rx.overrun),
-                     self.start.eq(core.start), core.busy.eq(self.busy), core.done.eq(self.done),
-                     self.loaded.eq(core.loaded)]
+                     self.start.eq(core.start), self.abort.eq(core.abort),
+                     core.busy.eq(self.busy), core.done.eq(self.done),
+                     core.config_ok.eq(self.config_ok), self.loaded.eq(core.loaded)]
         return m

@@ -34,7 +34,8 @@ examples:
 
 
 def add_arguments(p):
-    p.add_argument("names", nargs="*", help="benchmarks to run (default: all); see --list")
+    p.add_argument("names", nargs="*", help="benchmarks to run (default: all but the slow ones "
+                                            "marked in --list, e.g. qor); see --list")
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     p.add_argument("--quick", action="store_true", help="smaller problem sizes (for a smoke run)")
     p.add_argument("--full", action="store_true",
@@ -76,7 +77,8 @@ def run(args):
     mods = discover()
     if args.list:
         for name, mod in mods:
-            print(f"{name:20s} {getattr(mod, 'TITLE', '')}")
+            extra = "" if getattr(mod, "DEFAULT", True) else "  [only when named]"
+            print(f"{name:20s} {getattr(mod, 'TITLE', '')}{extra}")
         return 0
     known = {name for name, _ in mods}
     for n in args.names:
@@ -85,7 +87,9 @@ def run(args):
     from ..atomic import BENCH_MARKER, check_output
     out = Path(args.out)
     check_output(out, "bench-output", force=args.force)
-    chosen = [(name, mod) for name, mod in mods if not args.names or name in args.names]
+    # with no names: all but the slow ones (DEFAULT = False, e.g. qor: place and route)
+    chosen = [(name, mod) for name, mod in mods
+              if name in args.names or (not args.names and getattr(mod, "DEFAULT", True))]
     mode = "quick" if args.quick else "default"
     if args.full:
         mode += " + full"

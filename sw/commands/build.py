@@ -10,7 +10,9 @@ HELP = "build a bitstream for a board: EIE array or systolic unit, host link, re
 DESCRIPTION = """Elaborate the board's top-level (clock, host link on the UART, the unit, status
 LEDs), synthesise, place and route and pack it with the yowasp tools, and print
 the report: logic, DSPs, block RAMs, SPRAMs used of available, Fmax against the
-clock the top runs at. Exits non-zero when timing is not met (the reports stay
+clock the top runs at, the peak throughput at that clock (2 x multipliers x f)
+and, with an image (--image, or --report-image), the cycle model's cycles and
+microseconds per inference and the effective GOP/s on that model. Exits non-zero when timing is not met (the reports stay
 in the output folder, the bitstream does not).
 
 The weights are either baked into block RAM from an image (--image), or left as
@@ -22,14 +24,16 @@ examples:
   eiegen build --board icebreaker
   eiegen build --board ulx3s --design eie --pes 16
   eiegen build --board ulx3s --image build/image          # weights baked in
-  eiegen build --board ulx3s --design systolic --pes 4     # a 4x4 systolic array"""
+  eiegen build --board ulx3s --design systolic --pes 4     # a 4x4 systolic array
+  eiegen build --board icebreaker --design link           # the host link and board glue alone"""
 
 
 def add_arguments(p):
     from ...boards.board import board_names
     p.add_argument("--board", required=True, choices=board_names(), help="target board")
-    p.add_argument("--design", choices=("eie", "systolic"), default="eie",
-                   help="unit on the board (default %(default)s)")
+    p.add_argument("--design", choices=("eie", "systolic", "link"), default="eie",
+                   help="unit on the board (default %(default)s); 'link' is the host link and the "
+                        "board glue with a null unit, to measure them alone")
     p.add_argument("--pes", type=int_in(1, 64),
                    help="EIE: number of PEs; systolic: an N x N array (default: the board's)")
     p.add_argument("--rows", type=int_in(1, 64), help="systolic: array rows (default: --pes or the board's)")
@@ -41,6 +45,9 @@ def add_arguments(p):
                        ("fifo_depth", "activation queue depth"), ("max_layers", "layers an image may hold")):
         g.add_argument("--" + name.replace("_", "-"), type=eie_param(name), dest=name, metavar="N", help=what)
     p.add_argument("--image", help="EIE image directory whose weights are baked into block RAM")
+    p.add_argument("--report-image", metavar="DIR",
+                   help="EIE image directory to report cycles and throughput on (not baked; it "
+                        "must be packed for this build's parameters); default: --image")
     p.add_argument("--freq", type=float_in(1, 1000), help="clock of the top in MHz (default: the board's; "
                                               "a PLL makes it when it differs from the oscillator)")
     p.add_argument("-o", "--output", help="output folder (default build/boards/<board>-<design>-<size>)")
@@ -68,6 +75,15 @@ def _params(args, board):
         return board.eie_params(**kw), image
     if args.image:
         raise EiegenError("--image bakes an EIE image; the systolic unit is loaded over the host link")
+    if args.design == "link":
+        given = [o for o, v in (("--pes", args.pes), ("--rows", args.rows), ("--cols", args.cols))
+                 if v is not None]
+        given += [f"--{n.replace('_', '-')}" for n in ("spmat_depth", "ptr_depth", "bias_depth",
+                                                       "act_depth", "fifo_depth", "max_layers")
+                  if getattr(args, n) is not None]
+        if given:
+            raise EiegenError(f"{', '.join(given)}: --design link has no unit to size")
+        return None, None
     for name in ("spmat_depth", "ptr_depth", "bias_depth", "act_depth", "fifo_depth", "max_layers"):
         if getattr(args, name) is not None:
             raise EiegenError(f"--{name.replace('_', '-')} is an EIE parameter")
@@ -86,12 +102,17 @@ def run(args):
     if args.output is not None:
         check_output(args.output, "board-build", force=args.force, inputs=[args.image])
     sync_hz = args.freq * 1e6 if args.freq is not None else None
+    report_image, name = None, args.image
+    if args.report_image:
+        from ..image import read_image
+        report_image, name = read_image(args.report_image), args.report_image
     try:
         result = build(board, args.design, params, out_dir=args.output, image=image,
-                       sync_hz=sync_hz, seed=args.seed, force=args.force)
+                       sync_hz=sync_hz, seed=args.seed, force=args.force, report_image=report_image,
+                       image_name=name)
     except TimingError:
         raise
     if args.json:
-        print(json.dumps(result.info["report"], indent=1))
+        print(json.dumps({**result.info["report"], "throughput": result.info["throughput"]}, indent=1))
     print(f"bitstream: {result.bitstream}")
     return 0

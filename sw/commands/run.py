@@ -14,7 +14,10 @@ HELP = "run inputs through an EIE image on a board (serial port or simulated boa
 DESCRIPTION = """Load an image into the board (unless --no-load), write each input vector into
 the activation memory, RUN, wait for done, and read back the outputs and the
 performance counters (cycles, broadcasts, broadcast stalls, per-PE busy and
-idle cycles, and the link's own count of run cycles).
+idle cycles, and the link's own count of run cycles). A run that does not
+end is aborted (by the board's watchdog, set from the image's cycle model
+when it is loaded, or by the host after waiting that long): the command
+fails naming it, and the board stays usable.
 
 The input .npy has shape (n_in,) or (batch, n_in): float values are quantized
 with the image's FRAC; integer arrays need --input-format codes (int16
@@ -41,8 +44,9 @@ def add_arguments(p):
     p.add_argument("--no-load", action="store_true",
                    help="use the model the board holds (it must be committed and be this image)")
     p.add_argument("--verify", action="store_true", help="read every word back when loading")
-    p.add_argument("--timeout", type=float_in(above=0), default=10.0,
-                   help="seconds to wait for one run to finish (default %(default)s)")
+    p.add_argument("--timeout", type=float_in(above=0),
+                   help="seconds to wait for one run before aborting it (default: twice the "
+                        "board's run watchdog, which the load sets from the model)")
     p.add_argument("--json", action="store_true", help="print outputs and counters as JSON")
     p.add_argument("--waves", metavar="FILE",
                    help="with --port sim: record the simulated board's waveforms in FILE.vcd, or "

@@ -16,7 +16,12 @@ LinkClient speaks the protocol of eiegen.sw.link.protocol over a transport
 - a load is BEGIN, the WRITEs, optionally a read-back of every word, and
   COMMIT with the host's load checksum: the board sets `loaded` only when
   its checksum of what it executed equals the host's, and refuses RUN
-  without it, so a load that stopped anywhere cannot run.
+  without it, so a load that stopped anywhere cannot run;
+- a run is bounded twice: the board's watchdog (a link register the load
+  sets from the cycle model) aborts a run that takes too long, and the host
+  waits no longer than that watchdog's time (plus a margin) before it sends
+  ABORT itself; either way the run ends in an error naming what happened,
+  and the board answers normally afterwards (`abort()` does it by hand).
 """
 
 import dataclasses
@@ -28,13 +33,28 @@ from ...hw.eie.params import MEMORY_IDS, host_map
 from . import protocol as P
 from .protocol import Cmd, Status, LinkRefused, LinkTimeout
 
-__all__ = ["LinkClient", "LinkStats", "LoadResult", "RunResult", "RETRIED_STATUSES", "DESIGN"]
+__all__ = ["LinkClient", "LinkStats", "LoadResult", "RunResult", "RETRIED_STATUSES", "DESIGN",
+           "RunAborted", "WAIT_FACTOR", "WAIT_MARGIN_BITS"]
 
 DESIGN = "eie"
 
 #: answers that say the frame was damaged on the way: the frame is sent again
 RETRIED_STATUSES = (Status.BAD_CRC, Status.TIMEOUT, Status.BAD_LENGTH)
 
+
+#: the host waits for a run WAIT_FACTOR times the board's watchdog, plus
+#: WAIT_MARGIN_BITS bit times of the line (and the transport's slack)
+WAIT_FACTOR = 2
+WAIT_MARGIN_BITS = 2000
+
+
+class RunAborted(LinkError):
+    """A run was aborted (by the board's watchdog, or by the host after waiting
+    too long); the board is idle and answers normally."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclasses.dataclass
@@ -95,8 +115,14 @@ class LinkClient:
         return self._tag
 
     def _answer_timeout(self, frame_len, answer_payload):
+        # the bytes both ways, the board's time to execute (in its clock cycles:
+        # clocks_per_bit of them per bit time; 4, the fewest a link has, until
+        # IDENTIFY says), and twice its inter-byte timeout
+        cpb = (self.ident or {}).get("link", {}).get("clocks_per_bit") or 4
+        execute = (P.EXEC_CYCLES + P.EXEC_CYCLES_PER_BYTE *
+                   (frame_len + answer_payload)) / cpb
         bits = (10 * (frame_len + P.RESPONSE_HEADER + P.CRC_BYTES + answer_payload)
-                + 2 * self.timeout_bits + 64)
+                + execute + 2 * self.timeout_bits + 64)
         return bits * self.t.bit_seconds + self.t.slack_seconds
 
     def _quiet(self):
@@ -251,16 +277,58 @@ class LinkClient:
         """RUN; refused (LinkRefused NOT_LOADED) unless a load is committed."""
         self.exchange(Cmd.RUN, answer_max=0)
 
-    def wait_done(self, timeout=10.0):
-        """Poll STATUS until the run has finished (`timeout` in the transport's seconds)."""
+    def abort(self):
+        """ABORT: stop whatever the unit is doing (its model memories stay as
+        they are); returns STATUS afterwards. LinkRefused BUSY if the unit did
+        not stop."""
+        self.exchange(Cmd.ABORT, answer_max=0)
+        return self.status()
+
+    def watchdog(self):
+        """The board's run watchdog, in cycles (the link register 0xF0)."""
+        return P.unpack_words(self.read(P.WATCHDOG_ADDR, P.LINK_WORD_BYTES),
+                              P.LINK_WORD_BYTES)[0]
+
+    def set_watchdog(self, cycles):
+        """Set the board's run watchdog (a data target: `loaded` stays). A load
+        of an image sets it from the model."""
+        if not isinstance(cycles, int) or not 0 < cycles < (1 << 32):
+            raise LinkError(f"the watchdog must be 1 .. 2**32 - 1 cycles, got {cycles!r}")
+        self.write(P.WATCHDOG_ADDR, P.pack_words([cycles], P.LINK_WORD_BYTES))
+
+    def run_timeout(self):
+        """How long the host waits for a run: WAIT_FACTOR times the board's
+        watchdog in seconds of its clock (from IDENTIFY's clocks_per_bit and
+        the line's bit time), plus WAIT_MARGIN_BITS bit times and the
+        transport's slack."""
+        if self.ident is None:
+            self.identify()
+        return (WAIT_FACTOR * P.watchdog_seconds(self.watchdog(), self.ident, self.t.bit_seconds)
+                + WAIT_MARGIN_BITS * self.t.bit_seconds + self.t.slack_seconds)
+
+    def wait_done(self, timeout=None):
+        """Poll STATUS until the run has ended; returns the status. A run the
+        board's watchdog aborted, or one still running after `timeout`
+        seconds of the transport (default: run_timeout()), which the host
+        then aborts, raises RunAborted."""
+        if timeout is None:
+            timeout = self.run_timeout()
         t0 = self.t.clock()
         while True:
             st = self.status()
             if not st["running"] and not st["busy"]:
+                if st["watchdog"]:
+                    raise RunAborted(f"the run took more than the board's watchdog of "
+                                     f"{self.watchdog()} cycles and was aborted (an image for "
+                                     f"another board, or a unit that does not finish); the "
+                                     f"board is idle", st)
+                if st["aborted"]:
+                    raise RunAborted("the run was aborted (ABORT); the board is idle", st)
                 return st
             if self.t.clock() - t0 > timeout:
-                raise LinkError(f"the run did not finish within {timeout:g} s "
-                                f"(status: {st})")
+                st = self.abort()
+                raise RunAborted(f"the run did not end within {timeout:g} s, so the host "
+                                 f"aborted it; the board is idle (status: {st})", st)
 
     # -- an EIE image -----------------------------------------------------------------------
     def check_image(self, image):
@@ -290,7 +358,8 @@ class LinkClient:
             for i, (addr, payload) in enumerate(writes):
                 got = self.read(addr, len(payload))
                 if got != payload:
-                    wb = wbs[names[addr >> 24]]
+                    wb = (P.LINK_WORD_BYTES if addr >> 24 >= P.LINK_TARGET
+                          else wbs[names[addr >> 24]])
                     k = next(j for j in range(0, len(payload), wb) if got[j:j + wb] != payload[j:j + wb])
                     raise LinkError(
                         f"read-back of {describe_addr(addr + k // wb)}: wrote "
@@ -307,9 +376,11 @@ class LinkClient:
         return LoadResult(total, sum(len(p) for _, p in writes), checksum, bool(verify),
                           self.stats.retries - retries0)
 
-    def infer(self, image, inputs, *, timeout=10.0, progress=None):
+    def infer(self, image, inputs, *, timeout=None, progress=None):
         """Run int16 input vectors (n_in,) or (batch, n_in) through the loaded
-        model; returns RunResult with outputs and per-input counters."""
+        model; returns RunResult with outputs and per-input counters.
+        `timeout`: seconds to wait for one run (default: the board's watchdog
+        plus a margin, see wait_done)."""
         x = np.atleast_2d(np.asarray(inputs))
         p = image.params
         n = p.n_pes
@@ -328,6 +399,8 @@ class LinkClient:
         out_file = MEMORY_IDS["act1" if len(image.layers) % 2 else "act0"]
         ctrl = MEMORY_IDS["control"]
         regs = hmap.control_regs
+        if timeout is None:
+            timeout = self.run_timeout()
         outputs, counters = [], []
         for b, vec in enumerate(x):
             padded = np.zeros(first.in_local * n, dtype=np.int64)

@@ -40,7 +40,8 @@ __all__ = [
     "encode_response", "decode_response", "response_length", "split_write", "pack_words",
     "unpack_words", "checksum_update", "load_checksum", "CHECKSUM_EMPTY", "IDENT_MAGIC",
     "encode_identify", "decode_identify", "check_identity", "STATUS_BYTES", "encode_status",
-    "decode_status", "PROBE_BYTES",
+    "decode_status", "PROBE_BYTES", "STATUS_FLAGS", "LINK_TARGET", "WATCHDOG_ADDR", "LINK_WORD_BYTES",
+    "DEFAULT_WATCHDOG_SECONDS", "watchdog_seconds", "EXEC_CYCLES", "EXEC_CYCLES_PER_BYTE",
 ]
 
 PROTOCOL_VERSION = 1
@@ -55,6 +56,20 @@ DEFAULT_MAX_PAYLOAD = 256
 MIN_MAX_PAYLOAD = 256
 #: inter-byte timeout of a link unless the board chooses otherwise, in bit times
 DEFAULT_TIMEOUT_BITS = 1000
+#: the link's own registers (a data target: writes do not clear `loaded`):
+#: word 0 = the run watchdog, the most cycles a RUN may take before the link
+#: aborts it (u32; a board comes up with a finite default, IDENTIFY's
+#: `watchdog_cycles`). Targets 0xF0-0xFF belong to the link, not the unit.
+LINK_TARGET = 0xF0
+WATCHDOG_ADDR = LINK_TARGET << 24
+LINK_WORD_BYTES = 4
+#: the watchdog a board comes up with, in seconds of its clock
+DEFAULT_WATCHDOG_SECONDS = 1.0
+#: a link answers a frame within EXEC_CYCLES + EXEC_CYCLES_PER_BYTE x (its
+#: payload bytes + the answer's) clock cycles after its last byte (a serial
+#: link checks and writes every word a bit at a time)
+EXEC_CYCLES = 4096
+EXEC_CYCLES_PER_BYTE = 128
 
 
 class Cmd(enum.IntEnum):
@@ -66,6 +81,7 @@ class Cmd(enum.IntEnum):
     COMMIT = 0x06       # payload = u32 load checksum -> u32 device checksum; sets `loaded`
     RUN = 0x07          # pulse `start` (needs `loaded`, not busy)
     STATUS = 0x08       # -> status bytes (decode_status)
+    ABORT = 0x09        # pulse the unit's `abort` (accepted while busy); answered once it is idle
 
 
 class Status(enum.IntEnum):
@@ -79,6 +95,7 @@ class Status(enum.IntEnum):
     BUSY = 0x07           # the unit is running: WRITE, BEGIN, COMMIT and RUN are refused
     BAD_CHECKSUM = 0x08   # COMMIT's checksum differs from what the board received
     BUS_ERROR = 0x09      # the unit did not answer a read
+    BAD_CONFIG = 0x0A     # RUN refused: the unit's configuration is invalid (e.g. layer count)
 
 
 STATUS_TEXT = {
@@ -93,6 +110,8 @@ STATUS_TEXT = {
     Status.BUSY: "the unit is running",
     Status.BAD_CHECKSUM: "the board's load checksum differs from the host's",
     Status.BUS_ERROR: "the unit did not answer a read on the host bus",
+    Status.BAD_CONFIG: "the unit's configuration is invalid (for EIE: the number of layers is "
+                       "not 1 .. max_layers): nothing was started",
 }
 
 
@@ -394,12 +413,24 @@ def check_identity(ident, design, params):
 
 #: STATUS payload: flags u8, checksum u32, run_cycles u32, rx_errors u16, frames u16
 STATUS_BYTES = 13
-STATUS_FLAGS = ("loaded", "busy", "done", "running")
+#: flag bits of STATUS byte 0: `aborted` = the last run was ended by ABORT or the
+#: watchdog (not by `done`), `watchdog` = by the watchdog; RUN clears both
+STATUS_FLAGS = ("loaded", "busy", "done", "running", "aborted", "watchdog")
 PROBE_BYTES = 2
 
 
-def encode_status(loaded, busy, done, running, checksum, run_cycles, rx_errors, frames):
-    flags = int(loaded) | int(busy) << 1 | int(done) << 2 | int(running) << 3
+def watchdog_seconds(cycles, ident, bit_seconds):
+    """The time a watchdog of `cycles` allows on a board (IDENTIFY answer
+    `ident`) whose line has `bit_seconds` per bit: the board's clock is
+    clocks_per_bit times the baud rate."""
+    cpb = ident["link"].get("clocks_per_bit") or 1
+    return cycles * bit_seconds / cpb
+
+
+def encode_status(loaded, busy, done, running, checksum, run_cycles, rx_errors, frames,
+                  aborted=False, watchdog=False):
+    flags = (int(loaded) | int(busy) << 1 | int(done) << 2 | int(running) << 3 |
+             int(aborted) << 4 | int(watchdog) << 5)
     return (bytes([flags]) + checksum.to_bytes(4, "little") + run_cycles.to_bytes(4, "little") +
             rx_errors.to_bytes(2, "little") + frames.to_bytes(2, "little"))
 

@@ -192,3 +192,20 @@ def test_packer_options_are_kept_for_the_swap(tmp_path):
     assert _pack_opts(script, get_board("ulx3s")) == ["--compress"]
     script.write_text('"$ICEPACK" top.asc top.bin\n')
     assert _pack_opts(script, get_board("icebreaker")) == []
+
+
+def test_nextpnr_progress_from_its_log():
+    from eiegen.boards.build import pnr_progress
+    assert pnr_progress("Info: Packing constants..\n") is None
+    log = ("Info:     at initial placer iter 2, wirelen = 344\n"
+           "Info: Running main analytical placer, max placement attempts per cell = 192200.\n"
+           "Info:     at iteration #3, type ALL: wirelen solved = 617, spread = 4957, legal = 5929; time = 0.21s\n")
+    assert pnr_progress(log) == "analytic placement, iteration 3 (wirelength 5929)"
+    log += "Info:   at iteration #10: temp = 0.000000, timing cost = 398, wirelen = 3354\n"
+    assert pnr_progress(log) == "annealing placement, iteration 10 (wirelength 3354)"
+    log += ("Info:    IterCnt |  w/ripup   wo/ripup |  w/r  wo/r |      arcs| batch(sec) total(sec)|\n"
+            "Info:       2000 |      275       1719 |  185   810 |      2374|       0.95       3.12|\n")
+    assert pnr_progress(log) == "routing (router1), 2374 arcs left after 2000 iterations"
+    log += ("Info: Running router2...\n"
+            "Info:     iter=7 wires=20078 overused=56 overuse=57 archfail=NA\n")
+    assert pnr_progress(log) == "routing (router2), iteration 7, 56 wires overused"

@@ -129,3 +129,42 @@ def test_ecp5_report_of_the_ulx3s():
     assert r.target_mhz == pytest.approx(25.0, rel=1e-5) and r.timing_met
     assert "logic (LUT4)" in format_report(r)
     assert any(s.startswith("hw/") for s in r.critical_path["sources"])
+
+
+def test_throughput_lines(raw, ice):
+    import numpy as np
+    from eiegen.boards.build import throughput, multipliers
+    from eiegen.sim.testdata import random_compressed_model
+    from eiegen.sw.fit import inference_cycles
+    from eiegen.sw.packer import pack
+    r = parse_report(raw, ice)
+    p = ice.eie_params(n_pes=2, act_depth=32)
+    t = throughput(r, "eie", p)
+    assert t.multipliers == multipliers("eie", p) == 2
+    assert t.clock_met and t.clock_mhz == pytest.approx(r.target_mhz)
+    assert t.peak_gops == pytest.approx(2 * 2 * r.target_mhz / 1e3)
+    assert t.cycles is None and len(t.lines()) == 1
+    image = pack(random_compressed_model(np.random.default_rng(2), [40, 24, 10], 0.4), p)
+    t = throughput(r, "eie", p, image, "img")
+    cycles = inference_cycles(image, p.fifo_depth)[0]
+    assert t.cycles == cycles
+    us = cycles / r.target_mhz
+    assert t.us_per_inference == pytest.approx(us)
+    dense = 2 * (40 * 24 + 24 * 10)
+    assert t.effective_gops == pytest.approx(dense / (us * 1e-6) / 1e9)
+    assert t.nonzero_gops == pytest.approx(2 * sum(l.nonzeros for l in image.layers)
+                                           / (us * 1e-6) / 1e9)
+    text = format_report(r, title="T", throughput=t)
+    assert f"throughput: peak {t.peak_gops:.3f} GOP/s (2 x 2 multiplier(s) x {r.target_mhz:.2f} MHz)" in text
+    assert f"on img: {cycles:.0f} cycles per inference (cycle model, every activation non-zero)" in text
+    d = t.to_dict()
+    assert d["effective_gops"] == round(t.effective_gops, 4) and d["model"] == "img"
+    # timing not met: the figures are at Fmax, and say so
+    bad = copy.deepcopy(raw)
+    (name, v), = bad["fmax"].items()
+    v["constraint"] = v["achieved"] * 2
+    t = throughput(parse_report(bad, ice), "systolic", ice.systolic_params(rows=2, cols=3))
+    assert t.multipliers == 6 and not t.clock_met
+    assert t.clock_mhz == pytest.approx(v["achieved"])
+    assert "(Fmax: timing not met)" in t.lines()[0]
+    assert throughput(r, "link", None).peak_gops == 0

@@ -11,8 +11,15 @@ top-level (boards.top.BoardTop: HostLink + EIEArray) simulated in Verilator
   right checksum;
 - refusals (write past the end of a memory, run before the load finished,
   wrong checksum, a load cut off, a board generated for other parameters)
-  leave no runnable partial model.
+  leave no runnable partial model;
+- no frame sequence can hang the unit (issue 10): a layer count outside
+  1 .. max_layers, a committed "model" of nothing but a layer count, a run
+  longer than the watchdog, ABORT while the unit runs; each ends with the
+  board idle and answering, the model memories intact, and the next load
+  and run bit-exact.
 """
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -23,15 +30,21 @@ from eiegen.sim import eie_harness
 from eiegen.sim.testdata import random_compressed_model, random_input
 from eiegen.sw.errors import LinkError
 from eiegen.sw.image import write_image
-from eiegen.sw.linkimage import image_frames, load_writes, load_checksum_of
+from eiegen.sw.linkimage import (image_frames, load_writes, load_checksum_of, NUM_LAYERS_REG,
+                                 watchdog_cycles)
+from eiegen.sim.board_top import SIM_WATCHDOG_CYCLES
 from eiegen.sw.link import protocol as P
 from eiegen.sw.link.protocol import Cmd, Status, LinkRefused, LinkTimeout
-from eiegen.sw.link.client import LinkClient
+from eiegen.sw.link.client import LinkClient, RunAborted
 from eiegen.sw.packer import pack
+from eiegen.sw.model import CompressedModel
+from eiegen.boards.top import DATA_TARGETS
 
 # the simulated board's array; fifo_depth is the default, so `eiegen run
-# --port sim` on an image packed for these parameters reuses the build
-PARAMS = EIEParams(n_pes=2, spmat_depth=256, ptr_depth=64, bias_depth=64, act_depth=32,
+# --port sim` on an image packed for these parameters reuses the build. Its
+# sparse-matrix memory holds a model that runs long enough (about 8500
+# cycles) for three frames to arrive while it runs (the robustness tests)
+PARAMS = EIEParams(n_pes=2, spmat_depth=8192, ptr_depth=256, bias_depth=128, act_depth=32,
                    max_layers=4)
 
 
@@ -165,7 +178,7 @@ def test_refusals_leave_no_runnable_model(built, case, tmp_path):
         last = PARAMS.spmat_depth - 1
         before = client.read(spmat0 | last, 2)
         with pytest.raises(LinkRefused, match="BAD_ADDRESS"):
-            client.write(spmat0 | (last - 1), bytes(range(6)))       # words 254, 255, 256
+            client.write(spmat0 | (last - 1), bytes(range(6)))       # the last 2 words and one more
         assert client.read(spmat0 | last, 2) == before
         with pytest.raises(LinkRefused, match="BAD_ADDRESS"):
             client.write(P.make_addr(MEMORY_IDS["bias"], PARAMS.n_pes, 0), b"\x01\x00")
@@ -193,13 +206,15 @@ def test_refusals_leave_no_runnable_model(built, case, tmp_path):
         # a complete load runs; one more model word written afterwards stops it again
         client.load(image)
         check_bit_exact(image, inputs[:1], client.infer(image, inputs[:1]))
-        client.write(writes[-2][0], writes[-2][1])
+        model_write = [w for w in writes if w[0] >> 24 not in DATA_TARGETS["eie"]
+                       and w[0] >> 24 < P.LINK_TARGET][-1]
+        client.write(*model_write)
         not_runnable()
         # an image for other generator parameters is refused before anything is written
         other = pack(random_compressed_model(np.random.default_rng(1), [30, 10], 0.4),
                      PARAMS.replace(spmat_depth=512))
         frames0 = client.status()["frames"]
-        with pytest.raises(LinkError, match="spmat_depth: board 256, image 512"):
+        with pytest.raises(LinkError, match=f"spmat_depth: board {PARAMS.spmat_depth}, image 512"):
             client.load(other)
         assert client.status()["frames"] == frames0 + 2     # IDENTIFY and this STATUS only
 
@@ -261,3 +276,138 @@ def test_load_and_run_icarus(case, tmp_path):
         client.load(image)
         assert client.stats.retries == 2
         check_bit_exact(image, inputs, client.infer(image, inputs))
+
+
+# -- no frame sequence can hang the unit ------------------------------------------------------
+
+CTRL_LAYERS = P.make_addr(MEMORY_IDS["control"], 0, NUM_LAYERS_REG)
+
+
+def _unit_has(port):
+    """Whether the EIE array has `port` (the unit contract's abort / config_ok)."""
+    from eiegen.hw.eie.array import EIEArray
+    unit = EIEArray(PARAMS)
+    unit._MustUse__used = True
+    return hasattr(unit, port)
+
+
+@pytest.fixture(scope="module")
+def long_case():
+    rng = np.random.default_rng(21)
+    # no ReLU: every activation of every layer stays non-zero, every entry is processed
+    model = random_compressed_model(rng, [64, 64, 64, 64, 64], 1.0, scale=0.05)
+    model = CompressedModel([dataclasses.replace(l, relu=False) for l in model.layers])
+    image = pack(model, PARAMS)
+    return image, random_input(rng, 64, 1.0, batch=2)
+
+
+def model_words(client, image):
+    """Every word the load wrote to a model memory, read back: {addr: payload}."""
+    return {a: client.read(a, len(p)) for a, p in load_writes(image)
+            if a >> 24 not in DATA_TARGETS["eie"] and a >> 24 < P.LINK_TARGET}
+
+
+def idle_and_answering(client, image, inputs):
+    """The board is idle, answers every command, and a new load and run are exact."""
+    st = client.status()
+    assert not st["busy"] and not st["running"], st
+    client.load(image)
+    res = client.infer(image, inputs)
+    check_bit_exact(image, inputs, res)
+    return res
+
+
+def test_no_frame_sequence_hangs_a_loaded_board(built, long_case, tmp_path):
+    """After a committed load: (1) a layer count outside 1 .. max_layers
+    written to control word 1 (a data target: the model stays committed),
+    then RUN: refused BAD_CONFIG, or, by a unit without config_ok, aborted by
+    the watchdog the load set from the model; (2) a run longer than the
+    watchdog is aborted; (3) ABORT while the unit runs stops it, the model
+    memories intact. After each, the board is idle and answers, and the
+    next load and run are bit-exact."""
+    image, inputs = long_case
+    with BH.SimBoard(PARAMS, built=built, test_dir=tmp_path / "sim") as board:
+        client = LinkClient(board.transport)
+        client.load(image)
+        assert client.watchdog() == watchdog_cycles(image)
+        cycles = client.infer(image, inputs[:1]).counters[0]["cycles"]
+        assert cycles > 8000
+        model = model_words(client, image)
+        assert model == {a: p for a, p in load_writes(image) if a in model}
+
+        # (1) a layer count the unit cannot run
+        for count in (PARAMS.max_layers + 1, 0xFFFF):
+            client.write(CTRL_LAYERS, P.pack_words([count], 4))
+            assert client.status()["loaded"]
+            if _unit_has("config_ok"):
+                with pytest.raises(LinkRefused, match="BAD_CONFIG") as e:
+                    client.run_unit()
+                assert e.value.status == Status.BAD_CONFIG
+                assert not client.status()["running"]
+            else:
+                client.run_unit()
+                with pytest.raises(RunAborted, match="watchdog"):
+                    client.wait_done()
+                st = client.status()
+                assert st["watchdog"] and st["aborted"]
+                assert st["run_cycles"] > client.watchdog() == watchdog_cycles(image)
+            idle_and_answering(client, image, inputs[:1])
+
+        # (2) a run longer than the watchdog
+        limit = cycles // 2
+        client.set_watchdog(limit)
+        assert client.status()["loaded"]               # the watchdog is a data target
+        with pytest.raises(RunAborted, match=f"watchdog of {limit} cycles"):
+            client.infer(image, inputs[:1])
+        st = client.status()
+        assert st["watchdog"] and st["aborted"] and not st["done"]
+        assert limit < st["run_cycles"] <= limit + 2
+        assert model_words(client, image) == model
+        if _unit_has("abort"):                          # the model and layer count survive
+            client.set_watchdog(watchdog_cycles(image))
+            check_bit_exact(image, inputs[:1], client.infer(image, inputs[:1]))
+        idle_and_answering(client, image, inputs)
+        assert not client.status()["aborted"]
+
+        # (3) ABORT while the unit runs
+        client.run_unit()
+        assert client.status()["busy"]
+        with pytest.raises(LinkRefused, match="BUSY"):
+            client.begin()
+        st = client.abort()
+        assert st["aborted"] and not st["watchdog"]
+        assert not st["busy"] and not st["running"] and not st["done"] and st["loaded"]
+        assert model_words(client, image) == model
+        st = client.abort()                             # ABORT while idle changes nothing
+        assert (st["loaded"], st["busy"], st["running"]) == (True, False, False)
+        if _unit_has("abort"):                          # runs again without a new load
+            check_bit_exact(image, inputs[:1], client.infer(image, inputs[:1]))
+        idle_and_answering(client, image, inputs)
+
+
+def test_fresh_board_with_only_a_layer_count(built, long_case, tmp_path):
+    """BEGIN; WRITE control word 1 = 3; COMMIT; RUN on a board that never held
+    a model: the layer table is whatever the memories hold. The board comes
+    up with a finite watchdog, so the run ends (or is refused) either way."""
+    image, inputs = long_case
+    with BH.SimBoard(PARAMS, built=built, test_dir=tmp_path / "sim") as board:
+        client = LinkClient(board.transport)
+        client.identify()
+        assert client.watchdog() == SIM_WATCHDOG_CYCLES
+        assert client.ident["link"]["watchdog_cycles"] == SIM_WATCHDOG_CYCLES
+        write = (CTRL_LAYERS, P.pack_words([3], 4))
+        client.begin()
+        client.write(*write)
+        assert client.commit(P.load_checksum([write])) == P.load_checksum([write])
+        try:
+            client.run_unit()
+        except LinkRefused as e:
+            assert e.status == Status.BAD_CONFIG and _unit_has("config_ok")
+        else:
+            try:
+                st = client.wait_done()
+                assert st["done"]
+            except RunAborted:
+                st = client.status()
+                assert st["watchdog"] and st["run_cycles"] > SIM_WATCHDOG_CYCLES
+        idle_and_answering(client, image, inputs[:1])

@@ -9,7 +9,7 @@ from amaranth import Module
 from amaranth.lib.wiring import connect
 from amaranth.sim import Simulator
 
-from eiegen.hw.common.hostlink import LinkCore, HostLink
+from eiegen.hw.common.hostlink import LinkCore, HostLink, DEFAULT_WATCHDOG_CYCLES
 from eiegen.sim.hostlink_dummy import (DummyUnit, DummyModel, DUMMY_TARGETS, DATA_TARGETS, DESIGN,
                                        PARAMS, RUN_CYCLES)
 from eiegen.sw.link import protocol as P
@@ -25,11 +25,11 @@ REGS = DUMMY_TARGETS["regs"].id
 
 
 class Bench:
-    def __init__(self, *, timeout=TIMEOUT, loaded_at_reset=False, max_payload=256):
+    def __init__(self, *, timeout=TIMEOUT, loaded_at_reset=False, max_payload=256, code_latency=1):
         self.m = m = Module()
         self.core = core = LinkCore(design=DESIGN, params=PARAMS, timeout_cycles=timeout,
                                     max_payload=max_payload, data_targets=DATA_TARGETS,
-                                    loaded_at_reset=loaded_at_reset)
+                                    loaded_at_reset=loaded_at_reset, code_latency=code_latency)
         self.unit = unit = DummyUnit()
         m.submodules.core = core
         m.submodules.unit = unit
@@ -40,20 +40,27 @@ class Bench:
         self.model = DummyModel()
 
     async def tick(self, ctx, n=1):
+        """n clock cycles; collects the bytes the link sends; True if a byte
+        offered on rx was taken in the last one."""
         for _ in range(n):
-            _, _, valid, payload = await ctx.tick().sample(self.core.tx.valid, self.core.tx.payload)
+            _, _, valid, payload, ready = await ctx.tick().sample(
+                self.core.tx.valid, self.core.tx.payload, self.core.rx.ready)
             if valid:
                 self.out.append(payload)
+        return ready
 
     async def send(self, ctx, data, gap=2):
+        """Bytes into the link's rx stream (each held until taken, as a UART
+        receiver holds it), `gap` idle cycles apart."""
         for b in data:
             ctx.set(self.core.rx.payload, b)
             ctx.set(self.core.rx.valid, 1)
-            await self.tick(ctx)
+            while not await self.tick(ctx):
+                pass
             ctx.set(self.core.rx.valid, 0)
             await self.tick(ctx, gap)
 
-    async def response(self, ctx, max_cycles=4000):
+    async def response(self, ctx, max_cycles=20000):
         for _ in range(max_cycles):
             if len(self.out) >= P.RESPONSE_HEADER and len(self.out) >= P.response_length(self.out):
                 n = P.response_length(self.out)
@@ -139,7 +146,8 @@ def test_identify_probe_and_status():
     Bench().run(scenario)
 
 
-def test_write_read_every_word_size():
+@pytest.mark.parametrize("code_latency", [1, 2])
+def test_write_read_every_word_size(code_latency):
     rng = random.Random(1)
 
     async def scenario(b, ctx):
@@ -159,7 +167,7 @@ def test_write_read_every_word_size():
         assert await b.read(ctx, make_addr(REGS, 0, 0), 16) == (
             bytes(4) + bytes(4) + bytes(4) + (0xDEADBEEF).to_bytes(4, "little"))
 
-    Bench().run(scenario)
+    Bench(code_latency=code_latency).run(scenario)
 
 
 def _fault_scenario(mutate, expect, *, quiet_after=True):
@@ -301,8 +309,10 @@ def test_refusals_change_nothing():
     Bench().run(scenario)
 
 
-def test_load_commit_run():
+@pytest.mark.parametrize("code_latency", [1, 2])
+def test_load_commit_run(code_latency):
     """run before commit, wrong checksum, data targets, retransmissions."""
+    DELAY = 3000                    # long enough for four frames while the unit runs
     rng = random.Random(11)
 
     async def scenario(b, ctx):
@@ -334,7 +344,7 @@ def test_load_commit_run():
         # a data target does not clear `loaded`, a model memory does
         await b.write(ctx, make_addr(INP, 0, 0), b"\x05")
         assert (await b.status(ctx))["loaded"]
-        await b.write(ctx, make_addr(REGS, 0, 3), (300).to_bytes(4, "little"))   # run longer
+        await b.write(ctx, make_addr(REGS, 0, 3), (DELAY).to_bytes(4, "little"))  # run longer
         r = await b.exchange(ctx, Cmd.RUN)
         assert r.status == Status.OK
         # its retransmission is answered OK (a new RUN would be refused BUSY)
@@ -346,17 +356,17 @@ def test_load_commit_run():
         r = await b.exchange(ctx, Cmd.WRITE, make_addr(A, 0, 0), b"\x01\x02")
         assert r.status == Status.BUSY
         assert (await b.exchange(ctx, Cmd.RUN)).status == Status.BUSY
-        await b.tick(ctx, 2 * RUN_CYCLES + 300)
+        await b.tick(ctx, 2 * RUN_CYCLES + DELAY)
         st = await b.status(ctx)
         assert st["done"] and not st["busy"] and not st["running"]
         # the unit was busy RUN_CYCLES + 1 + delay cycles; the link counts from the
         # start pulse to the first cycle with done high and busy low
         busy_cycles = int.from_bytes(await b.read(ctx, make_addr(REGS, 0, 2), 4), "little")
-        assert busy_cycles == RUN_CYCLES + 1 + 300
+        assert busy_cycles == RUN_CYCLES + 1 + DELAY
         assert st["run_cycles"] == busy_cycles + 1
         # a RUN retransmitted after the run finished does not start it again
         assert (await b.exchange(ctx, Cmd.RUN)).status == Status.OK
-        await b.tick(ctx, 2 * RUN_CYCLES + 300)
+        await b.tick(ctx, 2 * RUN_CYCLES + DELAY)
         assert (await b.exchange(ctx, Cmd.RUN, tag=b.tag)).status == Status.OK
         st = await b.status(ctx)
         assert st["done"] and not st["busy"]
@@ -368,7 +378,7 @@ def test_load_commit_run():
         assert not (await b.status(ctx))["loaded"]
         assert (await b.exchange(ctx, Cmd.RUN)).status == Status.NOT_LOADED
 
-    Bench().run(scenario)
+    Bench(code_latency=code_latency).run(scenario)
 
 
 def test_loaded_at_reset_and_begin_clears():
@@ -428,5 +438,5 @@ def test_hostlink_through_uart():
     assert [a.status for a in answers] == [0, 0, 0]
     ident = P.decode_identify(answers[0].payload)
     assert ident["link"] == {"max_payload": 256, "timeout_cycles": 64, "clocks_per_bit": 4,
-                             "timeout_bits": 16}
+                             "timeout_bits": 16, "watchdog_cycles": DEFAULT_WATCHDOG_CYCLES}
     assert answers[2].payload == bytes(range(10))

@@ -9,7 +9,8 @@ from eiegen.hw.eie.params import EIEParams, MEMORY_IDS
 from eiegen.sw.image import write_image, read_image
 from eiegen.sw.packer import pack
 from eiegen.sw.linkimage import (image_frames, load_writes, load_checksum_of, word_bytes,
-                                 describe_addr)
+                                 describe_addr, NUM_LAYERS_REG, watchdog_cycles, WATCHDOG_MARGIN,
+                                 WATCHDOG_SLACK)
 from eiegen.hw.eie.params import CONTROL_REGS
 from eiegen.sw.link import protocol as P
 from eiegen.sw.link.protocol import Cmd
@@ -29,8 +30,8 @@ def image():
 
 def _replay(frames, params):
     """Memories as a board would hold them after executing the WRITE frames."""
-    wbs = word_bytes(params)
-    names = {v: k for k, v in MEMORY_IDS.items()}
+    wbs = {**word_bytes(params), "link": P.LINK_WORD_BYTES}
+    names = {**{v: k for k, v in MEMORY_IDS.items()}, P.LINK_TARGET: "link"}
     mem = {}
     for f in frames:
         if f.cmd != Cmd.WRITE:
@@ -60,10 +61,11 @@ def test_frames_load_exactly_the_image(image):
     assert _words(mem[("layers", 0)]) == [int(w) for w in image.layer_words()]
     assert _words(mem[("codebook", 0)]) == [int(w) for w in image.codebook_words()]
     assert mem[("control", 0)] == {NUM_LAYERS_REG: len(image.layers)}
+    assert mem[("link", 0)] == {0: watchdog_cycles(image)}
     for pe in range(PARAMS.n_pes):
         for name, _, words in image.memories(pe):
             assert _words(mem[(name, pe)]) == [int(w) for w in words], (name, pe)
-    assert len(mem) == 3 + 4 * PARAMS.n_pes
+    assert len(mem) == 4 + 4 * PARAMS.n_pes
     # the COMMIT carries the load checksum of the WRITE frames, in order
     checksum = int.from_bytes(frames[-1].payload, "little")
     assert checksum == P.load_checksum(frames[1:-1]) == load_checksum_of(image)
@@ -72,9 +74,28 @@ def test_frames_load_exactly_the_image(image):
 
 def test_num_layers_register_is_written(image):
     writes = load_writes(image)
-    addr, payload = writes[-1]
+    addr, payload = writes[-2]
     assert addr == P.make_addr(MEMORY_IDS["control"], 0, NUM_LAYERS_REG)
     assert int.from_bytes(payload, "little") == len(image.layers) == 2
+
+
+def test_the_run_watchdog_is_written_last_from_the_cycle_model(image):
+    from eiegen.sim.eie_cycles import simulate
+    addr, payload = load_writes(image)[-1]
+    assert addr == P.WATCHDOG_ADDR
+    limit = int.from_bytes(payload, "little")
+    assert limit == watchdog_cycles(image)
+    # the slowest input: every activation of every layer non-zero, the shallowest queue
+    worst = [np.ones(l.n_in, dtype=np.int64) for l in image.layers]
+    slowest = simulate(image, worst[0], fifo_depth=1, layer_inputs=worst).total_cycles
+    assert limit == WATCHDOG_MARGIN * slowest + WATCHDOG_SLACK
+    # every real input runs well inside it, at any queue depth
+    rng = np.random.default_rng(5)
+    for depth in (1, 8):
+        for _ in range(5):
+            x = rng.integers(-300, 300, image.layers[0].n_in) * (rng.random(image.layers[0].n_in) < 0.7)
+            assert simulate(image, x, fifo_depth=depth).total_cycles <= slowest
+    assert describe_addr(addr) == "the link's run watchdog"
 
 
 def test_frames_split_at_the_smallest_link_buffer(image):
