@@ -17,7 +17,7 @@ import numpy as np
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import RisingEdge, FallingEdge, ClockCycles, First, Timer
+from cocotb.triggers import RisingEdge, FallingEdge, ClockCycles, First, Timer, ReadOnly
 
 from .cocotb_harness import report
 
@@ -43,22 +43,24 @@ class Bus:
         await FallingEdge(d.clk)
         d.bus__we.value = 0
 
-    async def read_many(self, addrs):
+    async def read_many(self, addrs, timeout=64):
+        """One read in flight: `re` for one cycle, then wait for `rvalid`."""
         d = self.dut
         out = []
-        pending = False
-        for a in list(addrs) + [None]:
+        for a in addrs:
             await FallingEdge(d.clk)
-            if pending:
-                if not int(d.bus__rvalid.value):
-                    raise AssertionError("host bus read without rvalid one cycle later")
-                out.append(int(d.bus__rdata.value))
-            if a is None:
-                d.bus__re.value = 0
+            d.bus__addr.value = int(a)
+            d.bus__re.value = 1
+            await FallingEdge(d.clk)
+            d.bus__re.value = 0
+            for _ in range(timeout):
+                await RisingEdge(d.clk)
+                await ReadOnly()
+                if int(d.bus__rvalid.value):
+                    break
             else:
-                d.bus__addr.value = int(a)
-                d.bus__re.value = 1
-            pending = a is not None
+                raise AssertionError(f"host bus read of {int(a):#x}: no rvalid within {timeout} cycles")
+            out.append(int(d.bus__rdata.value))
         return out
 
 
