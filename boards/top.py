@@ -41,7 +41,7 @@ DATA_TARGETS = {
 class BoardTop(Elaboratable):
     """Parameters: `board` (boards.board.Board), `design` ("eie" or
     "systolic"), `params` (EIEParams / SystolicParams; default: the board's),
-    `sync_hz` (default: the board's), `loaded_at_reset` (the bitstream carries
+    `sync_hz` (default: the board's for the design), `loaded_at_reset` (the bitstream carries
     a whole model, so RUN is allowed without loading one first)."""
 
     def __init__(self, board, design="eie", params=None, *, sync_hz=None, loaded_at_reset=False):
@@ -54,7 +54,8 @@ class BoardTop(Elaboratable):
         if not isinstance(params, expected):
             raise BoardError(f"design '{design}' takes {expected.__name__}, not {type(params).__name__}")
         self.params = params
-        self.clock = BoardClock(board.family, board.clock, board.clock_hz, sync_hz or board.sync_hz)
+        self.clock = BoardClock(board.family, board.clock, board.clock_hz,
+                                sync_hz or board.design_hz(design))
         self.sync_hz = self.clock.f_out
         self.clocks_per_bit = int(round(self.sync_hz / board.baud))
         self.loaded_at_reset = bool(loaded_at_reset)

@@ -27,7 +27,8 @@ Ports and timing (PE_LATENCY = 3, hw/systolic/params.py):
     t + 2  partial-sum register: psum_in + product
 
 The three registers are the DSP block's own: SB_MAC16 takes its input,
-pipeline and output registers and the adder (Yosys `ice40_dsp`); on the ECP5
+pipeline and output registers and the adder (Yosys `ice40_dsp`; the next
+PE's DSP adds psum_in through its C/D inputs without a register); on the ECP5
 the MULT18X18D sits between the input and product registers and the adder is
 logic. None of them has a reset (DSP registers have none to spare), and the
 partial sum is only as wide as row + 1 products need (params.psum_width).
@@ -71,8 +72,15 @@ class PE(wiring.Component):
 
         a_q = Signal(signed(W), reset_less=True)
         w_q = Signal(signed(W), reset_less=True)
-        prod = Signal(signed(2 * W), reset_less=True)
-        psum = Signal(signed(p.psum_width(self.row)), reset_less=True)
+        # row 0 has no adder: `keep` on its product register's output stops
+        # ice40_dsp from taking the partial-sum register as the DSP's second
+        # pipeline register, which this Yosys maps to a constant 0 output
+        prod = Signal(signed(2 * W), reset_less=True, attrs={"keep": 1} if self.row == 0 else {})
+        # `keep` on the partial-sum register's output: Yosys' ice40_dsp would
+        # otherwise take this register both as this DSP's output register and
+        # as the next PE's C/D input register, and lose the connection between
+        # the two DSPs (the next PE's adder input then dangles)
+        psum = Signal(signed(p.psum_width(self.row)), reset_less=True, attrs={"keep": 1})
         m.d.sync += [a_q.eq(self.a_in.data), w_q.eq(Mux(self.a_in.sel, w1, w0)),
                      prod.eq(a_q * w_q)]
         if self.row > 0:
