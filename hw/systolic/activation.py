@@ -2,7 +2,7 @@
 
 ACT acc=A ub=B n=N is dispatched at cycle d with the multiplier M and shift
 S of the last SETQ and `wait`, the cycles until every MMUL row issued so far
-has been written to the accumulators. From e = d + 1 + wait it reads one
+is in the accumulators (0: all are). From e = d + max(1, wait) it reads one
 accumulator row every k = params.act_row_cycles cycles and writes
 unified-buffer row B + i (lanes 0..C-1) P = params.act_latency cycles after
 reading row A + i; `busy` is high from d + 1 to the last write.
@@ -18,10 +18,11 @@ For each lane of a group:
 
 t + b = floor((p + 2**(S-1)) / 2**S): round half up, the golden model's
 requantize(). Nothing wider than the product is ever shifted: the shift is
-a window of in_width + 1 bits taken from (p, 0) in two steps (by whole bytes,
-then by 0..7 bits), and whether t fits is whether the bits of p from
-S + in_width - 1 up all equal its sign, compared under a mask computed once
-per ACT from S (in the cycle after dispatch, long before the first product).
+a window of in_width + 1 bits taken from (p, 0) in two steps (by whole
+bytes, then by 0..7 bits), and whether t fits is whether the bits of p from
+S + in_width - 1 up all equal its sign: those above the byte-shifted window
+(an AND per possible byte shift, selected in the first step) and those of
+the window from S mod 8 + in_width up (in the second).
 
 Multiplier stage, DSP (act_serial = 0): the lane's value is cut into 16-bit
 pieces (the low ones unsigned, the top one signed), each piece times M is a
@@ -62,16 +63,17 @@ class ActivationUnit(wiring.Component):
             "start": In(1),
             "acc_addr": In(16),
             "ub_addr": In(16),
-            "acc_end": In(17),       # acc_addr + count
-            "ub_end": In(17),        # ub_addr + count
+            "acc_end": In(p.acc_abits + 1),       # acc_addr + count
+            "ub_end": In(p.ub_abits + 1),         # ub_addr + count
             "count": In(16),
             "relu": In(1),
             "mult": In(p.mult_width),
             "shift": In(8),
-            "wait": In(range((1 << 16) + p.pipeline_depth)),
+            "wait": In(range((1 << p.row_count_bits) + p.pipeline_depth + 1)),
             "busy": Out(1),
-            "acc_lo": Out(17), "acc_hi": Out(17),
-            "ub_lo": Out(17), "ub_hi": Out(17),
+            # the rows the running ACT reads and writes (for the sequencer's hazards)
+            "acc_lo": Out(p.acc_abits + 1), "acc_hi": Out(p.acc_abits + 1),
+            "ub_lo": Out(p.ub_abits + 1), "ub_hi": Out(p.ub_abits + 1),
             "acc_raddr": Out(acc_abits),
             "acc_ren": Out(1),
             "acc_rdata": In(data.ArrayLayout(signed(p.acc_width), p.cols)),   # MEM_LATENCY later
@@ -91,12 +93,12 @@ class ActivationUnit(wiring.Component):
         lo, hi = -(1 << (W - 1)), (1 << (W - 1)) - 1
 
         # -- the ACT being run ------------------------------------------------------
-        wait = Signal(range((1 << 16) + p.pipeline_depth))
-        waiting = Signal()                  # wait != 0
-        left = Signal(16)
+        wait = Signal(range((1 << p.row_count_bits) + p.pipeline_depth + 1))
+        waiting = Signal()                  # wait > 1
+        left = Signal(p.row_count_bits)
         reading_rows = Signal()             # left != 0
-        racc = Signal(16)
-        wub = Signal(16)
+        racc = Signal(p.acc_abits)
+        wub = Signal(p.ub_abits)
         relu = Signal()
         mult = Signal(p.mult_width)
         shift = Signal(8)
@@ -110,7 +112,7 @@ class ActivationUnit(wiring.Component):
             if k > 1:
                 m.d.sync += phase.eq(Mux(phase == k - 1, 0, phase + 1))
         with m.If(waiting):
-            m.d.sync += [wait.eq(wait - 1), waiting.eq(wait != 1)]
+            m.d.sync += [wait.eq(wait - 1), waiting.eq(wait != 2)]
         with m.If(read):
             m.d.sync += [left.eq(left - 1), racc.eq(racc + 1), reading_rows.eq(left != 1)]
             with m.If(left == 1):
@@ -118,18 +120,13 @@ class ActivationUnit(wiring.Component):
         with m.Elif(tail != 0):
             m.d.sync += tail.eq(tail - 1)
         with m.If(self.start):
-            m.d.sync += [wait.eq(self.wait), waiting.eq(self.wait != 0), left.eq(self.count),
-                         reading_rows.eq(self.count != 0), racc.eq(self.acc_addr),
+            m.d.sync += [wait.eq(self.wait), waiting.eq(self.wait > 1), left.eq(self.count),
+                         reading_rows.eq(self.count[:p.row_count_bits] != 0), racc.eq(self.acc_addr),
                          wub.eq(self.ub_addr), relu.eq(self.relu), mult.eq(self.mult),
                          shift.eq(self.shift), phase.eq(0), tail.eq(0),
                          self.acc_lo.eq(self.acc_addr), self.acc_hi.eq(self.acc_end),
                          self.ub_lo.eq(self.ub_addr), self.ub_hi.eq(self.ub_end)]
         m.d.comb += [self.acc_raddr.eq(racc), self.acc_ren.eq(read)]
-
-        # per ACT, from the shift: which product bits must equal its sign for t to fit
-        mask = Signal(PW)
-        for i in range(PW):
-            m.d.sync += mask[i].eq(shift + (W - 1) <= i)
 
         # -- groups: the read row is in the accumulators' output register at r + 2
         rd_q = read
@@ -219,28 +216,39 @@ class ActivationUnit(wiring.Component):
                     m.d.sync += [hi_part.eq(s >> 1), lo_part.eq(Cat(lo_part[1:], s[0]))]
                 m.d.comb += prods[l].eq(Cat(lo_part, hi_part))
 
-        # -- coarse shift (whole bytes), sign, fits in parts
+        # -- coarse shift by whole bytes, then by 0..7 bits. t fits in_width bits
+        # when the bits of p from S + W - 1 up all equal its sign: those above
+        # the coarse window (hi_ok, one AND per possible byte shift, chosen by
+        # it) and those of the window from f + W up (lo_ok, f = S mod 8)
         q_tok, f_tok = Signal(tok), Signal(tok)
         m.d.sync += [q_tok.eq(p_tok), f_tok.eq(q_tok)]
-        chunks = -(-PW // 8)
-        byte_shift = shift[3:3 + max(1, (p.max_shift >> 3).bit_length())]
+        nbs = max(1, (p.max_shift >> 3).bit_length())
+        byte_shift = shift[3:3 + nbs]
+        fine = shift[:3]
         outs = []
         for l in range(L):
             pv = prods[l]
-            pe = Cat(Const(0, 1), pv).as_signed()            # (p, 0): bit i + 1 = p[i]
+            sign = pv[-1]
+            pe = Cat(Const(0, 1), pv).as_signed()            # (p, 0): bit j + 1 = p[j]
             coarse = Signal(W + 8, name=f"coarse{l}", reset_less=True)
             m.d.sync += coarse.eq((pe >> (byte_shift * 8))[:W + 8])
-            sign = Signal(name=f"sign{l}", reset_less=True)
-            m.d.sync += sign.eq(pv[-1])
-            okp = Signal(chunks, name=f"fits_part{l}", reset_less=True)
-            for c8 in range(chunks):
-                bits = range(8 * c8, min(PW, 8 * c8 + 8))
-                m.d.sync += okp[c8].eq(Cat(~mask[i] | (pv[i] == pv[-1]) for i in bits).all())
+            sign_q = Signal(name=f"sign{l}", reset_less=True)
+            hi_ok = Signal(name=f"hi_ok{l}", reset_less=True)
+            m.d.sync += sign_q.eq(sign)
+            above = []
+            for cs in range(p.max_shift // 8 + 1):
+                bits = [pv[k] == sign for k in range(8 * cs + W + 7, PW)]
+                above.append(Cat(*bits).all() if bits else Const(1, 1))
+            sel_ok = above[0]
+            for cs in range(1, len(above)):
+                sel_ok = Mux(byte_shift == cs, above[cs], sel_ok)
+            m.d.sync += hi_ok.eq(sel_ok)
             # fine shift: t and the rounding bit b; fits
             u = Signal(W + 1, name=f"window{l}", reset_less=True)
             fits = Signal(name=f"fits{l}", reset_less=True)
             sign2 = Signal(name=f"sign2_{l}", reset_less=True)
-            m.d.sync += [u.eq((coarse >> shift[:3])[:W + 1]), fits.eq(okp.all()), sign2.eq(sign)]
+            lo_ok = Cat((fine > i) | (coarse[W + i] == sign_q) for i in range(8)).all()
+            m.d.sync += [u.eq((coarse >> fine)[:W + 1]), fits.eq(hi_ok & lo_ok), sign2.eq(sign_q)]
             t = u[1:].as_signed()
             b = u[0]
             y = Signal(signed(W), name=f"y{l}")

@@ -146,6 +146,26 @@ class SystolicParams:
         return 1 << _clog2(self.cols)
 
     @property
+    def ub_abits(self):
+        """Bits of a unified-buffer row address."""
+        return max(1, _clog2(self.ub_depth))
+
+    @property
+    def acc_abits(self):
+        """Bits of an accumulator row address."""
+        return max(1, _clog2(self.acc_depth))
+
+    @property
+    def row_count_bits(self):
+        """Bits of a row count or row range end of a valid program (n <= the
+        depth of the memory it walks): the wider address and one bit."""
+        return max(self.ub_abits, self.acc_abits) + 1
+
+    @property
+    def imem_abits(self):
+        return max(1, _clog2(self.imem_depth))
+
+    @property
     def acc_bytes(self):
         return (self.acc_width + 7) // 8
 

@@ -100,11 +100,12 @@ class Sequencer(wiring.Component):
             "wl_busy": In(1), "wl_last": In(1), "wl_cur_bank": In(1),
             # activation unit
             "act_start": Out(1), "act_acc": Out(16), "act_ub": Out(16), "act_count": Out(16),
-            "act_acc_end": Out(17), "act_ub_end": Out(17),
+            "act_acc_end": Out(p.acc_abits + 1), "act_ub_end": Out(p.ub_abits + 1),
             "act_relu": Out(1), "act_mult": Out(p.mult_width), "act_shift": Out(8),
-            "act_wait": Out(range((1 << 16) + p.pipeline_depth)),
+            "act_wait": Out(range((1 << p.row_count_bits) + p.pipeline_depth + 1)),
             "act_busy": In(1),
-            "act_acc_lo": In(17), "act_acc_hi": In(17), "act_ub_lo": In(17), "act_ub_hi": In(17),
+            "act_acc_lo": In(p.acc_abits + 1), "act_acc_hi": In(p.acc_abits + 1),
+            "act_ub_lo": In(p.ub_abits + 1), "act_ub_hi": In(p.ub_abits + 1),
             # performance counters
             "cnt_cycles": Out(cw), "cnt_mac_active": Out(cw), "cnt_stall": Out(cw),
             "cnt_weight_stall": Out(cw), "cnt_host_wait": Out(cw), "cnt_instructions": Out(cw),
@@ -128,7 +129,7 @@ class Sequencer(wiring.Component):
         go = Signal()                    # the instruction in the issue stage issues
         adv = Signal()
         v1, v2, v3 = Signal(), Signal(), Signal()
-        fpc = Signal(16)
+        fpc = Signal(p.imem_abits)
         m.d.comb += [adv.eq(~v3 | go),
                      imem.host_owns.eq(~running),
                      imem.raddr0.eq(fpc), imem.ren0.eq(running & adv), imem.hold0.eq(~adv)]
@@ -144,9 +145,12 @@ class Sequencer(wiring.Component):
         illegal = Signal()
         zero_n = Signal()
         one_n = Signal()
-        a_end = Signal(17)
-        b_end = Signal(17)
-        n_drain = Signal(range((1 << 16) + D + 1))
+        # A + n and B + n: row ranges; row counts (a valid program stays inside
+        # the memories, so the row-address width of the larger one and a bit suffice)
+        rw = p.row_count_bits
+        a_end = Signal(rw)
+        b_end = Signal(rw)
+        n_drain = Signal(range((1 << p.row_count_bits) + D + 1))
         setq_bad = Signal()
         with m.If(running & adv):
             fop = _field(f2, F_OP)
@@ -156,21 +160,27 @@ class Sequencer(wiring.Component):
             if p.mult_width < 32:
                 bad = bad | (fmult >> p.mult_width != 0)
             m.d.sync += [word.eq(f2), zero_n.eq(fn == 0), one_n.eq(fn == 1),
-                         a_end.eq(_field(f2, F_A) + fn), b_end.eq(_field(f2, F_B) + fn),
-                         n_drain.eq(fn + D), setq_bad.eq(bad),
+                         a_end.eq(_field(f2, F_A)[:rw] + fn[:rw]),
+                         b_end.eq(_field(f2, F_B)[:rw] + fn[:rw]),
+                         n_drain.eq(fn[:rw] + D), setq_bad.eq(bad),
                          illegal.eq(~Cat(fop == code for code in OP.values()).any())]
             for name, code in OP.items():
                 m.d.sync += is_op[name].eq(fop == code)
         flags = _field(word, F_FLAGS)
         fa, fb, fn = _field(word, F_A), _field(word, F_B), _field(word, F_N)
-        held = Signal(64)            # the RHM/WHM being waited on
-        pc = Signal(16)
+        held_op = Signal(4)          # the RHM/WHM being waited on (its fields: op, a, n)
+        held_a = Signal(p.ub_abits)
+        held_n = Signal(p.row_count_bits)
+        held = Signal(64)
+        for f, v in ((F_OP, held_op), (F_A, held_a), (F_N, held_n)):
+            m.d.comb += _field(held, f).eq(v)
+        pc = Signal(p.imem_abits)
         m.d.comb += [self.instr.eq(Mux(waiting, held, word)), self.pc.eq(pc)]
 
         # -- row streamer state
-        s_left = Signal(16)
-        s_ub = Signal(16)
-        s_acc = Signal(16)
+        s_left = Signal(rw)
+        s_ub = Signal(p.ub_abits)
+        s_acc = Signal(p.acc_abits)
         s_accum = Signal()
         s_bank = Signal()
         s_busy = Signal()            # s_left != 0
@@ -189,25 +199,21 @@ class Sequencer(wiring.Component):
         m.d.comb += tile_ready.eq(~(self.wl_busy & ~self.wl_last & (self.wl_cur_bank == use_bank)))
 
         # -- drain: with s_end the issue cycle of the last row streamed,
-        # drain = max(0, s_end + D + 1 - t) (0: every row is in the accumulators)
-        # and drain_m1 = max(0, drain - 1), the cycles an ACT issued now waits
-        drain = Signal(range((1 << 16) + D + 1))
-        drain_m1 = Signal(range((1 << 16) + D + 1))
+        # drain = max(0, s_end + D + 1 - t): 0 once every row is in the
+        # accumulators; an ACT dispatched at d reads from d + max(1, drain)
+        drain = Signal(range((1 << rw) + D + 1))
         drained = Signal(init=1)
         mm_go = Signal()
         with m.If(mm_go):
-            m.d.sync += [drain.eq(n_drain), drain_m1.eq(n_drain - 1), drained.eq(0)]
-        with m.Else():
-            with m.If(drain != 0):
-                m.d.sync += [drain.eq(drain - 1), drained.eq(drain == 1)]
-            with m.If(drain_m1 != 0):
-                m.d.sync += drain_m1.eq(drain_m1 - 1)
+            m.d.sync += [drain.eq(n_drain), drained.eq(0)]
+        with m.Elif(drain != 0):
+            m.d.sync += [drain.eq(drain - 1), drained.eq(drain == 1)]
         all_idle = Signal()
         m.d.comb += all_idle.eq(~s_busy & ~self.wl_busy & ~self.act_busy & drained)
 
         # -- hazards of a MMUL against the running ACT (registers compared)
-        ub_hazard = self.act_busy & (fa < self.act_ub_hi) & (self.act_ub_lo < a_end)
-        acc_hazard = self.act_busy & (fb < self.act_acc_hi) & (self.act_acc_lo < b_end)
+        ub_hazard = self.act_busy & (fa[:rw] < self.act_ub_hi) & (self.act_ub_lo < a_end)
+        acc_hazard = self.act_busy & (fb[:rw] < self.act_acc_hi) & (self.act_acc_lo < b_end)
 
         # -- requantisation registers (SETQ)
         q_mult = Signal(p.mult_width, init=1)
@@ -269,7 +275,8 @@ class Sequencer(wiring.Component):
             with m.If(fault):
                 m.d.sync += [self.error.eq(1), self.error_code.eq(fault_code)]
         with m.If(pause):
-            m.d.sync += [waiting.eq(1), held.eq(word)]
+            m.d.sync += [waiting.eq(1), held_op.eq(_field(word, F_OP)), held_a.eq(fa),
+                         held_n.eq(fn)]
         with m.If(waiting & self.resume):
             m.d.sync += waiting.eq(0)
 
@@ -294,14 +301,14 @@ class Sequencer(wiring.Component):
             m.d.sync += [s_left.eq(s_left - 1), s_ub.eq(s_ub + 1), s_acc.eq(s_acc + 1),
                          s_busy.eq(~s_last), s_last.eq(s_left == 2)]
         with m.If(mm_go):
-            m.d.sync += [s_left.eq(fn), s_ub.eq(fa), s_acc.eq(fb), s_bank.eq(use_bank),
+            m.d.sync += [s_left.eq(fn[:rw]), s_ub.eq(fa), s_acc.eq(fb), s_bank.eq(use_bank),
                          s_accum.eq(flags[0]), s_busy.eq(1), s_last.eq(one_n)]
 
         # ACT -> activation unit
         m.d.comb += [self.act_start.eq(issues("ACT")), self.act_acc.eq(fa), self.act_ub.eq(fb),
                      self.act_count.eq(fn), self.act_acc_end.eq(a_end), self.act_ub_end.eq(b_end),
                      self.act_relu.eq(flags[0]), self.act_mult.eq(q_mult),
-                     self.act_shift.eq(q_shift), self.act_wait.eq(drain_m1)]
+                     self.act_shift.eq(q_shift), self.act_wait.eq(drain)]
 
         # performance counters, each from a registered event
         counters = [self.cnt_cycles, self.cnt_mac_active, self.cnt_stall, self.cnt_weight_stall,

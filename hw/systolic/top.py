@@ -10,13 +10,14 @@
 
 Ports (the unit <-> host link contract, docs/host-link.md):
 
-    bus        In(HostBusSignature()). Every request is registered first:
-               a write (one cycle of `we`) reaches its memory or register the
-               next cycle; a read (one cycle of `re`) answers with `rvalid`
-               and `rdata` BUS_READ_LATENCY = 3 cycles later (the request
-               register, the block RAM and its output register); `addr_ok`
-               and `word_bytes` are registered functions of `addr`, valid
-               from the second cycle `addr` is stable.
+    bus        In(HostBusSignature()). A write (one cycle of `we`) goes into
+               its memory or register at the end of that cycle; a read (one
+               cycle of `re`) answers with `rvalid` and `rdata`
+               BUS_READ_LATENCY = 2 cycles later (the block RAM and its
+               output register; registers likewise); `addr_ok` and
+               `word_bytes` are registered functions of `addr`, valid from
+               the second cycle `addr` is stable. The initiator drives addr,
+               wdata, we and re from registers.
     start      In, one-cycle pulse: run the program from instruction 0 (also
                bit 0 of the control register)
     abort      In, one-cycle pulse (also bit 2 of the control register):
@@ -57,8 +58,8 @@ from .activation import ActivationUnit
 
 __all__ = ["SystolicUnit", "BUS_READ_LATENCY"]
 
-#: cycles from a read request (`re`) to `rvalid`: request register, block RAM, output register
-BUS_READ_LATENCY = 1 + MEM_LATENCY
+#: cycles from a read request (`re`) to `rvalid`: block RAM, output register
+BUS_READ_LATENCY = MEM_LATENCY
 
 
 class SystolicUnit(wiring.Component):
@@ -133,43 +134,35 @@ class SystolicUnit(wiring.Component):
         m.d.comb += [self.done.eq(seq.done), self.busy.eq(seq.busy), self.waiting.eq(seq.waiting),
                      self.error.eq(seq.error)]
 
-        # -- host bus: addr_ok / word_bytes registered from addr; requests registered
+        # -- host bus. The initiator drives addr, wdata, we and re from registers
+        # (the contract), so the memories take them directly: a write goes into
+        # its memory at the end of its cycle, a read is answered from the block
+        # RAM's output register MEM_LATENCY cycles later; addr_ok and word_bytes
+        # are registered
         bus = self.bus
-        req_addr = Signal(32)
-        req_wdata = Signal(64)
-        req_we = Signal()
-        req_re = Signal()
-        m.d.sync += [req_addr.eq(bus.addr), req_wdata.eq(bus.wdata), req_we.eq(bus.we),
-                     req_re.eq(bus.re)]
         lane_mems = {"wmem": wl.memory, "ub": ub, "acc": accs.memory, "imem": seq.imem}
         host_mem = ~seq.active
         m.d.comb += [wl.memory.host_owns.eq(host_mem), ub.host_owns.eq(host_mem),
                      accs.memory.host_owns.eq(host_mem)]
-
-        def decode(addr):
-            """{target: ok} for the word at `addr`, and the lane memories' (row, sub)."""
-            target, bank, index = addr[24:32], addr[16:24], addr[0:16]
-            ok, where = {}, {}
-            for name, mem in lane_mems.items():
-                if name == "acc":
-                    sub_bits = max(0, (p.acc_lanes_padded - 1).bit_length())
-                    n_sub = C
-                elif name == "imem":
-                    sub_bits, n_sub = 0, 1
-                else:
-                    padded = p.ub_chunks_padded if name == "ub" else p.w_chunks_padded
-                    sub_bits = max(0, (padded - 1).bit_length())
-                    n_sub = mem.chunks
-                row = index >> sub_bits
-                sub = index[:sub_bits] if sub_bits else Const(0, 1)
-                allowed = host_mem if name != "imem" else ~seq.busy
-                ok[name] = (bank == 0) & (row < mem.depth) & (sub < n_sub) & allowed
-                where[name] = (row, sub)
-            ok["regs"] = (bank == 0) & Cat(index == k for k in REGS.values()).any()
-            return target, index, ok, where
-
-        # addr_ok and word_bytes of the address on the bus, registered
-        target, _, ok, _ = decode(bus.addr)
+        target, bank, index = bus.addr[24:32], bus.addr[16:24], bus.addr[0:16]
+        ok = {}
+        for name, mem in lane_mems.items():
+            if name == "acc":
+                sub_bits = max(0, (p.acc_lanes_padded - 1).bit_length())
+                n_sub = C
+            elif name == "imem":
+                sub_bits, n_sub = 0, 1
+            else:
+                padded = p.ub_chunks_padded if name == "ub" else p.w_chunks_padded
+                sub_bits = max(0, (padded - 1).bit_length())
+                n_sub = mem.chunks
+            row = index >> sub_bits
+            sub = index[:sub_bits] if sub_bits else Const(0, 1)
+            allowed = host_mem if name != "imem" else ~seq.busy
+            ok[name] = (bank == 0) & (row < mem.depth) & (sub < n_sub) & allowed
+            m.d.comb += [mem.h_row.eq(row), mem.h_chunk.eq(sub), mem.h_wdata.eq(bus.wdata),
+                         mem.h_we.eq(bus.we & ok[name] & (target == TARGETS[name]))]
+        ok["regs"] = (bank == 0) & Cat(index == k for k in REGS.values()).any()
         cur_ok = Signal()
         with m.Switch(target):
             for name, t in TARGETS.items():
@@ -185,12 +178,6 @@ class SystolicUnit(wiring.Component):
                     m.d.comb += cur_wb.eq(wb[name])
         m.d.sync += [bus.addr_ok.eq(cur_ok), bus.word_bytes.eq(cur_wb)]
 
-        # the registered request: memory writes and reads, register reads
-        target, index, ok, where = decode(req_addr)
-        for name, mem in lane_mems.items():
-            row, sub = where[name]
-            m.d.comb += [mem.h_row.eq(row), mem.h_chunk.eq(sub), mem.h_wdata.eq(req_wdata),
-                         mem.h_we.eq(req_we & ok[name] & (target == TARGETS[name]))]
         id0, id1 = p.id_words()
         status = Cat(seq.busy, seq.done, seq.waiting, seq.error, Const(0, 4),
                      seq.error_code, Const(0, 20), seq.pc)
@@ -204,21 +191,15 @@ class SystolicUnit(wiring.Component):
             for k, v in regs.items():
                 with m.Case(k):
                     m.d.comb += reg_val.eq(v)
+        req_we, req_wdata, req_re, req_ok = bus.we, bus.wdata, bus.re, cur_ok
 
         # control register writes
-        ctrl_we = (req_we & (target == TARGETS["regs"]) & (index == REGS["ctrl"]) &
-                   (req_addr[16:24] == 0))
+        ctrl_we = req_we & (target == TARGETS["regs"]) & (index == REGS["ctrl"]) & (bank == 0)
         m.d.comb += [seq.start.eq(self.start | (ctrl_we & req_wdata[0])),
                      seq.resume.eq(ctrl_we & req_wdata[1]),
                      abort.eq(self.abort | (ctrl_we & req_wdata[2]))]
 
-        # reads: the memories answer MEM_LATENCY cycles after the registered request;
-        # the register value, the target and whether it exists travel beside them
-        req_ok = Signal()
-        with m.Switch(target):
-            for name, t in TARGETS.items():
-                with m.Case(t):
-                    m.d.comb += req_ok.eq(ok[name])
+        # reads: the memories answer MEM_LATENCY cycles after the request
         # (one read in flight: the target, ok and register value are kept from the request)
         rtarget, rok, rreg = Signal(8), Signal(), Signal(64)
         with m.If(req_re):

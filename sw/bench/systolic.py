@@ -27,8 +27,8 @@ def _rtl_params(R, C):
     same parameters, so their cached builds are reused)."""
     from ...hw.systolic import SystolicParams
     if R == C == 4:
-        return SystolicParams(rows=4, cols=4, ub_depth=2048, acc_depth=256, wmem_depth=4096,
-                              imem_depth=1024)
+        return SystolicParams(rows=4, cols=4, ub_depth=4096, acc_depth=256, wmem_depth=8192,
+                              imem_depth=4096)
     return SystolicParams(rows=R, cols=C, ub_depth=4096, acc_depth=512, wmem_depth=8192,
                           imem_depth=2048)
 

@@ -24,7 +24,7 @@ from ...sim.systolic_cycles import Engine
 from .compiler import Layer, Region, schedule
 from .errors import SystolicError
 
-__all__ = ["dense_cycles", "dense_report"]
+__all__ = ["dense_cycles", "dense_report", "layer_table"]
 
 
 class _Ins:
@@ -37,12 +37,13 @@ class _Ins:
         self.flags, self.mult, self.shift = flags, mult, shift
 
 
-def _model_params(rows, cols, acc_depth):
-    # the cycle model reads rows, cols, mult_width and max_shift; the depths
-    # only need to pass SystolicParams' checks
+def _model_params(rows, cols, acc_depth, act_lanes=0, act_serial=0):
+    # the cycle model reads rows, cols, the activation unit's sharing,
+    # mult_width and max_shift; the depths only need to pass SystolicParams' checks
     try:
         return SystolicParams(rows=rows, cols=cols, ub_depth=1, acc_depth=acc_depth,
-                              wmem_depth=rows, imem_depth=1)
+                              wmem_depth=rows, imem_depth=1, act_lanes=act_lanes,
+                              act_serial=act_serial)
     except ValueError as exc:
         raise SystolicError(str(exc)) from None
 
@@ -67,8 +68,8 @@ def _check_shapes(layers_shapes):
 
 
 @functools.lru_cache(maxsize=256)
-def _report(shapes, rows, cols, batch, acc_depth, prefetch, fast):
-    p = _model_params(rows, cols, acc_depth)
+def _report(shapes, rows, cols, batch, acc_depth, prefetch, fast, act=(0, 0)):
+    p = _model_params(rows, cols, acc_depth, *act)
     m = batch
     nl = len(shapes)
     widths = [rows] + [min(rows, cols)] * (nl - 1) + [cols]
@@ -162,22 +163,48 @@ def _block_in_chunk(shapes, widths, chunk, m, key, bi):
     return bi - start
 
 
-def dense_report(layers_shapes, rows, cols, batch=1, *, acc_depth=512, prefetch=None):
+def dense_report(layers_shapes, rows, cols, batch=1, *, acc_depth=512, prefetch=None,
+                 act_lanes=0, act_serial=0):
     """The cycle model's CycleReport (cycles, mac_active, stall, weight_stall,
     instructions) of the dense network; see dense_cycles."""
     shapes = _check_shapes(layers_shapes)
     for name, v, hi in (("rows", rows, 32), ("cols", cols, 32), ("batch", batch, None)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1 or (hi and v > hi):
             raise SystolicError(f"{name} must be an integer 1..{hi or 'any'}, got {v!r}")
-    return _report(shapes, rows, cols, batch, acc_depth, prefetch, True)[0]
+    return _report(shapes, rows, cols, batch, acc_depth, prefetch, True, (act_lanes, act_serial))[0]
 
 
-def dense_cycles(layers_shapes, rows, cols, batch=1, *, acc_depth=512, prefetch=None):
+def dense_cycles(layers_shapes, rows, cols, batch=1, *, acc_depth=512, prefetch=None,
+                 act_lanes=0, act_serial=0):
     """Cycles (start to done) the R x C systolic unit takes to run the chain
     of dense layers `layers_shapes` = [(in_features, out_features), ...]
     (layer l computes Y_l = requant(Y_{l-1} @ W_l), W_l being in x out) on
     `batch` input vectors, with the compiler's program (int8 result, ACT
-    after every layer). acc_depth and prefetch: as in the unit / compiler
-    (defaults: 512 accumulator rows, the compiler's choice of prefetch)."""
+    after every layer). acc_depth, prefetch, act_lanes, act_serial: as in
+    the unit / compiler (defaults: 512 accumulator rows, the compiler's
+    choice of prefetch, a requantiser for all columns)."""
     return dense_report(layers_shapes, rows, cols, batch, acc_depth=acc_depth,
-                        prefetch=prefetch).cycles
+                        prefetch=prefetch, act_lanes=act_lanes, act_serial=act_serial).cycles
+
+
+def layer_table(m, layers, params):
+    """Per layer of a chain (dense and Conv2d, as compile_layers takes them)
+    for a batch of m: its matmul (M x K) @ (K x N) (a convolution's after
+    im2col), the cycles the unit takes for that matmul alone (the cycle
+    model through the compiler's schedule, as dense_cycles), its utilisation
+    (useful MACs / (R * C * cycles)), and SCALE-Sim's analytic
+    weight-stationary cycles and utilisation for the same matmul."""
+    from .compiler import _lower
+    from ...sim.systolic_cycles import scalesim_ws_cycles, utilisation
+    p = params
+    rows = []
+    for st, l in zip(_lower(m, list(layers), p, "int8"), layers):
+        cyc = dense_report([(st.k, st.n)], p.rows, p.cols, st.m, acc_depth=p.acc_depth,
+                           act_lanes=p.act_lanes, act_serial=p.act_serial).cycles
+        ss = scalesim_ws_cycles(st.m, st.k, st.n, p.rows, p.cols)
+        rows.append({"layer": l.name or type(l).__name__, "kind": "conv" if st.out_tensor else "dense",
+                     "M": st.m, "K": st.k, "N": st.n, "macs": st.m * st.k * st.n, "cycles": cyc,
+                     "util": utilisation(st.m, st.k, st.n, p.rows, p.cols, cyc),
+                     "scalesim_cycles": ss,
+                     "scalesim_util": utilisation(st.m, st.k, st.n, p.rows, p.cols, ss)})
+    return rows

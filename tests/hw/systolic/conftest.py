@@ -102,6 +102,13 @@ def run_compiled(params, compiled, x, watch=None):
             await bus.write_rows(mem, base, rows)
         await bus.start()
         await bus.wait()
+        for step in compiled.host_steps or []:       # RHM between layers: the host's gather
+            assert bus.ctx.get(unit.dut.waiting)
+            src = await bus.read_rows("ub", step.src.base, step.src.rows)
+            await bus.write_rows("ub", step.dst.base, step.apply(src, params.ub_lanes))
+            await bus.write(busmap.reg_addr("ctrl"), 2)
+            await bus.tick()
+            await bus.wait()
         mem, base, n = compiled.output_read()
         out["y"] = compiled.unpack_output(await bus.read_rows(mem, base, n))
         out["counters"] = {c: await bus.reg(c) for c in

@@ -127,8 +127,11 @@ def test_random_against_golden(lanes, serial, mult_width, acc_width):
 
 def test_waits_before_reading():
     p = SystolicParams(rows=3, cols=2)
+    # dispatched at cycle 0: the first read at max(1, wait)
     writes, reads = _run(p, [[1, 2], [3, 4]], mult=1, shift=0, relu=False, wait=5)
-    assert reads[0] == 1 + 5
+    assert reads[0] == 5
+    writes, reads = _run(p, [[1, 2], [3, 4]], mult=1, shift=0, relu=False, wait=1)
+    assert reads[0] == 1
 
 
 def test_timing_constants():

@@ -269,3 +269,25 @@ def test_bias_preloaded_into_accumulators(unit_sim):
     mach.run(prog)
     np.testing.assert_array_equal(got["acc"], bias + x @ w)
     np.testing.assert_array_equal(got["acc"], mach.acc[:4])
+
+
+def test_cnn_chain_with_host_gathers(run_unit):
+    """conv (pad 1) -> conv (stride 2) -> dense on the unit: at each RHM the
+    host gathers the next layer's input from the previous layer's output
+    (im2col, flatten); the result is the golden model's, the counters the
+    cycle model's."""
+    from eiegen.sw.systolic.compiler import Conv2d
+    from eiegen.sw.systolic.rtl import golden_output
+    p = small(rows=3, cols=2, ub_depth=512, acc_depth=64, wmem_depth=512, imem_depth=512)
+    rng = np.random.default_rng(9)
+    layers = [Conv2d(rng.integers(-128, 128, (3, 2, 3, 3)), stride=1, padding=1, mult=3, shift=10,
+                     relu=True, input_hw=(4, 3)),
+              Conv2d(rng.integers(-128, 128, (2, 3, 2, 2)), stride=2, mult=5, shift=11, relu=True,
+                     layout="NCHW"),
+              Layer(rng.integers(-128, 128, (2 * 2 * 1, 3)), 7, 9, False)]
+    comp = compile_layers(2, layers, p)
+    x = rng.integers(-128, 128, comp.input_shape)
+    y, counters, status, _ = run_unit(p, comp, x)
+    np.testing.assert_array_equal(y, golden_output(comp, x))
+    assert counters == simulate(comp.program, p).counters()
+    assert status & 0b1111 == 0b0010
