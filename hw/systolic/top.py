@@ -21,10 +21,12 @@ Ports (the unit <-> host link contract, docs/host-link.md):
     start      In, one-cycle pulse: run the program from instruction 0 (also
                bit 0 of the control register)
     abort      In, one-cycle pulse (also bit 2 of the control register):
-               the sequencer, weight loader, accumulator pipeline and
-               activation unit are reset in the next cycle, so the unit is
-               idle (busy and done low) one cycle later; the memories keep
-               their contents. No effect while idle.
+               while busy, the sequencer, weight loader, accumulator
+               pipeline and activation unit are reset at the end of the
+               cycle, so the unit is idle (busy and done low) the next
+               cycle; the memories keep their contents (a write in flight
+               in the accumulator or activation pipeline is dropped). No
+               effect while not busy (done stays as it was).
     config_ok  Out, always 1: the unit has no configuration a start could
                find invalid (faults of a program are reported by `error`)
     busy       Out, from the cycle after start until the program ends
@@ -197,7 +199,8 @@ class SystolicUnit(wiring.Component):
         ctrl_we = req_we & (target == TARGETS["regs"]) & (index == REGS["ctrl"]) & (bank == 0)
         m.d.comb += [seq.start.eq(self.start | (ctrl_we & req_wdata[0])),
                      seq.resume.eq(ctrl_we & req_wdata[1]),
-                     abort.eq(self.abort | (ctrl_we & req_wdata[2]))]
+                     # while idle (not busy) an abort changes nothing, done included
+                     abort.eq((self.abort | (ctrl_we & req_wdata[2])) & seq.busy)]
 
         # reads: the memories answer MEM_LATENCY cycles after the request
         # (one read in flight: the target, ok and register value are kept from the request)

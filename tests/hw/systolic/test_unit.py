@@ -291,3 +291,87 @@ def test_cnn_chain_with_host_gathers(run_unit):
     np.testing.assert_array_equal(y, golden_output(comp, x))
     assert counters == simulate(comp.program, p).counters()
     assert status & 0b1111 == 0b0010
+
+
+@pytest.mark.parametrize("when", ["mmul", "act", "rhm"])
+def test_abort_port_contract(unit_sim, when):
+    """The unit contract (docs/host-link.md): an `abort` pulse while busy
+    leaves the unit idle (busy, done low) within 64 cycles, whatever it was
+    doing; the program and weight memories keep their contents; the next
+    start runs the program again to the right result and counters. Abort
+    while idle changes nothing."""
+    p = small(rows=2, cols=2, acc_depth=64, ub_depth=512)
+    rng = np.random.default_rng(21)
+    M = 40
+    w = rng.integers(-128, 128, (6, 5))
+    x = rng.integers(-128, 128, (M, 6))
+    comp = compile_matmul(M, w, p, mult=3, shift=9, relu=True)
+    prog = comp.program
+    if when == "rhm":
+        prog = Program([Instr("RHM", a=0, n=1)] + list(prog))
+    ops = [i.op for i in prog]
+    unit = unit_sim(p)
+    got = {}
+
+    async def script(bus):
+        dut = unit.dut
+        for mem, base, rows in comp.memory_writes(x):
+            if mem == "imem":
+                rows = np.array(prog.words(), dtype=np.uint64).reshape(-1, 1)
+            await bus.write_rows(mem, base, rows)
+        assert bus.ctx.get(dut.config_ok)
+        await bus.start()
+        # run until the chosen engine is working, then abort
+        for _ in range(10_000):
+            if when == "mmul" and bus.ctx.get(dut._seq.issue):
+                break
+            if when == "act" and bus.ctx.get(dut._act.busy):
+                break
+            if when == "rhm" and bus.ctx.get(dut.waiting):
+                break
+            await bus.tick()
+        else:
+            raise AssertionError(f"never reached {when}")
+        bus.ctx.set(dut.abort, 1)
+        await bus.tick()
+        bus.ctx.set(dut.abort, 0)
+        for n in range(64):
+            if not bus.ctx.get(dut.busy) and not bus.ctx.get(dut.done):
+                break
+            await bus.tick()
+        got["idle_after"] = n
+        got["status"] = await bus.reg("ctrl")
+        got["imem"] = await bus.read_rows("imem", 0, len(prog))
+        got["wmem"] = {b: await bus.read_rows("wmem", b, p.rows) for b in comp.wmem}
+        # again, from the start (the input rewritten: outputs and inputs may hold anything)
+        await bus.write_rows("ub", comp.x.base, comp.pack_input(x))
+        await bus.start()
+        await bus.wait()
+        if when == "rhm":
+            await bus.write(busmap.reg_addr("ctrl"), 2)
+            await bus.tick()
+            await bus.wait()
+        got["y"] = comp.unpack_output(await bus.read_rows(*comp.output_read()))
+        got["cycles"] = await bus.reg("cycles")
+        got["done"] = await bus.reg("ctrl")
+        # abort while idle (done): nothing changes
+        bus.ctx.set(dut.abort, 1)
+        await bus.tick()
+        bus.ctx.set(dut.abort, 0)
+        for _ in range(4):
+            await bus.tick()
+        got["done_after_idle_abort"] = await bus.reg("ctrl")
+        got["y2"] = comp.unpack_output(await bus.read_rows(*comp.output_read()))
+
+    unit.run(script)
+    assert got["idle_after"] < 64 and got["status"] & 0b1111 == 0
+    assert [int(v[0]) & (2 ** 64 - 1) for v in got["imem"]] == [int(v) for v in prog.words()]
+    for b, rows in got["wmem"].items():
+        np.testing.assert_array_equal(rows, comp.wmem[b][:p.rows])
+    want = dense_layer(x, w, 3, 9, True)
+    np.testing.assert_array_equal(got["y"], want)
+    assert got["cycles"] == simulate(prog, p).cycles
+    assert got["done"] & 0b1111 == 0b0010
+    assert got["done_after_idle_abort"] == got["done"]
+    np.testing.assert_array_equal(got["y2"], want)
+    assert "ACT" in ops and "MMUL" in ops
