@@ -119,13 +119,17 @@ class ActivationUnit(wiring.Component):
                 m.d.sync += tail.eq(p.act_latency)
         with m.Elif(tail != 0):
             m.d.sync += tail.eq(tail - 1)
-        with m.If(self.start):
-            m.d.sync += [wait.eq(self.wait), waiting.eq(self.wait > 1), left.eq(self.count),
-                         reading_rows.eq(self.count[:p.row_count_bits] != 0), racc.eq(self.acc_addr),
+        # while idle the operands follow the sequencer's (they matter at dispatch
+        # only, and so the dispatch drives the few flags below, not every register)
+        with m.If(~self.busy):
+            m.d.sync += [wait.eq(self.wait), left.eq(self.count), racc.eq(self.acc_addr),
                          wub.eq(self.ub_addr), relu.eq(self.relu), mult.eq(self.mult),
-                         shift.eq(self.shift), phase.eq(0), tail.eq(0),
+                         shift.eq(self.shift), phase.eq(0),
                          self.acc_lo.eq(self.acc_addr), self.acc_hi.eq(self.acc_end),
                          self.ub_lo.eq(self.ub_addr), self.ub_hi.eq(self.ub_end)]
+        with m.If(self.start):
+            m.d.sync += [waiting.eq(self.wait > 1),
+                         reading_rows.eq(self.count[:p.row_count_bits] != 0), tail.eq(0)]
         m.d.comb += [self.acc_raddr.eq(racc), self.acc_ren.eq(read)]
 
         # -- groups: the read row is in the accumulators' output register at r + 2

@@ -152,6 +152,11 @@ class Sequencer(wiring.Component):
         b_end = Signal(rw)
         n_drain = Signal(range((1 << p.row_count_bits) + D + 1))
         setq_bad = Signal()
+        setq_ok = Signal()           # SETQ in range
+        mm_ok = Signal()             # MMUL with n != 0
+        act_ok = Signal()            # ACT with n != 0
+        host_ok = Signal()           # RHM / WHM with n != 0
+        fault_static = Signal()      # faults the word alone shows
         with m.If(running & adv):
             fop = _field(f2, F_OP)
             fn = _field(f2, F_N)
@@ -166,6 +171,14 @@ class Sequencer(wiring.Component):
                          illegal.eq(~Cat(fop == code for code in OP.values()).any())]
             for name, code in OP.items():
                 m.d.sync += is_op[name].eq(fop == code)
+            nz = fn != 0
+            is_ill = ~Cat(fop == code for code in OP.values()).any()
+            m.d.sync += [setq_ok.eq((fop == OP["SETQ"]) & ~bad), mm_ok.eq((fop == OP["MMUL"]) & nz),
+                         act_ok.eq((fop == OP["ACT"]) & nz),
+                         host_ok.eq(((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz),
+                         fault_static.eq(is_ill | ((fop == OP["SETQ"]) & bad) |
+                                         (((fop == OP["MMUL"]) | (fop == OP["ACT"]) |
+                                           (fop == OP["RHM"]) | (fop == OP["WHM"])) & ~nz))]
         flags = _field(word, F_FLAGS)
         fa, fb, fn = _field(word, F_A), _field(word, F_B), _field(word, F_N)
         held_op = Signal(4)          # the RHM/WHM being waited on (its fields: op, a, n)
@@ -219,46 +232,44 @@ class Sequencer(wiring.Component):
         q_mult = Signal(p.mult_width, init=1)
         q_shift = Signal(8)
 
-        # -- issue decision for the instruction in the issue stage
+        # -- issue decision for the instruction in the issue stage: one `go` per
+        # opcode from registered flags and the engines' state (the opcode is
+        # one-hot, so no engine's dispatch waits for another's checks); a
+        # fault stops the program once everything has drained, like HALT
+        ok = Signal()
+        m.d.comb += ok.eq(active & v3)
+        mm_ready = Signal()
+        m.d.comb += mm_ready.eq(s_free & tile_ready & ~ub_hazard & ~acc_hazard)
+        gos = {
+            "NOP": ok & is_op["NOP"],
+            "SETQ": ok & setq_ok,
+            "RW": ok & is_op["RW"] & (avail != 2) & wl_free &
+                  ~(s_busy & ~s_last & (s_bank == load_bank)),
+            "MMUL": ok & mm_ok & (avail != 0) & mm_ready,
+            "ACT": ok & act_ok & ~self.act_busy,
+            "HOST": ok & host_ok & all_idle,
+            "HALT": ok & is_op["HALT"] & all_idle,
+        }
         fault = Signal()
         fault_code = Signal(4)
+        m.d.comb += fault.eq(ok & (fault_static | (is_op["RW"] & (avail == 2)) |
+                                   (mm_ok & (avail == 0))))
+        with m.If(illegal):
+            m.d.comb += fault_code.eq(ERROR_CODES["illegal_opcode"])
+        with m.Elif(is_op["SETQ"]):
+            m.d.comb += fault_code.eq(ERROR_CODES["bad_quant"])
+        with m.Elif(is_op["RW"]):
+            m.d.comb += fault_code.eq(ERROR_CODES["banks_full"])
+        with m.Elif(zero_n):
+            m.d.comb += fault_code.eq(ERROR_CODES["zero_count"])
+        with m.Else():
+            m.d.comb += fault_code.eq(ERROR_CODES["no_tile"])
         halt = Signal()        # HALT or fault issuing: stop
         pause = Signal()
         w_stall = Signal()
-        can = Signal()
-        with m.If(active & v3):
-            with m.If(is_op["NOP"]):
-                m.d.comb += can.eq(1)
-            with m.If(is_op["SETQ"]):
-                m.d.comb += [fault.eq(setq_bad), fault_code.eq(ERROR_CODES["bad_quant"]),
-                             can.eq(~setq_bad)]
-            with m.If(is_op["RW"]):
-                m.d.comb += [fault.eq(avail == 2), fault_code.eq(ERROR_CODES["banks_full"])]
-                m.d.comb += can.eq((avail != 2) & wl_free &
-                                   ~(s_busy & ~s_last & (s_bank == load_bank)))
-            with m.If(is_op["MMUL"]):
-                m.d.comb += [fault.eq((avail == 0) | zero_n),
-                             fault_code.eq(Mux(zero_n, ERROR_CODES["zero_count"],
-                                               ERROR_CODES["no_tile"]))]
-                m.d.comb += can.eq((avail != 0) & ~zero_n & s_free & tile_ready &
-                                   ~ub_hazard & ~acc_hazard)
-                m.d.comb += w_stall.eq((avail != 0) & ~zero_n & ~tile_ready)
-            with m.If(is_op["ACT"]):
-                m.d.comb += [fault.eq(zero_n), fault_code.eq(ERROR_CODES["zero_count"])]
-                m.d.comb += can.eq(~zero_n & ~self.act_busy)
-            with m.If(is_op["RHM"] | is_op["WHM"]):
-                m.d.comb += [fault.eq(zero_n), fault_code.eq(ERROR_CODES["zero_count"])]
-                m.d.comb += [can.eq(~zero_n & all_idle), pause.eq(~zero_n & all_idle)]
-            with m.If(is_op["HALT"]):
-                m.d.comb += [can.eq(all_idle), halt.eq(all_idle)]
-            with m.If(illegal):
-                m.d.comb += [fault.eq(1), fault_code.eq(ERROR_CODES["illegal_opcode"])]
-            with m.If(fault):
-                m.d.comb += halt.eq(all_idle)
-        m.d.comb += go.eq(Mux(fault, all_idle, can))
-
-        def issues(name):
-            return is_op[name] & go & ~fault
+        m.d.comb += [halt.eq(gos["HALT"] | (fault & all_idle)), pause.eq(gos["HOST"]),
+                     go.eq(Cat(*gos.values()).any() | (fault & all_idle)),
+                     w_stall.eq(mm_ok & (avail != 0) & ~tile_ready)]
 
         # program counter: the index of the instruction in the issue stage
         with m.If(go & ~halt):
@@ -281,12 +292,12 @@ class Sequencer(wiring.Component):
             m.d.sync += waiting.eq(0)
 
         # SETQ
-        with m.If(issues("SETQ")):
+        with m.If(gos["SETQ"]):
             m.d.sync += [q_mult.eq(_field(word, F_MULT)), q_shift.eq(_field(word, F_SHIFT))]
 
         # RW -> weight loader
-        rw_go = issues("RW")
-        m.d.comb += [mm_go.eq(issues("MMUL")), self.wl_start.eq(rw_go), self.wl_base.eq(fa),
+        rw_go = gos["RW"]
+        m.d.comb += [mm_go.eq(gos["MMUL"]), self.wl_start.eq(rw_go), self.wl_base.eq(fa),
                      self.wl_bank.eq(load_bank)]
         with m.If(rw_go):
             m.d.sync += [load_bank.eq(~load_bank), avail.eq(avail + 1)]
@@ -305,7 +316,7 @@ class Sequencer(wiring.Component):
                          s_accum.eq(flags[0]), s_busy.eq(1), s_last.eq(one_n)]
 
         # ACT -> activation unit
-        m.d.comb += [self.act_start.eq(issues("ACT")), self.act_acc.eq(fa), self.act_ub.eq(fb),
+        m.d.comb += [self.act_start.eq(gos["ACT"]), self.act_acc.eq(fa), self.act_ub.eq(fb),
                      self.act_count.eq(fn), self.act_acc_end.eq(a_end), self.act_ub_end.eq(b_end),
                      self.act_relu.eq(flags[0]), self.act_mult.eq(q_mult),
                      self.act_shift.eq(q_shift), self.act_wait.eq(drain)]

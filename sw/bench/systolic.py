@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from amaranth import Elaboratable
 
 ORDER = 40
 TITLE = "systolic unit: utilisation vs matrix size; sparse layer vs EIE of equal multipliers"
@@ -251,7 +252,7 @@ def run(quick=False, out_dir=Path("build/bench")):
 
 
 # -- the systolic unit alone on a board (no host link) ----------------------------------
-class UnitProbeTop:
+class UnitProbeTop(Elaboratable):
     """A board top with the systolic unit and no host link, to measure the
     unit's own logic and Fmax: the board's clock (PLL), the unit, and a
     stand-in for the link that keeps every input and output of the unit in
