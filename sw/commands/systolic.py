@@ -314,7 +314,7 @@ def _run(args):
     else:
         mult = 1 if args.mult is None else args.mult
         shift = 0 if args.shift is None else args.shift
-    layers = [Layer(w, mult, shift, args.relu)]
+    layers = [Layer(w, mult, shift, args.relu, "matmul")]
     p = _params(args, fit=(M, layers))
     comp = compile_layers(M, layers, p, output=output)
     comp.pack_input(x)             # refuses values out of range before the model is built

@@ -198,11 +198,11 @@ def layer_table(m, layers, params):
     from ...sim.systolic_cycles import scalesim_ws_cycles, utilisation
     p = params
     rows = []
-    for st, l in zip(_lower(m, list(layers), p, "int8"), layers):
+    for k, (st, l) in enumerate(zip(_lower(m, list(layers), p, "int8"), layers)):
         cyc = dense_report([(st.k, st.n)], p.rows, p.cols, st.m, acc_depth=p.acc_depth,
                            act_lanes=p.act_lanes, act_serial=p.act_serial).cycles
         ss = scalesim_ws_cycles(st.m, st.k, st.n, p.rows, p.cols)
-        rows.append({"layer": l.name or type(l).__name__, "kind": "conv" if st.out_tensor else "dense",
+        rows.append({"layer": l.name or f"layer {k}", "kind": "conv" if st.out_tensor else "dense",
                      "M": st.m, "K": st.k, "N": st.n, "macs": st.m * st.k * st.n, "cycles": cyc,
                      "util": utilisation(st.m, st.k, st.n, p.rows, p.cols, cyc),
                      "scalesim_cycles": ss,
