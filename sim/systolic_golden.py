@@ -205,9 +205,12 @@ class Machine:
         elif op == "ACT":
             self._range("accumulator", ins.a, ins.n, p.acc_depth, ins)
             self._range("unified-buffer", ins.b, ins.n, p.ub_depth, ins)
+            if ins.lane % p.cols or ins.lane + p.cols > p.ub_lanes:
+                raise MachineError(f"{ins}: lanes {ins.lane}..{ins.lane + p.cols - 1} are not a "
+                                   f"block of {p.cols} of the {p.ub_lanes} unified-buffer lanes")
             y = requantize(self.acc[ins.a: ins.a + ins.n], self.mult, self.shift, ins.relu,
                            p.in_width)
-            self.ub[ins.b: ins.b + ins.n, : p.cols] = y
+            self.ub[ins.b: ins.b + ins.n, ins.lane: ins.lane + p.cols] = y
         elif op in ("RHM", "WHM"):
             self._range("unified-buffer", ins.a, ins.n, p.ub_depth, ins)
             if host is not None:

@@ -1,10 +1,11 @@
 """ActivationUnit: accumulators -> ReLU -> requantise -> unified buffer.
 
-ACT acc=A ub=B n=N is dispatched at cycle d with the multiplier M and shift
+ACT acc=A ub=B n=N lane=L is dispatched at cycle d with the multiplier M and shift
 S of the last SETQ and `wait`, the cycles until every MMUL row issued so far
 is in the accumulators (0: all are). From e = d + max(1, wait) it reads one
 accumulator row every k = params.act_row_cycles cycles and writes
-unified-buffer row B + i (lanes 0..C-1) P = params.act_latency cycles after
+unified-buffer row B + i (lanes L..L+C-1; L a multiple of C, else no lane)
+P = params.act_latency cycles after
 reading row A + i; `busy` is high from d + 1 to the last write.
 
 One requantiser serves all C columns: it takes L = params.act_group_lanes
@@ -69,6 +70,7 @@ class ActivationUnit(wiring.Component):
             "relu": In(1),
             "mult": In(p.mult_width),
             "shift": In(8),
+            "lane": In(8),           # first unified-buffer lane written (a multiple of C)
             "wait": In(range((1 << p.row_count_bits) + p.pipeline_depth + 1)),
             "busy": Out(1),
             # the rows the running ACT reads and writes (for the sequencer's hazards)
@@ -102,6 +104,8 @@ class ActivationUnit(wiring.Component):
         relu = Signal()
         mult = Signal(p.mult_width)
         shift = Signal(8)
+        nblocks = p.ub_lanes // C
+        block = Signal(nblocks)             # one-hot: the unified-buffer lanes written
         phase = Signal(range(max(k, 2)))
         tail = Signal(range(p.act_latency + 1))
         m.d.comb += self.busy.eq(reading_rows | (tail != 0))
@@ -125,6 +129,7 @@ class ActivationUnit(wiring.Component):
             m.d.sync += [wait.eq(self.wait), left.eq(self.count), racc.eq(self.acc_addr),
                          wub.eq(self.ub_addr), relu.eq(self.relu), mult.eq(self.mult),
                          shift.eq(self.shift), phase.eq(0),
+                         block.eq(Cat(self.lane == q * C for q in range(nblocks))),
                          self.acc_lo.eq(self.acc_addr), self.acc_hi.eq(self.acc_end),
                          self.ub_lo.eq(self.ub_addr), self.ub_hi.eq(self.ub_end)]
         with m.If(self.start):
@@ -276,8 +281,9 @@ class ActivationUnit(wiring.Component):
         m.d.sync += we.eq(f_tok.valid & (f_tok.group == G - 1))
         with m.If(we):
             m.d.sync += wub.eq(wub + 1)
+        # the row goes to every block of C lanes; only the ACT's block is enabled
         m.d.comb += [self.ub_we.eq(we), self.ub_waddr.eq(wub),
-                     self.ub_wlanes.eq((1 << C) - 1)]
-        for c in range(C):
-            m.d.comb += self.ub_wdata[c].eq(rowbuf[c])
+                     self.ub_wlanes.eq(Cat(block[j // C] for j in range(nblocks * C)))]
+        for j in range(nblocks * C):
+            m.d.comb += self.ub_wdata[j].eq(rowbuf[j % C])
         return m

@@ -52,7 +52,7 @@ from amaranth import Module, Signal, Mux, Cat, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .isa import OP, F_OP, F_FLAGS, F_A, F_B, F_N, F_MULT, F_SHIFT
+from .isa import OP, F_OP, F_FLAGS, F_A, F_B, F_N, F_MULT, F_SHIFT, F_LANE
 from .lane_memory import LaneMemory
 from .layouts import acc_ctl
 
@@ -102,6 +102,7 @@ class Sequencer(wiring.Component):
             "act_start": Out(1), "act_acc": Out(16), "act_ub": Out(16), "act_count": Out(16),
             "act_acc_end": Out(p.acc_abits + 1), "act_ub_end": Out(p.ub_abits + 1),
             "act_relu": Out(1), "act_mult": Out(p.mult_width), "act_shift": Out(8),
+            "act_lane": Out(8),
             "act_wait": Out(range((1 << p.row_count_bits) + p.pipeline_depth + 1)),
             "act_busy": In(1),
             "act_acc_lo": In(p.acc_abits + 1), "act_acc_hi": In(p.acc_abits + 1),
@@ -319,6 +320,7 @@ class Sequencer(wiring.Component):
         m.d.comb += [self.act_start.eq(gos["ACT"]), self.act_acc.eq(fa), self.act_ub.eq(fb),
                      self.act_count.eq(fn), self.act_acc_end.eq(a_end), self.act_ub_end.eq(b_end),
                      self.act_relu.eq(flags[0]), self.act_mult.eq(q_mult),
+                     self.act_lane.eq(_field(word, F_LANE)),
                      self.act_shift.eq(q_shift), self.act_wait.eq(drain)]
 
         # performance counters, each from a registered event

@@ -21,7 +21,7 @@ import functools
 
 from ...hw.systolic.params import SystolicParams
 from ...sim.systolic_cycles import Engine
-from .compiler import Layer, Region, schedule
+from .compiler import Layer, Region, schedule, inner_width
 from .errors import SystolicError
 
 __all__ = ["dense_cycles", "dense_report", "layer_table"]
@@ -30,11 +30,11 @@ __all__ = ["dense_cycles", "dense_report", "layer_table"]
 class _Ins:
     """A lighter stand-in for Instr: no field-width checks, so layers larger
     than a real unit's 16-bit addresses can be modelled."""
-    __slots__ = ("op", "a", "b", "n", "flags", "mult", "shift")
+    __slots__ = ("op", "a", "b", "n", "flags", "mult", "shift", "lane")
 
-    def __init__(self, op, a=0, b=0, n=0, flags=0, mult=0, shift=0):
+    def __init__(self, op, a=0, b=0, n=0, flags=0, mult=0, shift=0, lane=0):
         self.op, self.a, self.b, self.n = op, a, b, n
-        self.flags, self.mult, self.shift = flags, mult, shift
+        self.flags, self.mult, self.shift, self.lane = flags, mult, shift, lane
 
 
 def _model_params(rows, cols, acc_depth, act_lanes=0, act_serial=0):
@@ -72,7 +72,7 @@ def _report(shapes, rows, cols, batch, acc_depth, prefetch, fast, act=(0, 0)):
     p = _model_params(rows, cols, acc_depth, *act)
     m = batch
     nl = len(shapes)
-    widths = [rows] + [min(rows, cols)] * (nl - 1) + [cols]
+    widths = [rows] + [inner_width(p)] * (nl - 1) + [cols]
     # the compiler's unified-buffer regions (addresses only matter for overlaps)
     regions = [Region("ub", 0, m, shapes[0][0], widths[0])]
     for li in range(nl):
@@ -83,14 +83,14 @@ def _report(shapes, rows, cols, batch, acc_depth, prefetch, fast, act=(0, 0)):
     if prefetch is None:
         prefetch = 2 if chunk < rows else 1
     layers = [Layer(None, 1, 0, li < nl - 1) for li in range(nl)]
-    total = sum(-(-k // widths[li]) * -(-n // widths[li + 1]) * -(-m // chunk)
+    total = sum(-(-k // widths[li]) * -(-n // min(widths[li + 1], cols)) * -(-m // chunk)
                 for li, (k, n) in enumerate(shapes))
 
     eng = Engine(p)
     for _ in range(min(prefetch, total)):
         eng.issue(_Ins("RW"))
     k = 0
-    blocks = schedule(m, shapes, layers, widths, regions, chunk, regions_acc, False, _Ins)
+    blocks = schedule(m, shapes, layers, widths, regions, chunk, regions_acc, False, _Ins, cols=cols)
     seen = {}           # signature at a block boundary -> (block index, counters)
     prev_key = None
     bi = 0
@@ -123,7 +123,8 @@ def _report(shapes, rows, cols, batch, acc_depth, prefetch, fast, act=(0, 0)):
         if sig in seen:
             b0, c0 = seen[sig]
             period = bi - b0
-            left = _plain_blocks_left(shapes, widths, chunk, m, key, bi, total, k, prefetch)
+            left = _plain_blocks_left(shapes, _nts(widths, cols), chunk, m, key, bi, total, k,
+                                      prefetch)
             reps = left // period
             if reps:
                 c1 = eng.counters()
@@ -136,6 +137,11 @@ def _report(shapes, rows, cols, batch, acc_depth, prefetch, fast, act=(0, 0)):
         seen[sig] = (bi, eng.counters())
     eng.issue(_Ins("HALT"))
     return eng.report(), skipped
+
+
+def _nts(widths, cols):
+    """widths with each output width as its n-tile width (blocks of at most C)."""
+    return [widths[0]] + [min(w, cols) for w in widths[1:]]
 
 
 def _plain_blocks_left(shapes, widths, chunk, m, key, bi, total, k, prefetch):

@@ -9,8 +9,10 @@ compiler tiles it onto the R x C array (docs/systolic.md, "Compiler"):
 - X sits in the unified buffer as k-tiles: row x_base + i*M + m holds
   X[m, i*kt:(i+1)*kt] in lanes 0..kt-1; Y is written the same way as
   n-tiles (row y_base + j*M + m, lanes 0..nt-1), so a layer's output is the
-  next layer's input when nt = the next layer's kt: the compiler uses
-  min(R, C) for the widths between chained layers;
+  next layer's input when nt = the next layer's kt; with R a multiple of C
+  or larger (R >= C), Q = R // C n-tiles of C lanes share a row (ACT
+  lane=(j % Q) * C), so the next layer's k-tiles are Q * C wide: the widths
+  between chained layers are Q * C (R < C: R);
 - for every n-tile, MMULs over the k-tiles (the first overwrites, the rest
   add) into an accumulator region, then one ACT; regions alternate between
   two halves of the accumulators so one n-tile's ACT overlaps the next
@@ -345,6 +347,21 @@ def unpack_tiles(rows, m, n, width):
     return out
 
 
+def inner_width(params):
+    """The tile width between chained layers: Q * C lanes (Q = R // C n-tiles
+    of C lanes in a unified-buffer row, each ACT writing its block) when
+    R >= C, else R."""
+    p = params
+    return (p.rows // p.cols) * p.cols if p.rows >= p.cols else p.rows
+
+
+def out_tile(width, params):
+    """(nt, Q): the n-tile width and the n-tiles per unified-buffer row of an
+    output region `width` lanes wide (wider than C: blocks of C)."""
+    nt = min(width, params.cols)
+    return nt, width // nt
+
+
 def weight_tile(w, i, j, kt, nt, params):
     """Tile (i, j) of W (K, N) as the (R, C) block the array holds."""
     tile = np.zeros((params.rows, params.cols), dtype=np.int64)
@@ -389,8 +406,9 @@ def compile_layers(m, layers, params, *, output="int8", prefetch=None, widths=No
     output: "int8" (requantised result in the unified buffer) or "int32"
     (the last layer's raw accumulators; no ACT for it).
     widths: tile widths between dense layers (len(layers) + 1 numbers: kt of
-    layer 0, then nt of each layer = kt of the next); default R, min(R, C)
-    ..., C. Dense layers only.
+    layer 0, then the output tile width of each layer = kt of the next; an
+    output wider than C is blocks of C lanes, one n-tile each); default R,
+    inner_width ..., C. Dense layers only.
     prefetch: RW instructions ahead of their MMUL (1 or 2); default 2 when
     the M rows of a chunk are fewer than R (weight loading dominates),
     else 1."""
@@ -414,16 +432,18 @@ def compile_layers(m, layers, params, *, output="int8", prefetch=None, widths=No
         if si == 0 or st.gather is not None:
             segs.append([])
         segs[-1].append(si)
-    inner = min(p.rows, p.cols)
+    inner = inner_width(p)
     if widths is None:
         seg_widths = [[p.rows] + [inner] * (len(seg) - 1) + [p.cols] for seg in segs]
     else:
         if len(widths) != nl + 1:
             raise SystolicError(f"widths needs {nl + 1} numbers, got {len(widths)}")
         for k, wd in enumerate(widths):
-            lim = min(p.rows if k < nl else p.cols, p.cols if k > 0 else p.rows)
-            if not 1 <= wd <= lim:
-                raise SystolicError(f"tile width {wd} at position {k} must be in 1..{lim}")
+            lim = p.rows if k == 0 else p.cols if k == nl else max(inner, min(p.rows, p.cols))
+            if not 1 <= wd <= lim or (0 < k < nl and wd > p.cols and wd % p.cols):
+                raise SystolicError(f"tile width {wd} at position {k} must be in 1..{lim}"
+                                    + (f" (above {p.cols} a multiple of it)" if 0 < k < nl and
+                                       lim > p.cols else ""))
         seg_widths = [list(widths)]
 
     raw = output == "int32"
@@ -453,7 +473,7 @@ def compile_layers(m, layers, params, *, output="int8", prefetch=None, widths=No
     for seg, wds in zip(segs, seg_widths):
         for j, si in enumerate(seg):
             w = stages[si].weight
-            kt, nt = wds[j], wds[j + 1]
+            kt, nt = wds[j], out_tile(wds[j + 1], p)[0]
             nk, nn = -(-w.shape[0] // kt), -(-w.shape[1] // nt)
             bases = {}
             for jj in range(nn):
@@ -495,7 +515,7 @@ def compile_layers(m, layers, params, *, output="int8", prefetch=None, widths=No
         seg_layers = [stages[si].layer for si in seg]
         seg_raw = raw and seg[-1] == nl - 1
         for _, _, _, build in schedule(stages[seg[0]].m, shapes, seg_layers, wds, regions, chunk,
-                                       regions_acc, seg_raw, Instr):
+                                       regions_acc, seg_raw, Instr, cols=p.cols):
             for kind, key, ins in build():
                 if kind == "mm":
                     key = (seg[key[0]], key[1], key[2])
@@ -528,19 +548,22 @@ def compile_layers(m, layers, params, *, output="int8", prefetch=None, widths=No
                     stages=stages, host_steps=host_steps)
 
 
-def schedule(m, shapes, layers, widths, regions, chunk, regions_acc, raw, make):
+def schedule(m, shapes, layers, widths, regions, chunk, regions_acc, raw, make, cols=None):
     """The compiler's instruction stream before the RWs are placed, as blocks:
     yields ((layer, first row of the chunk), MMULs in the block, build) per
     n-tile; build() returns the block's items, ("mm", (layer, i, j), MMUL)
     for weight tile (i, j) and ("ins", None, instr) for SETQ and ACT.
     `make(op, **fields)` builds an instruction (Instr, or a lighter object
     for eiegen.sw.systolic.compare, which runs the same schedule through the
-    cycle model and need not build the blocks it can skip)."""
+    cycle model and need not build the blocks it can skip). `cols`: C, for
+    outputs wider than C (blocks of C lanes written by their own ACTs)."""
     nl = len(shapes)
     q = None
     region_turn = 0
     for li, (k_dim, n_dim) in enumerate(shapes):
-        kt, nt = widths[li], widths[li + 1]
+        kt, width = widths[li], widths[li + 1]
+        nt = min(width, cols) if cols else width
+        per_row = width // nt            # n-tiles side by side in a unified-buffer row
         nk, nn = -(-k_dim // kt), -(-n_dim // nt)
         src = regions[li]
         last_raw = raw and li == nl - 1
@@ -559,15 +582,16 @@ def schedule(m, shapes, layers, widths, regions, chunk, regions_acc, raw, make):
                     q = (l.mult, l.shift)
 
                 def build(li=li, j=j, m0=m0, ml=ml, acc=acc, setq=setq, last_raw=last_raw,
-                          src=src, dst=dst, nk=nk, l=l):
+                          src=src, dst=dst, nk=nk, l=l, nt=nt, per_row=per_row):
                     block = [("mm", (li, i, j),
                               make("MMUL", a=src.base + i * m + m0, b=acc, n=ml,
                                    flags=FLAG_ACCUMULATE if i else 0)) for i in range(nk)]
                     if setq:
                         block.append(("ins", None, make("SETQ", mult=l.mult, shift=l.shift)))
                     if not last_raw:
-                        block.append(("ins", None, make("ACT", a=acc, b=dst.base + j * m + m0,
-                                                        n=ml, flags=FLAG_RELU if l.relu else 0)))
+                        block.append(("ins", None, make(
+                            "ACT", a=acc, b=dst.base + (j // per_row) * m + m0, n=ml,
+                            flags=FLAG_RELU if l.relu else 0, lane=(j % per_row) * nt)))
                     return block
                 yield (li, m0), nk, setq, build
 

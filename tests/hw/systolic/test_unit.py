@@ -375,3 +375,30 @@ def test_abort_port_contract(unit_sim, when):
     assert got["done_after_idle_abort"] == got["done"]
     np.testing.assert_array_equal(got["y2"], want)
     assert "ACT" in ops and "MMUL" in ops
+
+
+@pytest.mark.parametrize("R,C", [(4, 2), (3, 1)])
+def test_chain_packs_n_tiles_into_rows_when_rows_exceed_cols(run_unit, R, C):
+    """R >= 2C: a layer's n-tiles of C lanes are written side by side (ACT
+    lane=) so that the next layer reads k-tiles of (R // C) * C lanes; the
+    result is the golden chain, the counters the cycle model's and
+    dense_cycles' (the compiler's schedule run through the model)."""
+    from eiegen.sw.systolic.compare import dense_report
+    p = small(rows=R, cols=C, acc_depth=64, ub_depth=256, wmem_depth=1024, imem_depth=512)
+    rng = np.random.default_rng(R * 10 + C)
+    sizes = [7, 9, 6, 3]
+    layers = [Layer(rng.integers(-128, 128, (a, b)), 37, 12, True) for a, b in zip(sizes, sizes[1:])]
+    layers[-1].relu = False
+    comp = compile_layers(5, layers, p)
+    acts = [i for i in comp.program if i.op == "ACT"]
+    assert any(a.lane for a in acts), "n-tiles share rows"
+    assert comp.stages[1].k == 9 and all(i.n for i in acts)
+    x = rng.integers(-128, 128, (5, 7))
+    y, counters, _, _ = run_unit(p, comp, x)
+    h = x
+    for l in layers:
+        h = dense_layer(h, l.weight, l.mult, l.shift, l.relu)
+    np.testing.assert_array_equal(y, h)
+    assert counters == simulate(comp.program, p).counters()
+    assert dense_report([(a, b) for a, b in zip(sizes, sizes[1:])], R, C, 5, acc_depth=64).cycles \
+        == counters["cycles"]
