@@ -5,8 +5,9 @@ The flow (docs/sim.md):
 1. data and model: scikit-learn's digits (8 x 8 pixels, 10 classes), a
    64-128-64-10 MLP trained in numpy (eiegen.sw.train), or a given model;
 2. Deep Compression: iterative pruning with masked retraining, k-means
-   weight sharing to 4 bits with centroid fine-tuning, and the storage
-   report with Huffman coding (eiegen.sw.compress);
+   weight sharing to 4 bits with centroid fine-tuning (eiegen.sw.train.
+   deep_compress, the same code as `eiegen compress --data`), and the
+   storage report with Huffman coding (eiegen.sw.compress);
 3. the packer writes the EIE memory image for N PEs (memory depths fitted
    to the model);
 4. the bit-exact golden model classifies the test set in int16 fixed point;
@@ -33,11 +34,12 @@ import numpy as np
 
 from .errors import EiegenError, ModelError
 from .model import CompressedModel, FloatModel, load_model, save_compressed_model, save_float_model
+from .train import DIGITS_HIDDEN
 
 __all__ = ["SimOptions", "run_flow", "board_eie_defaults", "systolic_dense_cycles", "systolic_shape",
            "format_table", "DEFAULT_HIDDEN", "DEFAULT_SPARSITY", "DEFAULT_OUT"]
 
-DEFAULT_HIDDEN = (128, 64)
+DEFAULT_HIDDEN = DIGITS_HIDDEN
 DEFAULT_SPARSITY = 0.8
 DEFAULT_OUT = Path("build/make-sim")
 SWEEP_SPARSITIES = (0.5, 0.7, 0.8, 0.85, 0.9, 0.95)
@@ -191,6 +193,7 @@ def _check_options(o):
 
 
 def _plot_sweep(sweep, chosen, path):
+    from .plotting import percent_ticks
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -204,7 +207,7 @@ def _plot_sweep(sweep, chosen, path):
         ax.plot([100 * chosen["density"]], [100 * chosen["golden"]], "r*", ms=12,
                 label="this run: int16 golden = RTL")
     ax.set_xscale("log")
-    _percent_ticks(ax, dens)
+    percent_ticks(ax, dens)
     ax.set_xlabel("weights kept (%)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Digits MLP: accuracy vs sparsity")
@@ -213,14 +216,6 @@ def _plot_sweep(sweep, chosen, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def _percent_ticks(ax, values):
-    from matplotlib.ticker import NullFormatter
-    ticks = [t for t in (1, 2, 3, 5, 10, 20, 30, 50, 100) if min(values) * 0.8 <= t <= max(values) * 1.25]
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([f"{t:g}" for t in ticks])
-    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _plot_pe_load(busy, idle, path, title):
@@ -246,25 +241,69 @@ def _accuracy_from_logits(y, labels):
     return float(np.mean(np.argmax(y, axis=1) == labels))
 
 
+@dataclasses.dataclass
+class _Run:
+    """The state one run of the flow passes from step to step."""
+    opts: SimOptions
+    log: object
+    n_pes: int
+    fifo: int
+    board_src: str
+    base: object                          # EIEParams before the memory depths are fitted
+    given: object                         # the model of --model, or None
+    data: object                          # train.Dataset
+    n_test: int
+    x_eval: np.ndarray
+    y_eval: np.ndarray
+    timings: dict = dataclasses.field(default_factory=dict)
+    float_model: object = None
+    compressed: object = None
+    pruned: object = None
+    creport: object = None
+    sweep: dict | None = None
+    params: object = None
+    image: object = None
+    xq: np.ndarray | None = None
+    acc: dict | None = None
+    acc_all: dict | None = None
+    rtl: dict | None = None
+    systolic: dict | None = None
+
+
 def run_flow(opts, log=None):
     """Run the whole flow; returns the report dict. Raises EiegenError on bad
     input; a run whose RTL disagrees with the golden model returns normally
     with report["rtl"]["bit_exact"] False (the command then exits non-zero)."""
     from threadpoolctl import threadpool_limits
-    from ..hw.eie.params import EIEParams
-    from ..sim.eie_golden import image_forward
     from .atomic import atomic_dir
-    from .commands._common import fit_params
-    from .compress import compression_report, compress_model
-    from .fixedpoint import to_fixed
     from .image import write_image
-    from .packer import pack
-    from . import train as T
 
-    log = log or _Log()
-    _check_options(opts)
     t_start = time.perf_counter()
-    timings = {}
+    run = _setup(opts, log or _Log())
+    with threadpool_limits(1):     # small matrices: BLAS threads only contend on shared cores
+        _step_float_model(run)
+        _step_compress(run)
+        _step_sweep(run)
+    _step_pack(run)
+    _step_golden(run)
+    out = Path(opts.out)
+    with atomic_dir(out) as tmp:
+        image_dir = tmp / "image"
+        write_image(run.image, image_dir)
+        if opts.simulator != "none":
+            _step_rtl(run, tmp, image_dir)
+        else:
+            _step_cycle_model(run, tmp)
+        _step_systolic(run)
+        result = _write_results(run, tmp, t_start)
+    result["out"] = str(out)
+    return result
+
+
+def _setup(opts, log):
+    """Check the options, choose the array, load the model and the data."""
+    from ..hw.eie.params import EIEParams
+    _check_options(opts)
     board_pes, board_fifo, board_src = board_eie_defaults()
     n_pes = opts.pes if opts.pes is not None else board_pes
     fifo = opts.fifo_depth if opts.fifo_depth is not None else board_fifo
@@ -291,217 +330,244 @@ def run_flow(opts, log=None):
     if isinstance(opts.sparsity, dict) and set(opts.sparsity) != set(names):
         raise EiegenError(f"--sparsity names layers {sorted(opts.sparsity)}; the model's layers are "
                           f"{names}")
+    return _Run(opts=opts, log=log, n_pes=n_pes, fifo=fifo, board_src=board_src, base=base,
+                given=given, data=data, n_test=n_test, x_eval=x_eval, y_eval=y_eval)
 
-    with threadpool_limits(1):     # small matrices: BLAS threads only contend on shared cores
-        # -- 1. float model
-        t0 = time.perf_counter()
-        float_model = None
-        if given is None:
-            sizes = [data.n_inputs, *map(int, opts.hidden), data.n_classes]
-            log(f"[1/6] training a {'-'.join(map(str, sizes))} MLP (ReLU, softmax cross-entropy, Adam, "
-                f"{opts.epochs} epochs, seed {opts.seed})")
-            float_model = T.train(T.init_mlp(sizes, seed=opts.seed), data, epochs=opts.epochs,
+
+def _step_float_model(run):
+    """1. the float model: trained here, or the given one."""
+    from . import train as T
+    opts, log, data, given = run.opts, run.log, run.data, run.given
+    t0 = time.perf_counter()
+    if given is None:
+        sizes = [data.n_inputs, *map(int, opts.hidden), data.n_classes]
+        log(f"[1/6] training a {'-'.join(map(str, sizes))} MLP (ReLU, softmax cross-entropy, Adam, "
+            f"{opts.epochs} epochs, seed {opts.seed})")
+        run.float_model = T.train(T.init_mlp(sizes, seed=opts.seed), data, epochs=opts.epochs,
                                   lr=opts.lr, weight_decay=opts.weight_decay, seed=opts.seed,
                                   progress=log)
-        elif isinstance(given, FloatModel):
-            log(f"[1/6] float model from {opts.model} (no training)")
-            float_model = given
-        else:
-            log(f"[1/6] compressed model from {opts.model} (no training, no compression)")
-        timings["train"] = time.perf_counter() - t0
-
-        # -- 2. compression
-        t0 = time.perf_counter()
-        if float_model is not None:
-            if data.x_train is not None:
-                log(f"[2/6] Deep Compression: prune to sparsity {opts.sparsity} in {opts.prune_steps} "
-                    f"steps with {opts.retrain_epochs} retraining epochs each"
-                    f"{', load-balanced for %d PEs' % n_pes if opts.balance else ''}; "
-                    f"{opts.bits}-bit trained quantization, {opts.finetune_epochs} fine-tuning epochs")
-                compressed, pruned = T.deep_compress(
-                    float_model, data, opts.sparsity, bits=opts.bits, pes=n_pes, balance=opts.balance,
-                    prune_steps=opts.prune_steps, retrain_epochs=opts.retrain_epochs,
-                    finetune_epochs=opts.finetune_epochs, lr=opts.lr, seed=opts.seed, progress=log)
-            else:
-                log("[2/6] Deep Compression without retraining (the data set has no training split)")
-                compressed = compress_model(float_model, sparsity=opts.sparsity, bits=opts.bits,
-                                            pes=n_pes if opts.balance else None, balance=opts.balance,
-                                            progress=log)
-                pruned = None
-        else:
-            compressed, pruned = given, None
-        if compressed.layers[-1].relu:
-            log("note: the last layer has ReLU; the class is still the argmax of its outputs")
-        creport = compression_report(compressed, float_model, n_pes)
-        timings["compress"] = time.perf_counter() - t0
-
-        # -- sweep (accuracy vs sparsity) for the plot
-        sweep = None
-        if opts.sweep and float_model is not None and data.x_train is not None and given is None:
-            from .bench.accuracy import sparsity_sweep
-            t0 = time.perf_counter()
-            log(f"accuracy vs sparsity sweep ({len(SWEEP_SPARSITIES)} points, shorter retraining) ...")
-            sweep = sparsity_sweep(float_model, data, SWEEP_SPARSITIES, bits=opts.bits, pes=n_pes,
-                                   balance=opts.balance, prune_steps=2,
-                                   retrain_epochs=max(1, opts.retrain_epochs // 2),
-                                   finetune_epochs=max(1, opts.finetune_epochs // 2), lr=opts.lr,
-                                   seed=opts.seed, progress=log)
-            timings["sweep"] = time.perf_counter() - t0
-
-    # -- 3. pack
-    t0 = time.perf_counter()
-    params = fit_params(compressed, base, explicit=tuple(opts.depths or ()))
-    image = pack(compressed, params)
-    timings["pack"] = time.perf_counter() - t0
-    log(f"[3/6] packed for {n_pes} PEs: {image.stats['entries']} entries "
-        f"({image.stats['padding_entries']} padding), memories spmat {params.spmat_depth} x "
-        f"{params.spmat_width} b, ptr 2 x {params.ptr_depth}, act {params.act_depth} per PE")
-
-    # -- 4. golden model on the test inputs
-    xq = to_fixed(x_eval, opts.frac)
-    golden = image_forward(image.decode(), xq, frac=opts.frac, acc_width=opts.acc_width)
-    acc = {
-        "float": T.accuracy(float_model, x_eval, y_eval) if float_model is not None else None,
-        "pruned_float": T.accuracy(pruned, x_eval, y_eval) if pruned is not None else None,
-        "compressed_float": T.accuracy(compressed, x_eval, y_eval),
-        "golden": _accuracy_from_logits(golden, y_eval),
-    }
-    log(f"[4/6] golden model (int16, bit-exact spec) on {n_test} test samples: accuracy "
-        f"{acc['golden']:.2%}" + (f" (float {acc['float']:.2%})" if acc["float"] is not None else ""))
-    if n_test < len(data.x_test):
-        # the accuracy check uses the whole test split (the golden model is cheap)
-        g_all = image_forward(image.decode(), to_fixed(data.x_test, opts.frac), frac=opts.frac,
-                              acc_width=opts.acc_width)
-        acc_all = {"float": T.accuracy(float_model, data.x_test, data.y_test)
-                   if float_model is not None else None,
-                   "golden": _accuracy_from_logits(g_all, data.y_test), "samples": len(data.x_test)}
-        log(f"  on all {len(data.x_test)} test samples: golden {acc_all['golden']:.2%}"
-            + (f", float {acc_all['float']:.2%}" if acc_all["float"] is not None else ""))
+    elif isinstance(given, FloatModel):
+        log(f"[1/6] float model from {opts.model} (no training)")
+        run.float_model = given
     else:
-        acc_all = {"float": acc["float"], "golden": acc["golden"], "samples": n_test}
+        log(f"[1/6] compressed model from {opts.model} (no training, no compression)")
+    run.timings["train"] = time.perf_counter() - t0
 
-    out = Path(opts.out)
-    result = {}
-    with atomic_dir(out) as tmp:
-        image_dir = tmp / "image"
-        write_image(image, image_dir)
-        # -- 5. RTL
-        rtl = None
-        if opts.simulator != "none":
-            from ..sim import eie_harness
-            t0 = time.perf_counter()
-            log(f"[5/6] building the {n_pes}-PE array for {opts.simulator} (cached under "
-                f"{eie_harness.default_build_root()}) ...")
-            built = eie_harness.build(params, opts.simulator)
-            timings["rtl_build"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            log(f"  running {n_test} inputs in one {opts.simulator} session ...")
-            run_dir = tmp / "rtl"
-            tail = _SimLogTail(run_dir / "sim.log", n_test, log)
-            tail.start()
-            try:
-                res = eie_harness.run(built, image_dir, xq, test_dir=run_dir, progress=True)
-            finally:
-                tail.stop.set()
-                tail.join()
-            timings["rtl_run"] = time.perf_counter() - t0
-            chk = eie_harness.check(image, xq, res, fifo_depth=params.fifo_depth)
-            cyc = np.array([c["cycles"] for c in res["counters"]])
-            busy = np.sum([c["busy"] for c in res["counters"]], axis=0)
-            idle = np.sum([c["idle"] for c in res["counters"]], axis=0)
-            eff = [p["load_efficiency"] for p in chk["per_input"]]
-            acc["rtl"] = _accuracy_from_logits(res["outputs"], y_eval)
-            rtl = {
-                "simulator": opts.simulator, "inputs": n_test,
-                "bit_exact": chk["mismatches"] == 0, "mismatches": chk["mismatches"],
-                "outputs_compared": int(res["outputs"].size),
-                "first_mismatches": chk["first_mismatches"],
-                "counters_equal_cycle_model": bool(chk["cycles_equal"]),
-                "cycles_mean": float(cyc.mean()), "cycles_min": int(cyc.min()), "cycles_max": int(cyc.max()),
-                "load_efficiency_mean": float(np.mean(eff)),
-                "busy_per_pe": [int(v) for v in busy], "idle_per_pe": [int(v) for v in idle],
-                "sim_cycles": res.get("sim_cycles"), "compute_seconds": res.get("compute_seconds"),
-                "sim_seconds": res.get("sim_seconds"),
-            }
-            log(f"  RTL accuracy {acc['rtl']:.2%}; bit-exact with golden: "
-                f"{'yes' if rtl['bit_exact'] else 'NO (%d mismatches)' % chk['mismatches']}; "
-                f"counters equal the cycle model: {'yes' if chk['cycles_equal'] else 'NO'}")
-            _plot_pe_load(busy, idle, tmp / "pe_load.png",
-                          f"Per-PE load, {n_pes} PEs, FIFO depth {params.fifo_depth}, {n_test} inputs "
-                          f"(RTL counters); load efficiency {np.mean(eff):.1%}")
+
+def _step_compress(run):
+    """2. Deep Compression (with retraining when the data has a training split)."""
+    from .compress import compression_report, compress_model
+    from . import train as T
+    opts, log, data = run.opts, run.log, run.data
+    t0 = time.perf_counter()
+    if run.float_model is not None:
+        if data.x_train is not None:
+            log(f"[2/6] Deep Compression: prune to sparsity {opts.sparsity} in {opts.prune_steps} "
+                f"steps with {opts.retrain_epochs} retraining epochs each"
+                f"{', load-balanced for %d PEs' % run.n_pes if opts.balance else ''}; "
+                f"{opts.bits}-bit trained quantization, {opts.finetune_epochs} fine-tuning epochs")
+            run.compressed, run.pruned = T.deep_compress(
+                run.float_model, data, opts.sparsity, bits=opts.bits, pes=run.n_pes, balance=opts.balance,
+                prune_steps=opts.prune_steps, retrain_epochs=opts.retrain_epochs,
+                finetune_epochs=opts.finetune_epochs, lr=opts.lr, seed=opts.seed, progress=log)
         else:
-            from ..sim.eie_cycles import simulate
-            log("[5/6] no simulator (--simulator none): cycle model only")
-            reps = []
-            outs = image_forward(image.decode(), xq, frac=opts.frac, acc_width=opts.acc_width,
-                                 all_layers=True)
-            for b in range(n_test):
-                li = [xq[b]] + [o[b] for o in outs[:-1]]
-                reps.append(simulate(image, xq[b], fifo_depth=params.fifo_depth, layer_inputs=li))
-            cyc = np.array([r.total_cycles for r in reps])
-            busy = np.sum([r.busy for r in reps], axis=0)
-            idle = np.sum([r.idle for r in reps], axis=0)
-            rtl = {"simulator": "none", "inputs": n_test, "cycles_mean": float(cyc.mean()),
-                   "cycles_min": int(cyc.min()), "cycles_max": int(cyc.max()),
-                   "load_efficiency_mean": float(np.mean([r.load_efficiency for r in reps])),
-                   "busy_per_pe": [int(v) for v in busy], "idle_per_pe": [int(v) for v in idle]}
-            _plot_pe_load(busy, idle, tmp / "pe_load.png",
-                          f"Per-PE load, {n_pes} PEs, FIFO depth {params.fifo_depth}, {n_test} inputs "
-                          "(cycle model)")
+            log("[2/6] Deep Compression without retraining (the data set has no training split)")
+            run.compressed = compress_model(run.float_model, sparsity=opts.sparsity, bits=opts.bits,
+                                            pes=run.n_pes if opts.balance else None, balance=opts.balance,
+                                            progress=log)
+    else:
+        run.compressed = run.given
+    if run.compressed.layers[-1].relu:
+        log("note: the last layer has ReLU; the class is still the argmax of its outputs")
+    run.creport = compression_report(run.compressed, run.float_model, run.n_pes)
+    run.timings["compress"] = time.perf_counter() - t0
 
-        # -- 6. dense on the systolic unit with as many multipliers
-        t0 = time.perf_counter()
-        shapes = [l.shape for l in compressed.layers]
-        R, C = systolic_shape(n_pes)
-        sys1 = systolic_dense_cycles(shapes, R, C, 1)
-        mb = max(1, min(opts.systolic_batch, n_test))
-        sysb = systolic_dense_cycles(shapes, R, C, mb)
-        timings["systolic"] = time.perf_counter() - t0
-        systolic = {"rows": R, "cols": C, "multipliers": R * C,
+
+def _step_sweep(run):
+    """Accuracy against sparsity for the plot (only for the network trained here)."""
+    from . import train as T
+    opts, data = run.opts, run.data
+    if not (opts.sweep and run.float_model is not None and data.x_train is not None and run.given is None):
+        return
+    t0 = time.perf_counter()
+    run.log(f"accuracy vs sparsity sweep ({len(SWEEP_SPARSITIES)} points, shorter retraining) ...")
+    run.sweep = T.sparsity_sweep(run.float_model, data, SWEEP_SPARSITIES, bits=opts.bits, pes=run.n_pes,
+                                 balance=opts.balance, prune_steps=2,
+                                 retrain_epochs=max(1, opts.retrain_epochs // 2),
+                                 finetune_epochs=max(1, opts.finetune_epochs // 2), lr=opts.lr,
+                                 seed=opts.seed, progress=run.log)
+    run.timings["sweep"] = time.perf_counter() - t0
+
+
+def _step_pack(run):
+    """3. the EIE memory image, memory depths fitted to the model."""
+    from .commands._common import fit_params
+    from .packer import pack
+    t0 = time.perf_counter()
+    run.params = params = fit_params(run.compressed, run.base, explicit=tuple(run.opts.depths or ()))
+    run.image = image = pack(run.compressed, params)
+    run.timings["pack"] = time.perf_counter() - t0
+    run.log(f"[3/6] packed for {run.n_pes} PEs: {image.stats['entries']} entries "
+            f"({image.stats['padding_entries']} padding), memories spmat {params.spmat_depth} x "
+            f"{params.spmat_width} b, ptr 2 x {params.ptr_depth}, act {params.act_depth} per PE")
+
+
+def _step_golden(run):
+    """4. the bit-exact golden model on the test inputs (and on the whole test
+    split when --limit runs fewer: the accuracy check uses all)."""
+    from ..sim.eie_golden import image_forward
+    from .fixedpoint import to_fixed
+    from . import train as T
+    opts, data, fm = run.opts, run.data, run.float_model
+    run.xq = to_fixed(run.x_eval, opts.frac)
+    golden = image_forward(run.image.decode(), run.xq, frac=opts.frac, acc_width=opts.acc_width)
+    run.acc = acc = {
+        "float": T.accuracy(fm, run.x_eval, run.y_eval) if fm is not None else None,
+        "pruned_float": T.accuracy(run.pruned, run.x_eval, run.y_eval) if run.pruned is not None else None,
+        "compressed_float": T.accuracy(run.compressed, run.x_eval, run.y_eval),
+        "golden": _accuracy_from_logits(golden, run.y_eval),
+    }
+    run.log(f"[4/6] golden model (int16, bit-exact spec) on {run.n_test} test samples: accuracy "
+            f"{acc['golden']:.2%}" + (f" (float {acc['float']:.2%})" if acc["float"] is not None else ""))
+    if run.n_test < len(data.x_test):
+        g_all = image_forward(run.image.decode(), to_fixed(data.x_test, opts.frac), frac=opts.frac,
+                              acc_width=opts.acc_width)
+        run.acc_all = {"float": T.accuracy(fm, data.x_test, data.y_test) if fm is not None else None,
+                       "golden": _accuracy_from_logits(g_all, data.y_test), "samples": len(data.x_test)}
+        run.log(f"  on all {len(data.x_test)} test samples: golden {run.acc_all['golden']:.2%}"
+                + (f", float {run.acc_all['float']:.2%}" if run.acc_all["float"] is not None else ""))
+    else:
+        run.acc_all = {"float": acc["float"], "golden": acc["golden"], "samples": run.n_test}
+
+
+def _step_rtl(run, tmp, image_dir):
+    """5. the generated Verilog on the test inputs, in one simulator session."""
+    from ..sim import eie_harness
+    opts, log, params, n_test = run.opts, run.log, run.params, run.n_test
+    t0 = time.perf_counter()
+    log(f"[5/6] building the {run.n_pes}-PE array for {opts.simulator} (cached under "
+        f"{eie_harness.default_build_root()}) ...")
+    built = eie_harness.build(params, opts.simulator)
+    run.timings["rtl_build"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    log(f"  running {n_test} inputs in one {opts.simulator} session ...")
+    run_dir = tmp / "rtl"
+    tail = _SimLogTail(run_dir / "sim.log", n_test, log)
+    tail.start()
+    try:
+        res = eie_harness.run(built, image_dir, run.xq, test_dir=run_dir, progress=True)
+    finally:
+        tail.stop.set()
+        tail.join()
+    run.timings["rtl_run"] = time.perf_counter() - t0
+    chk = eie_harness.check(run.image, run.xq, res, fifo_depth=params.fifo_depth)
+    cyc = np.array([c["cycles"] for c in res["counters"]])
+    busy = np.sum([c["busy"] for c in res["counters"]], axis=0)
+    idle = np.sum([c["idle"] for c in res["counters"]], axis=0)
+    eff = [p["load_efficiency"] for p in chk["per_input"]]
+    run.acc["rtl"] = _accuracy_from_logits(res["outputs"], run.y_eval)
+    run.rtl = {
+        "simulator": opts.simulator, "inputs": n_test,
+        "bit_exact": chk["mismatches"] == 0, "mismatches": chk["mismatches"],
+        "outputs_compared": int(res["outputs"].size),
+        "first_mismatches": chk["first_mismatches"],
+        "counters_equal_cycle_model": bool(chk["cycles_equal"]),
+        "cycles_mean": float(cyc.mean()), "cycles_min": int(cyc.min()), "cycles_max": int(cyc.max()),
+        "load_efficiency_mean": float(np.mean(eff)),
+        "busy_per_pe": [int(v) for v in busy], "idle_per_pe": [int(v) for v in idle],
+        "sim_cycles": res.get("sim_cycles"), "compute_seconds": res.get("compute_seconds"),
+        "sim_seconds": res.get("sim_seconds"),
+    }
+    log(f"  RTL accuracy {run.acc['rtl']:.2%}; bit-exact with golden: "
+        f"{'yes' if run.rtl['bit_exact'] else 'NO (%d mismatches)' % chk['mismatches']}; "
+        f"counters equal the cycle model: {'yes' if chk['cycles_equal'] else 'NO'}")
+    _plot_pe_load(busy, idle, tmp / "pe_load.png",
+                  f"Per-PE load, {run.n_pes} PEs, FIFO depth {params.fifo_depth}, {n_test} inputs "
+                  f"(RTL counters); load efficiency {np.mean(eff):.1%}")
+
+
+def _step_cycle_model(run, tmp):
+    """5. without a simulator: cycles and per-PE load from the cycle model."""
+    from ..sim.eie_cycles import simulate
+    from ..sim.eie_golden import image_forward
+    opts, params, xq, n_test = run.opts, run.params, run.xq, run.n_test
+    run.log("[5/6] no simulator (--simulator none): cycle model only")
+    reps = []
+    outs = image_forward(run.image.decode(), xq, frac=opts.frac, acc_width=opts.acc_width, all_layers=True)
+    for b in range(n_test):
+        li = [xq[b]] + [o[b] for o in outs[:-1]]
+        reps.append(simulate(run.image, xq[b], fifo_depth=params.fifo_depth, layer_inputs=li))
+    cyc = np.array([r.total_cycles for r in reps])
+    busy = np.sum([r.busy for r in reps], axis=0)
+    idle = np.sum([r.idle for r in reps], axis=0)
+    run.rtl = {"simulator": "none", "inputs": n_test, "cycles_mean": float(cyc.mean()),
+               "cycles_min": int(cyc.min()), "cycles_max": int(cyc.max()),
+               "load_efficiency_mean": float(np.mean([r.load_efficiency for r in reps])),
+               "busy_per_pe": [int(v) for v in busy], "idle_per_pe": [int(v) for v in idle]}
+    _plot_pe_load(busy, idle, tmp / "pe_load.png",
+                  f"Per-PE load, {run.n_pes} PEs, FIFO depth {params.fifo_depth}, {n_test} inputs "
+                  "(cycle model)")
+
+
+def _step_systolic(run):
+    """6. the same network, dense, on a systolic unit with as many multipliers."""
+    t0 = time.perf_counter()
+    shapes = [l.shape for l in run.compressed.layers]
+    R, C = systolic_shape(run.n_pes)
+    sys1 = systolic_dense_cycles(shapes, R, C, 1)
+    mb = max(1, min(run.opts.systolic_batch, run.n_test))
+    sysb = systolic_dense_cycles(shapes, R, C, mb)
+    run.timings["systolic"] = time.perf_counter() - t0
+    cycles = run.rtl["cycles_mean"]
+    run.systolic = {"rows": R, "cols": C, "multipliers": R * C,
                     "dense_macs": int(sum(a * b for a, b in shapes)),
                     "cycles_batch1": int(sys1), "batch": mb, "cycles_batched": int(sysb),
                     "cycles_per_inference_batched": sysb / mb,
-                    "speedup_batch1": sys1 / rtl["cycles_mean"],
-                    "speedup_batched": (sysb / mb) / rtl["cycles_mean"]}
-        log(f"[6/6] dense on a {R} x {C} systolic unit (cycle model): {sys1} cycles per inference "
+                    "speedup_batch1": sys1 / cycles, "speedup_batched": (sysb / mb) / cycles}
+    run.log(f"[6/6] dense on a {R} x {C} systolic unit (cycle model): {sys1} cycles per inference "
             f"at batch 1, {sysb / mb:.0f} at batch {mb}")
 
-        if sweep is not None:
-            _plot_sweep(sweep, {"density": image.stats["density"], "golden": acc["golden"]},
-                        tmp / "accuracy_vs_sparsity.png")
-        if given is None:
-            save_float_model(float_model, tmp / "model_float.npz")
-        if not isinstance(given, CompressedModel):
-            save_compressed_model(compressed, tmp / "model_compressed.npz")
-        np.savez(tmp / "test_set.npz", x_test=x_eval, y_test=y_eval, x_test_fixed=xq)
-        drop = None if acc_all["float"] is None else 100.0 * (acc_all["float"] - acc_all["golden"])
-        total = creport.total
-        timings["total"] = time.perf_counter() - t_start
-        result = {
-            "options": {k: (str(v) if isinstance(v, Path) else (list(v) if isinstance(v, tuple) else v))
-                        for k, v in dataclasses.asdict(opts).items()},
-            "network": "-".join([str(compressed.layers[0].shape[1])] + [str(s[0]) for s in shapes]),
-            "data": {"name": data.name, "test_samples": n_test,
-                     "train_samples": 0 if data.x_train is None else len(data.x_train)},
-            "params": params.to_dict(), "n_pes_source": "given" if opts.pes is not None else board_src,
-            "accuracy": acc, "accuracy_full_test_set": acc_all, "accuracy_drop_pp": drop, "max_drop_pp": opts.max_drop,
-            "accuracy_ok": drop is None or drop <= opts.max_drop,
-            "compression": {"density": total["density"], "ratio": total["ratio"],
-                            "ratio_huffman": total["ratio_huffman"],
-                            "ratio_with_pointers": total["ratio_with_pointers"],
-                            "bits_per_weight": total["bits_per_weight"],
-                            "bits_per_weight_huffman": total["bits_per_weight_huffman"],
-                            "image_ratio_vs_fp32": image.stats["compression_ratio_vs_fp32"],
-                            "report": creport.to_dict()},
-            "image": image.stats, "rtl": rtl, "systolic": systolic, "sweep": sweep,
-            "timings_s": timings,
-            "files": sorted(p.name for p in tmp.iterdir()) + ["report.json", "report.txt"],
-        }
-        table = format_table(result)
-        result["table"] = table
-        (tmp / "report.txt").write_text(table + "\n\n" + creport.table() + "\n")
-        (tmp / "report.json").write_text(json.dumps(result, indent=1, default=_json_default) + "\n")
-    result["out"] = str(out)
+
+def _write_results(run, tmp, t_start):
+    """Plots, models, test set, report.json and report.txt into the output folder."""
+    opts, image, acc, acc_all = run.opts, run.image, run.acc, run.acc_all
+    if run.sweep is not None:
+        _plot_sweep(run.sweep, {"density": image.stats["density"], "golden": acc["golden"]},
+                    tmp / "accuracy_vs_sparsity.png")
+    if run.given is None:
+        save_float_model(run.float_model, tmp / "model_float.npz")
+    if not isinstance(run.given, CompressedModel):
+        save_compressed_model(run.compressed, tmp / "model_compressed.npz")
+    np.savez(tmp / "test_set.npz", x_test=run.x_eval, y_test=run.y_eval, x_test_fixed=run.xq)
+    drop = None if acc_all["float"] is None else 100.0 * (acc_all["float"] - acc_all["golden"])
+    total = run.creport.total
+    run.timings["total"] = time.perf_counter() - t_start
+    shapes = [l.shape for l in run.compressed.layers]
+    data = run.data
+    result = {
+        "options": {k: (str(v) if isinstance(v, Path) else (list(v) if isinstance(v, tuple) else v))
+                    for k, v in dataclasses.asdict(opts).items()},
+        "network": "-".join([str(run.compressed.layers[0].shape[1])] + [str(s[0]) for s in shapes]),
+        "data": {"name": data.name, "test_samples": run.n_test,
+                 "train_samples": 0 if data.x_train is None else len(data.x_train)},
+        "params": run.params.to_dict(), "n_pes_source": "given" if opts.pes is not None else run.board_src,
+        "accuracy": acc, "accuracy_full_test_set": acc_all, "accuracy_drop_pp": drop,
+        "max_drop_pp": opts.max_drop, "accuracy_ok": drop is None or drop <= opts.max_drop,
+        "compression": {"density": total["density"], "ratio": total["ratio"],
+                        "ratio_huffman": total["ratio_huffman"],
+                        "ratio_with_pointers": total["ratio_with_pointers"],
+                        "bits_per_weight": total["bits_per_weight"],
+                        "bits_per_weight_huffman": total["bits_per_weight_huffman"],
+                        "image_ratio_vs_fp32": image.stats["compression_ratio_vs_fp32"],
+                        "report": run.creport.to_dict()},
+        "image": image.stats, "rtl": run.rtl, "systolic": run.systolic, "sweep": run.sweep,
+        "timings_s": run.timings,
+        "files": sorted(p.name for p in tmp.iterdir()) + ["report.json", "report.txt"],
+    }
+    table = format_table(result)
+    result["table"] = table
+    (tmp / "report.txt").write_text(table + "\n\n" + run.creport.table() + "\n")
+    (tmp / "report.json").write_text(json.dumps(result, indent=1, default=_json_default) + "\n")
     return result
 
 

@@ -19,7 +19,7 @@ example:
 
 
 def add_arguments(p):
-    p.add_argument("model", help="model file: compressed .npz, float .npz or PyTorch state_dict")
+    p.add_argument("model", help="model file: compressed .npz, float .npz, ONNX (.onnx) or PyTorch state_dict")
     p.add_argument("-o", "--output", required=True, help="image directory to write")
     add_eie_params(p, board=True)
     add_compression_args(p)

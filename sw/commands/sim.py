@@ -31,9 +31,10 @@ examples:
 def add_arguments(p):
     from ..simflow import DEFAULT_HIDDEN, DEFAULT_OUT, DEFAULT_SPARSITY
     g = p.add_argument_group("model and data")
-    g.add_argument("--model", help="float (.npz, PyTorch state_dict) or compressed (.npz) model: "
+    g.add_argument("--model", help="float (.npz, .onnx, PyTorch state_dict) or compressed (.npz) model: "
                                    "skip training (and, for a compressed model, compression)")
-    g.add_argument("--data", help=".npz data set with x_test, y_test and optionally x_train, y_train "
+    g.add_argument("--data", help=".npz data set with x_test, y_test and optionally x_train, y_train, or x, y "
+                                  "(split 80/20 by class) "
                                   "(default: digits, 64 inputs, 10 classes)")
     g.add_argument("--hidden", default=",".join(map(str, DEFAULT_HIDDEN)),
                    help="hidden layer sizes of the trained MLP (default %(default)s)")

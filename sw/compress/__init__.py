@@ -14,6 +14,7 @@ applied per fully connected layer of a FloatModel:
 See docs/compression.md for the options and the report's columns.
 """
 
+import dataclasses
 import time
 
 from ..errors import ModelError
@@ -25,7 +26,8 @@ from .prune import (check_sparsity, column_imbalance, imbalance, pe_nonzeros, pr
                     prune_magnitude)
 from .quantize import (KMeansResult, QuantizedWeight, check_bits, finetune_centroids, kmeans_1d,
                        linear_init, quantize_layer, quantize_weight)
-from .report import LayerReport, Report, compression_report, layer_report
+from .report import (LayerReport, Report, compression_report, dense_weight_bits, layer_report,
+                     pruned_model_bits, quantized_model_bits)
 
 __all__ = [
     "compress_model", "compress_layer", "compression_report", "Report", "LayerReport", "layer_report",
@@ -33,7 +35,8 @@ __all__ = [
     "column_imbalance", "kmeans_1d", "linear_init", "KMeansResult", "quantize_weight",
     "QuantizedWeight", "quantize_layer", "finetune_centroids", "check_bits", "huffman_code",
     "huffman_code_for", "HuffmanCode", "entropy", "interleaved_csc", "EntryStreams",
-    "parse_sparsity", "sparsity_per_layer",
+    "parse_sparsity", "sparsity_per_layer", "dense_weight_bits", "pruned_model_bits",
+    "quantized_model_bits",
 ]
 
 
@@ -58,7 +61,8 @@ def compress_layer(layer, sparsity=0.9, bits=4, pes=None, balance=False, *, grou
         w = prune_balanced(layer.weight, s, pes, group=group, name=layer.name)
     else:
         w = prune_magnitude(layer.weight, s, name=layer.name)
-    return quantize_layer(FloatLayer(layer.name, w, layer.bias, layer.relu), bits)
+    c = quantize_layer(FloatLayer(layer.name, w, layer.bias, layer.relu), bits)
+    return dataclasses.replace(c, sparsity=s)
 
 
 def compress_model(model, sparsity=0.9, bits=4, pes=None, balance=False, *, group=1, progress=None):

@@ -198,4 +198,4 @@ def finetune_centroids(layer, grad, lr):
     if not np.isfinite(codebook).all():
         raise ModelError(f"layer '{layer.name}': the centroid update overflowed")
     return CompressedLayer(layer.name, codebook, layer.index.copy(),
-                           None if layer.bias is None else layer.bias.copy(), layer.relu)
+                           None if layer.bias is None else layer.bias.copy(), layer.relu, layer.sparsity)

@@ -23,7 +23,8 @@ from ..model import CompressedModel, FloatModel
 from .encoding import interleaved_csc, Z_BITS
 from .huffman import huffman_code
 
-__all__ = ["LayerReport", "Report", "compression_report", "layer_report"]
+__all__ = ["LayerReport", "Report", "compression_report", "layer_report", "dense_weight_bits",
+           "pruned_model_bits", "quantized_model_bits"]
 
 FLOAT_BYTES = 4
 
@@ -61,6 +62,7 @@ class LayerReport:
     ratio: float                    # dense_bytes / compressed_bytes
     ratio_huffman: float            # dense_bytes / compressed_bytes_huffman
     weight_error: float | None = None   # ||W - W_q||_F / ||W||_F when the original is given
+    sparsity: float | None = None       # the pruning target used (CompressedLayer.sparsity), when known
 
     def to_dict(self):
         d = dataclasses.asdict(self)
@@ -96,6 +98,7 @@ class Report:
         return {"pes": self.pes, "layers": [l.to_dict() for l in self.layers], "total": self.total}
 
     def table(self):
+        with_sp = any(l.sparsity is not None for l in self.layers)
         head = ["layer", "shape", "density", "w bits", "w H", "i bits", "i H", "padding",
                 "entries/PE", "bits/w", "bits/w H", "idx ovh", "bytes", "bytes H", "ratio", "ratio H"]
         rows = []
@@ -106,11 +109,16 @@ class Report:
                          f"{l.bits_per_weight_huffman:.2f}", f"{l.index_overhead:.1%}",
                          _size(l.compressed_bytes), _size(l.compressed_bytes_huffman),
                          f"{l.ratio:.1f}x", f"{l.ratio_huffman:.1f}x"])
+            if with_sp:
+                rows[-1].insert(2, "-" if l.sparsity is None else f"{l.sparsity:.3g}")
         t = self.total
         rows.append(["total", "", f"{t['density']:.2%}", "", "", "", "", str(t["padding"]), "",
                      f"{t['bits_per_weight']:.2f}", f"{t['bits_per_weight_huffman']:.2f}", "",
                      _size(t["compressed_bytes"]), _size(t["compressed_bytes_huffman"]),
                      f"{t['ratio']:.1f}x", f"{t['ratio_huffman']:.1f}x"])
+        if with_sp:
+            head.insert(2, "sparsity")
+            rows[-1].insert(2, "")
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
 
         def fmt(r):
@@ -195,7 +203,7 @@ def layer_report(layer, pes, original=None):
         codebook_bytes=codebook_bytes, bias_bytes=bias_bytes, pointer_bytes=pointer_bytes,
         compressed_bytes=compressed, compressed_bytes_huffman=compressed_h, dense_bytes=dense_bytes,
         ratio=dense_bytes / compressed, ratio_huffman=dense_bytes / compressed_h,
-        weight_error=weight_error)
+        weight_error=weight_error, sparsity=layer.sparsity)
 
 
 def compression_report(compressed, original=None, pes=1):
@@ -215,3 +223,34 @@ def compression_report(compressed, original=None, pes=1):
             raise ModelError(f"the original model's layers ({', '.join(orig)}) are not the "
                              f"compressed model's ({', '.join(names)})")
     return Report(int(pes), [layer_report(l, int(pes), orig.get(l.name)) for l in compressed.layers])
+
+
+# -- the size model of Han's thesis Fig. 4.9 (weights only, one PE's CSC) ------------
+
+def _csc_entries(index_or_weight):
+    return interleaved_csc(np.asarray(index_or_weight) != 0, 1).entries
+
+
+def dense_weight_bits(model):
+    """Bits of the dense fp32 weights (biases left out, as in the thesis' figure)."""
+    return 32 * sum(l.shape[0] * l.shape[1] for l in model.layers)
+
+
+def pruned_model_bits(model):
+    """Bits of a pruned float model in CSC: a 32-bit value and a 4-bit relative
+    row index per entry, padding entries included."""
+    return sum(_csc_entries(l.weight) * (32 + Z_BITS) for l in model.layers)
+
+
+def quantized_model_bits(compressed, *, pruned):
+    """Bits of a quantized model: with pruning, (b + 4) per CSC entry; without,
+    b per weight; plus 32 bits per codebook entry (not the reserved zero)."""
+    bits = 0
+    for l in compressed.layers:
+        b = max(1, int(np.ceil(np.log2(len(l.codebook)))))
+        if pruned:
+            bits += _csc_entries(l.index) * (b + Z_BITS)
+        else:
+            bits += l.index.size * b
+        bits += 32 * (len(l.codebook) - 1)
+    return bits

@@ -60,9 +60,9 @@ def test_chain_mismatch():
 
 
 def test_unknown_format_and_corrupt(tmp_path):
-    (tmp_path / "m.onnx").write_bytes(b"x")
-    with pytest.raises(ModelError, match="unknown model format '.onnx'"):
-        load_model(tmp_path / "m.onnx")
+    (tmp_path / "m.txt").write_bytes(b"x")
+    with pytest.raises(ModelError, match="unknown model format '.txt'"):
+        load_model(tmp_path / "m.txt")
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04garbage")
     with pytest.raises(ModelError, match="bad.npz"):
         load_model(tmp_path / "bad.npz")

@@ -159,3 +159,33 @@ def test_cli_compressed_model_and_errors(tmp_path, capsys):
         err = capsys.readouterr().err
         assert rc == 2 and msg in err, (args, err)
         assert not (tmp_path / "none").exists()
+
+
+def test_sim_and_compress_share_one_retraining(tmp_path, capsys):
+    """`eiegen sim --model M --data D` and `eiegen compress M --data D` with the
+    same options give the same compressed model: one implementation
+    (eiegen.sw.train.deep_compress)."""
+    from eiegen.sw import train as T
+    from eiegen.sw.model import save_float_model
+    data = T.load_digits_dataset()
+    model = T.train(T.init_mlp([64, 16, 10], seed=2), data, epochs=6, lr=3e-3)
+    save_float_model(model, tmp_path / "m.npz")
+    np.savez(tmp_path / "d.npz", x=np.concatenate([data.x_train, data.x_test]),
+             y=np.concatenate([data.y_train, data.y_test]))
+    rc = main(["sim", "--model", str(tmp_path / "m.npz"), "--data", str(tmp_path / "d.npz"), "--simulator", "none",
+               "--pes", "2", "--sparsity", "fc1=0.8,fc2=0.6", "--prune-steps", "2", "--retrain-epochs", "2",
+               "--finetune-epochs", "2", "--seed", "4", "--no-sweep", "--max-drop", "50", "-o",
+               str(tmp_path / "sim"), "-q"])
+    assert rc == 0, capsys.readouterr()
+    rc = main(["compress", str(tmp_path / "m.npz"), "-o", str(tmp_path / "c.npz"), "--data", str(tmp_path / "d.npz"),
+               "--pes", "2", "--sparsity", "fc1=0.8,fc2=0.6", "--prune-steps", "2", "--epochs", "2",
+               "--finetune-epochs", "2", "--seed", "4", "--lr", "0.001", "--max-loss", "50", "-q"])
+    assert rc == 0, capsys.readouterr()
+    a, b = load_model(tmp_path / "sim" / "model_compressed.npz"), load_model(tmp_path / "c.npz")
+    for la, lb in zip(a.layers, b.layers):
+        np.testing.assert_array_equal(la.index, lb.index)
+        np.testing.assert_array_equal(la.codebook, lb.codebook)
+        np.testing.assert_array_equal(la.bias, lb.bias)
+        assert la.sparsity == lb.sparsity
+    doc = json.loads((tmp_path / "sim" / "report.json").read_text())
+    assert doc["data"]["test_samples"] == 359 and doc["data"]["train_samples"] == 1438   # x, y split 80/20

@@ -174,3 +174,116 @@ def test_dataset_file(tmp_path):
         T.load_dataset_npz(tmp_path / "bad.npz")
     with pytest.raises(EiegenError, match="needs training data"):
         T.train(T.init_mlp([3, 3]), d, epochs=1)
+
+
+def test_dataset_file_x_y_split_and_checks(tmp_path):
+    rng = np.random.default_rng(1)
+    p = tmp_path / "d.npz"
+    x, y = rng.normal(size=(50, 2, 3)), np.repeat(np.arange(5), 10)
+    np.savez(p, x=x, y=y.astype(np.float64))              # whole floats are labels too
+    d = T.load_dataset_npz(p, require_train=True)
+    assert d.x_train.shape == (40, 6) and d.x_test.shape == (10, 6)       # flattened, 80/20
+    np.testing.assert_array_equal(np.bincount(d.y_test), [2] * 5)          # class by class
+    again = T.load_dataset_npz(p)
+    np.testing.assert_array_equal(again.x_test, d.x_test)                  # the same split every run
+    tr, te = T.stratified_split(y, 0.2, 0)
+    np.testing.assert_array_equal(d.x_test, x.reshape(50, 6)[te])
+    assert sorted(np.concatenate([tr, te])) == list(range(50))
+    cases = [
+        (dict(x=x), "has 'x' but no 'y'"),
+        (dict(x=x, y=y, x_test=x), "both x, y and x_test"),
+        (dict(x_train=x, y_train=y, y_test=y), "no 'x_test' array"),
+        (dict(x_test=x, y_test=y), "no 'x_train' array"),              # require_train
+        (dict(x=np.where(np.arange(300).reshape(50, 6) == 13, np.nan, 1.0), y=y),
+         "x has 1 non-finite value(s); first is nan at sample 2, feature 1"),
+        (dict(x=x, y=y - 1), "y has the negative label -1 at sample 0"),
+        (dict(x=x, y=y + 0.5), "y must be 50 integer labels"),
+        (dict(x=np.array(["a"] * 50), y=y), "x must be a numeric array of samples x features"),
+    ]
+    for arrays, message in cases:
+        np.savez(p, **arrays)
+        with pytest.raises(EiegenError, match=__import__("re").escape(message)):
+            T.load_dataset_npz(p, require_train=True)
+
+
+def test_data_must_fit_the_model():
+    rng = np.random.default_rng(2)
+    m = T.init_mlp([6, 4, 3])
+    ok = T.Dataset("d.npz", rng.normal(size=(8, 6)), np.arange(8) % 3, rng.normal(size=(4, 6)), np.arange(4) % 3)
+    T.check_data_for_model(ok, m)
+    wide = T.Dataset("d.npz", None, None, rng.normal(size=(4, 7)), np.zeros(4, int))
+    with pytest.raises(EiegenError, match="the samples have 7 features; the model's first layer 'fc1' takes 6"):
+        T.check_data_for_model(wide, m)
+    labels = T.Dataset("d.npz", ok.x_train, np.array([0, 1, 2, 0, 1, 7, 0, 1]), ok.x_test, ok.y_test)
+    with pytest.raises(EiegenError, match=r"y_train has the label 7 at sample 5; the model's last layer "
+                                          r"'fc2' has 3 outputs \(classes 0..2\)"):
+        T.check_data_for_model(labels, m)
+
+
+def test_golden_accuracy_is_the_packed_image_through_the_golden_model(digits, trained):
+    from eiegen.hw.eie.params import EIEParams
+    from eiegen.sim.eie_golden import image_forward
+    from eiegen.sw.compress import compress_model
+    from eiegen.sw.fixedpoint import to_fixed
+    from eiegen.sw.packer import pack
+    cm = compress_model(trained, 0.7, 4)
+    x, y = digits.x_test, digits.y_test
+    image = pack(cm, EIEParams(n_pes=3, spmat_depth=4096, ptr_depth=512))
+    ref = np.argmax(image_forward(image.decode(), to_fixed(x, 8), frac=8, acc_width=32), axis=1)
+    np.testing.assert_array_equal(T.golden_predict(cm, x), ref)
+    assert T.golden_accuracy(cm, x, y) == np.mean(ref == y)
+    # fixed point is not float: the predictions differ somewhere with 3 fractional bits
+    assert (T.golden_predict(cm, x, frac=3, acc_width=24) != T.predict(cm, x)).any()
+
+
+def test_sensitivity_scan(digits, trained):
+    scan = T.sensitivity_scan(trained, digits, max_loss_pp=1.0)
+    base = T.accuracy(trained, digits.x_train, digits.y_train)
+    assert scan["float"] == base and scan["split"] == "train"
+    assert set(scan["chosen"]) == {"fc1", "fc2"}
+    for name, accs in scan["accuracy"].items():
+        assert len(accs) == len(T.SENSITIVITY_SPARSITIES)
+        chosen = scan["chosen"][name]
+        k = T.SENSITIVITY_SPARSITIES.index(chosen)
+        # every candidate up to the chosen one is within the budget, the next is not
+        assert all(100 * (base - a) <= 1.0 + 1e-9 for a in accs[:k + 1])
+        if k + 1 < len(accs):
+            assert 100 * (base - accs[k + 1]) > 1.0
+        # the figure is the accuracy with that layer alone pruned
+        from eiegen.sw.compress import prune_magnitude
+        i = [l.name for l in trained.layers].index(name)
+        layers = list(trained.layers)
+        l = layers[i]
+        layers[i] = FloatLayer(l.name, prune_magnitude(l.weight, 0.9), l.bias, l.relu)
+        j = T.SENSITIVITY_SPARSITIES.index(0.9)
+        assert accs[j] == T.accuracy(FloatModel(layers), digits.x_train, digits.y_train)
+    # a larger budget never chooses less; a budget of -1 pp (gain required) chooses nothing
+    loose = T.sensitivity_scan(trained, digits, max_loss_pp=5.0)
+    assert all(loose["chosen"][n] >= scan["chosen"][n] for n in scan["chosen"])
+    none = T.sensitivity_scan(trained, digits, max_loss_pp=-1.0)
+    assert set(none["chosen"].values()) == {0.0}
+
+
+def test_deep_compress_records_sparsity_and_balances_groups(digits, trained):
+    from eiegen.sw.compress import pe_nonzeros
+    cm, pruned = T.deep_compress(trained, digits, {"fc1": 0.75, "fc2": 0.5}, pes=4, balance=True, group=4,
+                                 prune_steps=1, retrain_epochs=1, finetune_epochs=1)
+    assert [l.sparsity for l in cm.layers] == [0.75, 0.5]
+    nz = pe_nonzeros(cm.layers[0].index, 4)
+    grouped = np.add.reduceat(nz, np.arange(0, 64, 4), axis=1)
+    assert (grouped == grouped[:1]).all()
+
+
+def test_estimate_seconds(digits, trained):
+    assert T.estimate_seconds(trained, digits, 0) == 0.0
+    assert 0.0 < T.estimate_seconds(trained, digits, 10) < 60.0
+
+
+def test_sparsity_sweep(digits, trained):
+    sw = T.sparsity_sweep(trained, digits, (0.5, 0.98), retrain_epochs=2, finetune_epochs=1, prune_steps=1)
+    assert sw["density"] == pytest.approx([0.5, 0.02], abs=0.002)
+    # sizes follow the densities; 4-bit entries are smaller than 32-bit ones
+    assert sw["size_pruned"][1] < sw["size_pruned"][0]
+    assert all(b < p for b, p in zip(sw["size_both"], sw["size_pruned"]))
+    # 2 % of the weights cannot hold the accuracy of 50 %
+    assert sw["both"][0] > sw["both"][1] + 0.05 and sw["pruned"][0] > 0.85

@@ -51,8 +51,10 @@ CASES = [
     ("nan", lambda t: _nan_model(t), ["--pes", "2"],
      r"layer 'fc1': weight has 1 non-finite value\(s\); first is NaN at index \(0, 0\)"),
     ("sparsity", lambda t: t / "model.npz", ["--sparsity", "1"], r"--sparsity: value: 1.0 is outside \[0, 1\)"),
-    ("format", lambda t: (t / "model.onnx").write_bytes(b"\x08\x01") and t / "model.onnx", [],
-     r"model.onnx: unknown model format '.onnx'"),
+    ("format", lambda t: (t / "model.txt").write_bytes(b"\x08\x01") and t / "model.txt", [],
+     r"model.txt: unknown model format '.txt'"),
+    ("onnx", lambda t: (t / "model.onnx").write_bytes(b"\x08\x01") and t / "model.onnx", [],
+     r"model.onnx: not an ONNX model \(no graph nodes"),
     ("params", lambda t: t / "c.npz", ["--pes", "0"], r"generator parameters:"),
 ]
 
