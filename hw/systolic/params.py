@@ -77,7 +77,7 @@ class SystolicParams:
     wmem_depth: int = 1024      # weight-memory rows (C lanes each; a tile is R rows)
     imem_depth: int = 512       # instructions
     counter_width: int = 40     # performance counters
-    act_lanes: int = 0          # lanes the activation unit requantises at a time (0: all cols)
+    act_lanes: int = 0          # lanes the activation unit requantises at a time (0 or >= cols: all)
     act_serial: int = 0         # 1: bit-serial requantisation multiplier in logic (no DSP)
 
     def __post_init__(self):
@@ -87,7 +87,7 @@ class SystolicParams:
         _check_int("acc_width", self.acc_width, 2 * self.in_width, 64)
         _check_int("mult_width", self.mult_width, 1, 32)
         _check_int("counter_width", self.counter_width, 8, 64)
-        _check_int("act_lanes", self.act_lanes, 0, self.cols)
+        _check_int("act_lanes", self.act_lanes, 0, 32)
         _check_int("act_serial", self.act_serial, 0, 1)
         for name in ("ub_depth", "acc_depth", "wmem_depth", "imem_depth"):
             _check_int(name, getattr(self, name), 1, 1 << 16)
@@ -197,8 +197,8 @@ class SystolicParams:
     # -- activation unit (requantisation) ---------------------------------------
     @property
     def act_group_lanes(self):
-        """L: lanes requantised together (act_lanes, or all C)."""
-        return self.act_lanes or self.cols
+        """L: lanes requantised together (act_lanes, at most C; 0: all C)."""
+        return min(self.act_lanes, self.cols) or self.cols
 
     @property
     def act_groups(self):

@@ -19,12 +19,13 @@ Ports (the unit <-> host link contract, docs/host-link.md):
                the second cycle `addr` is stable. The initiator drives addr,
                wdata, we and re from registers.
     start      In, one-cycle pulse: run the program from instruction 0 (also
-               bit 0 of the control register)
+               bit 0 of the control register); start, resume and abort take
+               effect the cycle after the pulse (registered)
     abort      In, one-cycle pulse (also bit 2 of the control register):
                while busy, the sequencer, weight loader, accumulator
-               pipeline and activation unit are reset at the end of the
-               cycle, so the unit is idle (busy and done low) the next
-               cycle; the memories keep their contents (a write in flight
+               pipeline and activation unit are reset, so the unit is idle
+               (busy and done low) two cycles after the pulse; the
+               memories keep their contents (a write in flight
                in the accumulator or activation pipeline is dropped). No
                effect while not busy (done stays as it was).
     config_ok  Out, always 1: the unit has no configuration a start could
@@ -197,10 +198,15 @@ class SystolicUnit(wiring.Component):
 
         # control register writes
         ctrl_we = req_we & (target == TARGETS["regs"]) & (index == REGS["ctrl"]) & (bank == 0)
-        m.d.comb += [seq.start.eq(self.start | (ctrl_we & req_wdata[0])),
-                     seq.resume.eq(ctrl_we & req_wdata[1]),
+        # start, resume and abort (the ports or the control register) act the
+        # cycle after: from registers, since each fans out to much of the unit
+        start_q, resume_q, abort_q = Signal(), Signal(), Signal()
+        m.d.sync += [start_q.eq(self.start | (ctrl_we & req_wdata[0])),
+                     resume_q.eq(ctrl_we & req_wdata[1]),
+                     abort_q.eq(self.abort | (ctrl_we & req_wdata[2]))]
+        m.d.comb += [seq.start.eq(start_q), seq.resume.eq(resume_q),
                      # while idle (not busy) an abort changes nothing, done included
-                     abort.eq((self.abort | (ctrl_we & req_wdata[2])) & seq.busy)]
+                     abort.eq(abort_q & seq.busy)]
 
         # reads: the memories answer MEM_LATENCY cycles after the request
         # (one read in flight: the target, ok and register value are kept from the request)

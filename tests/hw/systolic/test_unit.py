@@ -232,6 +232,7 @@ def test_abort_stops_a_running_program(unit_sim):
         got["running"] = (await bus.reg("ctrl")) & 1
         got["ub_ok_running"] = (await bus.addr_ok(busmap.layout(p, "ub").addr(0, 0)))[0]
         await bus.write(busmap.reg_addr("ctrl"), 4)
+        await bus.tick()                    # the abort acts from a register
         got["after"] = (await bus.reg("ctrl")) & 0b1111
         got["ub_ok_after"] = (await bus.addr_ok(busmap.layout(p, "ub").addr(0, 0)))[0]
 
