@@ -14,8 +14,9 @@ params.act_row_cycles and P = params.act_latency (hw/systolic/params.py):
     RW    d >= l_end (loader free), d >= s_end if it loads the bank the
           streaming MMUL uses;          then l_end = d + R
     MMUL  d >= s_end (streamer free), d >= l_end if its tile is the one
-          loading, d > a_end if it shares rows with the running ACT;
-                                        then s_end = d + n
+          loading, d > a_end if it shares rows with the running ACT,
+          d > x if the ACT runs when it arrives (x <= a_end: the hazard
+          comparison is registered);    then s_end = d + n
     ACT   d > a_end;   reads from e = max(d + 1, s_end + D + 1), one row
           every k cycles,               a_end = e + (n - 1) k + P (last write)
     RHM/WHM/HALT  d >= max(s_end + D + 1, l_end + 1, a_end + 1)
@@ -140,6 +141,8 @@ class Engine:
                 d = max(d, self.l_end)
                 # array idle, tile not yet loaded
                 self.wstall += max(0, self.l_end - max(x, self.s_end + 1))
+            if x <= self.a_end:
+                d = max(d, x + 1)
             if self.act_ranges is not None and d <= self.a_end:
                 acc_lo, acc_hi, ub_lo, ub_hi = self.act_ranges
                 if (_overlap(ins.a, ins.n, ub_lo, ub_hi)

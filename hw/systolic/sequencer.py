@@ -26,8 +26,9 @@ take it and its hazards are clear (docs/systolic.md, "Issue rules"):
                 hold tiles no MMUL has used
     MMUL        row streamer free (idle or on its last row), the oldest
                 loaded tile complete (its last row read by now), and no
-                unified-buffer / accumulator rows shared with a running ACT;
-                fault if no tile is loaded
+                unified-buffer / accumulator rows shared with a running ACT
+                (compared a cycle ahead: not in the cycle it reaches the
+                issue stage while an ACT runs); fault if no tile is loaded
     ACT         activation unit idle; it starts reading once every row of
                 the MMULs issued before it (the one streaming included) has
                 reached the accumulators
@@ -226,8 +227,17 @@ class Sequencer(wiring.Component):
         m.d.comb += all_idle.eq(~s_busy & ~self.wl_busy & ~self.act_busy & drained)
 
         # -- hazards of a MMUL against the running ACT (registers compared)
-        ub_hazard = self.act_busy & (fa[:rw] < self.act_ub_hi) & (self.act_ub_lo < a_end)
-        acc_hazard = self.act_busy & (fb[:rw] < self.act_acc_hi) & (self.act_acc_lo < b_end)
+        # -- hazards of a MMUL against the running ACT: compared into a register,
+        # so the dispatch uses last cycle's comparison; an instruction that has
+        # just entered the issue stage (`fresh`) has none yet and waits a cycle
+        # while the activation unit is busy (the cycle model's rule)
+        overlap = ((fa[:rw] < self.act_ub_hi) & (self.act_ub_lo < a_end)) | \
+                  ((fb[:rw] < self.act_acc_hi) & (self.act_acc_lo < b_end))
+        clear_q = Signal()
+        fresh = Signal()
+        m.d.sync += [clear_q.eq(~overlap), fresh.eq(adv)]
+        act_clear = Signal()
+        m.d.comb += act_clear.eq(~self.act_busy | (clear_q & ~fresh))
 
         # -- requantisation registers (SETQ)
         q_mult = Signal(p.mult_width, init=1)
@@ -240,7 +250,7 @@ class Sequencer(wiring.Component):
         ok = Signal()
         m.d.comb += ok.eq(active & v3)
         mm_ready = Signal()
-        m.d.comb += mm_ready.eq(s_free & tile_ready & ~ub_hazard & ~acc_hazard)
+        m.d.comb += mm_ready.eq(s_free & tile_ready & act_clear)
         gos = {
             "NOP": ok & is_op["NOP"],
             "SETQ": ok & setq_ok,

@@ -56,7 +56,8 @@ class WeightLoader(wiring.Component):
         left = Signal(range(p.rows + 1))
         tag = Signal(tag_width(p.rows))
         bank = Signal()
-        m.d.comb += [self.busy.eq(left != 0), self.last.eq(left == 1), self.cur_bank.eq(bank)]
+        busy, last = Signal(), Signal()     # left != 0, left == 1, as registers
+        m.d.comb += [self.busy.eq(busy), self.last.eq(last), self.cur_bank.eq(bank)]
 
         # beat control, delayed to line up with the memory's read data
         v_q, bank_q, tag_q = self.busy, bank, tag
@@ -66,10 +67,12 @@ class WeightLoader(wiring.Component):
             m.d.sync += [v_n.eq(v_q), bank_n.eq(bank_q), tag_n.eq(tag_q)]
             v_q, bank_q, tag_q = v_n, bank_n, tag_n
         m.d.comb += mem.raddr0.eq(addr)
-        with m.If(self.busy):
-            m.d.sync += [addr.eq(addr + 1), left.eq(left - 1), tag.eq(tag + 1)]
+        with m.If(busy):
+            m.d.sync += [addr.eq(addr + 1), left.eq(left - 1), tag.eq(tag + 1), busy.eq(~last),
+                         last.eq(left == 2)]
         with m.If(self.start):
-            m.d.sync += [addr.eq(self.base), left.eq(p.rows), tag.eq(0), bank.eq(self.bank)]
+            m.d.sync += [addr.eq(self.base), left.eq(p.rows), tag.eq(0), bank.eq(self.bank),
+                         busy.eq(1), last.eq(p.rows == 1)]
 
         for c in range(p.cols):
             m.d.comb += [skew.i[c].data.eq(mem.rdata0[c]), skew.i[c].valid.eq(v_q),

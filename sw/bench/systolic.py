@@ -258,8 +258,8 @@ class UnitProbeTop(Elaboratable):
     stand-in for the link that keeps every input and output of the unit in
     use: a shift register filled from the UART's rx pin drives addr, wdata,
     we, re, start, abort and resume from registers (as the link does), and
-    rdata, rvalid, addr_ok, word_bytes, busy, done and error are folded
-    into one register on the tx pin."""
+    rdata, rvalid, addr_ok, word_bytes, busy, done and error go into a
+    register (as the link takes them) and are folded onto the tx pin."""
 
     def __init__(self, board, params, sync_hz):
         from ...boards.clocking import BoardClock
@@ -289,9 +289,13 @@ class UnitProbeTop(Elaboratable):
         m.d.sync += [unit.bus.addr.eq(req[:32]), unit.bus.wdata.eq(req[32:96]),
                      unit.bus.we.eq(req[96] & (count == 1)), unit.bus.re.eq(req[97] & (count == 1)),
                      unit.start.eq(req[98] & (count == 2)), unit.abort.eq(req[99] & (count == 3))]
+        # the outputs into a register first (as the link takes rdata into its own),
+        # folded the cycle after
+        outs = Cat(unit.bus.rdata, unit.bus.rvalid, unit.bus.addr_ok, unit.bus.word_bytes,
+                   unit.busy, unit.done, unit.error, unit.waiting, unit.config_ok)
+        outs_q = Signal(len(outs))
         fold = Signal()
-        m.d.sync += fold.eq(Cat(unit.bus.rdata, unit.bus.rvalid, unit.bus.addr_ok, unit.bus.word_bytes,
-                                unit.busy, unit.done, unit.error, unit.waiting, unit.config_ok).xor())
+        m.d.sync += [outs_q.eq(outs), fold.eq(outs_q.xor())]
         m.d.comb += tx.o.eq(fold)
         return m
 
