@@ -77,6 +77,7 @@ class Board:
     nextpnr_opts: tuple = ()    # extra nextpnr options
     programmer: tuple = ()      # tools amaranth-boards wants only to program the board
     notes: str = ""
+    systolic_hz: float = 0.0    # the clock of a systolic build (0: sync_hz)
 
     @property
     def family_info(self):
@@ -99,6 +100,12 @@ class Board:
             return SystolicParams(**kw)
         except ValueError as exc:
             raise BoardError(f"board '{self.name}': systolic parameters: {exc}") from None
+
+    def design_hz(self, design):
+        """The clock the top-level of `design` runs at by default."""
+        if design == "systolic" and self.systolic_hz:
+            return self.systolic_hz
+        return self.sync_hz
 
     def in_spram(self, ram_name):
         return ram_name is not None and any(ram_name.endswith(s) for s in self.spram_memories)

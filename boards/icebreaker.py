@@ -26,9 +26,13 @@ BOARD = Board(
     # imbalance for the queue to absorb)
     eie=dict(n_pes=1, fifo_depth=2, entries_per_word=2, spmat_depth=16384, ptr_depth=256,
              bias_depth=256, act_depth=16, max_layers=4),
-    # a 2x2 array needs 5552 LCs with the host link: 1x1 is the largest that fits
-    systolic=dict(rows=1, cols=1, ub_depth=256, acc_depth=256, wmem_depth=256, imem_depth=256,
-                  counter_width=32),
+    # systolic: every SB_MAC16 a MAC (4 x 2 PEs, the DSP's input, pipeline and
+    # output registers and its adder); the requantiser is bit-serial in logic,
+    # one lane at a time (act_serial, act_lanes=1: 2 x 16 cycles per
+    # accumulator row), clocked from the PLL (systolic_hz)
+    systolic=dict(rows=4, cols=2, act_lanes=1, act_serial=1, ub_depth=256, acc_depth=256,
+                  wmem_depth=256, imem_depth=256, counter_width=32),
+    systolic_hz=24e6,
     uart="uart", baud=115200,
     leds=(("led_g", 0), ("led_r", 0)),
     spram_memories=("_spmat",),

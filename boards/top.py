@@ -62,7 +62,7 @@ def data_targets(design, params):
 class BoardTop(Elaboratable):
     """Parameters: `board` (boards.board.Board), `design` ("eie" or
     "systolic"), `params` (EIEParams / SystolicParams; default: the board's),
-    `sync_hz` (default: the board's), `loaded_at_reset` (the bitstream carries
+    `sync_hz` (default: the board's for the design), `loaded_at_reset` (the bitstream carries
     a whole model, so RUN is allowed without loading one first),
     `watchdog_seconds` (the link's run watchdog after reset; an image load
     sets its own)."""
@@ -82,7 +82,8 @@ class BoardTop(Elaboratable):
             if not isinstance(params, expected):
                 raise BoardError(f"design '{design}' takes {expected.__name__}, not {type(params).__name__}")
         self.params = params
-        self.clock = BoardClock(board.family, board.clock, board.clock_hz, sync_hz or board.sync_hz)
+        self.clock = BoardClock(board.family, board.clock, board.clock_hz,
+                                sync_hz or board.design_hz(design))
         self.sync_hz = self.clock.f_out
         self.clocks_per_bit = int(round(self.sync_hz / board.baud))
         self.loaded_at_reset = bool(loaded_at_reset)

@@ -16,7 +16,12 @@ BOARD = Board(
     sync_hz=25e6,
     eie=dict(n_pes=8, fifo_depth=8, entries_per_word=2, spmat_depth=2048, ptr_depth=512,
              bias_depth=256, act_depth=64, max_layers=4),
-    systolic=dict(rows=8, cols=8),
+    # systolic: 12 x 12 PEs (144 MULT18X18D) and a requantiser of 6 lanes
+    # (2 MULT18X18D each: 32 x 16 bits), an accumulator row every 2 cycles:
+    # all 156 DSPs, 92 % of them MACs; the weight memory holds the `make sim`
+    # MLP (138 tiles); clocked from the PLL (systolic_hz)
+    systolic=dict(rows=12, cols=12, act_lanes=6, wmem_depth=2048, imem_depth=1024),
+    systolic_hz=125e6,
     uart="uart", baud=115200,
     leds=tuple(("led", i) for i in range(8)),
     # router2 routes the large arrays in a fraction of router1's time

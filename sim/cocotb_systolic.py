@@ -3,7 +3,9 @@
 Environment (set by eiegen.sw.systolic.rtl): EIEGEN_SYSTOLIC_JOBS, a folder
 with jobs.json and one jobNNN.npz per job. A job is a list of phases; each
 phase writes words over the host bus (one per clock, arrays w_addr/w_data),
-then optionally starts the program or resumes it after RHM/WHM, waits for
+optionally gathers (reads words g_src, takes the lane slots g_index of them,
+writes them to g_dst: the host's im2col between layers at an RHM), then
+optionally starts the program or resumes it after RHM/WHM, waits for
 `done` or `waiting` (no Python runs per clock cycle while the unit
 computes), then reads words (one per clock, pipelined, r_addr). The read
 words go back through cocotb_harness.report.
@@ -17,7 +19,7 @@ import numpy as np
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import RisingEdge, FallingEdge, ClockCycles, First, Timer
+from cocotb.triggers import RisingEdge, FallingEdge, ClockCycles, First, Timer, ReadOnly
 
 from .cocotb_harness import report
 
@@ -43,23 +45,37 @@ class Bus:
         await FallingEdge(d.clk)
         d.bus__we.value = 0
 
-    async def read_many(self, addrs):
+    async def read_many(self, addrs, timeout=64):
+        """One read in flight: `re` for one cycle, then wait for `rvalid`."""
         d = self.dut
         out = []
-        pending = False
-        for a in list(addrs) + [None]:
+        for a in addrs:
             await FallingEdge(d.clk)
-            if pending:
-                if not int(d.bus__rvalid.value):
-                    raise AssertionError("host bus read without rvalid one cycle later")
-                out.append(int(d.bus__rdata.value))
-            if a is None:
-                d.bus__re.value = 0
+            d.bus__addr.value = int(a)
+            d.bus__re.value = 1
+            await FallingEdge(d.clk)
+            d.bus__re.value = 0
+            for _ in range(timeout):
+                await RisingEdge(d.clk)
+                await ReadOnly()
+                if int(d.bus__rvalid.value):
+                    break
             else:
-                d.bus__addr.value = int(a)
-                d.bus__re.value = 1
-            pending = a is not None
+                raise AssertionError(f"host bus read of {int(a):#x}: no rvalid within {timeout} cycles")
+            out.append(int(d.bus__rdata.value))
         return out
+
+
+def _gather(words, index, lane_bits):
+    """The host's gather between layers: lane slot index[i, j] (word * lanes
+    per word + lane; -1: zero) of `words` becomes lane j of output word i."""
+    per = index.shape[1]
+    mask = (1 << lane_bits) - 1
+    w = np.array([int(v) for v in words], dtype=object)
+    slots = np.array([[(int(v) >> (j * lane_bits)) & mask for j in range(per)] for v in w],
+                     dtype=np.int64).reshape(-1)
+    picked = np.where(index >= 0, slots[np.maximum(index, 0)], 0)
+    return [sum(int(picked[i, j]) << (j * lane_bits) for j in range(per)) for i in range(len(index))]
 
 
 @cocotb.test()
@@ -84,6 +100,12 @@ async def run_jobs(dut):
             w_addr, w_data = arrays[f"w_addr{i}"], arrays[f"w_data{i}"]
             await bus.write_many(w_addr, w_data)
             bus_cycles += len(w_addr)
+            if "gather_lane_bits" in phase:
+                src, dst = arrays[f"g_src{i}"], arrays[f"g_dst{i}"]
+                words = await bus.read_many(src)
+                out = _gather(words, arrays[f"g_index{i}"], int(phase["gather_lane_bits"]))
+                await bus.write_many(dst, out)
+                bus_cycles += len(src) + len(dst)
             ph = {}
             action = phase.get("action")
             if action in ("start", "resume"):

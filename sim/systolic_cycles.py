@@ -5,17 +5,20 @@
 at a time instead of one cycle at a time, and returns the performance
 counters the RTL reports: the tests require them to be equal.
 
-With start at cycle 0, instruction k becomes visible at cycle x_k (x_0 = 1,
-x_{k+1} = d_k + 1) and issues at d_k >= x_k, the first cycle its rule
-holds. With D = R + C (a row issued at q is in the accumulators at q + D):
+With start at cycle 0, instruction k reaches the issue stage at cycle x_k
+(x_0 = FETCH_LATENCY = 4, x_{k+1} = d_k + 1) and issues at d_k >= x_k, the
+first cycle its rule holds. With D = params.pipeline_depth = R + C + 4 (a
+row issued at q is in the accumulators at q + D), k =
+params.act_row_cycles and P = params.act_latency (hw/systolic/params.py):
 
     RW    d >= l_end (loader free), d >= s_end if it loads the bank the
           streaming MMUL uses;          then l_end = d + R
     MMUL  d >= s_end (streamer free), d >= l_end if its tile is the one
-          loading, d > a_end if it shares rows with the running ACT;
-                                        then s_end = d + n
-    ACT   d > a_end;   reads from e = max(d + 1, s_end + D + 1),
-                                        a_end = e + n + 2 (last write)
+          loading, d > a_end if it shares rows with the running ACT,
+          d > x if the ACT runs when it arrives (x <= a_end: the hazard
+          comparison is registered);    then s_end = d + n
+    ACT   d > a_end;   reads from e = max(d + 1, s_end + D + 1), one row
+          every k cycles,               a_end = e + (n - 1) k + P (last write)
     RHM/WHM/HALT  d >= max(s_end + D + 1, l_end + 1, a_end + 1)
 
 (l_end: last weight read, s_end: last row issued, a_end: last ACT write.)
@@ -32,6 +35,7 @@ drains without overlap, (2R + C + M - 2) cycles per fold.
 import dataclasses
 
 from ..hw.systolic.isa import Instr, decode
+from ..hw.systolic.params import FETCH_LATENCY
 
 __all__ = ["CycleReport", "Engine", "simulate", "scalesim_ws_cycles", "ideal_cycles", "utilisation"]
 
@@ -68,7 +72,8 @@ class Engine:
         self.load_bank = self.use_bank = 0
         self.avail = 0
         self.act_ranges = None          # (acc_lo, acc_hi, ub_lo, ub_hi) of the last ACT
-        self.x = 1
+        self.act_k, self.act_p = params.act_row_cycles, params.act_latency
+        self.x = FETCH_LATENCY
         self.stall = self.wstall = self.mac = self.count = 0
         self.done = False
         self.cycles = 0
@@ -136,6 +141,8 @@ class Engine:
                 d = max(d, self.l_end)
                 # array idle, tile not yet loaded
                 self.wstall += max(0, self.l_end - max(x, self.s_end + 1))
+            if x <= self.a_end:
+                d = max(d, x + 1)
             if self.act_ranges is not None and d <= self.a_end:
                 acc_lo, acc_hi, ub_lo, ub_hi = self.act_ranges
                 if (_overlap(ins.a, ins.n, ub_lo, ub_hi)
@@ -148,7 +155,7 @@ class Engine:
         elif op == "ACT":
             d = max(x, self.a_end + 1)
             e = max(d + 1, self.s_end + D + 1)
-            self.a_end = e + ins.n + 2
+            self.a_end = e + (ins.n - 1) * self.act_k + self.act_p
             self.act_ranges = (ins.a, ins.a + ins.n, ins.b, ins.b + ins.n)
         elif op in ("RHM", "WHM"):
             d = max(x, self.all_idle())

@@ -5,6 +5,8 @@ Arithmetic (docs/systolic.md, "Arithmetic"):
 - activations and weights are signed in_width-bit integers (int8 by default);
 - products and sums are exact and wrap modulo 2**acc_width (int32 by default;
   with int8 operands a wrap needs K > 2**17 terms);
+- a convolution is the same sums over its kernel window (conv2d_acc, as
+  PyTorch's conv2d without bias), requantised the same way;
 - requantisation of an accumulator a with multiplier M (1 <= M < 2**mult_width)
   and shift S (0 <= S < acc_width + mult_width):
 
@@ -26,7 +28,8 @@ import numpy as np
 
 from ..hw.systolic.isa import Instr, decode
 
-__all__ = ["wrap", "matmul_acc", "requantize", "dense_layer", "Machine", "MachineError"]
+__all__ = ["wrap", "matmul_acc", "requantize", "dense_layer", "conv2d_acc", "conv2d_layer",
+           "forward", "Machine", "MachineError"]
 
 
 class MachineError(RuntimeError):
@@ -82,6 +85,58 @@ def requantize(acc, mult, shift, relu=False, out_width=8):
 def dense_layer(x, w, mult, shift, relu=False, in_width=8, acc_width=32):
     """One layer as the unit computes it: requantize(x @ w)."""
     return requantize(matmul_acc(x, w, acc_width), mult, shift, relu, in_width)
+
+
+def conv2d_acc(x, w, stride=1, padding=0, acc_width=32):
+    """2-D cross-correlation as PyTorch's conv2d computes it (no bias), exact
+    and wrapped to acc_width bits: x (N, C, H, W), w (O, C, kh, kw) ->
+    (N, O, Ho, Wo), out[n, o, y, x] = sum over c, ky, kx of
+    x_padded[n, c, y * stride + ky, x * stride + kx] * w[o, c, ky, kx]."""
+    x = np.pad(np.asarray(x, dtype=np.int64),
+               ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    w = np.asarray(w, dtype=np.int64)
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    ho, wo = (h - kh) // stride + 1, (wd - kw) // stride + 1
+    out = np.zeros((n, o, ho, wo), dtype=np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            patch = x[:, :, ky:ky + stride * (ho - 1) + 1:stride, kx:kx + stride * (wo - 1) + 1:stride]
+            out += np.einsum("nchw,oc->nohw", patch, w[:, :, ky, kx])
+    return wrap(out, acc_width)
+
+
+def conv2d_layer(x, w, mult, shift, relu=False, stride=1, padding=0, in_width=8, acc_width=32):
+    """One convolution as the unit computes it: requantize(conv2d_acc(x, w)), NCHW."""
+    return requantize(conv2d_acc(x, w, stride, padding, acc_width), mult, shift, relu, in_width)
+
+
+def forward(x, layers, in_width=8, acc_width=32, raw_last=False):
+    """A chain of layers as the unit computes them. A layer has weight, mult,
+    shift, relu; a convolution also stride, padding and layout ("NCHW" or
+    "NHWC", of the tensors it takes and gives), its weight (O, C, kh, kw);
+    a dense layer's weight is (in, out), and after a convolution it takes
+    the tensor flattened in that convolution's layout. raw_last: the last
+    layer's accumulators, not requantised. Returns the last layer's output
+    (matrix, or tensor in its layout)."""
+    ref = np.asarray(x, dtype=np.int64)
+    layout = None                  # of `ref` when it is a convolution's tensor (held as NCHW)
+    for li, l in enumerate(layers):
+        if hasattr(l, "stride"):
+            if layout is None and l.layout == "NHWC":
+                ref = ref.transpose(0, 3, 1, 2)
+            acc = conv2d_acc(ref, l.weight, l.stride, l.padding, acc_width)
+            layout = l.layout
+        else:
+            if layout is not None:
+                ref = (ref.transpose(0, 2, 3, 1) if layout == "NHWC" else ref).reshape(len(ref), -1)
+                layout = None
+            acc = matmul_acc(ref, l.weight, acc_width)
+        if raw_last and li == len(layers) - 1:
+            ref = acc
+        else:
+            ref = requantize(acc, l.mult, l.shift, l.relu, in_width)
+    return ref.transpose(0, 2, 3, 1) if layout == "NHWC" else ref
 
 
 class Machine:
@@ -150,9 +205,12 @@ class Machine:
         elif op == "ACT":
             self._range("accumulator", ins.a, ins.n, p.acc_depth, ins)
             self._range("unified-buffer", ins.b, ins.n, p.ub_depth, ins)
+            if ins.lane % p.cols or ins.lane + p.cols > p.ub_lanes:
+                raise MachineError(f"{ins}: lanes {ins.lane}..{ins.lane + p.cols - 1} are not a "
+                                   f"block of {p.cols} of the {p.ub_lanes} unified-buffer lanes")
             y = requantize(self.acc[ins.a: ins.a + ins.n], self.mult, self.shift, ins.relu,
                            p.in_width)
-            self.ub[ins.b: ins.b + ins.n, : p.cols] = y
+            self.ub[ins.b: ins.b + ins.n, ins.lane: ins.lane + p.cols] = y
         elif op in ("RHM", "WHM"):
             self._range("unified-buffer", ins.a, ins.n, p.ub_depth, ins)
             if host is not None:

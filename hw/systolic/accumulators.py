@@ -1,17 +1,23 @@
-"""Accumulators: the rows of 32-bit sums under the array.
+"""Accumulators: the rows of acc_width-bit sums under the array.
 
-A MMUL row issued at cycle q comes out of the Deskew as one whole row of C
-partial sums at cycle q + R + C. Its control (valid, accumulator row,
-add/overwrite) travels beside it through a delay line; the accumulator row
-is read at q + R + C - 1 and written at q + R + C with
+A MMUL row issued at cycle q (its unified-buffer read) comes out of the
+Deskew as one whole row of C partial sums at T = q + D - 1 (D =
+params.pipeline_depth). Its control (valid, accumulator row, add/overwrite)
+travels beside it through a delay line; the row is read at T - 2 (the block
+RAM and its output register, MEM_LATENCY), added at T and written at
+T + 1 = q + D:
 
-    acc[row] = (acc[row] if accumulate else 0) + psum     (wrapping)
+    acc[row] = (acc[row] if accumulate else 0) + psum      (wrapping)
 
 so K larger than R is tiled by MMULs into the same rows, the first one
-overwriting, the rest adding. The read port used for this is transparent
-to the write port: back-to-back MMULs into the same row (n = 1) see each
-other's sums. A second read port serves the activation unit. The memory is
-one block RAM (a copy per read port), C lanes of acc_width bits per row.
+overwriting, the rest adding. A row written at T + 1 is in the memory for
+reads from T + 2 on; the rows summed at T + 1, T + 2 and T + 3 read it too
+early, so their old value is forwarded from the sum register and two copies
+of it (the address comparisons are made a cycle ahead, on the delay line):
+back-to-back MMULs into the same row (n = 1) see each other's sums.
+
+A second read port serves the activation unit (a block-RAM copy per read
+port, both written together), C lanes of acc_width bits per row.
 """
 
 from amaranth import Module, Signal, Mux, signed
@@ -20,8 +26,12 @@ from amaranth.lib.wiring import In, Out
 
 from .lane_memory import LaneMemory
 from .layouts import acc_ctl
+from .params import MEM_LATENCY
 
 __all__ = ["Accumulators"]
+
+#: rows written before the one being summed whose write the memory read missed
+FORWARD = MEM_LATENCY + 1
 
 
 class Accumulators(wiring.Component):
@@ -29,35 +39,61 @@ class Accumulators(wiring.Component):
         self.params = params
         p = params
         self.memory = LaneMemory(lanes=p.cols, lane_shape=signed(p.acc_width), depth=p.acc_depth,
-                                 chunk_lanes=1, bus_lane_bits=8 * p.acc_bytes, n_read=2,
-                                 transparent=True)
+                                 chunk_lanes=1, bus_lane_bits=8 * p.acc_bytes, n_read=2)
         row = data.ArrayLayout(signed(p.acc_width), p.cols)
         super().__init__({
-            "ctl_in": In(acc_ctl(p)),          # at the cycle the row issues
-            "psum_in": In(row),                # R + C cycles later (from the Deskew)
+            "ctl_in": In(acc_ctl(p)),          # at the cycle the row issues (q)
+            "psum_in": In(data.ArrayLayout(signed(p.psum_width(p.rows - 1)), p.cols)),  # at q + D - 1
             "act_raddr": In(self.memory.abits),
-            "act_rdata": Out(row),
+            "act_ren": In(1),
+            "act_rdata": Out(row),             # MEM_LATENCY cycles after act_raddr
             "busy": Out(1),                    # a row is in flight to the accumulators
         })
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
+        C, A = p.cols, p.acc_width
+        D = p.pipeline_depth
         m.submodules.memory = mem = self.memory
         stages = [self.ctl_in]
-        for k in range(p.pipeline_depth):
+        for k in range(D + FORWARD - 1):
             s = Signal(acc_ctl(p), name=f"ctl_d{k + 1}")
             m.d.sync += s.eq(stages[-1])
             stages.append(s)
-        rd, wr = stages[-2], stages[-1]       # q + R + C - 1 and q + R + C
+        rd, cur, wr = stages[D - 1 - MEM_LATENCY], stages[D - 1], stages[D]
         m.d.comb += self.busy.eq(0)
-        for s in stages[1:]:
+        for s in stages[1:D + 1]:
             with m.If(s.valid):
                 m.d.comb += self.busy.eq(1)
+
+        # sums: s[0] is the register written at q + D, s[1], s[2] its copies
+        sums = [Signal(data.ArrayLayout(signed(A), C), name=f"sum{k + 1}", reset_less=True)
+                for k in range(FORWARD)]
+        for k in range(1, FORWARD):
+            m.d.sync += sums[k].eq(sums[k - 1])
+        # forward flags for the row summed next cycle (stage D - 2 now), against
+        # the rows then in stages D .. D + FORWARD - 1
+        nxt = stages[D - 2]
+        fwd = Signal(FORWARD)
+        m.d.sync += fwd.eq(0)
+        for k in range(FORWARD):
+            ahead = stages[D - 1 + k]
+            with m.If(ahead.valid & (ahead.addr == nxt.addr)):
+                m.d.sync += fwd[k].eq(1)
+        accumulate = Signal()
+        m.d.comb += accumulate.eq(cur.accumulate)
+
         m.d.comb += mem.raddr0.eq(rd.addr)
-        m.d.comb += [mem.waddr.eq(wr.addr), mem.we.eq(wr.valid), mem.wlanes.eq(-1)]
-        for c in range(p.cols):
-            old = Mux(wr.accumulate, mem.rdata0[c], 0)
-            m.d.comb += mem.wdata[c].eq(self.psum_in[c] + old)
-        m.d.comb += [mem.raddr1.eq(self.act_raddr), self.act_rdata.eq(mem.rdata1)]
+        for c in range(C):
+            old = Signal(signed(A), name=f"old{c}")
+            m.d.comb += old.eq(mem.rdata0[c])
+            for k in reversed(range(FORWARD)):
+                with m.If(fwd[k]):
+                    m.d.comb += old.eq(sums[k][c])
+            m.d.sync += sums[0][c].eq(self.psum_in[c] + Mux(accumulate, old, 0))
+        m.d.comb += [mem.waddr.eq(wr.addr), mem.we.eq(wr.valid), mem.wlanes.eq(-1),
+                     mem.wdata.eq(sums[0])]
+        m.d.comb += [mem.raddr1.eq(self.act_raddr), mem.ren1.eq(self.act_ren),
+                     self.act_rdata.eq(mem.rdata1)]
         return m

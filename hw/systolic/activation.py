@@ -1,27 +1,58 @@
 """ActivationUnit: accumulators -> ReLU -> requantise -> unified buffer.
 
-ACT acc=A ub=B n=N (dispatched at cycle d, with the multiplier M and shift
-S of the last SETQ and `wait`, the cycles until every MMUL row issued so
-far has been written to the accumulators) reads accumulator rows A..A+N-1
-on N consecutive cycles from e = d + 1 + wait, and writes unified-buffer
-row B+i (lanes 0..C-1) at e + i + 3:
+ACT acc=A ub=B n=N lane=L is dispatched at cycle d with the multiplier M and shift
+S of the last SETQ and `wait`, the cycles until every MMUL row issued so far
+is in the accumulators (0: all are). From e = d + max(1, wait) it reads one
+accumulator row every k = params.act_row_cycles cycles and writes
+unified-buffer row B + i (lanes L..L+C-1; L a multiple of C, else no lane)
+P = params.act_latency cycles after
+reading row A + i; `busy` is high from d + 1 to the last write.
 
-    e + i     read accumulator row A+i
-    e + i + 1 v = max(acc, 0) if relu else acc;  p = v * M         (DSP)
-    e + i + 2 y = sat((p >> (S-1)) + 1 >> 1)  (S > 0) or sat(p)  (S = 0)
-    e + i + 3 write y
+One requantiser serves all C columns: it takes L = params.act_group_lanes
+lanes at a time, so a row is G = ceil(C / L) groups, one after the other.
+For each lane of a group:
 
-((p >> (S-1)) + 1) >> 1 == floor((p + 2**(S-1)) / 2**S): round half up,
-the golden model's requantize(). `busy` is high from dispatch to the last
-write; the sequencer holds MMULs that would touch the rows still to be read
-or written (acc_lo..acc_hi, ub_lo..ub_hi).
+    v = max(acc, 0) if relu else acc
+    p = v * M                                      (multiplier stage)
+    t = p >> S,  b = p[S - 1] (0 for S = 0)        (two shift stages)
+    y = t + b, saturated to in_width bits          (saturation stage)
+
+t + b = floor((p + 2**(S-1)) / 2**S): round half up, the golden model's
+requantize(). Nothing wider than the product is ever shifted: the shift is
+a window of in_width + 1 bits taken from (p, 0) in two steps (by whole
+bytes, then by 0..7 bits), and whether t fits is whether the bits of p from
+S + in_width - 1 up all equal its sign: those above the byte-shifted window
+(an AND per possible byte shift, selected in the first step) and those of
+the window from S mod 8 + in_width up (in the second).
+
+Multiplier stage, DSP (act_serial = 0): the lane's value is cut into 16-bit
+pieces (the low ones unsigned, the top one signed), each piece times M is a
+DSP product (18 x 18 blocks: two per lane for 32 x 16), and the pieces are
+added in the next cycle: input registers, product registers, sum register,
+ACT_DSP_STAGES = 3, one group per cycle. Bit-serial (act_serial = 1, no DSP,
+for a device whose DSPs are all MACs): v * M least significant bit of M
+first, one bit per cycle with an (acc_width + 2)-bit adder, mult_width
+cycles per group.
+
+Timing of the row read at cycle r (MEM_LATENCY = 2 for the read):
+
+    r + 2 + g * c            group g: lane select, ReLU, into the multiplier
+                             (c = 1, DSP; c = mult_width, bit-serial)
+    ... product ready        (+ 3, DSP; + 1 + mult_width, bit-serial)
+    + 1, + 2, + 3            coarse shift; fine shift, rounding bit, fits;
+                             saturation into the row buffer
+    r + P                    the row buffer written to the unified buffer
 """
 
-from amaranth import Module, Signal, Mux, Const, signed, unsigned
+from amaranth import Module, Signal, Mux, Cat, Const, signed, unsigned
 from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
+from .params import MEM_LATENCY
+
 __all__ = ["ActivationUnit"]
+
+PIECE = 16      # bits of the accumulator per DSP partial product
 
 
 class ActivationUnit(wiring.Component):
@@ -33,16 +64,21 @@ class ActivationUnit(wiring.Component):
             "start": In(1),
             "acc_addr": In(16),
             "ub_addr": In(16),
+            "acc_end": In(p.acc_abits + 1),       # acc_addr + count
+            "ub_end": In(p.ub_abits + 1),         # ub_addr + count
             "count": In(16),
             "relu": In(1),
             "mult": In(p.mult_width),
             "shift": In(8),
-            "wait": In(range((1 << 16) + p.pipeline_depth)),
+            "lane": In(8),           # first unified-buffer lane written (a multiple of C)
+            "wait": In(range((1 << p.row_count_bits) + p.pipeline_depth + 1)),
             "busy": Out(1),
-            "acc_lo": Out(17), "acc_hi": Out(17),
-            "ub_lo": Out(17), "ub_hi": Out(17),
+            # the rows the running ACT reads and writes (for the sequencer's hazards)
+            "acc_lo": Out(p.acc_abits + 1), "acc_hi": Out(p.acc_abits + 1),
+            "ub_lo": Out(p.ub_abits + 1), "ub_hi": Out(p.ub_abits + 1),
             "acc_raddr": Out(acc_abits),
-            "acc_rdata": In(data.ArrayLayout(signed(p.acc_width), p.cols)),
+            "acc_ren": Out(1),
+            "acc_rdata": In(data.ArrayLayout(signed(p.acc_width), p.cols)),   # MEM_LATENCY later
             "ub_waddr": Out(ub_abits),
             "ub_wdata": Out(data.ArrayLayout(signed(p.in_width), p.ub_lanes)),
             "ub_wlanes": Out(p.ub_lanes),
@@ -52,59 +88,202 @@ class ActivationUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        C, W = p.cols, p.in_width
-        P = p.product_width
+        C, W, A = p.cols, p.in_width, p.acc_width
+        PW = p.product_width
+        L, G, k = p.act_group_lanes, p.act_groups, p.act_row_cycles
+        gcyc = p.act_group_cycles
         lo, hi = -(1 << (W - 1)), (1 << (W - 1)) - 1
 
-        wait = Signal(range((1 << 16) + p.pipeline_depth))
-        left = Signal(16)
-        racc = Signal(16)
-        rub = Signal(16)
+        # -- the ACT being run ------------------------------------------------------
+        wait = Signal(range((1 << p.row_count_bits) + p.pipeline_depth + 1))
+        waiting = Signal()                  # wait > 1
+        left = Signal(p.row_count_bits)
+        reading_rows = Signal()             # left != 0
+        racc = Signal(p.acc_abits)
+        wub = Signal(p.ub_abits)
         relu = Signal()
         mult = Signal(p.mult_width)
         shift = Signal(8)
-        reading = Signal()
-        m.d.comb += reading.eq((left != 0) & (wait == 0))
-        with m.If(left != 0):
-            with m.If(wait != 0):
-                m.d.sync += wait.eq(wait - 1)
-            with m.Else():
-                m.d.sync += [left.eq(left - 1), racc.eq(racc + 1), rub.eq(rub + 1)]
-        with m.If(self.start):
-            m.d.sync += [wait.eq(self.wait), left.eq(self.count), racc.eq(self.acc_addr),
-                         rub.eq(self.ub_addr), relu.eq(self.relu), mult.eq(self.mult),
-                         shift.eq(self.shift),
-                         self.acc_lo.eq(self.acc_addr), self.acc_hi.eq(self.acc_addr + self.count),
-                         self.ub_lo.eq(self.ub_addr), self.ub_hi.eq(self.ub_addr + self.count)]
-        m.d.comb += self.acc_raddr.eq(racc)
+        nblocks = p.ub_lanes // C
+        block = Signal(nblocks)             # one-hot: the unified-buffer lanes written
+        phase = Signal(range(max(k, 2)))
+        tail = Signal(range(p.act_latency + 1))
+        m.d.comb += self.busy.eq(reading_rows | (tail != 0))
 
-        # stage 1: the read row is on acc_rdata
-        v1 = Signal()
-        a1 = Signal(16)
-        m.d.sync += [v1.eq(reading), a1.eq(rub)]
-        prod = Signal(data.ArrayLayout(signed(P), C))
-        v2 = Signal()
-        a2 = Signal(16)
-        m.d.sync += [v2.eq(v1), a2.eq(a1)]
-        for c in range(C):
-            acc = self.acc_rdata[c]
-            v = Mux(relu & acc[-1], 0, acc)
-            m.d.sync += prod[c].eq(v * mult)
-        # stage 2: round half up, shift, saturate
-        out = Signal(data.ArrayLayout(signed(W), C))
-        v3 = Signal()
-        a3 = Signal(16)
-        m.d.sync += [v3.eq(v2), a3.eq(a2)]
-        sm1 = Signal(8)
-        m.d.comb += sm1.eq(shift - 1)
-        for c in range(C):
-            pc = prod[c]
-            r = Signal(signed(P + 1), name=f"round{c}")
-            m.d.comb += r.eq(Mux(shift == 0, pc, ((pc >> sm1) + 1) >> 1))
-            m.d.sync += out[c].eq(Mux(r > hi, hi, Mux(r < lo, lo, r)))
-        m.d.comb += [self.ub_we.eq(v3), self.ub_waddr.eq(a3),
-                     self.ub_wlanes.eq((1 << C) - 1)]
-        for c in range(C):
-            m.d.comb += self.ub_wdata[c].eq(out[c])
-        m.d.comb += self.busy.eq((left != 0) | v1 | v2 | v3)
+        read = Signal()
+        m.d.comb += read.eq(reading_rows & ~waiting & (phase == 0))
+        with m.If(reading_rows & ~waiting):
+            if k > 1:
+                m.d.sync += phase.eq(Mux(phase == k - 1, 0, phase + 1))
+        with m.If(waiting):
+            m.d.sync += [wait.eq(wait - 1), waiting.eq(wait != 2)]
+        with m.If(read):
+            m.d.sync += [left.eq(left - 1), racc.eq(racc + 1), reading_rows.eq(left != 1)]
+            with m.If(left == 1):
+                m.d.sync += tail.eq(p.act_latency)
+        with m.Elif(tail != 0):
+            m.d.sync += tail.eq(tail - 1)
+        # while idle the operands follow the sequencer's (they matter at dispatch
+        # only, and so the dispatch drives the few flags below, not every register)
+        with m.If(~self.busy):
+            m.d.sync += [wait.eq(self.wait), left.eq(self.count), racc.eq(self.acc_addr),
+                         wub.eq(self.ub_addr), relu.eq(self.relu), mult.eq(self.mult),
+                         shift.eq(self.shift), phase.eq(0),
+                         block.eq(Cat(self.lane == q * C for q in range(nblocks))),
+                         self.acc_lo.eq(self.acc_addr), self.acc_hi.eq(self.acc_end),
+                         self.ub_lo.eq(self.ub_addr), self.ub_hi.eq(self.ub_end)]
+        with m.If(self.start):
+            m.d.sync += [waiting.eq(self.wait > 1),
+                         reading_rows.eq(self.count[:p.row_count_bits] != 0), tail.eq(0)]
+        m.d.comb += [self.acc_raddr.eq(racc), self.acc_ren.eq(read)]
+
+        # -- groups: the read row is in the accumulators' output register at r + 2
+        rd_q = read
+        for n in range(MEM_LATENCY):
+            nxt = Signal(name=f"read_d{n + 1}")
+            m.d.sync += nxt.eq(rd_q)
+            rd_q = nxt
+        issue = Signal()
+        gsel = Signal(range(G))
+        if G > 1:
+            gnext = Signal(range(G + 1), init=G)    # the next group to issue (G: none)
+            gtimer = Signal(range(gcyc))
+            with m.If(rd_q):
+                m.d.comb += [issue.eq(1), gsel.eq(0)]
+                m.d.sync += [gnext.eq(1), gtimer.eq(gcyc - 1)]
+            with m.Elif(gnext != G):
+                if gcyc > 1:
+                    with m.If(gtimer == 0):
+                        m.d.comb += [issue.eq(1), gsel.eq(gnext)]
+                        m.d.sync += [gnext.eq(gnext + 1), gtimer.eq(gcyc - 1)]
+                    with m.Else():
+                        m.d.sync += gtimer.eq(gtimer - 1)
+                else:
+                    m.d.comb += [issue.eq(1), gsel.eq(gnext)]
+                    m.d.sync += gnext.eq(gnext + 1)
+            with m.If(self.start):
+                m.d.sync += gnext.eq(G)
+        else:
+            m.d.comb += issue.eq(rd_q)
+
+        # lane select and ReLU into the multiplier's input registers
+        vals = []
+        for l in range(L):
+            v = Signal(signed(A), name=f"v{l}", reset_less=True)
+            choices = [self.acc_rdata[g * L + l] if g * L + l < C else Const(0, signed(A))
+                       for g in range(G)]
+            sel = choices[0]
+            for g in range(1, G):
+                sel = Mux(gsel == g, choices[g], sel)
+            with m.If(issue):
+                m.d.sync += v.eq(Mux(relu & sel[-1], 0, sel))
+            vals.append(v)
+        tok = data.StructLayout({"valid": 1, "group": range(G)})
+
+        # -- multiplier stage: the products p of the group, and when they are ready
+        prods = [Signal(signed(PW), name=f"p{l}", reset_less=True) for l in range(L)]
+        p_tok = Signal(tok)
+        if not p.act_serial:
+            t0 = Signal(tok)
+            t1 = Signal(tok)
+            m.d.sync += [t0.valid.eq(issue), t0.group.eq(gsel), t1.eq(t0), p_tok.eq(t1)]
+            npieces = -(-A // PIECE)
+            for l, v in enumerate(vals):
+                parts = []
+                for j in range(npieces):
+                    top = j == npieces - 1
+                    piece = v[j * PIECE:min(A, (j + 1) * PIECE)]
+                    piece = piece.as_signed() if top else piece.as_unsigned()
+                    pp = Signal(signed(len(piece) + p.mult_width + 1) if top else
+                                unsigned(len(piece) + p.mult_width),
+                                name=f"pp{l}_{j}", reset_less=True)
+                    m.d.sync += pp.eq(piece * mult)
+                    parts.append((pp, j * PIECE))
+                total = parts[0][0]
+                for pp, sh in parts[1:]:
+                    total = total + (pp << sh)
+                m.d.sync += prods[l].eq(total)
+        else:
+            steps = Signal(range(p.mult_width + 1))      # steps left: mult_width .. 1
+            first = Signal()
+            group = Signal(range(G))
+            stepping = steps != 0
+            with m.If(stepping):
+                m.d.sync += [steps.eq(steps - 1), first.eq(0)]
+            with m.If(issue):
+                m.d.sync += [steps.eq(p.mult_width), first.eq(1), group.eq(gsel)]
+            m.d.sync += [p_tok.valid.eq(stepping & (steps == 1)), p_tok.group.eq(group)]
+            # the multiplier bit of this step: mult[mult_width - steps]
+            mbit = Cat(Const(0, 1), *[mult[i] for i in reversed(range(p.mult_width))]
+                       ).bit_select(steps, 1)
+            for l, v in enumerate(vals):
+                hi_part = Signal(signed(A + 1), name=f"ser_hi{l}", reset_less=True)
+                lo_part = Signal(p.mult_width, name=f"ser_lo{l}", reset_less=True)
+                s = Signal(signed(A + 2), name=f"ser_sum{l}")
+                m.d.comb += s.eq(Mux(first, 0, hi_part) + Mux(mbit, v, 0))
+                with m.If(stepping):
+                    m.d.sync += [hi_part.eq(s >> 1), lo_part.eq(Cat(lo_part[1:], s[0]))]
+                m.d.comb += prods[l].eq(Cat(lo_part, hi_part))
+
+        # -- coarse shift by whole bytes, then by 0..7 bits. t fits in_width bits
+        # when the bits of p from S + W - 1 up all equal its sign: those above
+        # the coarse window (hi_ok, one AND per possible byte shift, chosen by
+        # it) and those of the window from f + W up (lo_ok, f = S mod 8)
+        q_tok, f_tok = Signal(tok), Signal(tok)
+        m.d.sync += [q_tok.eq(p_tok), f_tok.eq(q_tok)]
+        nbs = max(1, (p.max_shift >> 3).bit_length())
+        byte_shift = shift[3:3 + nbs]
+        fine = shift[:3]
+        outs = []
+        for l in range(L):
+            pv = prods[l]
+            sign = pv[-1]
+            pe = Cat(Const(0, 1), pv).as_signed()            # (p, 0): bit j + 1 = p[j]
+            coarse = Signal(W + 8, name=f"coarse{l}", reset_less=True)
+            m.d.sync += coarse.eq((pe >> (byte_shift * 8))[:W + 8])
+            sign_q = Signal(name=f"sign{l}", reset_less=True)
+            hi_ok = Signal(name=f"hi_ok{l}", reset_less=True)
+            m.d.sync += sign_q.eq(sign)
+            above = []
+            for cs in range(p.max_shift // 8 + 1):
+                bits = [pv[k] == sign for k in range(8 * cs + W + 7, PW)]
+                above.append(Cat(*bits).all() if bits else Const(1, 1))
+            sel_ok = above[0]
+            for cs in range(1, len(above)):
+                sel_ok = Mux(byte_shift == cs, above[cs], sel_ok)
+            m.d.sync += hi_ok.eq(sel_ok)
+            # fine shift: t and the rounding bit b; fits
+            u = Signal(W + 1, name=f"window{l}", reset_less=True)
+            fits = Signal(name=f"fits{l}", reset_less=True)
+            sign2 = Signal(name=f"sign2_{l}", reset_less=True)
+            lo_ok = Cat((fine > i) | (coarse[W + i] == sign_q) for i in range(8)).all()
+            m.d.sync += [u.eq((coarse >> fine)[:W + 1]), fits.eq(hi_ok & lo_ok), sign2.eq(sign_q)]
+            t = u[1:].as_signed()
+            b = u[0]
+            y = Signal(signed(W), name=f"y{l}")
+            with m.If(~fits):
+                m.d.comb += y.eq(Mux(sign2, lo, hi))
+            with m.Elif(b & (t == hi)):
+                m.d.comb += y.eq(hi)
+            with m.Else():
+                m.d.comb += y.eq(t + b)
+            outs.append(y)
+
+        # -- saturation into the row buffer; the row is written when its last group is in
+        rowbuf = Signal(data.ArrayLayout(signed(W), C))
+        with m.If(f_tok.valid):
+            for g in range(G):
+                with m.If(f_tok.group == g):
+                    for l in range(L):
+                        if g * L + l < C:
+                            m.d.sync += rowbuf[g * L + l].eq(outs[l])
+        we = Signal()
+        m.d.sync += we.eq(f_tok.valid & (f_tok.group == G - 1))
+        with m.If(we):
+            m.d.sync += wub.eq(wub + 1)
+        # the row goes to every block of C lanes; only the ACT's block is enabled
+        m.d.comb += [self.ub_we.eq(we), self.ub_waddr.eq(wub),
+                     self.ub_wlanes.eq(Cat(block[j // C] for j in range(nblocks * C)))]
+        for j in range(nblocks * C):
+            m.d.comb += self.ub_wdata[j].eq(rowbuf[j % C])
         return m

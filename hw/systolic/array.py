@@ -2,12 +2,14 @@
 
 Row r's activations enter PE(r, 0) at `a_in[r]` and move right; column c's
 weight beats enter PE(0, c) at `w_in[c]` and move down; partial sums start
-at 0 above row 0 and leave below row R-1 at `psum_out[c]`. An activation
-that enters row r at cycle t meets PE(r, c) at t + c; its contribution
-leaves column c at t + (R - r) + c. Feed row r r cycles late (Skew) and
-column c's result comes out at t0 + R + c for the vector whose row 0 entered
+in row 0 and leave below row R-1 at `psum_out[c]` (params.psum_width(R - 1)
+bits). An activation that enters row r at cycle t meets PE(r, c) at t + c;
+with PE_LATENCY = 3 the partial sum of PE(r, c) for it is ready at
+t + c + 3, one cycle after the one of PE(r - 1, c) for the activation that
+entered row r - 1 at t - 1. Feed row r r cycles late (Skew) and column c's
+result comes out at t0 + (R - 1) + c + 3 for the vector whose row 0 entered
 at t0; delay column c by C - 1 - c (Deskew) and the whole output row is
-there at t0 + R + C - 1.
+there at t0 + R + C + 1.
 """
 
 from amaranth import Module, signed
@@ -27,7 +29,7 @@ class SystolicArray(wiring.Component):
         super().__init__({
             "a_in": In(data.ArrayLayout(act_beat(params), R)),
             "w_in": In(data.ArrayLayout(weight_beat(params), C)),
-            "psum_out": Out(data.ArrayLayout(signed(params.acc_width), C)),
+            "psum_out": Out(data.ArrayLayout(signed(params.psum_width(R - 1)), C)),
         })
 
     def elaborate(self, platform):

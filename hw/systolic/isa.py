@@ -2,9 +2,10 @@
 
 Every instruction is one 64-bit word (docs/systolic.md, "Instruction set"):
 
-    [63:60] opcode   [59:56] flags   [55:40] A   [39:24] B   [23:8] N   [7:0] 0
+    [63:60] opcode   [59:56] flags   [55:40] A   [39:24] B   [23:8] N   [7:0] L
 
-except SETQ, whose [55:24] is the 32-bit multiplier and [7:0] the shift.
+L is 0 except for ACT (its first unified-buffer lane); SETQ's [55:24] is the
+32-bit multiplier and [7:0] the shift.
 
     NOP                          nothing
     RHM  ub=A n=N                Read_Host_Memory: pause until the host has written
@@ -15,8 +16,10 @@ except SETQ, whose [55:24] is the 32-bit multiplier and [7:0] the shift.
                                  stream unified-buffer rows A..A+N-1 through the array
                                  with the oldest loaded tile, into accumulator rows
                                  B..B+N-1, adding (flag 0 set) or overwriting
-    ACT  acc=A ub=B n=N [relu]   accumulator rows A..A+N-1 -> ReLU (flag 0) ->
-                                 requantise (SETQ) -> unified-buffer rows B..B+N-1
+    ACT  acc=A ub=B n=N [lane=L] [relu]
+                                 accumulator rows A..A+N-1 -> ReLU (flag 0) ->
+                                 requantise (SETQ) -> unified-buffer rows B..B+N-1,
+                                 lanes L..L+C-1 (L a multiple of C; default 0)
     WHM  ub=A n=N                Write_Host_Memory: pause until the host has read
                                  unified-buffer rows A..A+N-1 (it sets `resume`)
     SETQ mult=M shift=S          the requantisation of the following ACTs
@@ -52,6 +55,7 @@ F_B = (24, 16)
 F_N = (8, 16)
 F_MULT = (24, 32)      # SETQ
 F_SHIFT = (0, 8)       # SETQ
+F_LANE = (0, 8)        # ACT
 
 # which operand names each opcode uses, in text order, and the field they sit in
 OPERANDS = {
@@ -61,10 +65,12 @@ OPERANDS = {
     "WHM": (("ub", "a"), ("n", "n")),
     "RW": (("w", "a"),),
     "MMUL": (("ub", "a"), ("acc", "b"), ("n", "n")),
-    "ACT": (("acc", "a"), ("ub", "b"), ("n", "n")),
+    "ACT": (("acc", "a"), ("ub", "b"), ("n", "n"), ("lane", "lane")),
     "SETQ": (("mult", "mult"), ("shift", "shift")),
 }
 FLAG_WORDS = {"MMUL": "accumulate", "ACT": "relu"}
+#: operands that may be left out of the text form (value 0), and are not written when 0
+OPTIONAL = {"lane"}
 
 
 class InstrError(ValueError):
@@ -80,12 +86,13 @@ class Instr:
     flags: int = 0
     mult: int = 0
     shift: int = 0
+    lane: int = 0
 
     def __post_init__(self):
         if self.op not in OP:
             raise InstrError(f"unknown opcode {self.op!r}; known: {', '.join(OP)}")
         for name, (lsb, width) in (("a", F_A), ("b", F_B), ("n", F_N), ("flags", F_FLAGS),
-                                   ("mult", F_MULT), ("shift", F_SHIFT)):
+                                   ("mult", F_MULT), ("shift", F_SHIFT), ("lane", F_LANE)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < (1 << width):
                 raise InstrError(f"{self.op}: field {name}={v!r} does not fit {width} bits")
@@ -123,7 +130,8 @@ def encode(ins):
     w = _put(w, F_FLAGS, ins.flags)
     w = _put(w, F_A, ins.a)
     w = _put(w, F_B, ins.b)
-    return _put(w, F_N, ins.n)
+    w = _put(w, F_N, ins.n)
+    return _put(w, F_LANE, ins.lane) if ins.op == "ACT" else w
 
 
 def decode(word):
@@ -137,12 +145,14 @@ def decode(word):
     if op == "SETQ":
         return Instr(op, mult=_get(word, F_MULT), shift=_get(word, F_SHIFT))
     return Instr(op, a=_get(word, F_A), b=_get(word, F_B), n=_get(word, F_N),
-                 flags=_get(word, F_FLAGS))
+                 flags=_get(word, F_FLAGS), lane=_get(word, F_LANE) if op == "ACT" else 0)
 
 
 def format_instr(ins):
     parts = [ins.op]
     for name, field in OPERANDS[ins.op]:
+        if name in OPTIONAL and not getattr(ins, field):
+            continue
         parts.append(f"{name}={getattr(ins, field)}")
     if ins.op in FLAG_WORDS and ins.flags & 1:
         parts.append(FLAG_WORDS[ins.op])
@@ -175,7 +185,7 @@ def parse(line):
                              f"{', '.join(n + '=' for n in wanted) or 'none'}"
                              + (f" and optionally '{FLAG_WORDS[op]}'" if op in FLAG_WORDS else ""))
         kw[wanted[m.group(1)]] = int(m.group(2), 0)
-    missing = [n for n, f in OPERANDS[op] if f not in kw]
+    missing = [n for n, f in OPERANDS[op] if f not in kw and n not in OPTIONAL]
     if missing:
         raise InstrError(f"{op}: missing operand(s) {', '.join(n + '=' for n in missing)}")
     return Instr(op, flags=flags, **kw)

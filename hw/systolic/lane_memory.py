@@ -2,29 +2,44 @@
 
 The unified buffer, the weight memory, the accumulators and the instruction
 memory are all rows of `lanes` lanes of `lane_shape`. The unit reads whole
-rows through `n_read` synchronous read ports (one cycle of latency) and
-writes through one write port with a per-lane enable (Amaranth's write-port
-granularity, so BRAM byte/lane enables do the masking). While `host_owns`
-is high, read port 0 and the write port belong to the host bus instead.
+rows through `n_read` read ports and writes through one write port with a
+per-lane enable (Amaranth's write-port granularity, so BRAM byte/lane
+enables do the masking). While `host_owns` is high, read port 0 and the
+write port belong to the host bus instead.
+
+Read ports (i = 0 .. n_read - 1), MEM_LATENCY = 2 cycles:
+
+    cycle a      raddr{i} presented (with ren{i} high)
+    cycle a + 1  the block RAM's synchronous read data
+    cycle a + 2  rdata{i}: the row, from a register after the block RAM
+
+The register after the block RAM takes its clock-to-out delay off every path
+that uses the row. The read ports are not transparent: a read in the cycle
+of a write to the same row returns the old row (whoever needs the new one
+forwards it, see accumulators.py). With ren{i} low the block RAM keeps its
+data; with hold{i} high the output register keeps its own, so a stalled
+pipeline (the sequencer's fetch) can freeze both stages.
 
 On the host bus a row is `chunks` words of `chunk_lanes` lanes; a lane is
 `bus_lane_bits` bits of the word, little-end first, sign-extended when
-read. The host addresses (row, chunk); lanes of a chunk past the row's last
-lane are ignored when written and read as 0.
+read. The host addresses (row, chunk): h_rdata is the word MEM_LATENCY
+cycles after h_row/h_chunk were presented; lanes of a chunk past the row's
+last lane are ignored when written and read as 0.
 """
 
-from amaranth import Module, Signal, Cat, Const, Mux, unsigned, signed, Shape
+from amaranth import Module, Signal, Cat, Const, Mux, unsigned, Shape
 from amaranth.lib import wiring, data
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from .params import MEM_LATENCY
+
 __all__ = ["LaneMemory"]
 
 
 class LaneMemory(wiring.Component):
-    def __init__(self, *, lanes, lane_shape, depth, chunk_lanes, bus_lane_bits, n_read=1,
-                 transparent=False, init=None):
+    def __init__(self, *, lanes, lane_shape, depth, chunk_lanes, bus_lane_bits, n_read=1, init=None):
         self.lanes = lanes
         self.lane_shape = Shape.cast(lane_shape)
         self.depth = depth
@@ -32,7 +47,6 @@ class LaneMemory(wiring.Component):
         self.chunks = -(-lanes // chunk_lanes)
         self.bus_lane_bits = bus_lane_bits
         self.n_read = n_read
-        self.transparent = transparent
         self.abits = max(1, ceil_log2(depth))
         self.cbits = max(1, ceil_log2(self.chunks))
         self._init = init
@@ -41,6 +55,8 @@ class LaneMemory(wiring.Component):
         ports = {}
         for i in range(n_read):
             ports[f"raddr{i}"] = In(self.abits)
+            ports[f"ren{i}"] = In(1, init=1)
+            ports[f"hold{i}"] = In(1)
             ports[f"rdata{i}"] = Out(row)
         ports.update({
             "waddr": In(self.abits),
@@ -52,7 +68,7 @@ class LaneMemory(wiring.Component):
             "h_chunk": In(self.cbits),
             "h_wdata": In(64),
             "h_we": In(1),
-            "h_rdata": Out(64),      # the cycle after h_row/h_chunk were presented
+            "h_rdata": Out(64),      # MEM_LATENCY cycles after h_row/h_chunk were presented
         })
         super().__init__(ports)
 
@@ -62,13 +78,15 @@ class LaneMemory(wiring.Component):
         m.submodules.mem = mem = Memory(shape=unsigned(L * W), depth=self.depth,
                                         init=self._init or [])
         wr = mem.write_port(granularity=W)
-        rds = [mem.read_port(transparent_for=(wr,) if self.transparent and i == 0 else ())
-               for i in range(self.n_read)]
+        rds = [mem.read_port(transparent_for=()) for _ in range(self.n_read)]
 
         # unit side
         for i, rd in enumerate(rds):
-            m.d.comb += getattr(self, f"rdata{i}").as_value().eq(rd.data)
-            m.d.comb += rd.addr.eq(getattr(self, f"raddr{i}"))
+            out = Signal(L * W, name=f"rdata{i}_q", reset_less=True)
+            m.d.comb += [rd.addr.eq(getattr(self, f"raddr{i}")), rd.en.eq(getattr(self, f"ren{i}"))]
+            with m.If(~getattr(self, f"hold{i}") | (self.host_owns if i == 0 else 0)):
+                m.d.sync += out.eq(rd.data)
+            m.d.comb += getattr(self, f"rdata{i}").as_value().eq(out)
         m.d.comb += [wr.addr.eq(self.waddr), wr.data.eq(self.wdata.as_value()),
                      wr.en.eq(Cat(self.wlanes[i] & self.we for i in range(L)))]
 
@@ -77,12 +95,15 @@ class LaneMemory(wiring.Component):
         h_lane_data = Cat(self.h_wdata.word_select(i % cl, bl)[:W] for i in range(L))
         h_lane_en = Cat(self.h_we & (self.h_chunk == i // cl) for i in range(L))
         with m.If(self.host_owns):
-            m.d.comb += [rds[0].addr.eq(self.h_row),
+            m.d.comb += [rds[0].addr.eq(self.h_row), rds[0].en.eq(1),
                          wr.addr.eq(self.h_row), wr.data.eq(h_lane_data), wr.en.eq(h_lane_en)]
 
-        chunk_q = Signal(self.cbits)
-        m.d.sync += chunk_q.eq(self.h_chunk)
-        row = rds[0].data
+        chunk_q = self.h_chunk
+        for k in range(MEM_LATENCY):
+            nxt = Signal(self.cbits, name=f"h_chunk_q{k + 1}")
+            m.d.sync += nxt.eq(chunk_q)
+            chunk_q = nxt
+        row = self.rdata0.as_value()
         # one expression (not a switch), so that the constant padding bits
         # become a continuous assignment that every simulator sees at time 0
         words = []

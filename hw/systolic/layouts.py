@@ -32,9 +32,11 @@ def act_beat(params):
 
 
 def acc_ctl(params):
-    """What the accumulators do with one array output row."""
+    """What the accumulators do with one array output row (it travels the
+    pipeline's depth beside the row: the address is only as wide as the
+    accumulators need)."""
     return data.StructLayout({
         "valid": unsigned(1),
         "accumulate": unsigned(1),
-        "addr": unsigned(16),
+        "addr": unsigned(max(1, (params.acc_depth - 1).bit_length())),
     })

@@ -9,7 +9,8 @@ refused.
 
 import dataclasses
 
-__all__ = ["SystolicParams", "TARGETS", "REGS", "MAX_INDEX_WORDS", "RANGES", "check_param"]
+__all__ = ["SystolicParams", "TARGETS", "REGS", "MAX_INDEX_WORDS", "RANGES", "check_param",
+           "MEM_LATENCY", "PE_LATENCY", "FETCH_LATENCY"]
 
 #: host-bus targets (address bits [31:24]) of the systolic unit
 TARGETS = {
@@ -37,7 +38,19 @@ REGS = {
 #: the host bus's word index is 16 bits (hw/common/hostbus.py)
 MAX_INDEX_WORDS = 1 << 16
 
-ID_VERSION = 1
+ID_VERSION = 2
+
+# -- pipeline latencies (cycles), one place for the RTL, the cycle model and docs/systolic.md
+#: block-RAM read: address presented -> synchronous read -> output register (data usable)
+MEM_LATENCY = 2
+#: PE: a_in -> psum_out: DSP input registers, product register, partial-sum register
+PE_LATENCY = 3
+#: start -> the first instruction in the sequencer's issue stage (fetch address, block RAM,
+#: its output register, decode register)
+FETCH_LATENCY = 4
+#: activation unit: cycles from a group of lanes entering the multiplier stage to its
+#: product being usable (DSP: input register, product registers, sum of the partial products)
+ACT_DSP_STAGES = 3
 
 
 #: the generator's range of every parameter, inclusive: (lo, hi). The one
@@ -56,6 +69,8 @@ RANGES = {
     "acc_depth": (1, 1 << 16),
     "wmem_depth": (1, 1 << 16),
     "imem_depth": (1, 1 << 16),
+    "act_lanes": (0, 32),
+    "act_serial": (0, 1),
 }
 
 
@@ -88,6 +103,8 @@ class SystolicParams:
     wmem_depth: int = 1024      # weight-memory rows (C lanes each; a tile is R rows)
     imem_depth: int = 512       # instructions
     counter_width: int = 40     # performance counters
+    act_lanes: int = 0          # lanes the activation unit requantises at a time (0 or >= cols: all)
+    act_serial: int = 0         # 1: bit-serial requantisation multiplier in logic (no DSP)
 
     def __post_init__(self):
         for name in RANGES:
@@ -148,6 +165,26 @@ class SystolicParams:
         return 1 << _clog2(self.cols)
 
     @property
+    def ub_abits(self):
+        """Bits of a unified-buffer row address."""
+        return max(1, _clog2(self.ub_depth))
+
+    @property
+    def acc_abits(self):
+        """Bits of an accumulator row address."""
+        return max(1, _clog2(self.acc_depth))
+
+    @property
+    def row_count_bits(self):
+        """Bits of a row count or row range end of a valid program (n <= the
+        depth of the memory it walks): the wider address and one bit."""
+        return max(self.ub_abits, self.acc_abits) + 1
+
+    @property
+    def imem_abits(self):
+        return max(1, _clog2(self.imem_depth))
+
+    @property
     def acc_bytes(self):
         return (self.acc_width + 7) // 8
 
@@ -162,9 +199,62 @@ class SystolicParams:
 
     @property
     def pipeline_depth(self):
-        """Cycles from a MMUL issuing a row (unified-buffer read) to that row's
-        accumulator write: R + C (docs/systolic.md, "Timing")."""
-        return self.rows + self.cols
+        """D: cycles from a MMUL issuing a row (unified-buffer read address) to
+        that row's accumulator write: the buffer's read latency, the activation
+        skew and the partial sums' way down (R - 1), the columns' (C - 1),
+        the PE's latency and the accumulator's sum register: R + C + 4
+        (docs/systolic.md, "Timing")."""
+        return MEM_LATENCY + (self.rows - 1) + (self.cols - 1) + PE_LATENCY + 1
+
+    def psum_width(self, row):
+        """Bits of the partial sum leaving PE row `row` (0-based): the sum of
+        row + 1 products of two in_width-bit numbers is exact in
+        2 * in_width + ceil(log2(row + 1)) bits (and wraps at acc_width like
+        the accumulators when that is narrower)."""
+        return min(self.acc_width, 2 * self.in_width + _clog2(row + 1))
+
+    # -- activation unit (requantisation) ---------------------------------------
+    @property
+    def act_group_lanes(self):
+        """L: lanes requantised together (act_lanes, at most C; 0: all C)."""
+        return min(self.act_lanes, self.cols) or self.cols
+
+    @property
+    def act_groups(self):
+        """G: groups of L lanes in a row of C."""
+        return -(-self.cols // self.act_group_lanes)
+
+    @property
+    def act_group_cycles(self):
+        """Cycles a group occupies the multiplier: 1 (DSP), mult_width (bit-serial)."""
+        return self.mult_width if self.act_serial else 1
+
+    @property
+    def act_row_cycles(self):
+        """k: an ACT reads one accumulator row every k cycles (G groups)."""
+        return self.act_groups * self.act_group_cycles
+
+    @property
+    def act_latency(self):
+        """P: cycles from an ACT reading an accumulator row to writing its
+        unified-buffer row (the cycle its write is presented): the read
+        (MEM_LATENCY), the groups one after the other through the multiplier
+        (last group: ACT_DSP_STAGES, or a load and mult_width steps), then
+        the three requantisation stages (coarse shift, fine shift and
+        rounding, saturation) (docs/systolic.md, "Activation unit")."""
+        if self.act_serial:
+            mult = 1 + self.act_row_cycles
+        else:
+            mult = self.act_groups - 1 + ACT_DSP_STAGES
+        return MEM_LATENCY + mult + 3
+
+    @property
+    def act_dsps(self):
+        """DSP multipliers the activation unit uses (18 x 18 blocks): per lane
+        ceil(acc_width / 16) x ceil(mult_width / 17) partial products."""
+        if self.act_serial:
+            return 0
+        return self.act_group_lanes * -(-self.acc_width // 16) * -(-self.mult_width // 17)
 
     @property
     def macs(self):
@@ -184,7 +274,8 @@ class SystolicParams:
     def id_words(self):
         """The values of registers id0 and id1 (what the host link identifies)."""
         id0 = (self.rows | self.cols << 8 | self.in_width << 16 | self.acc_width << 24 |
-               self.mult_width << 32 | self.counter_width << 40 | ID_VERSION << 56)
+               self.mult_width << 32 | self.counter_width << 40 | self.act_lanes << 48 |
+               self.act_serial << 54 | ID_VERSION << 56)
         id1 = ((self.ub_depth - 1) | (self.acc_depth - 1) << 16 | (self.wmem_depth - 1) << 32 |
                (self.imem_depth - 1) << 48)
         return id0, id1
@@ -193,6 +284,7 @@ class SystolicParams:
     def from_id_words(cls, id0, id1):
         return cls(rows=id0 & 0xFF, cols=(id0 >> 8) & 0xFF, in_width=(id0 >> 16) & 0xFF,
                    acc_width=(id0 >> 24) & 0xFF, mult_width=(id0 >> 32) & 0xFF,
-                   counter_width=(id0 >> 40) & 0xFF,
+                   counter_width=(id0 >> 40) & 0xFF, act_lanes=(id0 >> 48) & 0x3F,
+                   act_serial=(id0 >> 54) & 1,
                    ub_depth=(id1 & 0xFFFF) + 1, acc_depth=((id1 >> 16) & 0xFFFF) + 1,
                    wmem_depth=((id1 >> 32) & 0xFFFF) + 1, imem_depth=((id1 >> 48) & 0xFFFF) + 1)

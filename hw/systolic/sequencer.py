@@ -1,5 +1,21 @@
 """Sequencer: fetches the program, issues instructions in order, streams MMULs.
 
+Fetch: the program is straight-line, so the fetch runs ahead of the issue
+through a stalling pipeline (FETCH_LATENCY = 4 from start to the first
+instruction in the issue stage):
+
+    fetch address (register) -> instruction memory (block RAM) -> its output
+    register -> decode register (the issue stage)
+
+All three stages advance together when the issue stage is empty or its
+instruction issues (`adv`), and hold otherwise, so the instruction after
+one that issues at cycle d is in the issue stage at d + 1. The decode
+register holds the word, its opcode as one-hot flags and what the issue
+checks need precomputed (a + n and b + n for the hazard ranges, n = 0,
+n + D, a bad SETQ), so the issue decision compares registers only: the
+instruction memory's read, the field decode and the range adders are each
+in a cycle of their own.
+
 One instruction may issue per cycle; it issues when the engine it needs can
 take it and its hazards are clear (docs/systolic.md, "Issue rules"):
 
@@ -10,8 +26,9 @@ take it and its hazards are clear (docs/systolic.md, "Issue rules"):
                 hold tiles no MMUL has used
     MMUL        row streamer free (idle or on its last row), the oldest
                 loaded tile complete (its last row read by now), and no
-                unified-buffer / accumulator rows shared with a running ACT;
-                fault if no tile is loaded
+                unified-buffer / accumulator rows shared with a running ACT
+                (compared a cycle ahead: not in the cycle it reaches the
+                issue stage while an ACT runs); fault if no tile is loaded
     ACT         activation unit idle; it starts reading once every row of
                 the MMULs issued before it (the one streaming included) has
                 reached the accumulators
@@ -25,19 +42,18 @@ The row streamer reads unified-buffer row ub+i on the i-th cycle after the
 MMUL issued and hands the accumulator control (row acc+i, add/overwrite) to
 the delay line in front of the accumulators.
 
-Performance counters (cleared by start): cycles run (excluding host waits),
-MAC-active cycles (a row enters the array), stall cycles (no row enters the
-array and the instruction at the program counter waits) and of those the
-ones where it is a MMUL waiting for its weight tile, host-wait cycles,
-instructions issued. cycles = mac_active + stall + cycles in which an
-instruction issued while no row entered the array.
+Performance counters (cleared by start; each counts its event one cycle
+late, from a register): cycles run (excluding host waits), MAC-active cycles
+(a row enters the array), stall cycles (no row enters the array and the
+instruction in the issue stage waits) and of those the ones where it is a
+MMUL waiting for its weight tile, host-wait cycles, instructions issued.
 """
 
-from amaranth import Module, Signal, Mux, Cat, Const, unsigned
-from amaranth.lib import wiring, data
+from amaranth import Module, Signal, Mux, Cat, unsigned
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .isa import OP, F_OP, F_FLAGS, F_A, F_B, F_N, F_MULT, F_SHIFT
+from .isa import OP, F_OP, F_FLAGS, F_A, F_B, F_N, F_MULT, F_SHIFT, F_LANE
 from .lane_memory import LaneMemory
 from .layouts import acc_ctl
 
@@ -85,10 +101,13 @@ class Sequencer(wiring.Component):
             "wl_busy": In(1), "wl_last": In(1), "wl_cur_bank": In(1),
             # activation unit
             "act_start": Out(1), "act_acc": Out(16), "act_ub": Out(16), "act_count": Out(16),
+            "act_acc_end": Out(p.acc_abits + 1), "act_ub_end": Out(p.ub_abits + 1),
             "act_relu": Out(1), "act_mult": Out(p.mult_width), "act_shift": Out(8),
-            "act_wait": Out(range((1 << 16) + p.pipeline_depth)),
+            "act_lane": Out(8),
+            "act_wait": Out(range((1 << p.row_count_bits) + p.pipeline_depth + 1)),
             "act_busy": In(1),
-            "act_acc_lo": In(17), "act_acc_hi": In(17), "act_ub_lo": In(17), "act_ub_hi": In(17),
+            "act_acc_lo": In(p.acc_abits + 1), "act_acc_hi": In(p.acc_abits + 1),
+            "act_ub_lo": In(p.ub_abits + 1), "act_ub_hi": In(p.ub_abits + 1),
             # performance counters
             "cnt_cycles": Out(cw), "cnt_mac_active": Out(cw), "cnt_stall": Out(cw),
             "cnt_weight_stall": Out(cw), "cnt_host_wait": Out(cw), "cnt_instructions": Out(cw),
@@ -103,31 +122,86 @@ class Sequencer(wiring.Component):
         running = Signal()
         waiting = Signal()
         active = Signal()
+        starting = Signal()
         m.d.comb += [active.eq(running & ~waiting), self.busy.eq(running),
-                     self.active.eq(active), self.waiting.eq(waiting)]
+                     self.active.eq(active), self.waiting.eq(waiting),
+                     starting.eq(self.start & ~running)]
 
-        # -- fetch: imem read port 0 gives the word at `pc` (host owns it when idle)
-        pc = Signal(16)
-        pc_next = Signal(16)
-        m.d.comb += [imem.host_owns.eq(~running & ~self.start), self.pc.eq(pc)]
+        # -- fetch pipeline: fetch address -> block RAM -> output register -> decode
+        go = Signal()                    # the instruction in the issue stage issues
+        adv = Signal()
+        v1, v2, v3 = Signal(), Signal(), Signal()
+        fpc = Signal(p.imem_abits)
+        m.d.comb += [adv.eq(~v3 | go),
+                     imem.host_owns.eq(~running),
+                     imem.raddr0.eq(fpc), imem.ren0.eq(running & adv), imem.hold0.eq(~adv)]
+        with m.If(running & adv):
+            m.d.sync += [fpc.eq(fpc + 1), v1.eq(1), v2.eq(v1), v3.eq(v2)]
+        with m.If(starting):
+            m.d.sync += [fpc.eq(0), v1.eq(0), v2.eq(0), v3.eq(0)]
+
+        # decode: F2 word -> issue-stage registers
+        f2 = imem.rdata0[0]
         word = Signal(64)
-        held = Signal(64)            # the RHM/WHM being waited on
-        m.d.comb += [word.eq(imem.rdata0[0]), self.instr.eq(Mux(waiting, held, word))]
-        op = _field(word, F_OP)
+        is_op = {name: Signal(name=f"is_{name.lower()}") for name in OP}
+        illegal = Signal()
+        zero_n = Signal()
+        one_n = Signal()
+        # A + n and B + n: row ranges; row counts (a valid program stays inside
+        # the memories, so the row-address width of the larger one and a bit suffice)
+        rw = p.row_count_bits
+        a_end = Signal(rw)
+        b_end = Signal(rw)
+        n_drain = Signal(range((1 << p.row_count_bits) + D + 1))
+        setq_bad = Signal()
+        setq_ok = Signal()           # SETQ in range
+        mm_ok = Signal()             # MMUL with n != 0
+        act_ok = Signal()            # ACT with n != 0
+        host_ok = Signal()           # RHM / WHM with n != 0
+        fault_static = Signal()      # faults the word alone shows
+        with m.If(running & adv):
+            fop = _field(f2, F_OP)
+            fn = _field(f2, F_N)
+            fmult, fshift = _field(f2, F_MULT), _field(f2, F_SHIFT)
+            bad = (fmult == 0) | (fshift > p.max_shift)
+            if p.mult_width < 32:
+                bad = bad | (fmult >> p.mult_width != 0)
+            m.d.sync += [word.eq(f2), zero_n.eq(fn == 0), one_n.eq(fn == 1),
+                         a_end.eq(_field(f2, F_A)[:rw] + fn[:rw]),
+                         b_end.eq(_field(f2, F_B)[:rw] + fn[:rw]),
+                         n_drain.eq(fn[:rw] + D), setq_bad.eq(bad),
+                         illegal.eq(~Cat(fop == code for code in OP.values()).any())]
+            for name, code in OP.items():
+                m.d.sync += is_op[name].eq(fop == code)
+            nz = fn != 0
+            is_ill = ~Cat(fop == code for code in OP.values()).any()
+            m.d.sync += [setq_ok.eq((fop == OP["SETQ"]) & ~bad), mm_ok.eq((fop == OP["MMUL"]) & nz),
+                         act_ok.eq((fop == OP["ACT"]) & nz),
+                         host_ok.eq(((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz),
+                         fault_static.eq(is_ill | ((fop == OP["SETQ"]) & bad) |
+                                         (((fop == OP["MMUL"]) | (fop == OP["ACT"]) |
+                                           (fop == OP["RHM"]) | (fop == OP["WHM"])) & ~nz))]
         flags = _field(word, F_FLAGS)
         fa, fb, fn = _field(word, F_A), _field(word, F_B), _field(word, F_N)
-        fmult, fshift = _field(word, F_MULT), _field(word, F_SHIFT)
+        held_op = Signal(4)          # the RHM/WHM being waited on (its fields: op, a, n)
+        held_a = Signal(p.ub_abits)
+        held_n = Signal(p.row_count_bits)
+        held = Signal(64)
+        for f, v in ((F_OP, held_op), (F_A, held_a), (F_N, held_n)):
+            m.d.comb += _field(held, f).eq(v)
+        pc = Signal(p.imem_abits)
+        m.d.comb += [self.instr.eq(Mux(waiting, held, word)), self.pc.eq(pc)]
 
         # -- row streamer state
-        s_left = Signal(16)
-        s_ub = Signal(16)
-        s_acc = Signal(16)
+        s_left = Signal(rw)
+        s_ub = Signal(p.ub_abits)
+        s_acc = Signal(p.acc_abits)
         s_accum = Signal()
         s_bank = Signal()
-        s_busy = Signal()
-        s_last = Signal()
+        s_busy = Signal()            # s_left != 0
+        s_last = Signal()            # s_left == 1
         s_free = Signal()
-        m.d.comb += [s_busy.eq(s_left != 0), s_last.eq(s_left == 1), s_free.eq(~s_busy | s_last)]
+        m.d.comb += s_free.eq(~s_busy | s_last)
 
         # -- weight banks: RW loads `load_bank`, MMUL uses `use_bank`; `avail`
         # tiles issued by RW and not yet used by a MMUL (0..2)
@@ -139,75 +213,81 @@ class Sequencer(wiring.Component):
         tile_ready = Signal()
         m.d.comb += tile_ready.eq(~(self.wl_busy & ~self.wl_last & (self.wl_cur_bank == use_bank)))
 
-        # -- drain: cycles until every issued row has been written to the accumulators
-        drain = Signal(range(D + 1))
-        drain_next = Signal(range(D + 1))
-        m.d.comb += drain_next.eq(Mux(s_busy, D, Mux(drain != 0, drain - 1, 0)))
-        m.d.sync += drain.eq(drain_next)
+        # -- drain: with s_end the issue cycle of the last row streamed,
+        # drain = max(0, s_end + D + 1 - t): 0 once every row is in the
+        # accumulators; an ACT dispatched at d reads from d + max(1, drain)
+        drain = Signal(range((1 << rw) + D + 1))
+        drained = Signal(init=1)
+        mm_go = Signal()
+        with m.If(mm_go):
+            m.d.sync += [drain.eq(n_drain), drained.eq(0)]
+        with m.Elif(drain != 0):
+            m.d.sync += [drain.eq(drain - 1), drained.eq(drain == 1)]
         all_idle = Signal()
-        m.d.comb += all_idle.eq(~s_busy & ~self.wl_busy & ~self.act_busy & (drain == 0))
+        m.d.comb += all_idle.eq(~s_busy & ~self.wl_busy & ~self.act_busy & drained)
 
-        # -- hazards of a MMUL against the running ACT
-        def overlap(lo1, n1, lo2, hi2):
-            return (lo1 < hi2) & (lo2 < lo1 + n1)
-        ub_hazard = self.act_busy & overlap(fa, fn, self.act_ub_lo, self.act_ub_hi)
-        acc_hazard = self.act_busy & overlap(fb, fn, self.act_acc_lo, self.act_acc_hi)
+        # -- hazards of a MMUL against the running ACT (registers compared)
+        # -- hazards of a MMUL against the running ACT: compared into a register,
+        # so the dispatch uses last cycle's comparison; an instruction that has
+        # just entered the issue stage (`fresh`) has none yet and waits a cycle
+        # while the activation unit is busy (the cycle model's rule)
+        overlap = ((fa[:rw] < self.act_ub_hi) & (self.act_ub_lo < a_end)) | \
+                  ((fb[:rw] < self.act_acc_hi) & (self.act_acc_lo < b_end))
+        clear_q = Signal()
+        fresh = Signal()
+        m.d.sync += [clear_q.eq(~overlap), fresh.eq(adv)]
+        act_clear = Signal()
+        m.d.comb += act_clear.eq(~self.act_busy | (clear_q & ~fresh))
 
         # -- requantisation registers (SETQ)
         q_mult = Signal(p.mult_width, init=1)
         q_shift = Signal(8)
 
-        # -- issue decision for the instruction at pc
-        go = Signal()          # issue this cycle
+        # -- issue decision for the instruction in the issue stage: one `go` per
+        # opcode from registered flags and the engines' state (the opcode is
+        # one-hot, so no engine's dispatch waits for another's checks); a
+        # fault stops the program once everything has drained, like HALT
+        ok = Signal()
+        m.d.comb += ok.eq(active & v3)
+        mm_ready = Signal()
+        m.d.comb += mm_ready.eq(s_free & tile_ready & act_clear)
+        gos = {
+            "NOP": ok & is_op["NOP"],
+            "SETQ": ok & setq_ok,
+            "RW": ok & is_op["RW"] & (avail != 2) & wl_free &
+                  ~(s_busy & ~s_last & (s_bank == load_bank)),
+            "MMUL": ok & mm_ok & (avail != 0) & mm_ready,
+            "ACT": ok & act_ok & ~self.act_busy,
+            "HOST": ok & host_ok & all_idle,
+            "HALT": ok & is_op["HALT"] & all_idle,
+        }
         fault = Signal()
         fault_code = Signal(4)
+        m.d.comb += fault.eq(ok & (fault_static | (is_op["RW"] & (avail == 2)) |
+                                   (mm_ok & (avail == 0))))
+        with m.If(illegal):
+            m.d.comb += fault_code.eq(ERROR_CODES["illegal_opcode"])
+        with m.Elif(is_op["SETQ"]):
+            m.d.comb += fault_code.eq(ERROR_CODES["bad_quant"])
+        with m.Elif(is_op["RW"]):
+            m.d.comb += fault_code.eq(ERROR_CODES["banks_full"])
+        with m.Elif(zero_n):
+            m.d.comb += fault_code.eq(ERROR_CODES["zero_count"])
+        with m.Else():
+            m.d.comb += fault_code.eq(ERROR_CODES["no_tile"])
         halt = Signal()        # HALT or fault issuing: stop
         pause = Signal()
         w_stall = Signal()
-        zero_n = fn == 0
-        with m.If(active):
-            with m.Switch(op):
-                with m.Case(OP["NOP"]):
-                    m.d.comb += go.eq(1)
-                with m.Case(OP["SETQ"]):
-                    bad = (fmult == 0) | (fshift > p.max_shift)
-                    if p.mult_width < 32:
-                        bad = bad | (fmult >> p.mult_width != 0)
-                    m.d.comb += [fault.eq(bad), fault_code.eq(ERROR_CODES["bad_quant"])]
-                    m.d.comb += go.eq(~bad)
-                with m.Case(OP["RW"]):
-                    m.d.comb += [fault.eq(avail == 2), fault_code.eq(ERROR_CODES["banks_full"])]
-                    m.d.comb += go.eq((avail != 2) & wl_free &
-                                      ~(s_busy & ~s_last & (s_bank == load_bank)))
-                with m.Case(OP["MMUL"]):
-                    m.d.comb += [fault.eq((avail == 0) | zero_n),
-                                 fault_code.eq(Mux(zero_n, ERROR_CODES["zero_count"],
-                                                   ERROR_CODES["no_tile"]))]
-                    m.d.comb += go.eq(~fault & s_free & tile_ready & ~ub_hazard & ~acc_hazard)
-                    m.d.comb += w_stall.eq(~fault & ~tile_ready)
-                with m.Case(OP["ACT"]):
-                    m.d.comb += [fault.eq(zero_n), fault_code.eq(ERROR_CODES["zero_count"])]
-                    m.d.comb += go.eq(~zero_n & ~self.act_busy)
-                with m.Case(OP["RHM"], OP["WHM"]):
-                    m.d.comb += [fault.eq(zero_n), fault_code.eq(ERROR_CODES["zero_count"])]
-                    m.d.comb += go.eq(~zero_n & all_idle)
-                    m.d.comb += pause.eq(~zero_n & all_idle)
-                with m.Case(OP["HALT"]):
-                    m.d.comb += [go.eq(all_idle), halt.eq(all_idle)]
-                with m.Default():
-                    m.d.comb += [fault.eq(1), fault_code.eq(ERROR_CODES["illegal_opcode"])]
-            with m.If(fault):
-                m.d.comb += [go.eq(all_idle), halt.eq(all_idle)]
+        m.d.comb += [halt.eq(gos["HALT"] | (fault & all_idle)), pause.eq(gos["HOST"]),
+                     go.eq(Cat(*gos.values()).any() | (fault & all_idle)),
+                     w_stall.eq(mm_ok & (avail != 0) & ~tile_ready)]
 
-        is_op = lambda name: (op == OP[name]) & go & ~fault
-
-        # program counter and fetch address
-        m.d.comb += pc_next.eq(Mux(go & ~halt, pc + 1, pc))
-        m.d.comb += imem.raddr0.eq(Mux(self.start & ~running, 0, pc_next))
-        m.d.sync += pc.eq(pc_next)
+        # program counter: the index of the instruction in the issue stage
+        with m.If(go & ~halt):
+            m.d.sync += pc.eq(pc + 1)
 
         # start / stop / pause
-        with m.If(self.start & ~running):
+        with m.If(starting):
             m.d.sync += [running.eq(1), waiting.eq(0), pc.eq(0), self.done.eq(0),
                          self.error.eq(0), self.error_code.eq(0),
                          load_bank.eq(0), use_bank.eq(0), avail.eq(0),
@@ -217,18 +297,19 @@ class Sequencer(wiring.Component):
             with m.If(fault):
                 m.d.sync += [self.error.eq(1), self.error_code.eq(fault_code)]
         with m.If(pause):
-            m.d.sync += [waiting.eq(1), held.eq(word)]
+            m.d.sync += [waiting.eq(1), held_op.eq(_field(word, F_OP)), held_a.eq(fa),
+                         held_n.eq(fn)]
         with m.If(waiting & self.resume):
             m.d.sync += waiting.eq(0)
 
         # SETQ
-        with m.If(is_op("SETQ")):
-            m.d.sync += [q_mult.eq(fmult), q_shift.eq(fshift)]
+        with m.If(gos["SETQ"]):
+            m.d.sync += [q_mult.eq(_field(word, F_MULT)), q_shift.eq(_field(word, F_SHIFT))]
 
         # RW -> weight loader
-        m.d.comb += [self.wl_start.eq(is_op("RW")), self.wl_base.eq(fa), self.wl_bank.eq(load_bank)]
-        rw_go = is_op("RW")
-        mm_go = is_op("MMUL")
+        rw_go = gos["RW"]
+        m.d.comb += [mm_go.eq(gos["MMUL"]), self.wl_start.eq(rw_go), self.wl_base.eq(fa),
+                     self.wl_bank.eq(load_bank)]
         with m.If(rw_go):
             m.d.sync += [load_bank.eq(~load_bank), avail.eq(avail + 1)]
         with m.If(mm_go):
@@ -239,27 +320,31 @@ class Sequencer(wiring.Component):
                      self.acc_ctl.valid.eq(s_busy), self.acc_ctl.addr.eq(s_acc),
                      self.acc_ctl.accumulate.eq(s_accum)]
         with m.If(s_busy):
-            m.d.sync += [s_left.eq(s_left - 1), s_ub.eq(s_ub + 1), s_acc.eq(s_acc + 1)]
+            m.d.sync += [s_left.eq(s_left - 1), s_ub.eq(s_ub + 1), s_acc.eq(s_acc + 1),
+                         s_busy.eq(~s_last), s_last.eq(s_left == 2)]
         with m.If(mm_go):
-            m.d.sync += [s_left.eq(fn), s_ub.eq(fa), s_acc.eq(fb), s_bank.eq(use_bank),
-                         s_accum.eq(flags[0])]
+            m.d.sync += [s_left.eq(fn[:rw]), s_ub.eq(fa), s_acc.eq(fb), s_bank.eq(use_bank),
+                         s_accum.eq(flags[0]), s_busy.eq(1), s_last.eq(one_n)]
 
         # ACT -> activation unit
-        m.d.comb += [self.act_start.eq(is_op("ACT")), self.act_acc.eq(fa), self.act_ub.eq(fb),
-                     self.act_count.eq(fn), self.act_relu.eq(flags[0]),
-                     self.act_mult.eq(q_mult), self.act_shift.eq(q_shift),
-                     # rows still to issue (this cycle's included) + pipeline
-                     self.act_wait.eq(Mux(s_busy, s_left - 1 + D, drain_next))]
+        m.d.comb += [self.act_start.eq(gos["ACT"]), self.act_acc.eq(fa), self.act_ub.eq(fb),
+                     self.act_count.eq(fn), self.act_acc_end.eq(a_end), self.act_ub_end.eq(b_end),
+                     self.act_relu.eq(flags[0]), self.act_mult.eq(q_mult),
+                     self.act_lane.eq(_field(word, F_LANE)),
+                     self.act_shift.eq(q_shift), self.act_wait.eq(drain)]
 
-        # performance counters
+        # performance counters, each from a registered event
         counters = [self.cnt_cycles, self.cnt_mac_active, self.cnt_stall, self.cnt_weight_stall,
                     self.cnt_host_wait, self.cnt_instructions]
-        stalled = active & ~go & ~s_busy        # no row issues and the instruction waits
-        incs = [active, s_busy, stalled, stalled & w_stall, waiting, go]
-        with m.If(self.start & ~running):
+        stalled = active & v3 & ~go & ~s_busy      # no row issues and the instruction waits
+        events = [active, s_busy, stalled, stalled & w_stall, waiting, go]
+        ev = Signal(len(events))
+        m.d.sync += ev.eq(Cat(events))
+        with m.If(starting):
             m.d.sync += [c.eq(0) for c in counters]
+            m.d.sync += ev.eq(0)
         with m.Else():
-            for c, inc in zip(counters, incs):
-                with m.If(inc):
+            for i, c in enumerate(counters):
+                with m.If(ev[i]):
                     m.d.sync += c.eq(c + 1)
         return m

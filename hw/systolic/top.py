@@ -8,14 +8,39 @@
                │        └──────── ActivationUnit ── Accumulators
                └─ acc  (0x24) ─────────────────────────┘
 
-Besides the bus (`bus`, In(HostBusSignature())), `start` starts the program
-at instruction 0, `done` is high from the end of a program until the next
-start, `busy` while it runs, `waiting` while it waits at RHM/WHM for the
-host (which sets `resume` through the control register), `error` with
-`done` after a fault. The memories can be reached over the bus while the
-unit is not running (imem) or not active (the others: also while waiting
-for the host); elsewhere addr_ok is low and accesses are ignored.
-Bus map and bit layouts: docs/systolic.md.
+Ports (the unit <-> host link contract, docs/host-link.md):
+
+    bus        In(HostBusSignature()). A write (one cycle of `we`) goes into
+               its memory or register at the end of that cycle; a read (one
+               cycle of `re`) answers with `rvalid` and `rdata`
+               BUS_READ_LATENCY = 2 cycles later (the block RAM and its
+               output register; registers likewise); `addr_ok` and
+               `word_bytes` are registered functions of `addr`, valid from
+               the second cycle `addr` is stable. The initiator drives addr,
+               wdata, we and re from registers.
+    start      In, one-cycle pulse: run the program from instruction 0 (also
+               bit 0 of the control register); start, resume and abort take
+               effect the cycle after the pulse (registered)
+    abort      In, one-cycle pulse (also bit 2 of the control register):
+               while busy, the sequencer, weight loader, accumulator
+               pipeline and activation unit are reset, so the unit is idle
+               (busy and done low) two cycles after the pulse; the
+               memories keep their contents (a write in flight
+               in the accumulator or activation pipeline is dropped). No
+               effect while not busy (done stays as it was).
+    config_ok  Out, always 1: the unit has no configuration a start could
+               find invalid (faults of a program are reported by `error`)
+    busy       Out, from the cycle after start until the program ends
+               (including host waits at RHM/WHM)
+    done       Out, from the end of a program until the next start or abort
+    waiting    Out, paused at RHM/WHM until the host sets `resume` (control
+               register bit 1)
+    error      Out, with done after a fault (cause in the status register)
+
+The memories can be reached over the bus while the unit is not running
+(imem) or not active (the others: also while waiting for the host);
+elsewhere addr_ok is low and accesses are ignored. Bus map and bit layouts:
+docs/systolic.md.
 """
 
 from amaranth import Module, Signal, Mux, Cat, Const, ResetInserter, signed
@@ -23,7 +48,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..common.hostbus import HostBusSignature
-from .params import TARGETS, REGS
+from .params import TARGETS, REGS, MEM_LATENCY
 from .layouts import act_beat
 from .sequencer import Sequencer
 from .weight_loader import WeightLoader
@@ -34,7 +59,10 @@ from .deskew import Deskew
 from .accumulators import Accumulators
 from .activation import ActivationUnit
 
-__all__ = ["SystolicUnit"]
+__all__ = ["SystolicUnit", "BUS_READ_LATENCY"]
+
+#: cycles from a read request (`re`) to `rvalid`: block RAM, output register
+BUS_READ_LATENCY = MEM_LATENCY
 
 
 class SystolicUnit(wiring.Component):
@@ -43,6 +71,8 @@ class SystolicUnit(wiring.Component):
         super().__init__({
             "bus": In(HostBusSignature()),
             "start": In(1),
+            "abort": In(1),
+            "config_ok": Out(1),
             "done": Out(1),
             "busy": Out(1),
             "waiting": Out(1),
@@ -53,7 +83,6 @@ class SystolicUnit(wiring.Component):
         m = Module()
         p = self.params
         R, C = p.rows, p.cols
-        bus = self.bus
 
         abort = Signal()
         seq = Sequencer(p)
@@ -61,7 +90,7 @@ class SystolicUnit(wiring.Component):
         ub = UnifiedBuffer(p)
         arr = SystolicArray(p)
         askew = Skew(R, act_beat(p))
-        deskew = Deskew(C, signed(p.acc_width))
+        deskew = Deskew(C, signed(p.psum_width(R - 1)))
         accs = Accumulators(p)
         act = ActivationUnit(p)
         self._seq, self._wl, self._act = seq, wl, act       # for tests that watch them
@@ -73,30 +102,34 @@ class SystolicUnit(wiring.Component):
         m.submodules.deskew = deskew
         m.submodules.accumulators = ResetInserter(abort)(accs)
         m.submodules.activation = ResetInserter(abort)(act)
+        m.d.comb += self.config_ok.eq(1)
 
         # -- sequencer <-> engines
         m.d.comb += [
             wl.start.eq(seq.wl_start), wl.base.eq(seq.wl_base), wl.bank.eq(seq.wl_bank),
             seq.wl_busy.eq(wl.busy), seq.wl_last.eq(wl.last), seq.wl_cur_bank.eq(wl.cur_bank),
             act.start.eq(seq.act_start), act.acc_addr.eq(seq.act_acc), act.ub_addr.eq(seq.act_ub),
+            act.acc_end.eq(seq.act_acc_end), act.ub_end.eq(seq.act_ub_end),
             act.count.eq(seq.act_count), act.relu.eq(seq.act_relu), act.mult.eq(seq.act_mult),
-            act.shift.eq(seq.act_shift), act.wait.eq(seq.act_wait),
+            act.shift.eq(seq.act_shift), act.lane.eq(seq.act_lane), act.wait.eq(seq.act_wait),
             seq.act_busy.eq(act.busy),
             seq.act_acc_lo.eq(act.acc_lo), seq.act_acc_hi.eq(act.acc_hi),
             seq.act_ub_lo.eq(act.ub_lo), seq.act_ub_hi.eq(act.ub_hi),
         ]
         # -- datapath: unified buffer -> skew -> array <- weights; array -> deskew -> accumulators
         m.d.comb += ub.raddr0.eq(seq.ub_raddr)
-        issue_q = Signal()
-        bank_q = Signal()
-        m.d.sync += [issue_q.eq(seq.issue), bank_q.eq(seq.issue_bank)]
+        bank_q = seq.issue_bank
+        for k in range(MEM_LATENCY):            # the bank select beside the row's read
+            nxt = Signal(name=f"bank_d{k + 1}")
+            m.d.sync += nxt.eq(bank_q)
+            bank_q = nxt
         for r in range(R):
-            m.d.comb += [askew.i[r].data.eq(Mux(issue_q, ub.rdata0[r], 0)),
-                         askew.i[r].sel.eq(bank_q)]
+            m.d.comb += [askew.i[r].data.eq(ub.rdata0[r]), askew.i[r].sel.eq(bank_q)]
         m.d.comb += [arr.a_in.eq(askew.o), arr.w_in.eq(wl.w_out),
                      deskew.i.eq(arr.psum_out),
                      accs.psum_in.eq(deskew.o), accs.ctl_in.eq(seq.acc_ctl)]
-        m.d.comb += [accs.act_raddr.eq(act.acc_raddr), act.acc_rdata.eq(accs.act_rdata),
+        m.d.comb += [accs.act_raddr.eq(act.acc_raddr), accs.act_ren.eq(act.acc_ren),
+                     act.acc_rdata.eq(accs.act_rdata),
                      ub.waddr.eq(act.ub_waddr), ub.wdata.eq(act.ub_wdata),
                      ub.wlanes.eq(act.ub_wlanes), ub.we.eq(act.ub_we)]
 
@@ -104,14 +137,17 @@ class SystolicUnit(wiring.Component):
         m.d.comb += [self.done.eq(seq.done), self.busy.eq(seq.busy), self.waiting.eq(seq.waiting),
                      self.error.eq(seq.error)]
 
-        # -- host bus
-        target = bus.addr[24:32]
-        bank = bus.addr[16:24]
-        index = bus.addr[0:16]
-        host_mem = ~seq.active
+        # -- host bus. The initiator drives addr, wdata, we and re from registers
+        # (the contract), so the memories take them directly: a write goes into
+        # its memory at the end of its cycle, a read is answered from the block
+        # RAM's output register MEM_LATENCY cycles later; addr_ok and word_bytes
+        # are registered
+        bus = self.bus
         lane_mems = {"wmem": wl.memory, "ub": ub, "acc": accs.memory, "imem": seq.imem}
+        host_mem = ~seq.active
         m.d.comb += [wl.memory.host_owns.eq(host_mem), ub.host_owns.eq(host_mem),
                      accs.memory.host_owns.eq(host_mem)]
+        target, bank, index = bus.addr[24:32], bus.addr[16:24], bus.addr[0:16]
         ok = {}
         for name, mem in lane_mems.items():
             if name == "acc":
@@ -129,8 +165,22 @@ class SystolicUnit(wiring.Component):
             ok[name] = (bank == 0) & (row < mem.depth) & (sub < n_sub) & allowed
             m.d.comb += [mem.h_row.eq(row), mem.h_chunk.eq(sub), mem.h_wdata.eq(bus.wdata),
                          mem.h_we.eq(bus.we & ok[name] & (target == TARGETS[name]))]
+        ok["regs"] = (bank == 0) & Cat(index == k for k in REGS.values()).any()
+        cur_ok = Signal()
+        with m.Switch(target):
+            for name, t in TARGETS.items():
+                with m.Case(t):
+                    m.d.comb += cur_ok.eq(ok[name])
+        wb = {"regs": 8, "imem": 8, "wmem": p.chunk_lanes(C) * p.lane_bytes,
+              "ub": p.chunk_lanes(p.ub_lanes) * p.lane_bytes, "acc": p.acc_bytes}
+        cur_wb = Signal(4)
+        m.d.comb += cur_wb.eq(8)
+        with m.Switch(target):
+            for name, t in TARGETS.items():
+                with m.Case(t):
+                    m.d.comb += cur_wb.eq(wb[name])
+        m.d.sync += [bus.addr_ok.eq(cur_ok), bus.word_bytes.eq(cur_wb)]
 
-        # registers
         id0, id1 = p.id_words()
         status = Cat(seq.busy, seq.done, seq.waiting, seq.error, Const(0, 4),
                      seq.error_code, Const(0, 20), seq.pc)
@@ -139,44 +189,35 @@ class SystolicUnit(wiring.Component):
                 REGS["cycles"]: seq.cnt_cycles, REGS["mac_active"]: seq.cnt_mac_active,
                 REGS["stall"]: seq.cnt_stall, REGS["weight_stall"]: seq.cnt_weight_stall,
                 REGS["host_wait"]: seq.cnt_host_wait, REGS["instructions"]: seq.cnt_instructions}
-        reg_ok = Signal()
         reg_val = Signal(64)
         with m.Switch(index):
             for k, v in regs.items():
                 with m.Case(k):
-                    m.d.comb += [reg_ok.eq(bank == 0), reg_val.eq(v)]
-        ok["regs"] = reg_ok
-
-        with m.Switch(target):
-            for name, t in TARGETS.items():
-                with m.Case(t):
-                    m.d.comb += bus.addr_ok.eq(ok[name])
-        wb = {"regs": 8, "imem": 8, "wmem": p.chunk_lanes(C) * p.lane_bytes,
-              "ub": p.chunk_lanes(p.ub_lanes) * p.lane_bytes, "acc": p.acc_bytes}
-        m.d.comb += bus.word_bytes.eq(8)
-        with m.Switch(target):
-            for name, t in TARGETS.items():
-                with m.Case(t):
-                    m.d.comb += bus.word_bytes.eq(wb[name])
+                    m.d.comb += reg_val.eq(v)
+        req_we, req_wdata, req_re, req_ok = bus.we, bus.wdata, bus.re, cur_ok
 
         # control register writes
-        ctrl_we = bus.we & (target == TARGETS["regs"]) & (index == REGS["ctrl"]) & (bank == 0)
-        m.d.comb += [seq.start.eq(self.start | (ctrl_we & bus.wdata[0])),
-                     seq.resume.eq(ctrl_we & bus.wdata[1]),
-                     abort.eq(ctrl_we & bus.wdata[2])]
+        ctrl_we = req_we & (target == TARGETS["regs"]) & (index == REGS["ctrl"]) & (bank == 0)
+        # start, resume and abort (the ports or the control register) act the
+        # cycle after: from registers, since each fans out to much of the unit
+        start_q, resume_q, abort_q = Signal(), Signal(), Signal()
+        m.d.sync += [start_q.eq(self.start | (ctrl_we & req_wdata[0])),
+                     resume_q.eq(ctrl_we & req_wdata[1]),
+                     abort_q.eq(self.abort | (ctrl_we & req_wdata[2]))]
+        m.d.comb += [seq.start.eq(start_q), seq.resume.eq(resume_q),
+                     # while idle (not busy) an abort changes nothing, done included
+                     abort.eq(abort_q & seq.busy)]
 
-        # reads: answered the next cycle
-        rvalid = Signal()
-        rtarget = Signal(8)
-        rok = Signal()
-        rreg = Signal(64)
-        m.d.sync += [rvalid.eq(bus.re), rtarget.eq(target), rreg.eq(reg_val)]
-        cur_ok = Signal()
-        with m.Switch(target):
-            for name, t in TARGETS.items():
-                with m.Case(t):
-                    m.d.comb += cur_ok.eq(ok[name])
-        m.d.sync += rok.eq(cur_ok)
+        # reads: the memories answer MEM_LATENCY cycles after the request
+        # (one read in flight: the target, ok and register value are kept from the request)
+        rtarget, rok, rreg = Signal(8), Signal(), Signal(64)
+        with m.If(req_re):
+            m.d.sync += [rtarget.eq(target), rok.eq(req_ok), rreg.eq(reg_val)]
+        rvalid = req_re
+        for k in range(MEM_LATENCY):
+            nv = Signal(name=f"rvalid_d{k + 1}")
+            m.d.sync += nv.eq(rvalid)
+            rvalid = nv
         m.d.comb += bus.rvalid.eq(rvalid)
         with m.If(rok):
             with m.Switch(rtarget):
@@ -186,3 +227,5 @@ class SystolicUnit(wiring.Component):
                     with m.Case(TARGETS[name]):
                         m.d.comb += bus.rdata.eq(mem.h_rdata)
         return m
+
+

@@ -5,15 +5,15 @@ on-chip weight memory (block RAM, written by the host) holds the tiles, one
 weight row (C lanes) per memory row, a tile being R consecutive rows.
 
 RW w=A (dispatched by the sequencer at cycle d) reads rows A .. A+R-1 on
-cycles l_i = d+1+i. Row i leaves the memory one cycle after its read as a
-beat (value, valid, bank, tag=i) per column, goes through the column Skew
-(column c is c cycles late) into the top of the array and travels down;
-PE(i, c) keeps it in weight register `bank` at the end of cycle
-l_i + 1 + c + i. An activation row issued (unified-buffer read) at cycle q
-reaches PE(i, c) at q + 1 + i + c. So the first row of a MMUL may issue the
-cycle after the tile's last weight read (q > l_i + i for every i), and a new
-RW may overwrite a bank from the cycle on which the last row using it
-issued (q <= l_i + i). The sequencer keeps one cycle more on the second
+cycles l_i = d+1+i. Row i leaves the memory MEM_LATENCY = 2 cycles after
+its read as a beat (value, valid, bank, tag=i) per column, goes through the
+column Skew (column c is c cycles late) into the top of the array and
+travels down; PE(i, c) keeps it in weight register `bank` at the end of
+cycle l_i + 2 + c + i. An activation row issued (unified-buffer read) at
+cycle q reaches PE(i, c) at q + 2 + i + c, where its weight is taken into the
+multiplier. So the first row of a MMUL may issue the cycle after the tile's
+last weight read (q > l_i + i for every i), and a new RW may overwrite a
+bank from the cycle on which the last row using it issued (q <= l_i + i). The sequencer keeps one cycle more on the second
 rule: it dispatches the RW at that cycle at the earliest, so reading starts
 the cycle after (docs/systolic.md, "Timing").
 """
@@ -24,6 +24,7 @@ from amaranth.lib.wiring import In, Out
 
 from .lane_memory import LaneMemory
 from .layouts import weight_beat, tag_width
+from .params import MEM_LATENCY
 from .skew import Skew
 
 __all__ = ["WeightLoader"]
@@ -55,18 +56,23 @@ class WeightLoader(wiring.Component):
         left = Signal(range(p.rows + 1))
         tag = Signal(tag_width(p.rows))
         bank = Signal()
-        m.d.comb += [self.busy.eq(left != 0), self.last.eq(left == 1), self.cur_bank.eq(bank)]
+        busy, last = Signal(), Signal()     # left != 0, left == 1, as registers
+        m.d.comb += [self.busy.eq(busy), self.last.eq(last), self.cur_bank.eq(bank)]
 
-        # beat control, registered to line up with the memory's read data
-        v_q = Signal()
-        bank_q = Signal()
-        tag_q = Signal(tag_width(p.rows))
-        m.d.sync += [v_q.eq(self.busy), bank_q.eq(bank), tag_q.eq(tag)]
+        # beat control, delayed to line up with the memory's read data
+        v_q, bank_q, tag_q = self.busy, bank, tag
+        for k in range(MEM_LATENCY):
+            v_n, bank_n = Signal(name=f"v_d{k + 1}"), Signal(name=f"bank_d{k + 1}")
+            tag_n = Signal(tag_width(p.rows), name=f"tag_d{k + 1}")
+            m.d.sync += [v_n.eq(v_q), bank_n.eq(bank_q), tag_n.eq(tag_q)]
+            v_q, bank_q, tag_q = v_n, bank_n, tag_n
         m.d.comb += mem.raddr0.eq(addr)
-        with m.If(self.busy):
-            m.d.sync += [addr.eq(addr + 1), left.eq(left - 1), tag.eq(tag + 1)]
+        with m.If(busy):
+            m.d.sync += [addr.eq(addr + 1), left.eq(left - 1), tag.eq(tag + 1), busy.eq(~last),
+                         last.eq(left == 2)]
         with m.If(self.start):
-            m.d.sync += [addr.eq(self.base), left.eq(p.rows), tag.eq(0), bank.eq(self.bank)]
+            m.d.sync += [addr.eq(self.base), left.eq(p.rows), tag.eq(0), bank.eq(self.bank),
+                         busy.eq(1), last.eq(p.rows == 1)]
 
         for c in range(p.cols):
             m.d.comb += [skew.i[c].data.eq(mem.rdata0[c]), skew.i[c].valid.eq(v_q),

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from amaranth import Elaboratable
 
 ORDER = 40
 TITLE = "systolic unit: utilisation vs matrix size; sparse layer vs EIE of equal multipliers"
@@ -27,8 +28,8 @@ def _rtl_params(R, C):
     same parameters, so their cached builds are reused)."""
     from ...hw.systolic import SystolicParams
     if R == C == 4:
-        return SystolicParams(rows=4, cols=4, ub_depth=2048, acc_depth=256, wmem_depth=4096,
-                              imem_depth=1024)
+        return SystolicParams(rows=4, cols=4, ub_depth=4096, acc_depth=256, wmem_depth=8192,
+                              imem_depth=4096)
     return SystolicParams(rows=R, cols=C, ub_depth=4096, acc_depth=512, wmem_depth=8192,
                           imem_depth=2048)
 
@@ -196,6 +197,62 @@ def plot(util, sparse, out_dir):
     return path
 
 
+#: the networks of the EIE-beside-systolic comparison: (in, out) of each dense layer
+NETWORKS = {
+    "make sim MLP 64-128-64-10": [(64, 128), (128, 64), (64, 10)],
+    "LeNet-300-100 784-300-100-10": [(784, 300), (300, 100), (100, 10)],
+}
+BOARDS = ("icebreaker", "ulx3s")
+
+
+def board_inferences(boards=BOARDS, networks=None, batches=(1, 32), clocks=None):
+    """Inferences per second of the default systolic build of each board on
+    each network, at the build's clock (timing met there: docs/boards.md):
+    the compiler's program through the cycle model (equal to the RTL's cycle
+    counter in the tests), run dense. `clocks`: {board: Hz} to use another
+    clock (e.g. a measured Fmax). Each row says whether the network's
+    weights fit the build's weight memory; the cycles count compute only
+    (weights on chip, no host transfers). For the lead's EIE half: same
+    networks, same rows (board, network, batch, cycles_per_inference,
+    clock_mhz, inferences_per_s)."""
+    from ...boards.board import get_board
+    from ..systolic.compare import dense_report
+    from ..systolic.compiler import Layer, compile_layers
+    from ..errors import EiegenError
+    networks = networks or NETWORKS
+    rows = []
+    for name in boards:
+        board = get_board(name)
+        p = board.systolic_params()
+        hz = (clocks or {}).get(name, board.design_hz("systolic"))
+        for net, shapes in networks.items():
+            try:
+                compile_layers(1, [Layer(np.zeros(s, dtype=np.int64), 1, 0, True) for s in shapes], p)
+                fits = "yes"
+            except EiegenError as exc:
+                fits = str(exc).split(":")[0] + ": " + str(exc).split(":", 1)[1].split("(")[0].strip()
+            for b in batches:
+                rep = dense_report(shapes, p.rows, p.cols, b, acc_depth=p.acc_depth,
+                                   act_lanes=p.act_lanes, act_serial=p.act_serial)
+                macs = b * sum(i * o for i, o in shapes)
+                rows.append({"board": name, "array": f"{p.rows}x{p.cols}", "network": net, "batch": b,
+                             "cycles": rep.cycles, "cycles_per_inference": rep.cycles / b,
+                             "clock_mhz": hz / 1e6, "inferences_per_s": hz * b / rep.cycles,
+                             "util": macs / (p.rows * p.cols * rep.cycles), "weights_fit": fits})
+    return rows
+
+
+def print_board_inferences(rows):
+    print("\nDefault systolic board builds (cycle model x build clock; weights on chip, "
+          "compute only):")
+    print(f"{'board':10s} {'array':6s} {'network':30s} {'batch':>5s} {'cycles/inf':>11s} "
+          f"{'MHz':>6s} {'inf/s':>10s} {'util':>6s}  weights fit")
+    for r in rows:
+        print(f"{r['board']:10s} {r['array']:6s} {r['network']:30s} {r['batch']:5d} "
+              f"{r['cycles_per_inference']:11.0f} {r['clock_mhz']:6.1f} {r['inferences_per_s']:10.0f} "
+              f"{r['util']:6.1%}  {r['weights_fit']}")
+
+
 def run(quick=False, out_dir=Path("build/bench"), *, full=False, log=None):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -207,7 +264,114 @@ def run(quick=False, out_dir=Path("build/bench"), *, full=False, log=None):
     log(f"\n[systolic 2/2] {int(DENSITY * 100)}%-dense layer: systolic unit vs EIE of equal multiplier count ...")
     sparse = sparse_vs_eie(quick, log)
     print_sparse(sparse)
+    boards = board_inferences()
+    print_board_inferences(boards)
     path = plot(util, sparse, out_dir)
     print(f"\nplot: {path}")
     (out_dir / "systolic.json").write_text(json.dumps({"quick": quick, "utilisation": util,
-                                                        "sparse_vs_eie": sparse}, indent=1))
+                                                        "sparse_vs_eie": sparse,
+                                                        "board_inferences": boards}, indent=1))
+
+
+# -- the systolic unit alone on a board (no host link) ----------------------------------
+class UnitProbeTop(Elaboratable):
+    """A board top with the systolic unit and no host link, to measure the
+    unit's own logic and Fmax: the board's clock (PLL), the unit, and a
+    stand-in for the link that keeps every input and output of the unit in
+    use: a shift register filled from the UART's rx pin drives addr, wdata,
+    we, re, start, abort and resume from registers (as the link does), and
+    rdata, rvalid, addr_ok, word_bytes, busy, done and error go into a
+    register (as the link takes them) and are folded onto the tx pin."""
+
+    def __init__(self, board, params, sync_hz):
+        from ...boards.clocking import BoardClock
+        self.board, self.params = board, params
+        self.clock = BoardClock(board.family, board.clock, board.clock_hz, sync_hz)
+        self.sync_hz = self.clock.f_out
+
+    def elaborate(self, platform):
+        from amaranth import Module, Signal, ClockDomain, Cat
+        from amaranth.lib import io
+        from ...hw.systolic.top import SystolicUnit
+        m = Module()
+        m.domains.sync = ClockDomain("sync")
+        m.submodules.clock = self.clock
+        m.submodules.unit = unit = SystolicUnit(self.params)
+        pins = [sub.name for sub in platform.lookup(self.board.uart, 0).ios]
+        uart = platform.request(self.board.uart, 0, dir={name: "-" for name in pins})
+        m.submodules.rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx = tx = io.Buffer("o", uart.tx)
+        width = 32 + 64 + 4
+        sr = Signal(width)
+        count = Signal(7)
+        m.d.sync += [sr.eq(Cat(rx.i, sr[:-1])), count.eq(count + 1)]
+        req = Signal(width)
+        with m.If(count == 0):
+            m.d.sync += req.eq(sr)
+        m.d.sync += [unit.bus.addr.eq(req[:32]), unit.bus.wdata.eq(req[32:96]),
+                     unit.bus.we.eq(req[96] & (count == 1)), unit.bus.re.eq(req[97] & (count == 1)),
+                     unit.start.eq(req[98] & (count == 2)), unit.abort.eq(req[99] & (count == 3))]
+        # the outputs into a register first (as the link takes rdata into its own),
+        # folded the cycle after
+        outs = Cat(unit.bus.rdata, unit.bus.rvalid, unit.bus.addr_ok, unit.bus.word_bytes,
+                   unit.busy, unit.done, unit.error, unit.waiting, unit.config_ok)
+        outs_q = Signal(len(outs))
+        fold = Signal()
+        m.d.sync += [outs_q.eq(outs), fold.eq(outs_q.xor())]
+        m.d.comb += tx.o.eq(fold)
+        return m
+
+
+def unit_build(board_name, params=None, freq_mhz=None, out_dir=None, seed=0, progress=print):
+    """Place and route the systolic unit alone (UnitProbeTop) for a board with
+    the yowasp tools; returns the boards.report BuildReport (resources,
+    Fmax, critical path) and writes report.txt/report.json into out_dir."""
+    import os
+    from ...boards.board import get_board
+    from ...boards.build import board_platform, _run_script, _require_tools
+    from ...boards.report import parse_report, format_report
+    from .. import toolchain
+    from ..atomic import atomic_dir
+    board = get_board(board_name)
+    params = params or board.systolic_params()
+    hz = freq_mhz * 1e6 if freq_mhz else board.design_hz("systolic")
+    env = toolchain.configure(dict(os.environ))
+    _require_tools(board, env)
+    top = UnitProbeTop(board, params, hz)
+    out_dir = Path(out_dir or f"build/boards/{board.name}-systolic-unit-{params.rows}x{params.cols}")
+    platform = board_platform(board)
+    kw = dict(nextpnr_opts=" ".join(["--report", "report.json", "--timing-allow-fail", "--seed",
+                                     str(1 + seed), *board.nextpnr_opts]))
+    if board.synth_opts:
+        kw["synth_opts"] = " ".join(board.synth_opts)
+    if progress:
+        progress(f"systolic unit alone (no host link): {board.title}, {params.rows}x{params.cols}, "
+                 f"clock {top.sync_hz / 1e6:.3f} MHz")
+    plan = platform.build(top, name="top", do_build=False, **kw)
+    with atomic_dir(out_dir) as tmp:
+        plan.extract(str(tmp))
+        _run_script(tmp, "top", board, env, progress,
+                    failed_log=out_dir.with_name(out_dir.name + ".failed.log"))
+        report = parse_report(tmp / "report.json", board)
+        text = format_report(report, title=f"{board.title}: systolic unit alone (no host link), "
+                             f"{params.rows}x{params.cols}")
+        (tmp / "report.txt").write_text(text + "\n")
+        (tmp / "top.json").unlink(missing_ok=True)
+    if progress:
+        progress(text)
+    return report
+
+
+if __name__ == "__main__":
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m eiegen.sw.bench.systolic",
+                                 description="place and route the systolic unit without the host link")
+    ap.add_argument("--board", required=True)
+    ap.add_argument("--rows", type=int)
+    ap.add_argument("--cols", type=int)
+    ap.add_argument("--freq", type=float, help="MHz (default: the board's systolic clock)")
+    ap.add_argument("-o", "--output")
+    a = ap.parse_args()
+    from ...boards.board import get_board
+    b = get_board(a.board)
+    unit_build(a.board, b.systolic_params(rows=a.rows, cols=a.cols), a.freq, a.output)

@@ -108,6 +108,10 @@ class Program:
             elif op == "ACT":
                 rows("accumulator", ins.a, ins.n, p.acc_depth)
                 rows("unified-buffer", ins.b, ins.n, p.ub_depth)
+                if ins.lane % p.cols or ins.lane + p.cols > p.ub_lanes:
+                    raise ProgramError(f"{where}: lanes {ins.lane}..{ins.lane + p.cols - 1} are not "
+                                       f"a block of {p.cols} (cols) of the {p.ub_lanes} "
+                                       f"unified-buffer lanes")
             elif op in ("RHM", "WHM"):
                 rows("unified-buffer", ins.a, ins.n, p.ub_depth)
             elif op == "SETQ":

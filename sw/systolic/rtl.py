@@ -106,6 +106,28 @@ class Phase:
     action: str = ""                  # "start", "resume" or "" (none)
     reads: tuple = ()                 # addresses
     max_cycles: int = 10_000_000
+    gather: dict = None               # before the action: read, gather, write (gather_phase)
+
+
+def gather_phase(params, step):
+    """The host's part of an RHM between layers (eiegen.sw.systolic.compiler.HostGather)
+    as bus words: read the source region's words, take lane slot index[i, j]
+    of them (word * chunk_lanes + lane in the word; -1: zero) as lane j of
+    destination word i, write the destination words."""
+    lo = busmap.layout(params, "ub")
+    lanes = params.ub_lanes
+    src_ids = np.arange(1, step.src.rows * lanes + 1).reshape(step.src.rows, lanes)
+    dst = step.apply(src_ids, lanes) - 1                       # (dst rows, lanes): row * lanes + lane
+    r, lane = np.divmod(np.maximum(dst, 0), lanes)
+    slot = (r * lo.chunks + lane // lo.chunk_lanes) * lo.chunk_lanes + lane % lo.chunk_lanes
+    slot = np.where(dst >= 0, slot, -1)
+    index = np.full((step.dst.rows * lo.chunks, lo.chunk_lanes), -1, dtype=np.int64)
+    for k in range(lo.chunks):
+        part = slot[:, k * lo.chunk_lanes:(k + 1) * lo.chunk_lanes]
+        index[k::lo.chunks, :part.shape[1]] = part
+    return {"src": busmap.read_addrs(params, "ub", step.src.base, step.src.rows),
+            "dst": busmap.read_addrs(params, "ub", step.dst.base, step.dst.rows),
+            "index": index, "lane_bits": lo.lane_bits}
 
 
 @dataclasses.dataclass
@@ -129,7 +151,13 @@ def run_jobs(built, jobs, test_dir=None, *, waves=None):
             arrays[f"w_addr{i}"] = np.asarray(wa, dtype=np.uint64)
             arrays[f"w_data{i}"] = np.asarray(wd, dtype=np.uint64)
             arrays[f"r_addr{i}"] = np.asarray(ph.reads, dtype=np.uint64)
-            phases.append({"action": ph.action, "max_cycles": int(ph.max_cycles)})
+            desc = {"action": ph.action, "max_cycles": int(ph.max_cycles)}
+            if ph.gather is not None:
+                arrays[f"g_src{i}"] = np.asarray(ph.gather["src"], dtype=np.uint64)
+                arrays[f"g_dst{i}"] = np.asarray(ph.gather["dst"], dtype=np.uint64)
+                arrays[f"g_index{i}"] = np.asarray(ph.gather["index"], dtype=np.int64)
+                desc["gather_lane_bits"] = int(ph.gather["lane_bits"])
+            phases.append(desc)
         name = f"job{k:03d}.npz"
         np.savez(jobs_dir / name, **arrays)
         manifest.append({"file": name, "phases": phases})
@@ -167,26 +195,35 @@ def _writes(params, writes):
 
 
 def compiled_job(compiled, x, max_cycles=10_000_000):
+    """Load, start, do the host steps at each RHM (gathers between layers),
+    read the result and the counters."""
     p = compiled.params
     mem, base, n = compiled.output_read()
     reads = list(busmap.read_addrs(p, mem, base, n))
     reads += [busmap.reg_addr(c) for c in COUNTERS] + [busmap.reg_addr("ctrl")]
-    return Job([Phase(writes=_writes(p, compiled.memory_writes(x)), action="start",
-                      reads=reads, max_cycles=max_cycles)])
+    phases = [Phase(writes=_writes(p, compiled.memory_writes(x)), action="start",
+                    max_cycles=max_cycles)]
+    for step in compiled.host_steps or []:
+        phases.append(Phase(action="resume", gather=gather_phase(p, step), max_cycles=max_cycles))
+    phases[-1].reads = reads
+    return Job(phases)
 
 
 def decode_compiled(compiled, phases):
     p = compiled.params
     mem, base, n = compiled.output_read()
     ph = phases[-1]
-    if ph.get("timeout"):
+    if any(q.get("timeout") for q in phases):
         raise SystolicError("the unit did not finish (no done) within the cycle limit")
+    if len(phases) != 1 + len(compiled.host_steps or []) or not ph.get("done"):
+        raise SystolicError("the unit stopped before the end of the program "
+                            f"(after {len(phases)} of {1 + len(compiled.host_steps or [])} phases)")
     reads = ph["reads"]
     k = n * busmap.layout(p, mem).chunks
     y = compiled.unpack_output(busmap.decode_words(p, mem, reads[:k], n))
     counters = dict(zip(COUNTERS, reads[k:k + len(COUNTERS)]))
     status = reads[-1]
-    return RunResult(y, counters, bool(status >> 3 & 1), ph.get("sim_cycles", 0))
+    return RunResult(y, counters, bool(status >> 3 & 1), sum(q.get("sim_cycles", 0) for q in phases))
 
 
 def run_compiled(compiled, xs, *, simulator="verilator", built=None, waves=None):
@@ -218,18 +255,11 @@ def run_layers(x, layers, params, *, output="int8", simulator="verilator", built
 
 
 def golden_output(compiled, x):
-    """What the golden model says the compiled layers give for input x."""
-    from ...sim.systolic_golden import matmul_acc, requantize
+    """What the golden model says the compiled layers give for input x: the
+    last layer's output matrix, or a convolution's output tensor in its layout."""
+    from ...sim.systolic_golden import forward
     p = compiled.params
-    ref = np.asarray(x).astype(np.int64)
-    last = len(compiled.layers) - 1
-    for li, l in enumerate(compiled.layers):
-        acc = matmul_acc(ref, l.weight, p.acc_width)
-        if compiled.y.memory == "acc" and li == last:
-            ref = acc
-        else:
-            ref = requantize(acc, l.mult, l.shift, l.relu, p.in_width)
-    return ref
+    return forward(x, compiled.layers, p.in_width, p.acc_width, raw_last=compiled.y.memory == "acc")
 
 
 def run_matmul(x, w, params, *, mult=1, shift=0, relu=False, output="int8",

@@ -7,6 +7,7 @@ import pytest
 
 from eiegen.hw.systolic import SystolicParams
 from eiegen.hw.systolic.isa import Instr
+from eiegen.hw.systolic.params import FETCH_LATENCY
 from eiegen.sim.systolic_cycles import (ideal_cycles, scalesim_ws_cycles, simulate,
                                         utilisation)
 from eiegen.sw.systolic import Program, compile_matmul
@@ -19,20 +20,24 @@ def big(R, C):
 
 
 @pytest.mark.parametrize("R,C,M", [(1, 1, 1), (4, 4, 4), (8, 3, 20), (16, 16, 100)])
-def test_one_fold_is_scalesim_plus_four(R, C, M):
-    """RW, MMUL, HALT: the fetch cycle, the unified-buffer read, the
-    accumulator write and the HALT cycle are the 4 cycles SCALE-Sim's
-    2R + C + M - 2 leaves out."""
+def test_one_fold_is_scalesim_plus_the_pipeline(R, C, M):
+    """RW, MMUL, HALT: SCALE-Sim's 2R + C + M - 2 leaves out the instruction
+    fetch (FETCH_LATENCY), the pipeline registers of the datapath (D - R - C:
+    the unified buffer's read and output register, the PE's product and sum
+    registers, the accumulator's sum register) and the HALT cycle: 11 cycles."""
     p = big(R, C)
     prog = Program([Instr("RW"), Instr("MMUL", n=M), Instr("HALT")])
     r = simulate(prog, p)
-    assert r.cycles == scalesim_ws_cycles(M, R, C, R, C) + 4 == 2 * R + C + M + 2
+    extra = FETCH_LATENCY + (p.pipeline_depth - R - C) + 1 + 2
+    assert extra == 11
+    assert r.cycles == scalesim_ws_cycles(M, R, C, R, C) + extra == 2 * R + C + M + 9
     assert r.mac_active == M
     assert r.instructions == 3
     # the array idles while the first tile loads (R - 1 cycles after the RW issues)
-    # and while the last row drains; RW, MMUL and HALT issue while no row enters
+    # and while the last row drains; RW, MMUL and HALT issue while no row enters;
+    # the cycles before the first instruction reaches the issue stage are no stall
     assert r.weight_stall == R - 1
-    assert r.stall == r.cycles - r.mac_active - 3
+    assert r.stall == r.cycles - r.mac_active - 3 - (FETCH_LATENCY - 1)
 
 
 def test_scalesim_formula():

@@ -47,14 +47,17 @@ class UnitSim:
                 for ai, di in zip(a, d):
                     await self.write(ai, di)
 
-            async def read(self, addr):
+            async def read(self, addr, timeout=16):
                 ctx = self.ctx
                 ctx.set(dut.bus.addr, int(addr))
                 ctx.set(dut.bus.re, 1)
                 await self.tick()
                 ctx.set(dut.bus.re, 0)
-                assert ctx.get(dut.bus.rvalid)
-                return ctx.get(dut.bus.rdata)
+                for _ in range(timeout):
+                    if ctx.get(dut.bus.rvalid):
+                        return ctx.get(dut.bus.rdata)
+                    await self.tick()
+                raise AssertionError(f"no rvalid within {timeout} cycles of a read")
 
             async def read_rows(self, mem, base, n):
                 words = [await self.read(a) for a in busmap.read_addrs(unit.params, mem, base, n)]
@@ -63,8 +66,10 @@ class UnitSim:
             async def reg(self, name):
                 return await self.read(busmap.reg_addr(name))
 
-            def addr_ok(self, addr):
+            async def addr_ok(self, addr):
+                # registered by the unit: valid from the second cycle addr is stable
                 self.ctx.set(dut.bus.addr, int(addr))
+                await self.tick()
                 return self.ctx.get(dut.bus.addr_ok), self.ctx.get(dut.bus.word_bytes)
 
             async def start(self):
@@ -97,6 +102,13 @@ def run_compiled(params, compiled, x, watch=None):
             await bus.write_rows(mem, base, rows)
         await bus.start()
         await bus.wait()
+        for step in compiled.host_steps or []:       # RHM between layers: the host's gather
+            assert bus.ctx.get(unit.dut.waiting)
+            src = await bus.read_rows("ub", step.src.base, step.src.rows)
+            await bus.write_rows("ub", step.dst.base, step.apply(src, params.ub_lanes))
+            await bus.write(busmap.reg_addr("ctrl"), 2)
+            await bus.tick()
+            await bus.wait()
         mem, base, n = compiled.output_read()
         out["y"] = compiled.unpack_output(await bus.read_rows(mem, base, n))
         out["counters"] = {c: await bus.reg(c) for c in

@@ -11,6 +11,7 @@ from eiegen.hw.systolic import SystolicParams
 from eiegen.hw.systolic.array import SystolicArray
 from eiegen.hw.systolic.deskew import Deskew
 from eiegen.hw.systolic.layouts import act_beat, weight_beat
+from eiegen.hw.systolic.params import MEM_LATENCY
 from eiegen.hw.systolic.skew import Skew
 
 
@@ -22,7 +23,7 @@ class Rig(wiring.Component):
         self.askew = Skew(p.rows, act_beat(p))
         self.wskew = Skew(p.cols, weight_beat(p))
         self.arr = SystolicArray(p)
-        self.deskew = Deskew(p.cols, signed(p.acc_width))
+        self.deskew = Deskew(p.cols, signed(p.psum_width(p.rows - 1)))
         super().__init__({})
 
     def elaborate(self, platform):
@@ -91,9 +92,12 @@ def test_back_to_back_tiles_without_bubble(R, C):
     for i in range(R):                          # tile 2 -> bank 0 from that very cycle
         put(last0 + i, w=(tiles[2][i], 0, i))
     assert last0 + R - 1 < starts[2]            # ... and done before batch 2 starts
-    T = starts[2] + M + R + C + 2
+    # a row entering the skew at t is out of the Deskew at t + lat: the
+    # pipeline depth less the buffer read and the accumulator's sum register
+    lat = p.pipeline_depth - MEM_LATENCY - 1
+    assert lat == R + C + 1
+    T = starts[2] + M + lat + 1
     out = _run(p, sched, T)
-    lat = R + C - 1
     for b, t0 in enumerate(starts):
         want = batches[b] @ tiles[b]
         got = out[t0 + lat: t0 + lat + M]

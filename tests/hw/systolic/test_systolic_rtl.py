@@ -73,18 +73,23 @@ def _check(built, cases):
         for mem, base, rows in comp.memory_writes(x):
             if mem != "imem":
                 mach.write(mem, base, rows)
-        mach.run(comp.program)
+        mach.run(comp.program, host=comp.machine_host())
         np.testing.assert_array_equal(res.y, comp.unpack_output(mach.read(*comp.output_read())))
         model = simulate(comp.program, comp.params).counters()
         got = {c: res.counters[c] for c in model}
         assert got == model, f"case {k}: RTL counters {got} != cycle model {model}"
-        assert res.counters["host_wait"] == 0 and not res.error
-    return stats
+        assert (res.counters["host_wait"] == 0) == (not comp.host_steps) and not res.error
+    return stats, results
+
+
+def params_4x4():
+    """The 4 x 4 unit of these tests and of `eiegen bench systolic` (one build)."""
+    return params(4, 4, ub_depth=4096, wmem_depth=8192, imem_depth=4096)
 
 
 @pytest.fixture(scope="module")
 def built_4x4():
-    return rtl.build(params(4, 4), "verilator")
+    return rtl.build(params_4x4(), "verilator")
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +97,49 @@ def built_3x5():
     return rtl.build(params(3, 5), "verilator")
 
 
+def _cnn_case(rng, p, layout):
+    """conv (pad 1) -> conv (stride 2) -> dense, with the host's gathers at RHM."""
+    from eiegen.sw.systolic.compiler import Conv2d
+    layers = [Conv2d(rng.integers(-128, 128, (5, 3, 3, 3)), stride=1, padding=1, relu=True,
+                     layout=layout, input_hw=(6, 5)),
+              Conv2d(rng.integers(-128, 128, (6, 5, 2, 2)), stride=2, relu=True, layout=layout),
+              Layer(rng.integers(-128, 128, (6 * 3 * 2, 10)))]
+    for l, k in zip(layers, (27, 20, 36)):
+        l.mult, l.shift = quant_from_scale(1.0 / (np.sqrt(k) * 48), p)
+    comp = compile_layers(2, layers, p)
+    return comp, rng.integers(-128, 128, comp.input_shape)
+
+
 def test_random_and_special_4x4(built_4x4):
     p = built_4x4.params
     rng = np.random.default_rng(44)
     cases = [_rand_case(rng, p) for _ in range(12)] + _special_cases(p)
     cases.append(_chain_case(rng, p, [13, 9, 6], 7))
-    stats = _check(built_4x4, cases)
+    cases += [_cnn_case(rng, p, "NCHW"), _cnn_case(rng, p, "NHWC")]
+    stats, _ = _check(built_4x4, cases)
     assert stats["run_cycles"] > 0
+
+
+def test_lenet5_digits_end_to_end(built_4x4):
+    """The LeNet-5-shaped CNN (sw/systolic/lenet.py: conv, pool, conv, pool,
+    three dense layers), trained in numpy and quantised to int8, on two test
+    digits: every layer on the unit, the host only gathering between layers;
+    logits bit-exact with the golden model, counters equal to the cycle model."""
+    from eiegen.sw.systolic import lenet
+    p = built_4x4.params
+    data = lenet.load_digits(0)
+    q = lenet.quantise(lenet.train(0, epochs=8, data=data), data[0])
+    _, _, x_test, y_test = data
+    cases = []
+    for layout in ("NCHW", "NHWC"):
+        layers = lenet.int_layers(q, p, layout)
+        comp = compile_layers(2, layers, p, output="int32")
+        cases.append((comp, lenet.int_input(x_test[:2], layout)))
+    _, results = _check(built_4x4, cases)
+    for (comp, x), res in zip(cases, results):
+        pred, logits = lenet.predict_int(comp.layers, x)
+        np.testing.assert_array_equal(res.y, logits)
+        assert list(np.argmax(res.y, axis=1)) == list(pred)
 
 
 def test_random_and_chained_non_square_3x5(built_3x5):

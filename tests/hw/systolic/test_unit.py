@@ -90,16 +90,16 @@ def test_bus_map_and_identification(unit_sim):
         ub = busmap.layout(p, "ub")
         acc = busmap.layout(p, "acc")
         wm = busmap.layout(p, "wmem")
-        seen["ub_last"] = bus.addr_ok(ub.addr(39, 2))
-        seen["ub_row_out"] = bus.addr_ok(ub.addr(40, 0))
-        seen["ub_chunk_out"] = bus.addr_ok(ub.addr(0, 3))
-        seen["acc_lane"] = bus.addr_ok(acc.addr(0, 19))
-        seen["acc_lane_out"] = bus.addr_ok(acc.addr(0, 20))
-        seen["wmem"] = bus.addr_ok(wm.addr(5, 1))
-        seen["bank"] = bus.addr_ok(ub.addr(0, 0) | 1 << 16)
-        seen["nothing"] = bus.addr_ok(0x2F << 24)
-        seen["reg"] = bus.addr_ok(busmap.reg_addr("cycles"))
-        seen["reg_out"] = bus.addr_ok((0x20 << 24) | 7)
+        seen["ub_last"] = await bus.addr_ok(ub.addr(39, 2))
+        seen["ub_row_out"] = await bus.addr_ok(ub.addr(40, 0))
+        seen["ub_chunk_out"] = await bus.addr_ok(ub.addr(0, 3))
+        seen["acc_lane"] = await bus.addr_ok(acc.addr(0, 19))
+        seen["acc_lane_out"] = await bus.addr_ok(acc.addr(0, 20))
+        seen["wmem"] = await bus.addr_ok(wm.addr(5, 1))
+        seen["bank"] = await bus.addr_ok(ub.addr(0, 0) | 1 << 16)
+        seen["nothing"] = await bus.addr_ok(0x2F << 24)
+        seen["reg"] = await bus.addr_ok(busmap.reg_addr("cycles"))
+        seen["reg_out"] = await bus.addr_ok((0x20 << 24) | 7)
         seen["id0"] = await bus.reg("id0")
         seen["id1"] = await bus.reg("id1")
         # a row of 20 lanes round-trips through three 8-lane words
@@ -194,7 +194,7 @@ def test_host_pauses_rhm_whm_and_counters(unit_sim):
         for _ in range(5):
             await bus.tick()
         await bus.write(busmap.reg_addr("ctrl"), 2)           # resume
-        got["imem_ok_running"] = bus.addr_ok(busmap.layout(p, "imem").addr(0, 0))[0]
+        got["imem_ok_running"] = (await bus.addr_ok(busmap.layout(p, "imem").addr(0, 0)))[0]
         await bus.tick()
         await bus.wait()
         got["wait2"] = (await bus.reg("ctrl")) & 0b111
@@ -230,10 +230,11 @@ def test_abort_stops_a_running_program(unit_sim):
         for _ in range(20):
             await bus.tick()
         got["running"] = (await bus.reg("ctrl")) & 1
-        got["ub_ok_running"] = bus.addr_ok(busmap.layout(p, "ub").addr(0, 0))[0]
+        got["ub_ok_running"] = (await bus.addr_ok(busmap.layout(p, "ub").addr(0, 0)))[0]
         await bus.write(busmap.reg_addr("ctrl"), 4)
+        await bus.tick()                    # the abort acts from a register
         got["after"] = (await bus.reg("ctrl")) & 0b1111
-        got["ub_ok_after"] = bus.addr_ok(busmap.layout(p, "ub").addr(0, 0))[0]
+        got["ub_ok_after"] = (await bus.addr_ok(busmap.layout(p, "ub").addr(0, 0)))[0]
 
     unit.run(script)
     assert got["running"] == 1 and got["ub_ok_running"] == 0
@@ -269,3 +270,136 @@ def test_bias_preloaded_into_accumulators(unit_sim):
     mach.run(prog)
     np.testing.assert_array_equal(got["acc"], bias + x @ w)
     np.testing.assert_array_equal(got["acc"], mach.acc[:4])
+
+
+def test_cnn_chain_with_host_gathers(run_unit):
+    """conv (pad 1) -> conv (stride 2) -> dense on the unit: at each RHM the
+    host gathers the next layer's input from the previous layer's output
+    (im2col, flatten); the result is the golden model's, the counters the
+    cycle model's."""
+    from eiegen.sw.systolic.compiler import Conv2d
+    from eiegen.sw.systolic.rtl import golden_output
+    p = small(rows=3, cols=2, ub_depth=512, acc_depth=64, wmem_depth=512, imem_depth=512)
+    rng = np.random.default_rng(9)
+    layers = [Conv2d(rng.integers(-128, 128, (3, 2, 3, 3)), stride=1, padding=1, mult=3, shift=10,
+                     relu=True, input_hw=(4, 3)),
+              Conv2d(rng.integers(-128, 128, (2, 3, 2, 2)), stride=2, mult=5, shift=11, relu=True,
+                     layout="NCHW"),
+              Layer(rng.integers(-128, 128, (2 * 2 * 1, 3)), 7, 9, False)]
+    comp = compile_layers(2, layers, p)
+    x = rng.integers(-128, 128, comp.input_shape)
+    y, counters, status, _ = run_unit(p, comp, x)
+    np.testing.assert_array_equal(y, golden_output(comp, x))
+    assert counters == simulate(comp.program, p).counters()
+    assert status & 0b1111 == 0b0010
+
+
+@pytest.mark.parametrize("when", ["mmul", "act", "rhm"])
+def test_abort_port_contract(unit_sim, when):
+    """The unit contract (docs/host-link.md): an `abort` pulse while busy
+    leaves the unit idle (busy, done low) within 64 cycles, whatever it was
+    doing; the program and weight memories keep their contents; the next
+    start runs the program again to the right result and counters. Abort
+    while idle changes nothing."""
+    p = small(rows=2, cols=2, acc_depth=64, ub_depth=512)
+    rng = np.random.default_rng(21)
+    M = 40
+    w = rng.integers(-128, 128, (6, 5))
+    x = rng.integers(-128, 128, (M, 6))
+    comp = compile_matmul(M, w, p, mult=3, shift=9, relu=True)
+    prog = comp.program
+    if when == "rhm":
+        prog = Program([Instr("RHM", a=0, n=1)] + list(prog))
+    ops = [i.op for i in prog]
+    unit = unit_sim(p)
+    got = {}
+
+    async def script(bus):
+        dut = unit.dut
+        for mem, base, rows in comp.memory_writes(x):
+            if mem == "imem":
+                rows = np.array(prog.words(), dtype=np.uint64).reshape(-1, 1)
+            await bus.write_rows(mem, base, rows)
+        assert bus.ctx.get(dut.config_ok)
+        await bus.start()
+        # run until the chosen engine is working, then abort
+        for _ in range(10_000):
+            if when == "mmul" and bus.ctx.get(dut._seq.issue):
+                break
+            if when == "act" and bus.ctx.get(dut._act.busy):
+                break
+            if when == "rhm" and bus.ctx.get(dut.waiting):
+                break
+            await bus.tick()
+        else:
+            raise AssertionError(f"never reached {when}")
+        bus.ctx.set(dut.abort, 1)
+        await bus.tick()
+        bus.ctx.set(dut.abort, 0)
+        for n in range(64):
+            if not bus.ctx.get(dut.busy) and not bus.ctx.get(dut.done):
+                break
+            await bus.tick()
+        got["idle_after"] = n
+        got["status"] = await bus.reg("ctrl")
+        got["imem"] = await bus.read_rows("imem", 0, len(prog))
+        got["wmem"] = {b: await bus.read_rows("wmem", b, p.rows) for b in comp.wmem}
+        # again, from the start (the input rewritten: outputs and inputs may hold anything)
+        await bus.write_rows("ub", comp.x.base, comp.pack_input(x))
+        await bus.start()
+        await bus.wait()
+        if when == "rhm":
+            await bus.write(busmap.reg_addr("ctrl"), 2)
+            await bus.tick()
+            await bus.wait()
+        got["y"] = comp.unpack_output(await bus.read_rows(*comp.output_read()))
+        got["cycles"] = await bus.reg("cycles")
+        got["done"] = await bus.reg("ctrl")
+        # abort while idle (done): nothing changes
+        bus.ctx.set(dut.abort, 1)
+        await bus.tick()
+        bus.ctx.set(dut.abort, 0)
+        for _ in range(4):
+            await bus.tick()
+        got["done_after_idle_abort"] = await bus.reg("ctrl")
+        got["y2"] = comp.unpack_output(await bus.read_rows(*comp.output_read()))
+
+    unit.run(script)
+    assert got["idle_after"] < 64 and got["status"] & 0b1111 == 0
+    assert [int(v[0]) & (2 ** 64 - 1) for v in got["imem"]] == [int(v) for v in prog.words()]
+    for b, rows in got["wmem"].items():
+        np.testing.assert_array_equal(rows, comp.wmem[b][:p.rows])
+    want = dense_layer(x, w, 3, 9, True)
+    np.testing.assert_array_equal(got["y"], want)
+    assert got["cycles"] == simulate(prog, p).cycles
+    assert got["done"] & 0b1111 == 0b0010
+    assert got["done_after_idle_abort"] == got["done"]
+    np.testing.assert_array_equal(got["y2"], want)
+    assert "ACT" in ops and "MMUL" in ops
+
+
+@pytest.mark.parametrize("R,C", [(4, 2), (3, 1)])
+def test_chain_packs_n_tiles_into_rows_when_rows_exceed_cols(run_unit, R, C):
+    """R >= 2C: a layer's n-tiles of C lanes are written side by side (ACT
+    lane=) so that the next layer reads k-tiles of (R // C) * C lanes; the
+    result is the golden chain, the counters the cycle model's and
+    dense_cycles' (the compiler's schedule run through the model)."""
+    from eiegen.sw.systolic.compare import dense_report
+    p = small(rows=R, cols=C, acc_depth=64, ub_depth=256, wmem_depth=1024, imem_depth=512)
+    rng = np.random.default_rng(R * 10 + C)
+    sizes = [7, 9, 6, 3]
+    layers = [Layer(rng.integers(-128, 128, (a, b)), 37, 12, True) for a, b in zip(sizes, sizes[1:])]
+    layers[-1].relu = False
+    comp = compile_layers(5, layers, p)
+    acts = [i for i in comp.program if i.op == "ACT"]
+    assert any(a.lane for a in acts), "n-tiles share rows"
+    assert comp.stages[1].k == 9 and all(i.n for i in acts)
+    x = rng.integers(-128, 128, (5, 7))
+    y, counters, _, _ = run_unit(p, comp, x)
+    h = x
+    for l in layers:
+        h = dense_layer(h, l.weight, l.mult, l.shift, l.relu)
+    np.testing.assert_array_equal(y, h)
+    assert counters == simulate(comp.program, p).counters()
+    assert dense_report([(a, b) for a, b in zip(sizes, sizes[1:])], R, C, 5, acc_depth=64).cycles \
+        == counters["cycles"]

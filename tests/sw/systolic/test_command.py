@@ -10,7 +10,7 @@ from eiegen.sw.cli import main
 
 # the depths of the 4x4 unit in tests/hw/systolic/test_systolic_rtl.py, so
 # that the Verilator model built there is reused (cached by parameters)
-DEPTHS = ["--ub-depth", "2048", "--acc-depth", "256", "--wmem-depth", "4096", "--imem-depth", "1024"]
+DEPTHS = ["--ub-depth", "4096", "--acc-depth", "256", "--wmem-depth", "8192", "--imem-depth", "4096"]
 
 
 def test_help(capsys):
@@ -91,3 +91,37 @@ def test_run_refuses_out_of_range_and_missing_files(tmp_path, capsys):
     assert "input[0, 0] = 200 is outside the signed 8-bit range" in capsys.readouterr().err
     assert main(["systolic", "run", "--x", str(tmp_path / "nope.npy")]) == 2
     assert "cannot read X" in capsys.readouterr().err
+
+
+def test_run_conv_bit_exact(tmp_path, capsys):
+    """A convolution from .npy files (NHWC), stride 2, padding 1: the result is
+    the golden convolution, and the per-layer table shows the im2col matmul."""
+    from eiegen.sim.systolic_golden import conv2d_layer
+    rng = np.random.default_rng(8)
+    x = rng.integers(-128, 128, (2, 7, 6, 3)).astype(np.int8)        # N, H, W, C
+    w = rng.integers(-128, 128, (5, 3, 3, 3)).astype(np.int8)        # O, C, kh, kw
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "w.npy", w)
+    y = tmp_path / "y.npy"
+    rc = main(["systolic", "run", "--rows", "4", "--cols", "4", *DEPTHS, "--conv", "--layout", "NHWC",
+               "--x", str(tmp_path / "x.npy"), "--w", str(tmp_path / "w.npy"), "--stride", "2",
+               "--padding", "1", "--mult", "5", "--shift", "12", "--relu", "--out", str(y)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "OK: bit-exact" in out and "im2col (24 x 27) @ (27 x 5)" in out
+    assert "SCALE-Sim" in out
+    want = conv2d_layer(x.transpose(0, 3, 1, 2), w, 5, 12, True, 2, 1).transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(np.load(y), want)
+
+
+@pytest.mark.parametrize("extra,msg", [
+    (["--conv", "--input-shape", "1,3,8"], "--input-shape must be 4 comma-separated integers"),
+    (["--conv", "--input-shape", "1,3,2,2", "--kernel", "3"], "does not fit a 2 x 2 input"),
+    (["--conv", "--stride", "0"], "--stride must be at least 1"),
+    (["--conv", "--kernel", "a"], "--kernel must be"),
+    (["--conv", "-M", "3"], "-M is for a matmul"),
+    (["--stride", "2"], "--stride is for a convolution"),
+])
+def test_run_conv_errors(capsys, extra, msg):
+    assert main(["systolic", "run", "--rows", "2", "--cols", "2", *extra]) == 2
+    assert msg in capsys.readouterr().err

@@ -91,3 +91,19 @@ def test_check_quant_ranges():
                              (2.5, 1, "integer")):
         with pytest.raises(QuantError, match=msg):
             check_quant(mult, shift, P)
+
+
+def test_act_lane_field():
+    from eiegen.hw.systolic import SystolicParams
+    from eiegen.hw.systolic.isa import Instr, decode, encode, parse
+    from eiegen.sw.systolic import Program, ProgramError
+    i = parse("ACT acc=3 ub=5 n=2 lane=4 relu")
+    assert (i.lane, i.relu) == (4, True) and decode(encode(i)) == i
+    assert encode(i) & 0xFF == 4
+    assert str(parse("ACT acc=3 ub=5 n=2")) == "ACT acc=3 ub=5 n=2"       # lane 0 left out
+    assert str(i) == "ACT acc=3 ub=5 n=2 lane=4 relu"
+    p = SystolicParams(rows=4, cols=2)
+    Program([Instr("ACT", a=0, b=0, n=1, lane=2), Instr("HALT")]).check(p)
+    for lane in (1, 4):
+        with pytest.raises(ProgramError, match="not a block of 2"):
+            Program([Instr("ACT", a=0, b=0, n=1, lane=lane), Instr("HALT")]).check(p)
