@@ -145,10 +145,16 @@ class RamPlacer:
         return {n: self._contents[n] for n, r in self.records.items() if r.kind == "bram" and not r.baked}
 
     def check_distinct(self):
-        """icebram/ecpbram find a memory by its bit slices: they must all differ."""
+        """icebram/ecpbram find a memory by its bit slices: they must all differ.
+        Bits above a memory's width are only stored when its storage is padded
+        (a BlockRAM's random placeholder bits); a packed pair of banks
+        (DualReadRAM) stores its width only, and those bits are zero in the
+        placeholder and in every image alike, so they need not be told apart."""
         seen = {}
         for name, words in self.placeholders().items():
-            for i, s in enumerate(bit_slices(words, self.records[name].store_width, self.granule)):
+            r = self.records[name]
+            width = r.width if "+" in name else r.store_width
+            for i, s in enumerate(bit_slices(words, width, self.granule)):
                 if s in seen:
                     raise BuildError(f"placeholder bit slices of '{name}' and '{seen[s]}' coincide; "
                                      f"build again with another --seed")

@@ -39,7 +39,6 @@ import numpy as np
 
 from ..hw.eie.params import EIEParams
 from ..hw.eie.timing import Timing, timing as timing_of
-from ..sw.image import Image
 
 __all__ = ["LayerCycles", "CycleReport", "layer_cycles", "simulate", "column_entry_counts",
            "array_timing", "ORGANISATIONS"]

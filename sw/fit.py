@@ -18,25 +18,13 @@ import numpy as np
 
 from ..hw.eie.params import EIEParams
 from .errors import EiegenError
+from .packer import MEMORIES, memory_needs, options_text, pow2
 
 __all__ = ["MEMORIES", "Need", "FitResult", "model_needs", "fit", "capacity", "inference_cycles",
            "options_text", "pow2", "fit_params"]
 
-#: the memories a model fills, as (EIEParams field, command-line option, what)
-MEMORIES = (
-    ("spmat_depth", "--spmat-depth", "sparse-matrix words per PE"),
-    ("ptr_depth", "--ptr-depth", "column pointers per bank per PE"),
-    ("bias_depth", "--bias-depth", "bias words per PE"),
-    ("act_depth", "--act-depth", "activations per PE per file"),
-    ("max_layers", "--max-layers", "layers"),
-)
 _OPTION = {f: o for f, o, _ in MEMORIES}
 _WHAT = {f: w for f, _, w in MEMORIES}
-
-
-def pow2(n):
-    """The smallest power of two >= n (and >= 1)."""
-    return 1 << max(0, (max(1, int(n)) - 1).bit_length())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,19 +69,8 @@ class FitResult:
 
 def model_needs(model, params):
     """{EIEParams field: what `model` (a CompressedModel) needs} for an array
-    with params' N and word format."""
-    from .packer import pack
-    big = params.replace(spmat_depth=1 << 20, ptr_depth=1 << 16, bias_depth=1 << 15,
-                         act_depth=1 << 12, max_layers=max(1, min(256, len(model.layers))))
-    image = pack(model, big, check=False)
-    epw = params.entries_per_word
-    return {
-        "spmat_depth": max(-(-len(s) // epw) for s in image.spmat),
-        "ptr_depth": max(-(-len(p) // 2) for p in image.ptr),
-        "bias_depth": max(len(b) for b in image.bias),
-        "act_depth": max(max(l.in_local, l.out_local) for l in image.layers),
-        "max_layers": len(model.layers),
-    }
+    with params' N and word format (sw/packer.py memory_needs)."""
+    return memory_needs(model, params)
 
 
 def fit(model, params):
@@ -118,11 +95,6 @@ def fit_params(model, params, explicit=()):
         return params.replace(**need)
     except ValueError as exc:
         raise EiegenError(f"the model does not fit any array with these parameters: {exc}") from None
-
-
-def options_text(options):
-    """'--ptr-depth 1024 --act-depth 128'."""
-    return " ".join(f"{k} {v}" for k, v in options.items())
 
 
 def capacity(params):

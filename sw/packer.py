@@ -131,17 +131,55 @@ def pack(model, params, *, check=True):
     return image
 
 
+#: the memories a model fills, as (EIEParams field, command-line option, what)
+MEMORIES = (
+    ("spmat_depth", "--spmat-depth", "sparse-matrix words per PE"),
+    ("ptr_depth", "--ptr-depth", "column pointers per bank per PE"),
+    ("bias_depth", "--bias-depth", "bias words per PE"),
+    ("act_depth", "--act-depth", "activations per PE per file"),
+    ("max_layers", "--max-layers", "layers"),
+)
+
+
+def pow2(n):
+    """The smallest power of two >= n (and >= 1)."""
+    return 1 << max(0, (max(1, int(n)) - 1).bit_length())
+
+
+def memory_needs(model, params):
+    """{EIEParams field: what `model` (a CompressedModel) needs} for an array
+    with params' N and word format: the model packed into unbounded memories."""
+    big = params.replace(spmat_depth=1 << 20, ptr_depth=1 << 16, bias_depth=1 << 15,
+                         act_depth=1 << 12, max_layers=max(1, min(256, len(model.layers))))
+    image = pack(model, big, check=False)
+    epw = params.entries_per_word
+    return {
+        "spmat_depth": max(-(-len(s) // epw) for s in image.spmat),
+        "ptr_depth": max(-(-len(p) // 2) for p in image.ptr),
+        "bias_depth": max(len(b) for b in image.bias),
+        "act_depth": max(max(l.in_local, l.out_local) for l in image.layers),
+        "max_layers": len(model.layers),
+    }
+
+
+def options_text(options):
+    """'--ptr-depth 1024 --act-depth 128'."""
+    return " ".join(f"{k} {v}" for k, v in options.items())
+
+
 def fit_hint(model, params):
     """What to change so that `model` fits: the generator options, for an
     error message."""
-    from .fit import fit, options_text
-    res = fit(model, params)
-    if res.fits:
+    need = memory_needs(model, params)
+    short = [(f, o, w) for f, o, w in MEMORIES if need[f] > getattr(params, f)]
+    if not short:
         return "the model fits these parameters"
-    if res.fitted is None:
-        worst = max(res.short, key=lambda n: n.need / n.have)
-        return (f"no EIE array holds it: {worst.field} would have to be {worst.need} "
-                f"({worst.what})")
-    return (f"the options that make it fit: {options_text(res.options())} (for `eiegen pack` "
+    try:
+        params.replace(**{f: pow2(need[f]) for f, _, _ in short})
+    except ValueError:
+        f, _, w = max(short, key=lambda m: need[m[0]] / getattr(params, m[0]))
+        return f"no EIE array holds it: {f} would have to be {need[f]} ({w})"
+    options = {o: pow2(need[f]) for f, o, _ in short}
+    return (f"the options that make it fit: {options_text(options)} (for `eiegen pack` "
             f"and the same for `eiegen build`; or pack with --fit; `eiegen fit MODEL --board B` "
             f"checks a board)")

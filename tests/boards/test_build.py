@@ -57,8 +57,10 @@ def test_ulx3s_has_no_spram_and_pads_to_512_words():
     assert all(r.kind == "bram" for r in placer.records.values())
     assert "pe01_spmat" in placer.records
     assert all(r.store_depth % 512 == 0 for r in placer.records.values())
-    ptr = placer.records["pe00_ptr_even"]
+    # the two pointer banks share one true dual-port block RAM (one port each)
+    ptr = placer.records["pe00_ptr_even+pe00_ptr_odd"]
     assert (ptr.width, ptr.store_width) == (p.ptr_width, -(-p.ptr_width // 4) * 4)
+    assert ptr.depth == 2 * p.ptr_depth
     placer.check_distinct()
 
 
@@ -143,7 +145,7 @@ def test_geometry_and_hex_helpers():
 def test_default_build_dir_names_board_design_and_size():
     ice = get_board("icebreaker")
     assert str(default_build_dir(ice, "eie", ice.eie_params(n_pes=2))).endswith("icebreaker-eie-2pe")
-    assert str(default_build_dir(ice, "systolic", ice.systolic_params())).endswith("icebreaker-systolic-1x1")
+    assert str(default_build_dir(ice, "systolic", ice.systolic_params())).endswith("icebreaker-systolic-4x2")
 
 
 @pytest.mark.parametrize("name, mhz, prim", [("icebreaker", None, None), ("icebreaker", 18, "SB_PLL40_PAD"),

@@ -117,7 +117,7 @@ def test_run_conv_bit_exact(tmp_path, capsys):
 @pytest.mark.parametrize("extra,msg", [
     (["--conv", "--input-shape", "1,3,8"], "--input-shape must be 4 comma-separated integers"),
     (["--conv", "--input-shape", "1,3,2,2", "--kernel", "3"], "does not fit a 2 x 2 input"),
-    (["--conv", "--stride", "0"], "--stride must be at least 1"),
+    (["--conv", "--stride", "0"], "--stride: must be >= 1"),
     (["--conv", "--kernel", "a"], "--kernel must be"),
     (["--conv", "-M", "3"], "-M is for a matmul"),
     (["--stride", "2"], "--stride is for a convolution"),
