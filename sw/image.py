@@ -229,7 +229,7 @@ class Image:
         return {
             "format": FORMAT,
             "version": VERSION,
-            "params": p.image_dict(),
+            "params": p.to_dict(),
             "layers": [{
                 "name": l.name, "n_in": l.n_in, "n_out": l.n_out, "relu": l.relu,
                 "in_local": l.in_local, "out_local": l.out_local,
@@ -304,7 +304,7 @@ def write_image(image, out_dir, *, extra_files=None, force=False):
 
         # the parameters the memories were written for, checksummed like every
         # file: a manifest whose params were changed afterwards is refused by name
-        put(PARAMS_FILE, json.dumps(image.params.image_dict(), indent=1) + "\n")
+        put(PARAMS_FILE, json.dumps(image.params.to_dict(), indent=1) + "\n")
         put("layers.hex", _hex_text(image.layer_words(), 16))
         put("codebook.hex", _hex_text(image.codebook_words(), 16))
         for pe in range(image.params.n_pes):

@@ -89,7 +89,7 @@ def run_row(board_name, design, size, out_dir, log=print):
     default = size is None
     tag = default_build_dir(board, design, params).name
     row = {"board": board.name, "design": design, "size": _size_label(design, params),
-           "default": default, "clock_mhz": board.sync_hz / 1e6}
+           "default": default, "clock_mhz": board.design_hz(design) / 1e6}
     t0 = time.monotonic()
     try:
         res = build(board, design, params, out_dir=Path(out_dir) / "builds" / tag,
