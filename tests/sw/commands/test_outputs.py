@@ -230,6 +230,24 @@ def test_fit_update_edits_only_a_document_with_the_markers(cli, user_file):
     _untouched(user_file=user_file)
 
 
+def test_a_file_where_a_folder_should_be_is_named(cli, compressed, image, x, user_file):
+    """-o mine.txt/img used to end in a FileExistsError traceback from mkdir."""
+    for argv in (["pack", compressed, "-o", user_file / "img", "--pes", "2", "--fit"],
+                 ["golden", image, "--input", x, "-o", user_file / "y.npy"]):
+        rc, _, err = cli(*argv)
+        assert rc == 2 and f"'{user_file}' is a file, not a folder" in err and "Traceback" not in err, err
+        _untouched(user_file=user_file)
+
+
+def test_a_file_system_error_is_one_line(cli, image, tmp_path, monkeypatch):
+    import eiegen.sw.commands.decode as decode
+    def refuse(path, *a, **k):
+        raise PermissionError(13, "Permission denied", str(path))
+    monkeypatch.setattr(decode, "atomic_file", refuse)
+    rc, _, err = cli("decode", image, "-o", tmp_path / "d.npz")
+    assert rc == 2 and err == f"eiegen decode: error: Permission denied: '{tmp_path / 'd.npz'}'\n"
+
+
 # -- the mechanism ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
