@@ -436,10 +436,19 @@ def read_image(path):
     return image
 
 
+#: `eiegen pack`'s option for an image field (the rest are the field's name with dashes)
+PACK_OPTIONS = {"n_pes": "--pes"}
+
+
+def pack_option(field):
+    """The `eiegen pack` option that sets image field `field`."""
+    return PACK_OPTIONS.get(field, "--" + field.replace("_", "-"))
+
+
 def _disagrees(mpath, field, value, evidence):
     return ImageError(f"{mpath}: params.{field} = {value} disagrees with the image: {evidence}. "
                       f"An image is packed for one set of generator parameters; pack the model "
-                      f"again (eiegen pack ... --{field.replace('_', '-')} N) instead of editing the "
+                      f"again (eiegen pack ... {pack_option(field)} N) instead of editing the "
                       f"manifest")
 
 
