@@ -133,8 +133,15 @@ class SystolicUnit(wiring.Component):
                      ub.waddr.eq(act.ub_waddr), ub.wdata.eq(act.ub_wdata),
                      ub.wlanes.eq(act.ub_wlanes), ub.we.eq(act.ub_we)]
 
-        # -- status
-        m.d.comb += [self.done.eq(seq.done), self.busy.eq(seq.busy), self.waiting.eq(seq.waiting),
+        # -- status. start, resume and abort reach the sequencer a cycle after
+        # their pulse (registered below); in that cycle the status already
+        # shows them (busy, not done, not waiting), so a host that looks right
+        # after its pulse or control write never sees the state before it
+        start_q, resume_q, abort_q = Signal(), Signal(), Signal()
+        st_busy, st_done, st_waiting = Signal(), Signal(), Signal()
+        m.d.comb += [st_busy.eq(seq.busy | start_q), st_done.eq(seq.done & ~start_q),
+                     st_waiting.eq(seq.waiting & ~resume_q)]
+        m.d.comb += [self.done.eq(st_done), self.busy.eq(st_busy), self.waiting.eq(st_waiting),
                      self.error.eq(seq.error)]
 
         # -- host bus. The initiator drives addr, wdata, we and re from registers
@@ -182,7 +189,7 @@ class SystolicUnit(wiring.Component):
         m.d.sync += [bus.addr_ok.eq(cur_ok), bus.word_bytes.eq(cur_wb)]
 
         id0, id1 = p.id_words()
-        status = Cat(seq.busy, seq.done, seq.waiting, seq.error, Const(0, 4),
+        status = Cat(st_busy, st_done, st_waiting, seq.error, Const(0, 4),
                      seq.error_code, Const(0, 20), seq.pc)
         regs = {REGS["ctrl"]: status, REGS["instr"]: seq.instr,
                 REGS["id0"]: Const(id0, 64), REGS["id1"]: Const(id1, 64),
@@ -200,7 +207,6 @@ class SystolicUnit(wiring.Component):
         ctrl_we = req_we & (target == TARGETS["regs"]) & (index == REGS["ctrl"]) & (bank == 0)
         # start, resume and abort (the ports or the control register) act the
         # cycle after: from registers, since each fans out to much of the unit
-        start_q, resume_q, abort_q = Signal(), Signal(), Signal()
         m.d.sync += [start_q.eq(self.start | (ctrl_we & req_wdata[0])),
                      resume_q.eq(ctrl_we & req_wdata[1]),
                      abort_q.eq(self.abort | (ctrl_we & req_wdata[2]))]
