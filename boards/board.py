@@ -115,7 +115,7 @@ class Board:
 
 
 # modules of this package that are infrastructure, not boards
-_INFRA = {"board", "top", "build", "report", "swap", "clocking", "bram", "nullunit", "capacity", "standalone"}
+_INFRA = {"board", "top", "build", "report", "swap", "clocking", "bram", "nullunit", "capacity", "standalone", "recorded"}
 
 
 def _board_modules():
