@@ -78,6 +78,7 @@ class Board:
     programmer: tuple = ()      # tools amaranth-boards wants only to program the board
     notes: str = ""
     systolic_hz: float = 0.0    # the clock of a systolic build (0: sync_hz)
+    eie_hz: float = 0.0         # the clock of an EIE build (0: sync_hz)
 
     @property
     def family_info(self):
@@ -105,6 +106,8 @@ class Board:
         """The clock the top-level of `design` runs at by default."""
         if design == "systolic" and self.systolic_hz:
             return self.systolic_hz
+        if design == "eie" and self.eie_hz:
+            return self.eie_hz
         return self.sync_hz
 
     def in_spram(self, ram_name):

@@ -29,7 +29,7 @@ __all__ = ["StandaloneTop", "build_standalone"]
 class StandaloneTop(Elaboratable):
     def __init__(self, board, unit, *, sync_hz=None):
         self.board, self.unit = board, unit
-        self.clock = BoardClock(board.family, board.clock, board.clock_hz, sync_hz or board.sync_hz)
+        self.clock = BoardClock(board.family, board.clock, board.clock_hz, sync_hz or board.design_hz("eie"))
         self.sync_hz = self.clock.f_out
 
     def elaborate(self, platform):

@@ -87,6 +87,8 @@ def build(params, simulator="verilator", build_root=None, *, waves=None, progres
     with file_lock(build_root / f".lock-{key}"):
         vpath = bdir / f"{TOPLEVEL}.v"
         if not vpath.exists():
+            if progress is not None:
+                progress(f"generating the Verilog of the simulated board ({params.n_pes}-PE EIE array) ...")
             comp, plat = sim_top(params)
             cocotb_harness.write_verilog(comp, vpath, name=TOPLEVEL, platform=plat)
         runner = cocotb_harness.build([vpath], TOPLEVEL, bdir / "sim", simulator=simulator,

@@ -116,7 +116,9 @@ def write_verilog(component, path, *, name="top", platform=None):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")    # never a half-written file
+        tmp.write_text(text)
+        os.replace(tmp, path)
     return path
 
 

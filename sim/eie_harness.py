@@ -109,14 +109,17 @@ def build(params, simulator="verilator", build_root=None, *, waves=None, progres
         waves = cocotb_harness.waves_requested()
     waves = cocotb_harness.wave_variant(waves, simulator)
     build_root, key, bdir = _build_dir(params, simulator, build_root, waves)
+    progress = progress_callback(progress)
     with cocotb_harness.file_lock(build_root / f".lock-{key}"):
         vpath = bdir / f"{TOPLEVEL}.v"
         if not vpath.exists():
+            if progress is not None:
+                progress(f"generating the Verilog of the {params.n_pes}-PE EIE array ...")
             cocotb_harness.write_verilog(EIEArray(params), vpath, name=TOPLEVEL,
                                          platform=ReadmemhPlatform())
         runner = cocotb_harness.build([VERILOG_SOURCE, vpath], TOPLEVEL, bdir / "sim",
                                       simulator=simulator, log=bdir / "build.log", waves=waves,
-                                      progress=progress_callback(progress),
+                                      progress=progress,
                                       what=f"the {params.n_pes}-PE EIE array", kind=_build_kind(params, simulator))
     return Built(runner, bdir, params, simulator, waves, runner.eiegen_cached)
 

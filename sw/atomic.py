@@ -232,6 +232,11 @@ def check_output(path, kind, *, force=False, inputs=()):
         if src is not None and same_file(src, path) and not force:
             raise OutputExistsError(f"output '{path}' is also an input of this command; "
                                     "write the output elsewhere (or --force)")
+    for folder in path.parents:              # a file where a folder of the path should be
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                raise OutputExistsError(f"output '{path}': '{folder}' is a file, not a folder")
+            break
     if force or not (path.exists() or path.is_symlink()):
         return
     if path.is_dir() and not path.is_symlink():

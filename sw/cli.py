@@ -59,6 +59,10 @@ def main(argv=None):
     except EiegenError as exc:
         print(f"eiegen {args._name}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:         # the file system said no (permissions, a full disk, ...)
+        where = f": '{exc.filename}'" if exc.filename else ""
+        print(f"eiegen {args._name}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"eiegen {args._name}: interrupted", file=sys.stderr)
         return 130

@@ -229,7 +229,7 @@ class Image:
         return {
             "format": FORMAT,
             "version": VERSION,
-            "params": p.image_dict(),
+            "params": p.to_dict(),
             "layers": [{
                 "name": l.name, "n_in": l.n_in, "n_out": l.n_out, "relu": l.relu,
                 "in_local": l.in_local, "out_local": l.out_local,
@@ -304,7 +304,7 @@ def write_image(image, out_dir, *, extra_files=None, force=False):
 
         # the parameters the memories were written for, checksummed like every
         # file: a manifest whose params were changed afterwards is refused by name
-        put(PARAMS_FILE, json.dumps(image.params.image_dict(), indent=1) + "\n")
+        put(PARAMS_FILE, json.dumps(image.params.to_dict(), indent=1) + "\n")
         put("layers.hex", _hex_text(image.layer_words(), 16))
         put("codebook.hex", _hex_text(image.codebook_words(), 16))
         for pe in range(image.params.n_pes):
@@ -436,10 +436,19 @@ def read_image(path):
     return image
 
 
+#: `eiegen pack`'s option for an image field (the rest are the field's name with dashes)
+PACK_OPTIONS = {"n_pes": "--pes"}
+
+
+def pack_option(field):
+    """The `eiegen pack` option that sets image field `field`."""
+    return PACK_OPTIONS.get(field, "--" + field.replace("_", "-"))
+
+
 def _disagrees(mpath, field, value, evidence):
     return ImageError(f"{mpath}: params.{field} = {value} disagrees with the image: {evidence}. "
                       f"An image is packed for one set of generator parameters; pack the model "
-                      f"again (eiegen pack ... --{field.replace('_', '-')} N) instead of editing the "
+                      f"again (eiegen pack ... {pack_option(field)} N) instead of editing the "
                       f"manifest")
 
 

@@ -5,7 +5,7 @@ ReLU flag per layer. A *compressed model* holds, per layer, a codebook of
 float centroids (entry 0 reserved for 0.0) and a matrix of codebook indices
 (0 = pruned), which is what Deep Compression produces and the packer reads.
 
-File formats (see docs/model-files.md):
+File formats (docs/compression.md, "Input models" and "Compressed model file"):
 - float .npz: arrays `<layer>.weight` (2-D) and optional `<layer>.bias`
   (1-D) and `<layer>.relu` (0-d bool), layers in archive order; the last
   layer has no ReLU unless `<layer>.relu` says so;

@@ -45,6 +45,20 @@ DEFAULT_OUT = Path("build/make-sim")
 SWEEP_SPARSITIES = (0.5, 0.7, 0.8, 0.85, 0.9, 0.95)
 
 
+#: EIEParams fields that set the array's pipeline and queues, not its memories
+TIMING_FIELDS = ("mem_latency", "queue_slots", "lnzd_slots")
+
+
+def board_eie_timing():
+    """{field: value} of TIMING_FIELDS the iCEBreaker build sets (empty when
+    the board module cannot be imported)."""
+    try:
+        from ..boards.icebreaker import BOARD
+    except Exception:                 # noqa: BLE001 - as board_eie_defaults
+        return {}
+    return {k: int(v) for k, v in BOARD.eie.items() if k in TIMING_FIELDS}
+
+
 def board_eie_defaults():
     """(n_pes, fifo_depth, source): the iCEBreaker build's EIE array size
     (eiegen.boards.icebreaker BOARD.eie), or EIEParams' defaults when the
@@ -316,9 +330,12 @@ def _setup(opts, log):
     board_pes, board_fifo, board_src = board_eie_defaults()
     n_pes = opts.pes if opts.pes is not None else board_pes
     fifo = opts.fifo_depth if opts.fifo_depth is not None else board_fifo
+    # the board's pipeline and queue settings come with its array size: with
+    # --pes or --fifo-depth given, the generator's automatic ones (full rate)
+    timing = board_eie_timing() if opts.pes is None and opts.fifo_depth is None else {}
     try:
         base = EIEParams(n_pes=n_pes, fifo_depth=fifo, frac=opts.frac, acc_width=opts.acc_width,
-                         entries_per_word=opts.entries_per_word, **(opts.depths or {}))
+                         entries_per_word=opts.entries_per_word, **timing, **(opts.depths or {}))
     except ValueError as exc:
         raise EiegenError(f"generator parameters: {exc}") from None
     log(f"EIE array: N = {n_pes} PEs, FIFO depth {fifo} "

@@ -21,6 +21,7 @@ NAMES = {CORE: "core", RTL: "RTL", HARNESS: "harness/targets", APP_LIB: "apps (s
 RULES = [
     # apps: sw/cli -> sw/commands -> sw/simflow, sw/bench
     ("sw/cli", CLI), ("sw/commands/", COMMANDS), ("sw/simflow", APP_LIB), ("sw/bench/", APP_LIB),
+    ("sw/docsfig", APP_LIB),     # make docs-figures: runs the commands and reads the benchmarks
     # harness and targets
     ("sim/cocotb_", HARNESS), ("sim/board_", HARNESS), ("sim/hostlink_dummy", HARNESS),
     ("sim/lockstep", HARNESS), ("sim/amaranth_sim", HARNESS), ("sim/formal", HARNESS),

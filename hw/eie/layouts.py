@@ -18,7 +18,7 @@ def queue_layout(params):
     })
 
 
-#: a sparse-matrix entry: 4-bit weight index, 4-bit zero count (DESIGN.md)
+#: a sparse-matrix entry: 4-bit weight index, 4-bit zero count (docs/design.md)
 entry_layout = data.StructLayout({"v": unsigned(4), "z": unsigned(4)})
 
 #: the 16 codebook entries of the running layer, int16 each

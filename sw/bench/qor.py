@@ -79,6 +79,51 @@ def _size_label(design, params):
     return "link + null unit"
 
 
+#: seconds of one build when docs/qor.md has no row for it (this machine, 2 cores: an
+#: iCEBreaker build takes 1-3 min, a ULX3S build of an array 10-20 min, the link alone ~1 min)
+TYPICAL_SECONDS = {("icebreaker", "link"): 60, ("icebreaker", "eie"): 180,
+                   ("icebreaker", "systolic"): 180, ("ulx3s", "link"): 60, ("ulx3s", "eie"): 1200,
+                   ("ulx3s", "systolic"): 900}
+
+
+def _matrix(quick):
+    spec = os.environ.get("EIEGEN_QOR")
+    return spec, (parse_matrix(spec) if spec else (QUICK_MATRIX if quick else MATRIX))
+
+
+def _recorded_seconds(doc):
+    """{(board, design, size label): tools seconds} of the rows of docs/qor.md."""
+    out = {}
+    try:
+        lines = Path(doc).read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 12 and cells[10].endswith(" s") and cells[10][:-2].isdigit():
+            out[(cells[0], cells[1].replace(" (default)", ""), cells[2])] = int(cells[10][:-2])
+    return out
+
+
+def estimate(quick=False):
+    """[(step, seconds)]: one step per build, at the tools time docs/qor.md
+    recorded for that row, else TYPICAL_SECONDS."""
+    from ...boards.board import get_board
+    _, matrix = _matrix(quick)
+    recorded = _recorded_seconds(_REPO / "docs" / "qor.md")
+    steps = []
+    for b, d, n in matrix:
+        board = get_board(b)
+        label = _size_label(d, _params(board, d, n))
+        seconds = recorded.get((board.name, d, label))
+        where = "as last recorded" if seconds is not None else "typical"
+        if seconds is None:
+            seconds = TYPICAL_SECONDS.get((board.name, d), 600)
+        name = f"{board.name} {d}" + (f" {label}" if d != "link" else "")
+        steps.append((f"{name} ({where})", float(seconds)))
+    return steps
+
+
 def run_row(board_name, design, size, out_dir, log=print):
     """One build; returns the row (a dict) and keeps the report."""
     from ...boards.board import get_board
@@ -89,7 +134,7 @@ def run_row(board_name, design, size, out_dir, log=print):
     default = size is None
     tag = default_build_dir(board, design, params).name
     row = {"board": board.name, "design": design, "size": _size_label(design, params),
-           "default": default, "clock_mhz": board.sync_hz / 1e6}
+           "default": default, "clock_mhz": board.design_hz(design) / 1e6}
     t0 = time.monotonic()
     try:
         res = build(board, design, params, out_dir=Path(out_dir) / "builds" / tag,
@@ -160,8 +205,7 @@ def _tool_versions():
 
 
 def run(quick, out_dir):
-    spec = os.environ.get("EIEGEN_QOR")
-    matrix = parse_matrix(spec) if spec else (QUICK_MATRIX if quick else MATRIX)
+    spec, matrix = _matrix(quick)
     command = ((f"EIEGEN_QOR={spec} " if spec else "") + "eiegen bench qor" +
                (" --quick" if quick and not spec else ""))
     out_dir = Path(out_dir)

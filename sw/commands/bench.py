@@ -1,7 +1,6 @@
 """`eiegen bench`: run the benchmarks and print their tables."""
 
 import datetime
-import inspect
 import json
 import os
 import resource
@@ -25,7 +24,7 @@ cached yet); each benchmark prints a line per step.
   --full      the slow sweeps too: the EIE speed on a larger layer, the
               FIFO-depth and PE-count sweeps measured on the RTL (eight
               Verilator builds), the systolic unit up to 16 x 16 on the
-              RTL; README.md gives the time a --full run took
+              RTL; README.md says how long a --full run takes
 
 examples:
   eiegen bench --list
@@ -48,32 +47,8 @@ def _minutes(seconds):
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
-def _accepts(fn, name):
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def module_estimate(mod, quick, full):
-    """[(step, seconds)] of one benchmark, or None when it gives no estimate."""
-    est = getattr(mod, "estimate", None)
-    if est is None:
-        return None
-    return est(quick=quick, full=full) if _accepts(est, "full") else est(quick=quick)
-
-
-def run_module(mod, quick, full, out, log):
-    kw = {}
-    if _accepts(mod.run, "full"):
-        kw["full"] = full
-    if _accepts(mod.run, "log"):
-        kw["log"] = log
-    return mod.run(quick=quick, out_dir=out, **kw)
-
-
 def run(args):
-    from ..bench import discover
+    from ..bench import discover, module_estimate, run_module
     mods = discover()
     if args.list:
         for name, mod in mods:

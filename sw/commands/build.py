@@ -65,8 +65,7 @@ def _params(args, board):
         if args.image:
             from ..image import read_image
             image = read_image(args.image)
-            kw.update(image.params.to_dict())
-            kw.pop("fifo_depth", None)
+            kw.update(image.params.image_dict())    # the memories; timing stays the board's
         if args.pes is not None:
             kw["n_pes"] = args.pes
         for name in ("spmat_depth", "ptr_depth", "bias_depth", "act_depth", "fifo_depth", "max_layers"):

@@ -96,7 +96,7 @@ def run(args):
                       "ok": n.ok} for n in res.needs]}
     lines = [f"eiegen fit: {args.model} ({kind}, {len(model.layers)} layers {shapes}) on "
              f"{board.title}, default EIE build: {params.n_pes} PE(s) at "
-             f"{board.sync_hz / 1e6:g} MHz",
+             f"{board.design_hz('eie') / 1e6:g} MHz",
              f"  {'memory':12s} {'needs':>8s} {'has':>8s}",
              *[f"  {n.field:12s} {n.need:8d} {n.have:8d}  {'ok' if n.ok else 'TOO SMALL'}  "
                f"({n.what})" for n in res.needs]]
@@ -145,14 +145,14 @@ def run(args):
             from .golden import load_input
             x = load_input(args.input, image)
         mean, lo, hi = inference_cycles(image, image_params.fifo_depth, x)
-        rate = board.sync_hz / mean
+        rate = board.design_hz('eie') / mean
         out.update(cycles={"mean": mean, "min": lo, "max": hi,
                            "inputs": "given" if x is not None else "all non-zero"},
-                   inferences_per_s=rate, clock_hz=board.sync_hz)
+                   inferences_per_s=rate, clock_hz=board.design_hz('eie'))
         how = (f"mean of {len(x) if x.ndim == 2 else 1} input(s), {lo} .. {hi}" if x is not None
                else "every activation non-zero: the slowest case")
         lines.append(f"cycles per inference (cycle model): {mean:.0f} ({how}); "
-                     f"{rate:,.0f} inferences/s at {board.sync_hz / 1e6:g} MHz")
+                     f"{rate:,.0f} inferences/s at {board.design_hz('eie') / 1e6:g} MHz")
     if args.json:
         print(json.dumps(out, indent=1))
     else:

@@ -109,6 +109,9 @@ def cycle_summary(reports, fifo_depth, hint=True):
 def run(args):
     from ...sim.eie_golden import image_forward
     from ...sim.eie_cycles import simulate
+    without = [o for o, v in (("--report-json", args.report_json), ("--per-input", args.per_input)) if v]
+    if without and not args.cycles:
+        raise EiegenError(f"{' and '.join(without)}: only with --cycles (the cycle model's report)")
     check_output(args.output, "int16-outputs", force=args.force, inputs=[args.input, args.image])
     if args.report_json:
         check_output(args.report_json, "cycle-report", force=args.force,

@@ -1,4 +1,4 @@
-"""The (v, z) entry streams of DESIGN.md's interleaved CSC, for statistics.
+"""The (v, z) entry streams of docs/design.md's interleaved CSC, for statistics.
 
 This is the compressor's own, vectorised account of what the packer
 (eiegen.sw.packer) stores: per PE, in column order, the non-zeros of the

@@ -5,7 +5,7 @@ sparsity s in [0, 1) and return a copy of W with the pruned weights set to 0.0.
 The number of weights kept is round((1 - s) * W.size) for magnitude pruning;
 balanced pruning keeps as close to that as its constraint allows (below).
 
-Load-balance-aware pruning follows DESIGN.md's interleaving: with N PEs, row i
+Load-balance-aware pruning follows docs/design.md's interleaving: with N PEs, row i
 belongs to PE i mod N. The columns are cut into groups of G consecutive
 columns (G = 1 by default: every column is its own group). In every group,
 each PE's share of it (its rows of those columns) keeps the same number k of

@@ -9,7 +9,7 @@ the dense 32-bit model. Column pointers are reported apart (pointer_bytes)
 and are not in the ratios, as in Deep Compression's tables.
 
 Storage conventions: the dense model and the compressed codebooks and biases
-count 32 bits a number; the entry streams are those of DESIGN.md's
+count 32 bits a number; the entry streams are those of docs/design.md's
 interleaved CSC for N PEs (padding entries included).
 """
 

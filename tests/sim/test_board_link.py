@@ -38,7 +38,7 @@ from eiegen.sw.link.protocol import Cmd, Status, LinkRefused, LinkTimeout
 from eiegen.sw.link.client import LinkClient, RunAborted
 from eiegen.sw.packer import pack
 from eiegen.sw.model import CompressedModel
-from eiegen.boards.top import DATA_TARGETS
+from eiegen.boards.top import data_targets
 
 # the simulated board's array; fifo_depth is the default, so `eiegen run
 # --port sim` on an image packed for these parameters reuses the build. Its
@@ -206,7 +206,7 @@ def test_refusals_leave_no_runnable_model(built, case, tmp_path):
         # a complete load runs; one more model word written afterwards stops it again
         client.load(image)
         check_bit_exact(image, inputs[:1], client.infer(image, inputs[:1]))
-        model_write = [w for w in writes if w[0] >> 24 not in DATA_TARGETS["eie"]
+        model_write = [w for w in writes if w[0] >> 24 not in data_targets("eie", PARAMS)
                        and w[0] >> 24 < P.LINK_TARGET][-1]
         client.write(*model_write)
         not_runnable()
@@ -304,7 +304,7 @@ def long_case():
 def model_words(client, image):
     """Every word the load wrote to a model memory, read back: {addr: payload}."""
     return {a: client.read(a, len(p)) for a, p in load_writes(image)
-            if a >> 24 not in DATA_TARGETS["eie"] and a >> 24 < P.LINK_TARGET}
+            if a >> 24 not in data_targets("eie", PARAMS) and a >> 24 < P.LINK_TARGET}
 
 
 def idle_and_answering(client, image, inputs):

@@ -54,3 +54,33 @@ def test_bench_renderers_compute_from_the_json():
     _, _, table = docsfig.render_bench_eie(src)
     assert "Alex-6     50.0%  90.0%" in table and "mean       50.0%  80.0%" in table
     assert "NT-We              80    4.0" in table
+
+
+def test_bench_full_time_without_a_run_states_the_commands_estimate(tmp_path, monkeypatch):
+    """README says how long --full takes even before anyone ran it: the estimate
+    `eiegen bench --full` itself prints with nothing cached, called one."""
+    import types
+    from eiegen.sw import paths
+    import eiegen.sw.bench as bench_pkg
+
+    seen = []
+
+    def estimate(quick=False, full=False):
+        seen.append(paths.cache_dir())
+        return [("2 verilator build(s) not cached", 300.0), ("compute", 60.0 if full else 6.0)]
+    mod = types.SimpleNamespace(TITLE="t", estimate=estimate, run=lambda **k: None)
+    monkeypatch.setattr(bench_pkg, "discover", lambda: [("a", mod), ("b", mod)])
+    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "warm-cache"))
+    assert docsfig.full_estimate() == (720.0, 4)
+    assert all(not p.exists() and "eiegen-estimate-" in str(p) for p in seen)    # an empty cache
+    assert paths.cache_dir() == tmp_path / "warm-cache"                          # restored
+    cmd, _, body = docsfig.render_bench_full_time(types.SimpleNamespace(root=tmp_path))
+    assert cmd == "eiegen bench --full (its estimate)"
+    assert body.startswith("no --full run is recorded for this tree yet; `eiegen bench --full` estimates 12 min")
+    (tmp_path / "build" / "bench-full").mkdir(parents=True)
+    (tmp_path / "build" / "bench-full" / "bench-run-full.json").write_text(
+        '{"seconds": 1500, "date": "2026-12-01", "seconds_per_benchmark": {"eie": 1200}, '
+        '"cpu_seconds": 1400, "load_average_start": 1.0, "builds_not_cached": 15}')
+    cmd, date, body = docsfig.render_bench_full_time(types.SimpleNamespace(root=tmp_path))
+    assert (cmd, date) == ("eiegen bench --full -o build/bench-full", "2026-12-01")
+    assert body.startswith("the last --full run took 25 min on 2026-12-01 (eie 20.0 min;")

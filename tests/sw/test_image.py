@@ -163,6 +163,21 @@ def test_a_changed_manifest_param_is_named(image_dir, field, value, evidence):
         read_image(image_dir)
 
 
+def test_the_refusal_names_pack_s_own_option(image_dir):
+    """The hint says the option `eiegen pack` has (`--pes`, not `--n-pes`)."""
+    from eiegen.hw.eie.params import IMAGE_FIELDS
+    from eiegen.sw.cli import build_parser
+    from eiegen.sw.image import pack_option
+    sub = build_parser()._subparsers._group_actions[0].choices["pack"]
+    options = {o for a in sub._actions for o in a.option_strings}
+    assert {pack_option(f) for f in IMAGE_FIELDS} <= options
+    m = json.loads((image_dir / "manifest.json").read_text())
+    m["params"]["n_pes"] = 2
+    (image_dir / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ImageError, match=r"eiegen pack \.\.\. --pes N\)"):
+        read_image(image_dir)
+
+
 def _without_params_file(image_dir):
     """An image as written before params.json existed."""
     m = json.loads((image_dir / "manifest.json").read_text())

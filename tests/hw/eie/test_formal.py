@@ -12,7 +12,7 @@ harnesses are in tests/hw/eie/formal_specs.py.
   the `full` marker.
 - `test_broadcast_protocol`: unbounded (k-induction) for N = 2 PEs, a layer
   of 10 columns (more than a queue's slots), and bounded (every trace of 16
-  cycles from reset) for N = 4: no queue overflows; the LNZD issues every non-zero and only
+  cycles from reset) for N = 3 with two queue slots: no queue overflows; the LNZD issues every non-zero and only
   non-zeros, in strictly increasing global column; every broadcast reaches
   every PE's queue exactly once, in order, with its value and pointers; and
   `test_broadcast_protocol_is_not_vacuous` (cover): the credit stall, a full
@@ -57,13 +57,13 @@ def test_bypass_invariant(acc_width, frac, rows):
     _check(AccumulatorSpec(p), f"bypass_{acc_width}_{rows}", mode="prove", depth=4)
 
 
-def broadcast_params(n_pes, act_depth, mem_latency, fifo_depth=1):
+def broadcast_params(n_pes, act_depth, mem_latency, fifo_depth=1, queue_slots=0):
     """A layer of act_depth slices: more columns (n_pes * act_depth) than an
     activation queue has slots, so a stalled PE makes the credits hold the
     LNZD back (covered below)."""
     p = EIEParams(n_pes=n_pes, act_depth=act_depth, mem_latency=mem_latency,
-                  fifo_depth=fifo_depth, spmat_depth=16, ptr_depth=16, bias_depth=4,
-                  entries_per_word=1)
+                  fifo_depth=fifo_depth, queue_slots=queue_slots, spmat_depth=16, ptr_depth=16,
+                  bias_depth=4, entries_per_word=1)
     assert n_pes * act_depth > p.queue_slots
     return p
 
@@ -76,12 +76,14 @@ def test_broadcast_protocol():
 
 
 @pytest.mark.full
-@pytest.mark.parametrize("n_pes, act_depth, mem_latency", [(4, 3, 1)])
-def test_broadcast_protocol_bounded(n_pes, act_depth, mem_latency):
-    # every trace of 16 cycles from reset (a layer's issues, a queue filling up)
-    p = broadcast_params(n_pes, act_depth, mem_latency)
-    _check(BroadcastSpec(p), f"broadcast_n{n_pes}_a{act_depth}_m{mem_latency}", mode="bmc",
-           depth=16)
+@pytest.mark.parametrize("n_pes, act_depth, mem_latency, queue_slots", [(3, 2, 1, 2)])
+def test_broadcast_protocol_bounded(n_pes, act_depth, mem_latency, queue_slots):
+    # every trace of 16 cycles from reset (a layer's issues, a queue filling
+    # up: two slots, the small parts' setting) with an odd number of PEs (a
+    # tree with an unpaired leaf)
+    p = broadcast_params(n_pes, act_depth, mem_latency, queue_slots=queue_slots)
+    _check(BroadcastSpec(p), f"broadcast_n{n_pes}_a{act_depth}_m{mem_latency}_s{queue_slots}",
+           mode="bmc", depth=16)
 
 
 @pytest.mark.full

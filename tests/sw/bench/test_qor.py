@@ -48,3 +48,20 @@ def test_table_and_document():
     assert "failed: the design does not fit" in t[4]
     doc = document(ROWS, "eiegen bench qor --quick", "tools x")
     assert doc.startswith(MARKER) and "    eiegen bench qor --quick\n" in doc and "tools x" in doc
+
+
+def test_estimate_from_the_last_recorded_run_else_typical(tmp_path, monkeypatch):
+    """`eiegen bench qor` prints an estimate first, like every benchmark: each
+    build at the tools time docs/qor.md recorded for its row, else a typical time."""
+    from eiegen.sw.bench import module_estimate, qor
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "qor.md").write_text(document(ROWS[:2], "eiegen bench qor", "tools x"))
+    monkeypatch.setattr(qor, "_REPO", tmp_path)
+    monkeypatch.setenv("EIEGEN_QOR", "icebreaker:link,ulx3s:eie:8,ulx3s:systolic")
+    steps = module_estimate(qor, False, False)
+    assert steps[0] == ("icebreaker link (as last recorded)", 95.0)
+    assert steps[1] == ("ulx3s eie 8 PE(s) (as last recorded)", 1200.0)
+    assert steps[2][0].startswith("ulx3s systolic ") and steps[2][0].endswith("(typical)")
+    assert steps[2][1] == qor.TYPICAL_SECONDS[("ulx3s", "systolic")]
+    monkeypatch.delenv("EIEGEN_QOR")
+    assert [s for s, _ in module_estimate(qor, True, False)] == ["icebreaker link (as last recorded)"]

@@ -154,3 +154,15 @@ def test_batch_cycles_print_one_summary(cli, image, tmp_path):
     assert f"{np.mean(eff):.1%} mean ({min(eff):.1%} .. {max(eff):.1%})" in lines[3]
     rc, per, err = cli("golden", image, "--input", tmp_path / "x.npy", "-o", out, "--cycles", "--per-input")
     assert rc == 0 and per.count("input ") >= 40 and "cycle model, 40 inputs" in per
+
+
+@pytest.mark.parametrize("opt", [["--report-json", "r.json"], ["--per-input"]])
+def test_cycle_options_need_cycles(cli, image, tmp_path, opt):
+    """--report-json and --per-input without --cycles used to be ignored (no
+    report written, exit 0): refused, naming the option, before any output."""
+    np.save(tmp_path / "x.npy", np.zeros((2, 30)))
+    out = tmp_path / "y.npy"
+    argv = [tmp_path / o if o.endswith(".json") else o for o in opt]
+    rc, _, err = cli("golden", image, "--input", tmp_path / "x.npy", "-o", out, *argv)
+    assert rc == 2 and f"{opt[0]}: only with --cycles (the cycle model's report)" in err, err
+    assert not out.exists() and not (tmp_path / "r.json").exists()

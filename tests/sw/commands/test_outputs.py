@@ -199,6 +199,55 @@ def test_build_and_swap_refuse_before_the_tools_run(cli, user_dir, user_file, im
     assert rc == 2 and "also an input" in err
 
 
+@pytest.fixture
+def user_waves(tmp_path):
+    f = tmp_path / "mine.vcd"                # a .vcd name, but not a wave file
+    f.write_text("my file")
+    return f
+
+
+def test_waves_over_a_users_file_are_refused_before_any_build(cli, image, x, user_waves, monkeypatch):
+    """--waves FILE of sim, run --port sim and systolic run: a file that is not a
+    wave file is refused before any simulator is built or started."""
+    import eiegen.sim.cocotb_harness as harness
+    import eiegen.sw.link.connect as connect
+    monkeypatch.setattr(harness, "build", lambda *a, **k: pytest.fail("a simulator build started"))
+    monkeypatch.setattr(connect, "open_link", lambda *a, **k: pytest.fail("the board started"))
+    for argv in (["sim", "-o", user_waves.parent / "s", "--waves", user_waves],
+                 ["run", image, "--port", "sim", "--input", x, "--waves", user_waves],
+                 ["systolic", "run", "--rows", "2", "--cols", "2", "-M", "2", "-K", "2", "-N", "2",
+                  "--waves", user_waves]):
+        rc, _, err = cli(*argv)
+        _refused(rc, err, user_waves)
+        _untouched(user_file=user_waves)
+        assert "training" not in err
+    assert not (user_waves.parent / "s").exists()
+
+
+def test_fit_update_edits_only_a_document_with_the_markers(cli, user_file):
+    rc, _, err = cli("fit", "--capacity", "--update", user_file)
+    assert rc == 2 and "Traceback" not in err, err
+    _untouched(user_file=user_file)
+
+
+def test_a_file_where_a_folder_should_be_is_named(cli, compressed, image, x, user_file):
+    """-o mine.txt/img used to end in a FileExistsError traceback from mkdir."""
+    for argv in (["pack", compressed, "-o", user_file / "img", "--pes", "2", "--fit"],
+                 ["golden", image, "--input", x, "-o", user_file / "y.npy"]):
+        rc, _, err = cli(*argv)
+        assert rc == 2 and f"'{user_file}' is a file, not a folder" in err and "Traceback" not in err, err
+        _untouched(user_file=user_file)
+
+
+def test_a_file_system_error_is_one_line(cli, image, tmp_path, monkeypatch):
+    import eiegen.sw.commands.decode as decode
+    def refuse(path, *a, **k):
+        raise PermissionError(13, "Permission denied", str(path))
+    monkeypatch.setattr(decode, "atomic_file", refuse)
+    rc, _, err = cli("decode", image, "-o", tmp_path / "d.npz")
+    assert rc == 2 and err == f"eiegen decode: error: Permission denied: '{tmp_path / 'd.npz'}'\n"
+
+
 # -- the mechanism ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
