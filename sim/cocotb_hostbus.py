@@ -2,9 +2,16 @@
 uses (EIE array, systolic unit). Signals are set at falling clock edges, so a
 request is stable around the rising edge that samples it; reads wait for
 `rvalid` (any latency up to `read_timeout` cycles, one read in flight), as the
-host link does (hw/common/hostbus.py)."""
+host link does (hw/common/hostbus.py).
 
-from cocotb.triggers import FallingEdge, ReadOnly
+Timing: a write takes one cycle (`write_many` writes one word per cycle). A
+read whose answer comes L cycles after the edge that samples `re` takes
+max(L, 2) cycles: `rvalid` is looked at just before the next edge after that
+one (the falling edge: latency 1) and then just after every rising edge, so
+the next request goes out at the falling edge of the cycle the answer is in.
+"""
+
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 __all__ = ["HostBus"]
 
@@ -41,11 +48,16 @@ class HostBus:
         s["re"].value = 1
         await FallingEdge(self.clk)
         s["re"].value = 0
-        for _ in range(self.read_timeout):
+        # the edge that sampled `re` has passed: latency 1 shows now, a longer
+        # one right after the rising edge it comes at (rvalid holds a whole cycle)
+        await ReadOnly()
+        if int(s["rvalid"].value):
+            return int(s["rdata"].value)
+        for _ in range(self.read_timeout - 1):
+            await RisingEdge(self.clk)
             await ReadOnly()
             if int(s["rvalid"].value):
                 return int(s["rdata"].value)
-            await FallingEdge(self.clk)
         raise AssertionError(f"no read answer for address {int(addr):#010x}")
 
     async def read_many(self, addrs):

@@ -19,51 +19,18 @@ import numpy as np
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import RisingEdge, FallingEdge, ClockCycles, First, Timer, ReadOnly
+from cocotb.triggers import RisingEdge, FallingEdge, ClockCycles, First, Timer
 
 from .cocotb_harness import report
+from .cocotb_hostbus import HostBus
+from ..sw.systolic import busmap
 
 PERIOD_NS = 10
-CTRL_ADDR = (0x20 << 24) | 0
-
-
-class Bus:
-    """The host bus, driven at falling clock edges: one write or read per cycle."""
-
-    def __init__(self, dut):
-        self.dut = dut
-        for name, v in (("we", 0), ("re", 0), ("addr", 0), ("wdata", 0)):
-            getattr(dut, f"bus__{name}").value = v
-
-    async def write_many(self, addrs, datas):
-        d = self.dut
-        for a, v in zip(addrs, datas):
-            await FallingEdge(d.clk)
-            d.bus__addr.value = int(a)
-            d.bus__wdata.value = int(v)
-            d.bus__we.value = 1
-        await FallingEdge(d.clk)
-        d.bus__we.value = 0
-
-    async def read_many(self, addrs, timeout=64):
-        """One read in flight: `re` for one cycle, then wait for `rvalid`."""
-        d = self.dut
-        out = []
-        for a in addrs:
-            await FallingEdge(d.clk)
-            d.bus__addr.value = int(a)
-            d.bus__re.value = 1
-            await FallingEdge(d.clk)
-            d.bus__re.value = 0
-            for _ in range(timeout):
-                await RisingEdge(d.clk)
-                await ReadOnly()
-                if int(d.bus__rvalid.value):
-                    break
-            else:
-                raise AssertionError(f"host bus read of {int(a):#x}: no rvalid within {timeout} cycles")
-            out.append(int(d.bus__rdata.value))
-        return out
+#: the control register (bit 1: resume after RHM/WHM), from hw/systolic/params.py
+CTRL_ADDR = busmap.reg_addr("ctrl")
+RESUME = 1 << 1
+#: cycles after a start or resume pulse before done/waiting answer for it
+CONTROL_LATENCY = 1
 
 
 def _gather(words, index, lane_bits):
@@ -84,7 +51,7 @@ async def run_jobs(dut):
     folder = os.environ["EIEGEN_SYSTOLIC_JOBS"]
     jobs = json.loads(open(os.path.join(folder, "jobs.json")).read())
     cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
-    bus = Bus(dut)
+    bus = HostBus(dut)
     dut.start.value = 0
     dut.rst.value = 1
     await ClockCycles(dut.clk, 2)
@@ -115,9 +82,13 @@ async def run_jobs(dut):
                     await FallingEdge(dut.clk)
                     dut.start.value = 0
                 else:
-                    await bus.write_many([CTRL_ADDR], [2])
+                    await bus.write(CTRL_ADDR, RESUME)
                 t0 = cocotb.utils.get_sim_time("ns")
                 w0 = time.perf_counter()
+                # start and resume act from a register, the cycle after the pulse
+                # (hw/systolic/top.py): until then done/waiting still show the last stop
+                for _ in range(CONTROL_LATENCY):
+                    await FallingEdge(dut.clk)
                 timeout = int(phase.get("max_cycles", 10_000_000))
                 if not (int(dut.done.value) or int(dut.waiting.value)):
                     await First(RisingEdge(dut.done), RisingEdge(dut.waiting),

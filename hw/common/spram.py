@@ -44,7 +44,14 @@ def spram_blocks(width, depth):
 
 class SPRAMBlockModel(wiring.Component):
     """One SB_SPRAM256KA for the Amaranth simulator (ports as the primitive's,
-    lower case; POWEROFF, SLEEP, STANDBY are not modelled: always on)."""
+    lower case; POWEROFF, SLEEP, STANDBY are not modelled: always on).
+
+    Ports: `address` (In, 14 bits), `datain` (In, 16 bits), `maskwren` (In,
+    a write enable per nibble), `wren` (In), `chipselect` (In); `dataout`
+    (Out). With `chipselect` and `wren`, the nibbles of `maskwren` are written
+    at the end of the cycle; with `chipselect` alone, `dataout` is the word at
+    `address` one cycle later (latency 1) and holds it until the next read.
+    """
 
     def __init__(self):
         super().__init__({

@@ -36,8 +36,20 @@ def _check_divisor(component, clocks_per_bit):
 
 
 class UARTRx(wiring.Component):
-    """Ports: `rx` (the pin), `data` (stream of received bytes, source),
-    `error` (framing error pulse), `overrun` (a byte replaced an unread one)."""
+    """The receiver.
+
+    Ports:
+        rx       In, the pin (idles high; asynchronous: two synchroniser
+                 flip-flops, so it is seen 2 cycles late).
+        data     Out stream of received bytes. A byte is offered (`valid`) from
+                 the cycle after the middle of its stop bit, about 9.5 bit times
+                 + 3 cycles after the start bit's falling edge on the pin, until
+                 it is taken (`ready`). The receiver cannot be stalled.
+        error    Out, a one-cycle pulse in the cycle the stop bit reads 0
+                 (framing error; the character is dropped).
+        overrun  Out, a one-cycle pulse when a new byte replaces one still
+                 offered (valid and not ready) in that cycle.
+    """
 
     def __init__(self, clocks_per_bit):
         _check_divisor(self, clocks_per_bit)
@@ -99,8 +111,17 @@ class UARTRx(wiring.Component):
 
 
 class UARTTx(wiring.Component):
-    """Ports: `data` (stream of bytes to send, sink), `tx` (the pin, idles
-    high)."""
+    """The transmitter.
+
+    Ports:
+        data  In stream of bytes to send; `ready` while idle. A byte taken in
+              cycle t (valid and ready) is on `tx` from t + 1: start bit, eight
+              data bits least significant first, stop bit, each clocks_per_bit
+              cycles; `ready` is high again in cycle t + 10 * clocks_per_bit + 1,
+              so bytes offered back to back go out one every
+              10 * clocks_per_bit + 1 cycles.
+        tx    Out, the pin (idles high; from a register).
+    """
 
     def __init__(self, clocks_per_bit):
         _check_divisor(self, clocks_per_bit)

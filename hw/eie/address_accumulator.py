@@ -13,6 +13,18 @@ __all__ = ["AddressAccumulator"]
 
 
 class AddressAccumulator(wiring.Component):
+    """Relative index z -> local accumulator row.
+
+    Ports:
+        valid  In: an entry is decoded this cycle.
+        first  In: it is its column's first entry.
+        z      In(4): its relative index.
+        row    Out(row_width), combinational in the same cycle: z when `first`,
+               else the previous valid entry's row + z + 1.
+
+    The row of a valid entry is registered (latency 1) for the next entry.
+    """
+
     def __init__(self, row_width):
         self.row_width = row_width
         super().__init__({

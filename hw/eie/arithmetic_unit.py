@@ -16,10 +16,6 @@ Also on the accumulator memory (other phases, never with M1/M2):
 - bias preload (INIT): `init_valid`/`init_row`/`bias` -> acc[row] = bias << FRAC
   in the same cycle;
 - write-back read (WB): `wb_valid`/`wb_row` at t -> `wb_acc` at t + 1.
-
-Ports: `valid`, `row`, `a` (in, the cycle before M1), `w` (in, M1: from the
-decoder's synchronous read of the same entry); `busy` (out): M1 or M2 holds
-an entry; `flush` (in): drop the entries in M1 and M2.
 """
 
 from amaranth import Module, Signal, Mux, Cat, signed
@@ -33,6 +29,23 @@ __all__ = ["ArithmeticUnit"]
 
 
 class ArithmeticUnit(wiring.Component):
+    """The PE's multiply-accumulate on its accumulator memory.
+
+    Ports:
+        valid, row, a  In at cycle t (the cycle before M1): a decoded entry, its
+                       accumulator row and its column's activation.
+        w              In at t + 1 (M1): its weight (the decoder's synchronous
+                       read of the same entry).
+                       acc[row] is written at the end of t + 2 (M2).
+        busy           Out: M1 or M2 holds an entry.
+        flush          In: drop the entries in M1 and M2 (abort).
+        init_valid, init_row, bias
+                       In (INIT): acc[init_row] = bias << FRAC at the end of the
+                       cycle.
+        wb_valid, wb_row
+                       In (WB) at t -> `wb_acc` (Out) = acc[wb_row] at t + 1.
+    """
+
     def __init__(self, params):
         self.params = params
         rw = params.act_index_width

@@ -10,19 +10,6 @@ levels, Gl = gather levels, M = memory latency):
   T+3+Fl+Gl     broadcast register: value (OR of the PEs' value_out), and the
                 pointer bank addresses of g = ptr_base + k * N + pe
   X=T+3+2Fl+Gl  every PE's pointer read unit; queue item at X+M+1; dequeue from T+L
-
-Port contract (EIEArray, the unit the board top and the host link see):
-- `bus` (in, hw/common/hostbus.py): host bus target. `addr_ok`/`word_bytes` are
-  combinational in `addr` (hw/eie/params.py host_map); writes take effect
-  within 2 cycles; reads answer `read_latency` cycles after `re`. PE memories
-  are written and read only while the array is idle (writes are ignored and
-  reads return 0 while it runs).
-- `start` (in): pulse; starts `num_layers` layers if `config_ok`.
-- `config_ok` (out): 1 <= num_layers (control register 1) <= max_layers.
-- `busy` (out): a run or an abort is in progress; `done` (out): the last run
-  finished (cleared by the next start or an abort).
-- `abort` (in): pulse; the array is idle again within FLUSH_CYCLES + 1 cycles,
-  image memories and num_layers intact (activations undefined).
 """
 
 from amaranth import Module, Signal, Mux, Cat, Const, signed, ResetInserter
@@ -45,6 +32,22 @@ FLUSH_CYCLES = 32
 
 
 class EIEArray(wiring.Component):
+    """The whole EIE array, the unit the board top and the host link see.
+
+    Port contract:
+    - `bus` (in, hw/common/hostbus.py): host bus target. `addr_ok`/`word_bytes` are
+      combinational in `addr` (hw/eie/params.py host_map); writes take effect
+      within 2 cycles; reads answer `read_latency` cycles after `re`. PE memories
+      are written and read only while the array is idle (writes are ignored and
+      reads return 0 while it runs).
+    - `start` (in): pulse; starts `num_layers` layers if `config_ok`.
+    - `config_ok` (out): 1 <= num_layers (control register 1) <= max_layers.
+    - `busy` (out): a run or an abort is in progress; `done` (out): the last run
+      finished (cleared by the next start or an abort).
+    - `abort` (in): pulse; the array is idle again within FLUSH_CYCLES + 1 cycles,
+      image memories and num_layers intact (activations undefined).
+    """
+
     def __init__(self, params=None):
         self.params = params = params or EIEParams()
         self.timing = params.timing

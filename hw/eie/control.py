@@ -31,6 +31,46 @@ __all__ = ["CentralControl"]
 
 
 class CentralControl(wiring.Component):
+    """The central control unit (module docstring: the phases of a layer).
+
+    Run (host side):
+    - `start` (in): a pulse; with `config_ok` it starts a run: `run_start`
+      (out, combinational) pulses in that cycle, `busy` is high from the next.
+    - `num_layers` (in): layers of a run (control register 1); `config_ok`
+      (out, combinational): 1 <= num_layers <= max_layers.
+    - `busy` (out): not idle; `done` (out, register): the last run finished,
+      until the next start.
+    - `cycles`, `broadcasts`, `bcast_stall`, `compute_cycles` (out, registers,
+      cleared by a start): cycles busy, broadcasts issued, cycles the LNZD's
+      head waited for room, COMPUTE cycles (issue and stall counted one cycle
+      late).
+
+    Layer configuration (registers, stable while a layer runs):
+    - `src_sel` (out): the source activation file (0 for the first layer, then
+      alternating); `desc` (out): the layer descriptor, read in SETUP cycles 1..4;
+    - `cb_we`, `cb_index`, `cb_data` (out): SETUP cycles 1..16 write codebook
+      entry `cb_index` into every weight decoder;
+    - `clear` (out): a pulse in the first SETUP cycle of a layer (dequeue counters).
+
+    Phases:
+    - `computing` (out): COMPUTE; `init_valid` (out): INIT, `wb_valid` (out):
+      WB, with `k` (out) = 0, 1, .. out_local - 1, one a cycle;
+    - `pf_valid`, `pf_k` (out, combinational from registers): read slice `pf_k`
+      this cycle (at most `slice_slots` read and not yet retired).
+
+    From the LNZD and the PEs:
+    - `issue` (in): a broadcast is issued this cycle; `retire` (in): the LNZD's
+      head slice leaves (frees a read-ahead slot, counted a cycle late);
+      `stall` (in): the head waits for room; `all_idle` (in): every PE idle,
+      as seen `idle_latency` cycles late.
+
+    Host access (only while idle; ignored while busy):
+    - `host_layers_we`, `host_cb_we`, `host_addr`, `host_wdata` (in): write word
+      `host_addr` of the layer table / codebook memory at the end of the cycle;
+    - `host_layers_rdata`, `host_cb_rdata` (out): the word at `host_addr`, one
+      cycle later (block RAM, latency 1).
+    """
+
     def __init__(self, params):
         self.params = params
         t = params.timing

@@ -38,6 +38,8 @@ class LNZDLane(wiring.Component):
       (out, registered) holds the head word the next cycle, else 0 (so the
       array ORs the PEs' values into the broadcast value). A retire pops the
       head after the grant of the same cycle has read it.
+    - `busy` (out, combinational): a slice word is queued (from the cycle
+      after its `word_valid` until its retire).
     """
 
     def __init__(self, slots):

@@ -10,28 +10,6 @@ The PE owns its image memories (sparse matrix, even/odd pointer banks, the
 data memory with its activation files and bias words), its accumulators and
 its codebook copy. While the array is idle the host reads and writes those
 memories through the host port.
-
-Port contract (every input comes from a register of the array's fan-out
-trees, every output is a register; "t" is the cycle an input is seen):
-- layer configuration, stable while a layer runs: `src_sel`, `bias_base`,
-  `relu`, and the codebook (`cb_we`/`cb_index`/`cb_data` writes during SETUP);
-- slice scan: `pf_valid`/`pf_k` at t -> `flag` at t + mem_latency + 1; the
-  word waits in the LNZD lane until `retire`; `grant` at t -> `value_out` at
-  t + 1 (0 when not granted);
-- broadcast: `bcast_*` at X -> the column can be dequeued from X + mem_latency + 2;
-- credits: `dequeues` counts the columns taken from the activation queue
-  (modulo 2**len, registered);
-- INIT: `init_valid`/`init_k` at t -> acc[k] = bias[bias_base + k] << FRAC at
-  t + mem_latency;
-- WB: `wb_valid`/`wb_k` at t -> destination word k written at the end of t + 3;
-- `computing` (in): COMPUTE (counts busy cycles); `idle` (out, registered):
-  nothing of a broadcast is left in the PE's pipeline;
-- `clear` (in): resets the dequeue count (before a layer); `run_start` (in):
-  resets the busy counter (a run starts); `flush` (in): drops all work (abort);
-- host port: `host_re`/`host_we` with `host_mem` (HOST_MEMS index), `host_addr`,
-  `host_wdata`, `host_sel` (this PE) at t -> `host_rdata` (registered, 0
-  unless selected) at t + mem_latency + 1, the same for every memory and the
-  busy counter (`host_mem` 6).
 """
 
 from amaranth import Module, Signal, Mux, signed, ResetInserter
@@ -73,6 +51,35 @@ def host_width(params):
 
 
 class PE(wiring.Component):
+    """One processing element (module docstring: its blocks).
+
+    Port contract (every input comes from a register of the array's fan-out
+    trees, every output is a register; "t" is the cycle an input is seen):
+    - layer configuration, stable while a layer runs: `src_sel` (source
+      activation file), `bias_base`, `relu`, and the codebook
+      (`cb_we`/`cb_index`/`cb_data` writes during SETUP);
+    - slice scan: `pf_valid`/`pf_k` at t -> `flag` at t + mem_latency + 1; the
+      word waits in the LNZD lane until `retire`; `grant` at t -> `value_out` at
+      t + 1 (0 when not granted);
+    - broadcast: `bcast_valid`, `bcast_value`, `bcast_even`, `bcast_odd`,
+      `bcast_g_odd` at X -> the column can be dequeued from X + mem_latency + 2;
+    - credits: `dequeues` counts the columns taken from the activation queue
+      (modulo 2**len, registered);
+    - INIT: `init_valid`/`init_k` at t -> acc[k] = bias[bias_base + k] << FRAC at
+      t + mem_latency;
+    - WB: `wb_valid`/`wb_k` at t -> destination word k written at the end of t + 3;
+    - `computing` (in): COMPUTE (counts busy cycles); `idle` (out, registered):
+      nothing of a broadcast is left in the PE's pipeline;
+    - `clear` (in): resets the dequeue count (before a layer); `run_start` (in):
+      resets the busy counter (a run starts); `flush` (in): drops all work (abort);
+    - host port: `host_mode` (in): the array is idle, the host owns the
+      memories (host writes are ignored without it); `host_re`/`host_we` with
+      `host_mem` (HOST_MEMS index), `host_addr`, `host_wdata`, `host_sel` (this
+      PE) at t -> `host_rdata` (registered, 0 unless selected) at
+      t + mem_latency + 1, the same for every memory and the busy counter
+      (`host_mem` 6).
+    """
+
     def __init__(self, params, index):
         self.params, self.index = params, index
         t = params.timing

@@ -4,16 +4,6 @@ Pointers sit in two banks, even g and odd g (both at address g // 2), so the
 pair always comes from different banks: even[(g+1) >> 1] and odd[g >> 1],
 swapped when g is odd. The central unit computes g = ptr_base + j once for
 the whole array and broadcasts both bank addresses with the activation.
-
-Ports:
-- `bcast_valid`, `bcast_value`, `bcast_even`, `bcast_odd`, `bcast_g_odd` (in):
-  a broadcast activation and its pointer addresses, from the array's
-  fan-out registers (cycle X).
-- `even_raddr`, `odd_raddr` (out) / `even_rdata`, `odd_rdata` (in): the banks
-  (RAMs of `mem_latency` cycles): addressed in cycle X, data in X + latency.
-- `out` (out, stream): (value, start, count) registered at X + latency + 1,
-  pushed into the activation queue (which is never full: credits).
-- `busy` (out): a broadcast is in this unit.
 """
 
 from amaranth import Module, Signal, Mux, signed
@@ -28,6 +18,18 @@ __all__ = ["PointerReadUnit"]
 
 
 class PointerReadUnit(wiring.Component):
+    """Ports:
+    - `bcast_valid`, `bcast_value`, `bcast_even`, `bcast_odd`, `bcast_g_odd` (in):
+      a broadcast activation and its pointer addresses, from the array's
+      fan-out registers (cycle X).
+    - `even_raddr`, `odd_raddr` (out) / `even_rdata`, `odd_rdata` (in): the banks
+      (RAMs of `mem_latency` cycles): addressed in cycle X, data in X + latency.
+    - `out` (out, stream): (value, start, count) registered at X + latency + 1,
+      pushed into the activation queue (which is never full: credits; `ready`
+      is not looked at).
+    - `busy` (out): a broadcast is in this unit.
+    """
+
     def __init__(self, params):
         self.params = params
         aw = max(1, ceil_log2(params.ptr_depth))

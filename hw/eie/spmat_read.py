@@ -8,15 +8,6 @@ next column follows without a bubble. Columns may start mid-word and span
 words: the word address is e >> log2(EPW) and the lane e % EPW is selected
 when the word arrives. An empty column (count 0) at the queue head is
 dropped in one cycle, even while a column is being issued.
-
-Ports:
-- `col` (in, stream): the activation queue's head.
-- `raddr` (out) / `rdata` (in): the sparse-matrix memory (`mem_latency`).
-- `issue` (out): an entry address is issued this cycle; `active` (out): a
-  column is being issued (more entries follow).
-- `dequeue` (out): the queue head is taken this cycle (empty or not).
-- entry outputs, `mem_latency` cycles after the issue: `e_valid`, `e` (v, z),
-  `e_first` (the column's first entry), `e_value` (the column's activation).
 """
 
 from amaranth import Module, Signal, Mux, signed
@@ -31,6 +22,19 @@ __all__ = ["SparseMatrixReadUnit"]
 
 
 class SparseMatrixReadUnit(wiring.Component):
+    """Ports:
+    - `col` (in, stream): the activation queue's head; `col.ready` is
+      combinational (the head is empty, or no column is being issued).
+    - `raddr` (out, combinational) / `rdata` (in): the sparse-matrix memory,
+      `rdata` `mem_latency` cycles after `raddr`.
+    - `issue` (out, combinational): an entry address is issued this cycle;
+      `active` (out): a column is being issued (more entries follow).
+    - `dequeue` (out, combinational): the queue head is taken this cycle (empty
+      or not).
+    - entry outputs, `mem_latency` cycles after the issue: `e_valid`, `e` (v, z),
+      `e_first` (the column's first entry), `e_value` (the column's activation).
+    """
+
     def __init__(self, params):
         self.params = params
         self.aw = max(1, ceil_log2(params.spmat_depth))

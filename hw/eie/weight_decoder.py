@@ -6,9 +6,6 @@ the layer's SETUP (`cb_we`/`cb_index`/`cb_data`): no long wires to a shared
 register, and no 16:1 multiplexer per weight bit: LUT RAM on parts that have
 it (ECP5), a block RAM on the others (iCE40, where the multiplexers would
 cost 15 logic cells a bit).
-
-Ports: `v` (in) at t -> `w` (out) at t + 1 (a synchronous read: the
-multiplier's input register); `cb_we`, `cb_index`, `cb_data` (in): write.
 """
 
 from amaranth import Module, Signal, signed
@@ -22,6 +19,12 @@ __all__ = ["WeightDecoder"]
 
 
 class WeightDecoder(wiring.Component):
+    """Ports: `v` (in) at t -> `w` (out) at t + 1 (a synchronous read: the
+    multiplier's input register); `cb_we`, `cb_index`, `cb_data` (in): write
+    codebook entry `cb_index` at the end of the cycle (SETUP only, never while
+    entries are decoded).
+    """
+
     v: In(4)
     w: Out(signed(16))
     cb_we: In(1)

@@ -14,6 +14,17 @@ __all__ = ["Writeback"]
 
 
 class Writeback(wiring.Component):
+    """Accumulator -> int16 activation, two register stages.
+
+    Ports:
+        valid, k, acc  In at cycle t: an accumulator value (signed acc_width
+                       bits, FRAC fractional bits) and its local index k.
+        relu           In: the layer's ReLU flag (stable while the layer runs).
+        y_valid, y_k   Out at t + 2: `valid` and `k` carried along.
+        y              Out(signed(16)) at t + 2: round to nearest, >> FRAC,
+                       saturate to int16, ReLU if `relu`.
+    """
+
     def __init__(self, acc_width, frac, kw=1):
         self.acc_width, self.frac = acc_width, frac
         super().__init__({

@@ -35,6 +35,22 @@ FORWARD = MEM_LATENCY + 1
 
 
 class Accumulators(wiring.Component):
+    """Ports (q: the cycle a MMUL row issues, its unified-buffer read; D =
+    params.pipeline_depth):
+        ctl_in     In at q: the row's control (valid, accumulator row,
+                   accumulate or overwrite).
+        psum_in    In at q + D - 1: the row of C partial sums out of the Deskew.
+                   The sum is written to the accumulator row at the end of
+                   q + D; later rows into the same row see it (forwarding).
+        busy       Out (combinational from the delay line): a row is in flight
+                   to the accumulators.
+        act_raddr, act_ren
+                   In: the activation unit reads an accumulator row ...
+        act_rdata  Out: ... MEM_LATENCY = 2 cycles later (second read port).
+
+    The host reaches the rows through `memory` (a LaneMemory, read port 0).
+    """
+
     def __init__(self, params):
         self.params = params
         p = params

@@ -56,6 +56,27 @@ PIECE = 16      # bits of the accumulator per DSP partial product
 
 
 class ActivationUnit(wiring.Component):
+    """Ports (an ACT dispatched at cycle d; k = act_row_cycles, P = act_latency):
+        start      In, a pulse at d. With it: `acc_addr`, `ub_addr`, `count`
+                   (rows), `acc_end` (acc_addr + count), `ub_end` (ub_addr +
+                   count), `relu`, `mult`, `shift`, `lane` (first unified-buffer
+                   lane written, a multiple of C) and `wait` (cycles until the
+                   MMUL rows issued so far are in the accumulators), all In and
+                   sampled at d (while idle the unit follows them).
+        busy       Out (from registers): from d + 1 to the last write.
+        acc_lo, acc_hi, ub_lo, ub_hi
+                   Out (registers): the accumulator rows [acc_lo, acc_hi) and
+                   unified-buffer rows [ub_lo, ub_hi) of the running ACT, valid
+                   while busy (the sequencer's hazard checks).
+        acc_raddr, acc_ren
+                   Out: read accumulator row acc_raddr, one row every k cycles
+                   from d + max(1, wait); `acc_rdata` (In) is that row
+                   MEM_LATENCY cycles later.
+        ub_waddr, ub_wdata, ub_wlanes, ub_we
+                   Out: the requantised row, written (lanes ub_wlanes) P cycles
+                   after its accumulator read.
+    """
+
     def __init__(self, params):
         self.params = p = params
         acc_abits = max(1, (p.acc_depth - 1).bit_length())

@@ -23,6 +23,16 @@ __all__ = ["SystolicArray"]
 
 
 class SystolicArray(wiring.Component):
+    """Ports:
+        a_in      In, R activation beats (data, sel): a_in[r] enters PE(r, 0)
+                  and meets PE(r, c) c cycles later.
+        w_in      In, C weight beats (data, valid, bank, tag): w_in[c] enters
+                  PE(0, c) and moves down one PE per cycle.
+        psum_out  Out, C partial sums from below row R - 1: for activations
+                  fed skewed (row r at t0 + r), psum_out[c] is the sum at
+                  t0 + (R - 1) + c + PE_LATENCY (module docstring).
+    """
+
     def __init__(self, params):
         self.params = params
         R, C = params.rows, params.cols

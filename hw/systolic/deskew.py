@@ -11,5 +11,10 @@ __all__ = ["Deskew"]
 
 
 class Deskew(Skew):
+    """Skew with the delays the other way: `o[lane]` (Out) is `i[lane]` (In)
+    of lanes - 1 - lane cycles earlier (the last lane is combinational:
+    latency 0).
+    """
+
     def delay(self, lane):
         return self.lanes - 1 - lane

@@ -6,25 +6,6 @@ rows through `n_read` read ports and writes through one write port with a
 per-lane enable (Amaranth's write-port granularity, so BRAM byte/lane
 enables do the masking). While `host_owns` is high, read port 0 and the
 write port belong to the host bus instead.
-
-Read ports (i = 0 .. n_read - 1), MEM_LATENCY = 2 cycles:
-
-    cycle a      raddr{i} presented (with ren{i} high)
-    cycle a + 1  the block RAM's synchronous read data
-    cycle a + 2  rdata{i}: the row, from a register after the block RAM
-
-The register after the block RAM takes its clock-to-out delay off every path
-that uses the row. The read ports are not transparent: a read in the cycle
-of a write to the same row returns the old row (whoever needs the new one
-forwards it, see accumulators.py). With ren{i} low the block RAM keeps its
-data; with hold{i} high the output register keeps its own, so a stalled
-pipeline (the sequencer's fetch) can freeze both stages.
-
-On the host bus a row is `chunks` words of `chunk_lanes` lanes; a lane is
-`bus_lane_bits` bits of the word, little-end first, sign-extended when
-read. The host addresses (row, chunk): h_rdata is the word MEM_LATENCY
-cycles after h_row/h_chunk were presented; lanes of a chunk past the row's
-last lane are ignored when written and read as 0.
 """
 
 from amaranth import Module, Signal, Cat, Const, Mux, unsigned, Shape
@@ -39,6 +20,32 @@ __all__ = ["LaneMemory"]
 
 
 class LaneMemory(wiring.Component):
+    """Ports. Read ports (i = 0 .. n_read - 1), MEM_LATENCY = 2 cycles:
+
+        cycle a      raddr{i} presented (with ren{i} high)
+        cycle a + 1  the block RAM's synchronous read data
+        cycle a + 2  rdata{i}: the row, from a register after the block RAM
+
+    The register after the block RAM takes its clock-to-out delay off every path
+    that uses the row. The read ports are not transparent: a read in the cycle
+    of a write to the same row returns the old row (whoever needs the new one
+    forwards it, see accumulators.py). With ren{i} low the block RAM keeps its
+    data; with hold{i} high the output register keeps its own, so a stalled
+    pipeline (the sequencer's fetch) can freeze both stages.
+
+    Write port: `we` with `waddr`, `wdata` (a row) and `wlanes` (a write
+    enable per lane) writes at the end of the cycle.
+
+    Host side, while `host_owns` (In) is high (read port 0 and the write port
+    are the host's then): on the host bus a row is `chunks` words of
+    `chunk_lanes` lanes; a lane is `bus_lane_bits` bits of the word, little-end
+    first, sign-extended when read. The host addresses (row, chunk) with
+    `h_row`, `h_chunk`; `h_we` writes `h_wdata` at the end of the cycle;
+    `h_rdata` is the word MEM_LATENCY cycles after h_row/h_chunk were
+    presented; lanes of a chunk past the row's last lane are ignored when
+    written and read as 0.
+    """
+
     def __init__(self, *, lanes, lane_shape, depth, chunk_lanes, bus_lane_bits, n_read=1, init=None):
         self.lanes = lanes
         self.lane_shape = Shape.cast(lane_shape)

@@ -12,20 +12,6 @@ Weights arrive from above as beats (value, valid, bank, tag) that travel
 down the column one PE per cycle; the PE whose row equals the tag keeps the
 value in register `bank`.
 
-Ports and timing (PE_LATENCY = 3, hw/systolic/params.py):
-
-    a_in    In   activation and its bank select, valid at cycle t
-    a_out   Out  a_in registered: at t + 1 (the next PE to the right)
-    w_in    In   weight beat; kept at the end of the cycle it arrives
-    w_out   Out  w_in registered (the PE below)
-    psum_in In   partial sum from the PE above, for the activation of cycle t,
-                 at t + 2 (the PE above got it one cycle earlier); row 0 has none
-    psum_out Out psum_in + a * w at t + 3
-
-    t      a and w[sel] into the multiplier's input registers
-    t + 1  product register (a * w, 2 * in_width bits)
-    t + 2  partial-sum register: psum_in + product
-
 The three registers are the DSP block's own: SB_MAC16 takes its input,
 pipeline and output registers and the adder (Yosys `ice40_dsp`; the next
 PE's DSP adds psum_in through its C/D inputs without a register); on the ECP5
@@ -44,6 +30,21 @@ __all__ = ["PE"]
 
 
 class PE(wiring.Component):
+    """One MAC cell; ports and timing (PE_LATENCY = 3, hw/systolic/params.py):
+
+        a_in    In   activation and its bank select, valid at cycle t
+        a_out   Out  a_in registered: at t + 1 (the next PE to the right)
+        w_in    In   weight beat; kept at the end of the cycle it arrives
+        w_out   Out  w_in registered (the PE below)
+        psum_in In   partial sum from the PE above, for the activation of cycle t,
+                     at t + 2 (the PE above got it one cycle earlier); row 0 has none
+        psum_out Out psum_in + a * w at t + 3
+
+        t      a and w[sel] into the multiplier's input registers
+        t + 1  product register (a * w, 2 * in_width bits)
+        t + 2  partial-sum register: psum_in + product
+    """
+
     def __init__(self, params, row):
         self.params, self.row = params, row
         ports = {

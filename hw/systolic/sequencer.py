@@ -75,6 +75,50 @@ def _field(word, f):
 
 
 class Sequencer(wiring.Component):
+    """Ports (d: the cycle an instruction issues from the issue stage; the
+    module docstring has the issue rules):
+
+    Control and status:
+        start, resume  In, pulses (from the unit's registers): run from
+                       instruction 0 (the first instruction is in the issue
+                       stage FETCH_LATENCY = 4 cycles later); leave RHM/WHM.
+        busy           Out: started and not yet done (host waits included);
+                       `active` (Out): busy and not `waiting`; `waiting` (Out):
+                       paused at RHM/WHM until `resume`.
+        done           Out (register): the program ended (HALT or a fault),
+                       until the next start; `error`, `error_code` (Out,
+                       registers): with done after a fault, and its cause
+                       (ERROR_CODES).
+        pc             Out: index of the instruction in the issue stage;
+                       `instr` (Out): its word, or the RHM/WHM waited on.
+
+    Row streamer (a MMUL issued at d streams rows on d + 1 .. d + n):
+        issue          Out: a row enters the array this cycle (its unified-buffer
+                       read, cycle q): `ub_raddr` (Out) its unified-buffer row,
+                       `issue_bank` (Out) the weight bank it uses, `acc_ctl` (Out)
+                       its accumulator control (valid, row, accumulate), which
+                       the Accumulators delay to the row's sums.
+
+    Weight loader:
+        wl_start, wl_base, wl_bank
+                       Out, combinational at d: an RW dispatch (WeightLoader's
+                       start, base, bank); `wl_busy`, `wl_last`, `wl_cur_bank`
+                       (In): its busy, last and cur_bank.
+
+    Activation unit:
+        act_start      Out, combinational at d: an ACT dispatch, with its
+                       operands `act_acc`, `act_ub`, `act_count`, `act_acc_end`,
+                       `act_ub_end`, `act_relu`, `act_mult`, `act_shift`,
+                       `act_lane`, `act_wait` (Out, valid in every cycle: the
+                       idle ActivationUnit follows them).
+        act_busy, act_acc_lo, act_acc_hi, act_ub_lo, act_ub_hi
+                       In: ActivationUnit's busy and row ranges (hazards).
+
+    Performance counters (Out, registers, cleared by start, each counting its
+    event one cycle late): `cnt_cycles`, `cnt_mac_active`, `cnt_stall`,
+    `cnt_weight_stall`, `cnt_host_wait`, `cnt_instructions`.
+    """
+
     def __init__(self, params):
         self.params = p = params
         self.imem = LaneMemory(lanes=1, lane_shape=unsigned(64), depth=p.imem_depth,

@@ -14,6 +14,11 @@ __all__ = ["Skew"]
 
 
 class Skew(wiring.Component):
+    """Ports: `i` (In, `lanes` lanes of `shape`) and `o` (Out, the same):
+    o[lane] is i[lane] of `delay(lane)` = lane cycles earlier, through that
+    many registers (lane 0 is combinational: latency 0).
+    """
+
     def __init__(self, lanes, shape):
         self.lanes, self.shape = lanes, shape
         super().__init__({

@@ -7,40 +7,6 @@
                │        ^ ACT writes                    │ Deskew
                │        └──────── ActivationUnit ── Accumulators
                └─ acc  (0x24) ─────────────────────────┘
-
-Ports (the unit <-> host link contract, docs/host-link.md):
-
-    bus        In(HostBusSignature()). A write (one cycle of `we`) goes into
-               its memory or register at the end of that cycle; a read (one
-               cycle of `re`) answers with `rvalid` and `rdata`
-               BUS_READ_LATENCY = 2 cycles later (the block RAM and its
-               output register; registers likewise); `addr_ok` and
-               `word_bytes` are registered functions of `addr`, valid from
-               the second cycle `addr` is stable. The initiator drives addr,
-               wdata, we and re from registers.
-    start      In, one-cycle pulse: run the program from instruction 0 (also
-               bit 0 of the control register); start, resume and abort take
-               effect the cycle after the pulse (registered)
-    abort      In, one-cycle pulse (also bit 2 of the control register):
-               while busy, the sequencer, weight loader, accumulator
-               pipeline and activation unit are reset, so the unit is idle
-               (busy and done low) two cycles after the pulse; the
-               memories keep their contents (a write in flight
-               in the accumulator or activation pipeline is dropped). No
-               effect while not busy (done stays as it was).
-    config_ok  Out, always 1: the unit has no configuration a start could
-               find invalid (faults of a program are reported by `error`)
-    busy       Out, from the cycle after start until the program ends
-               (including host waits at RHM/WHM)
-    done       Out, from the end of a program until the next start or abort
-    waiting    Out, paused at RHM/WHM until the host sets `resume` (control
-               register bit 1)
-    error      Out, with done after a fault (cause in the status register)
-
-The memories can be reached over the bus while the unit is not running
-(imem) or not active (the others: also while waiting for the host);
-elsewhere addr_ok is low and accesses are ignored. Bus map and bit layouts:
-docs/systolic.md.
 """
 
 from amaranth import Module, Signal, Mux, Cat, Const, ResetInserter, signed
@@ -66,6 +32,45 @@ BUS_READ_LATENCY = MEM_LATENCY
 
 
 class SystolicUnit(wiring.Component):
+    """The whole systolic unit behind the host bus.
+
+    Ports (the unit <-> host link contract, docs/host-link.md):
+
+        bus        In(HostBusSignature()). A write (one cycle of `we`) goes into
+                   its memory or register at the end of that cycle; a read (one
+                   cycle of `re`) answers with `rvalid` and `rdata`
+                   BUS_READ_LATENCY = 2 cycles later (the block RAM and its
+                   output register; registers likewise); `addr_ok` and
+                   `word_bytes` are registered functions of `addr`, valid from
+                   the second cycle `addr` is stable. The initiator drives addr,
+                   wdata, we and re from registers.
+        start      In, one-cycle pulse: run the program from instruction 0 (also
+                   bit 0 of the control register); start, resume and abort take
+                   effect the cycle after the pulse (registered)
+        abort      In, one-cycle pulse (also bit 2 of the control register):
+                   while busy, the sequencer, weight loader, accumulator
+                   pipeline and activation unit are reset, so the unit is idle
+                   (busy and done low) two cycles after the pulse; the
+                   memories keep their contents (a write in flight
+                   in the accumulator or activation pipeline is dropped). No
+                   effect while not busy (done stays as it was).
+        config_ok  Out, always 1: the unit has no configuration a start could
+                   find invalid (faults of a program are reported by `error`)
+        busy       Out, from the second cycle after the start pulse (the
+                   start acts the cycle after it) until the program ends
+                   (including host waits at RHM/WHM)
+        done       Out, from the end of a program until the second cycle
+                   after the next start pulse, or an abort
+        waiting    Out, paused at RHM/WHM until the host sets `resume` (control
+                   register bit 1)
+        error      Out, with done after a fault (cause in the status register)
+
+    The memories can be reached over the bus while the unit is not running
+    (imem) or not active (the others: also while waiting for the host);
+    elsewhere addr_ok is low and accesses are ignored. Bus map and bit layouts:
+    docs/systolic.md.
+    """
+
     def __init__(self, params):
         self.params = params
         super().__init__({

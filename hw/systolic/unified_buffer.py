@@ -14,6 +14,13 @@ __all__ = ["UnifiedBuffer"]
 
 
 class UnifiedBuffer(LaneMemory):
+    """A LaneMemory of ub_depth rows of max(R, C) signed in_width-bit lanes, one
+    read port: the ports and their timing (MEM_LATENCY = 2 cycles from
+    `raddr0` to `rdata0`, writes `we`/`waddr`/`wdata`/`wlanes` at the end of
+    the cycle, the host's `host_owns`, `h_row`, `h_chunk`, `h_wdata`, `h_we`,
+    `h_rdata`, and `ren0`, `hold0`) are LaneMemory's.
+    """
+
     def __init__(self, params):
         self.params = p = params
         super().__init__(lanes=p.ub_lanes, lane_shape=signed(p.in_width), depth=p.ub_depth,

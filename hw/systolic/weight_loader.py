@@ -31,6 +31,21 @@ __all__ = ["WeightLoader"]
 
 
 class WeightLoader(wiring.Component):
+    """Ports (an RW dispatched at cycle d):
+        start, base, bank  In at d: load the tile of weight rows base ..
+                           base + R - 1 into weight register `bank` of the PEs.
+        busy               Out (register): reading the tile's rows, d + 1 ..
+                           d + R (one row a cycle).
+        last               Out (register): reading the tile's last row this cycle.
+        cur_bank           Out: the bank being loaded (valid while busy).
+        w_out              Out, C weight beats for the top of the array: row i
+                           (read at l_i = d + 1 + i) leaves the memory
+                           MEM_LATENCY cycles later, column c a further c cycles
+                           later (the column Skew).
+
+    The host reaches the rows through `memory` (a LaneMemory, read port 0).
+    """
+
     def __init__(self, params):
         self.params = params
         p = params

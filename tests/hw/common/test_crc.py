@@ -3,9 +3,9 @@ import random
 import zlib
 
 import pytest
-from amaranth.sim import Simulator
 
 from eiegen.hw.common.crc import CRC, CRC16_CCITT_FALSE, CRC32, crc_reference
+from eiegen.sim.amaranth_sim import run
 
 
 def _simulate(dut, chunks):
@@ -29,10 +29,7 @@ def _simulate(dut, chunks):
             ctx.set(dut.valid, 0)
             out.append(ctx.get(dut.value))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    run(dut, tb)
     return out
 
 

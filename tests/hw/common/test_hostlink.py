@@ -7,9 +7,9 @@ import random
 import pytest
 from amaranth import Module
 from amaranth.lib.wiring import connect
-from amaranth.sim import Simulator
 
 from eiegen.hw.common.hostlink import LinkCore, HostLink, DEFAULT_WATCHDOG_CYCLES
+from eiegen.sim.amaranth_sim import run, stream_get, stream_put
 from eiegen.sim.hostlink_dummy import (DummyUnit, DummyModel, DUMMY_TARGETS, DATA_TARGETS, DESIGN,
                                        PARAMS, RUN_CYCLES)
 from eiegen.sw.link import protocol as P
@@ -39,25 +39,23 @@ class Bench:
         self.tag = 0
         self.model = DummyModel()
 
-    async def tick(self, ctx, n=1):
-        """n clock cycles; collects the bytes the link sends; True if a byte
-        offered on rx was taken in the last one."""
-        for _ in range(n):
-            _, _, valid, payload, ready = await ctx.tick().sample(
-                self.core.tx.valid, self.core.tx.payload, self.core.rx.ready)
+    async def collect(self, ctx):
+        """Background process: the bytes the link sends (tx is always ready,
+        as the UART transmitter's FIFO would be), taken at every clock edge."""
+        async for _, _, valid, payload in ctx.tick().sample(self.core.tx.valid,
+                                                            self.core.tx.payload):
             if valid:
                 self.out.append(payload)
-        return ready
+
+    async def tick(self, ctx, n=1):
+        for _ in range(n):
+            await ctx.tick()
 
     async def send(self, ctx, data, gap=2):
         """Bytes into the link's rx stream (each held until taken, as a UART
         receiver holds it), `gap` idle cycles apart."""
         for b in data:
-            ctx.set(self.core.rx.payload, b)
-            ctx.set(self.core.rx.valid, 1)
-            while not await self.tick(ctx):
-                pass
-            ctx.set(self.core.rx.valid, 0)
+            await stream_put(ctx, self.core.rx, b)
             await self.tick(ctx, gap)
 
     async def response(self, ctx, max_cycles=20000):
@@ -106,16 +104,12 @@ class Bench:
         return out
 
     def run(self, scenario):
-        sim = Simulator(self.m)
-        sim.add_clock(1e-6)
-
         async def tb(ctx):
             ctx.set(self.core.tx.ready, 1)
             await self.tick(ctx, 3)
             await scenario(self, ctx)
 
-        sim.add_testbench(tb)
-        sim.run()
+        run(self.m, tb, processes=[self.collect])
 
 
 def _fill(rng, n):
@@ -406,35 +400,22 @@ def test_hostlink_through_uart():
     m.submodules.host_tx = htx = UARTTx(cpb)
     m.submodules.host_rx = hrx = UARTRx(cpb)
     m.d.comb += [dut.rx.eq(htx.tx), hrx.rx.eq(dut.tx)]
-    got = bytearray()
     answers = []
+    frames = [P.encode_frame(Cmd.IDENTIFY, tag=1),
+              P.encode_frame(Cmd.WRITE, make_addr(A, 0, 2), bytes(range(10)), tag=2),
+              P.encode_frame(Cmd.READ, make_addr(A, 0, 2), (10).to_bytes(2, "little"), tag=3)]
 
     async def tb(ctx):
-        ctx.set(hrx.data.ready, 1)
-        frames = [P.encode_frame(Cmd.IDENTIFY, tag=1),
-                  P.encode_frame(Cmd.WRITE, make_addr(A, 0, 2), bytes(range(10)), tag=2),
-                  P.encode_frame(Cmd.READ, make_addr(A, 0, 2), (10).to_bytes(2, "little"), tag=3)]
         for f in frames:
-            queue = list(f)
-            for _ in range(20000):
-                ctx.set(htx.data.valid, bool(queue))
-                if queue:
-                    ctx.set(htx.data.payload, queue[0])
-                _, _, ready, valid, rv, rd = await ctx.tick().sample(
-                    htx.data.ready, htx.data.valid, hrx.data.valid, hrx.data.payload)
-                if ready and valid:
-                    queue.pop(0)
-                if rv:
-                    got.append(rd)
-                if len(got) >= P.RESPONSE_HEADER and len(got) == P.response_length(got):
-                    answers.append(P.decode_response(bytes(got)))
-                    got.clear()
-                    break
+            for byte in f:
+                await stream_put(ctx, htx.data, byte)
+            # the answer: the host's receiver is read at once (it cannot be stalled)
+            got = bytearray()
+            while len(got) < P.RESPONSE_HEADER or len(got) < P.response_length(got):
+                got.append(await stream_get(ctx, hrx.data))
+            answers.append(P.decode_response(bytes(got)))
 
-    sim = Simulator(m)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    run(m, tb, timeout=20000 * len(frames))
     assert [a.status for a in answers] == [0, 0, 0]
     ident = P.decode_identify(answers[0].payload)
     assert ident["link"] == {"max_payload": 256, "timeout_cycles": 64, "clocks_per_bit": 4,

@@ -3,16 +3,9 @@
 old data on a read/write collision (read-before-write), `init` contents."""
 
 import pytest
-from amaranth.sim import Simulator
 
 from eiegen.hw.common.ram import RAM
-
-
-def run(dut, tb):
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+from eiegen.sim.amaranth_sim import run
 
 
 def test_init_contents_and_read_latency():
@@ -104,10 +97,7 @@ class _OverridePlatform:
 
 def _sim_on(platform, dut, tb):
     from amaranth.hdl import Fragment
-    sim = Simulator(Fragment.get(dut, platform))
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    run(Fragment.get(dut, platform), tb)
 
 
 def test_platform_override_replaces_the_memory_and_is_wired():

@@ -6,16 +6,9 @@ words, banks for deep memories, and the block count the board check uses."""
 import random
 
 import pytest
-from amaranth.sim import Simulator
 
 from eiegen.hw.common.spram import SPRAM, spram_blocks, SPRAM_WORDS
-
-
-def run(dut, tb):
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+from eiegen.sim.amaranth_sim import run
 
 
 async def write(ctx, dut, addr, data):

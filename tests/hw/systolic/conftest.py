@@ -1,16 +1,56 @@
-"""Amaranth-simulator driver of the whole SystolicUnit over its host bus."""
+"""The whole SystolicUnit in the Amaranth simulator, driven over its host bus
+by the shared driver (sim/amaranth_sim.py HostBus) with the unit's memory
+layout (sw/systolic/busmap.py) on top."""
 
-import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from eiegen.hw.systolic.top import SystolicUnit
+from eiegen.sim.amaranth_sim import HostBus, run, wait_until
 from eiegen.sw.systolic import busmap
+
+#: bit 1 of the control register: resume after RHM/WHM (hw/systolic/params.py REGS)
+RESUME = 1 << 1
+
+
+class UnitBus(HostBus):
+    """HostBus of one SystolicUnit, plus its memories as rows, its registers
+    by name, and the start/done/waiting ports."""
+
+    def __init__(self, ctx, unit):
+        super().__init__(ctx, unit.dut.bus)
+        self.unit, self.dut, self.params = unit, unit.dut, unit.params
+
+    async def write_rows(self, mem, base, rows):
+        await self.write_many(*busmap.write_words(self.params, mem, base, rows))
+
+    async def read_rows(self, mem, base, n):
+        words = await self.read_many(busmap.read_addrs(self.params, mem, base, n))
+        return busmap.decode_words(self.params, mem, words, n)
+
+    async def reg(self, name):
+        return await self.read(busmap.reg_addr(name))
+
+    async def resume(self):
+        await self.write(busmap.reg_addr("ctrl"), RESUME)
+
+    async def start(self):
+        self.ctx.set(self.dut.start, 1)
+        await self.tick()
+        self.ctx.set(self.dut.start, 0)
+
+    async def wait(self, max_cycles=200_000):
+        """Tick until done or waiting; returns the cycles waited."""
+        dut = self.dut
+        n = await wait_until(self.ctx, lambda c: c.get(dut.done) or c.get(dut.waiting),
+                             timeout=max_cycles)
+        self.cycles += n
+        return n
 
 
 class UnitSim:
-    """Runs one testbench `script(bus)` against a fresh SystolicUnit; the
-    script awaits bus.write/read/start/wait_done and may record signals."""
+    """Runs one testbench `script(bus)` (bus: UnitBus) against a fresh
+    SystolicUnit. With `watch` (dut -> {name: signal}) the signals are
+    recorded at every clock edge into `trace`, one dict per cycle."""
 
     def __init__(self, params):
         self.params = params
@@ -18,78 +58,18 @@ class UnitSim:
         self.trace = []
 
     def run(self, script, watch=None):
-        dut = self.dut
-        sim = Simulator(dut)
-        sim.add_clock(1e-6)
-        unit = self
-
-        class Bus:
-            def __init__(self, ctx):
-                self.ctx = ctx
-                self.cycle = 0
-
-            async def tick(self):
-                if watch is not None:
-                    unit.trace.append({k: self.ctx.get(v) for k, v in watch(dut).items()})
-                await self.ctx.tick()
-                self.cycle += 1
-
-            async def write(self, addr, data):
-                ctx = self.ctx
-                ctx.set(dut.bus.addr, int(addr))
-                ctx.set(dut.bus.wdata, int(data))
-                ctx.set(dut.bus.we, 1)
-                await self.tick()
-                ctx.set(dut.bus.we, 0)
-
-            async def write_rows(self, mem, base, rows):
-                a, d = busmap.write_words(unit.params, mem, base, rows)
-                for ai, di in zip(a, d):
-                    await self.write(ai, di)
-
-            async def read(self, addr, timeout=16):
-                ctx = self.ctx
-                ctx.set(dut.bus.addr, int(addr))
-                ctx.set(dut.bus.re, 1)
-                await self.tick()
-                ctx.set(dut.bus.re, 0)
-                for _ in range(timeout):
-                    if ctx.get(dut.bus.rvalid):
-                        return ctx.get(dut.bus.rdata)
-                    await self.tick()
-                raise AssertionError(f"no rvalid within {timeout} cycles of a read")
-
-            async def read_rows(self, mem, base, n):
-                words = [await self.read(a) for a in busmap.read_addrs(unit.params, mem, base, n)]
-                return busmap.decode_words(unit.params, mem, words, n)
-
-            async def reg(self, name):
-                return await self.read(busmap.reg_addr(name))
-
-            async def addr_ok(self, addr):
-                # registered by the unit: valid from the second cycle addr is stable
-                self.ctx.set(dut.bus.addr, int(addr))
-                await self.tick()
-                return self.ctx.get(dut.bus.addr_ok), self.ctx.get(dut.bus.word_bytes)
-
-            async def start(self):
-                self.ctx.set(dut.start, 1)
-                await self.tick()
-                self.ctx.set(dut.start, 0)
-
-            async def wait(self, max_cycles=200_000):
-                n = 0
-                while not (self.ctx.get(dut.done) or self.ctx.get(dut.waiting)):
-                    await self.tick()
-                    n += 1
-                    assert n < max_cycles, "no done/waiting"
-                return n
+        processes = []
+        if watch is not None:
+            async def record(ctx):
+                signals = watch(self.dut)     # after elaboration: submodules exist
+                async for _, _, *values in ctx.tick().sample(*signals.values()):
+                    self.trace.append(dict(zip(signals, values)))
+            processes.append(record)
 
         async def tb(ctx):
-            await script(Bus(ctx))
+            await script(UnitBus(ctx, self))
 
-        sim.add_testbench(tb)
-        sim.run()
+        run(self.dut, tb, processes=processes)
 
 
 def run_compiled(params, compiled, x, watch=None):
@@ -106,7 +86,7 @@ def run_compiled(params, compiled, x, watch=None):
             assert bus.ctx.get(unit.dut.waiting)
             src = await bus.read_rows("ub", step.src.base, step.src.rows)
             await bus.write_rows("ub", step.dst.base, step.apply(src, params.ub_lanes))
-            await bus.write(busmap.reg_addr("ctrl"), 2)
+            await bus.resume()
             await bus.tick()
             await bus.wait()
         mem, base, n = compiled.output_read()

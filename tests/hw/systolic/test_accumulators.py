@@ -3,11 +3,11 @@ the same accumulator row at every distance the forwarding covers."""
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from eiegen.hw.systolic import SystolicParams
 from eiegen.hw.systolic.accumulators import Accumulators
 from eiegen.hw.systolic.params import MEM_LATENCY
+from eiegen.sim.amaranth_sim import run
 from eiegen.sim.systolic_golden import wrap
 
 
@@ -45,11 +45,8 @@ def _run(p, ops, psums):
                 await ctx.tick()
             got[row] = np.array([ctx.get(dut.act_rdata[c]) for c in range(p.cols)])
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
     # the memory starts at zero, as the model does for rows first accumulated into
-    sim.run()
+    run(dut, tb)
     return model, got
 
 

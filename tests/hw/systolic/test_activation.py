@@ -5,11 +5,11 @@ written P cycles after its read)."""
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from eiegen.hw.systolic import SystolicParams
 from eiegen.hw.systolic.activation import ActivationUnit
 from eiegen.hw.systolic.params import MEM_LATENCY
+from eiegen.sim.amaranth_sim import run
 from eiegen.sim.systolic_golden import requantize
 
 #: (act_lanes, act_serial) of the requantiser variants
@@ -48,10 +48,7 @@ def _run(p, accs, mult, shift, relu, wait=0):
             assert t < 10_000
         assert not ctx.get(dut.ub_we)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    run(dut, tb)
     return writes, reads
 
 

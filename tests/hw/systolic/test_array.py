@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from amaranth import Module, signed
 from amaranth.lib import wiring
-from amaranth.sim import Simulator
 
 from eiegen.hw.systolic import SystolicParams
 from eiegen.hw.systolic.array import SystolicArray
@@ -13,6 +12,7 @@ from eiegen.hw.systolic.deskew import Deskew
 from eiegen.hw.systolic.layouts import act_beat, weight_beat
 from eiegen.hw.systolic.params import MEM_LATENCY
 from eiegen.hw.systolic.skew import Skew
+from eiegen.sim.amaranth_sim import run
 
 
 class Rig(wiring.Component):
@@ -54,10 +54,7 @@ def _run(p, schedule, T):
             outs.append([ctx.get(rig.deskew.o[c]) for c in range(p.cols)])
             await ctx.tick()
 
-    sim = Simulator(rig)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    run(rig, tb)
     return np.array(outs)
 
 

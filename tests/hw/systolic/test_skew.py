@@ -2,10 +2,9 @@
 
 import pytest
 from amaranth import signed
-from amaranth.sim import Simulator
-
 from eiegen.hw.systolic.skew import Skew
 from eiegen.hw.systolic.deskew import Deskew
+from eiegen.sim.amaranth_sim import run
 
 
 @pytest.mark.parametrize("cls,lanes", [(Skew, 2), (Skew, 5), (Deskew, 2), (Deskew, 4)])
@@ -22,10 +21,7 @@ def test_lane_delays(cls, lanes):
                 seen[lane].append(ctx.get(dut.o[lane]))
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
+    run(dut, tb)
     for lane in range(lanes):
         delay = lane if cls is Skew else lanes - 1 - lane
         for t in range(delay, T):
@@ -41,6 +37,4 @@ def test_one_lane_passes_straight_through(cls):
             ctx.set(dut.i, [v])
             assert ctx.get(dut.o[0]) == v
 
-    sim = Simulator(dut)
-    sim.add_testbench(tb)
-    sim.run()
+    run(dut, tb, clock=False)

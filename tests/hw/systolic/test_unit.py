@@ -90,16 +90,16 @@ def test_bus_map_and_identification(unit_sim):
         ub = busmap.layout(p, "ub")
         acc = busmap.layout(p, "acc")
         wm = busmap.layout(p, "wmem")
-        seen["ub_last"] = await bus.addr_ok(ub.addr(39, 2))
-        seen["ub_row_out"] = await bus.addr_ok(ub.addr(40, 0))
-        seen["ub_chunk_out"] = await bus.addr_ok(ub.addr(0, 3))
-        seen["acc_lane"] = await bus.addr_ok(acc.addr(0, 19))
-        seen["acc_lane_out"] = await bus.addr_ok(acc.addr(0, 20))
-        seen["wmem"] = await bus.addr_ok(wm.addr(5, 1))
-        seen["bank"] = await bus.addr_ok(ub.addr(0, 0) | 1 << 16)
-        seen["nothing"] = await bus.addr_ok(0x2F << 24)
-        seen["reg"] = await bus.addr_ok(busmap.reg_addr("cycles"))
-        seen["reg_out"] = await bus.addr_ok((0x20 << 24) | 7)
+        seen["ub_last"] = await bus.probe(ub.addr(39, 2))
+        seen["ub_row_out"] = await bus.probe(ub.addr(40, 0))
+        seen["ub_chunk_out"] = await bus.probe(ub.addr(0, 3))
+        seen["acc_lane"] = await bus.probe(acc.addr(0, 19))
+        seen["acc_lane_out"] = await bus.probe(acc.addr(0, 20))
+        seen["wmem"] = await bus.probe(wm.addr(5, 1))
+        seen["bank"] = await bus.probe(ub.addr(0, 0) | 1 << 16)
+        seen["nothing"] = await bus.probe(0x2F << 24)
+        seen["reg"] = await bus.probe(busmap.reg_addr("cycles"))
+        seen["reg_out"] = await bus.probe((0x20 << 24) | 7)
         seen["id0"] = await bus.reg("id0")
         seen["id1"] = await bus.reg("id1")
         # a row of 20 lanes round-trips through three 8-lane words
@@ -194,7 +194,7 @@ def test_host_pauses_rhm_whm_and_counters(unit_sim):
         for _ in range(5):
             await bus.tick()
         await bus.write(busmap.reg_addr("ctrl"), 2)           # resume
-        got["imem_ok_running"] = (await bus.addr_ok(busmap.layout(p, "imem").addr(0, 0)))[0]
+        got["imem_ok_running"] = (await bus.probe(busmap.layout(p, "imem").addr(0, 0)))[0]
         await bus.tick()
         await bus.wait()
         got["wait2"] = (await bus.reg("ctrl")) & 0b111
@@ -230,11 +230,11 @@ def test_abort_stops_a_running_program(unit_sim):
         for _ in range(20):
             await bus.tick()
         got["running"] = (await bus.reg("ctrl")) & 1
-        got["ub_ok_running"] = (await bus.addr_ok(busmap.layout(p, "ub").addr(0, 0)))[0]
+        got["ub_ok_running"] = (await bus.probe(busmap.layout(p, "ub").addr(0, 0)))[0]
         await bus.write(busmap.reg_addr("ctrl"), 4)
         await bus.tick()                    # the abort acts from a register
         got["after"] = (await bus.reg("ctrl")) & 0b1111
-        got["ub_ok_after"] = (await bus.addr_ok(busmap.layout(p, "ub").addr(0, 0)))[0]
+        got["ub_ok_after"] = (await bus.probe(busmap.layout(p, "ub").addr(0, 0)))[0]
 
     unit.run(script)
     assert got["running"] == 1 and got["ub_ok_running"] == 0
