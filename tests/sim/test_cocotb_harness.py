@@ -125,7 +125,8 @@ def test_a_cached_build_says_so(tmp_path):
     eie_harness.build(PARAMS, "verilator", progress=again.append)
     assert again == [f"Verilator model of the 2-PE EIE array: cached ({built.build_dir})"]
     if not built.cached:
-        assert lines[0].startswith("building the Verilator model of the 2-PE EIE array")
+        # (a "generating the Verilog ..." line may come first)
+        assert any(l.startswith("building the Verilator model of the 2-PE EIE array") for l in lines)
         assert lines[-1].startswith("  built in ")
 
 
