@@ -148,10 +148,15 @@ def test_default_build_dir_names_board_design_and_size():
     assert str(default_build_dir(ice, "systolic", ice.systolic_params())).endswith("icebreaker-systolic-4x2")
 
 
-@pytest.mark.parametrize("name, mhz, prim", [("icebreaker", None, None), ("icebreaker", 18, "SB_PLL40_PAD"),
-                                             ("ulx3s", None, None), ("ulx3s", 40, "EHXPLLL")])
+@pytest.mark.parametrize("name, mhz, prim", [("icebreaker", 12, None), ("icebreaker", 18, "SB_PLL40_PAD"),
+                                             ("icebreaker", None, "pll if the EIE clock is not 12 MHz"),
+                                             ("ulx3s", 25, None), ("ulx3s", 40, "EHXPLLL"),
+                                             ("ulx3s", None, "pll if the EIE clock is not 25 MHz")])
 def test_top_netlist_clock_and_constraint(name, mhz, prim):
     board = get_board(name)
+    if mhz is None:             # the board's EIE clock: a PLL unless it is the oscillator's
+        hz = board.design_hz("eie")
+        prim = None if hz == board.clock_hz else {"ice40": "SB_PLL40_PAD", "ecp5": "EHXPLLL"}[board.family]
     plat = board_platform(board, RamPlacer(board))
     top = BoardTop(board, "eie", board.eie_params(n_pes=1), sync_hz=mhz and mhz * 1e6)
     plan = plat.prepare(top, name="top")
@@ -160,7 +165,7 @@ def test_top_netlist_clock_and_constraint(name, mhz, prim):
         assert (p in il) == (p == prim)
     assert "SB_SPRAM256KA" in il if name == "icebreaker" else "SB_SPRAM256KA" not in il
     # the clock of `sync` is constrained at the requested frequency
-    hz = (mhz or board.clock_hz / 1e6) * 1e6
+    hz = mhz * 1e6 if mhz else board.design_hz("eie")
     if board.family == "ice40":
         found = [float(f) * 1e6 for f in re.findall(r"^set_frequency \S+ (\S+)$", plan.files["top.pcf"], re.M)]
     else:

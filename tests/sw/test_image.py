@@ -207,4 +207,4 @@ def test_params_file_matches_the_manifest(image_dir):
     read_image(image_dir)
     m = _without_params_file(image_dir)      # older images (no params.json) still read
     (image_dir / "manifest.json").write_text(json.dumps(m))
-    assert read_image(image_dir).params.image_dict() == m["params"]
+    assert read_image(image_dir).params.to_dict() == m["params"]

@@ -61,14 +61,15 @@ def test_cannot_fit_names_the_memory(cli, tmp_path):
     path = _model(tmp_path, [4000, 16], 0.01)
     rc, out, err = cli("fit", path, "--board", "icebreaker")
     assert rc == 1, err
-    assert "cannot fit the icebreaker: with --ptr-depth 2048 --act-depth 4096 the array needs" in out
-    assert "block RAMs (the act0 + act1 memories most), the device has 30: short by" in out
+    # 3 PEs: 1334 activations and 2002 pointers per bank per PE
+    assert "cannot fit the icebreaker: with --ptr-depth 2048 --act-depth 2048 the array needs" in out
+    assert "block RAMs (the ptr_even + ptr_odd memories most), the device has 30: short by" in out
     rc, out, _ = cli("fit", path, "--board", "icebreaker", "--json")
     assert rc == 1 and "cannot" in json.loads(out)
     # and beyond what the generator allows at all
     path = _model(tmp_path, [60000, 16], 0.001, name="huge.npz")
     rc, out, _ = cli("fit", path, "--board", "icebreaker")
-    assert rc == 1 and "act_depth would have to be 60000, beyond what an EIE array may have" in out
+    assert rc == 1 and "act_depth would have to be 20000, beyond what an EIE array may have" in out
 
 
 def test_input_gives_the_cycles_of_real_inputs(cli, tmp_path):
