@@ -51,7 +51,9 @@ class ReadmemhPlatform:
 #: block RAM). Without it, a read port that is synchronous from the start
 #: keeps read-before-write emulation, and on the iCE40, whose block RAM
 #: outputs have no initial value, a register's power-up value is emulated too.
-SYNTH_SCRIPT_AFTER_READ = "memory_nordff"
+SYNTH_SCRIPT_AFTER_READ = ("proc; memory_nordff; "
+                           # registers of a fan-out tree (hw/eie/trees.py FANOUT_ATTR) stay copies
+                           "setattr -set keep 1 a:eiegen_fanout %ci1:+[Q] c:* %i")
 
 
 def sync_read(m, mem, addr, data):

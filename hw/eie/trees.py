@@ -31,8 +31,19 @@ def _groups(items, size=4):
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
+#: attribute of the registers of a fan-out tree: copies Yosys must keep apart
+#: (its opt_merge would merge registers with one input into one, which then
+#: drives every PE across the chip); hw/common/ram.py SYNTH_SCRIPT_AFTER_READ
+#: puts `keep` on the cells that drive wires carrying it
+FANOUT_ATTR = "eiegen_fanout"
+
+
 def _like(value, name, reset_less=False):
     return Signal.like(value, name=name, reset_less=reset_less)
+
+
+def _copy(value, name, reset_less=False):
+    return Signal.like(value, name=name, reset_less=reset_less, attrs={FANOUT_ATTR: 1})
 
 
 def delay(m, value, cycles, *, name="dly", reset_less=False):
@@ -59,7 +70,7 @@ def fanout(m, value, n, levels, *, name="fo", reset_less=False):
         for i in range(n):
             g = i // size
             if g not in regs:
-                regs[g] = reg = _like(value, f"{name}_l{lv}_{g}", reset_less)
+                regs[g] = reg = _copy(value, f"{name}_l{lv}_{g}", reset_less)
                 m.d.sync += reg.eq(leaves[i])
             nxt.append(regs[g])
         leaves = nxt
