@@ -60,6 +60,7 @@ class RamRecord:
     store_depth: int = 0
     blocks: int = 0        # SPRAM blocks
     baked: bool = False    # initialised from the image (else placeholder / empty)
+    offset: int = 0        # address of the image file's first word (RAM init_offset)
 
 
 class RamPlacer:
@@ -86,6 +87,24 @@ class RamPlacer:
                 words[f"pe{pe:02d}_{name}"] = [int(w) for w in ws]
         return words
 
+    @staticmethod
+    def stored_words(record, words):
+        """The words an image puts into the memory of build record `record`
+        (a RamRecord or its build.json dict), from RamPlacer._words_of(image):
+        the image file's words from the record's offset, or for a packed pair
+        of banks ("a+b") bank a from word 0 and bank b from half its depth."""
+        get = (lambda k, d=None: record.get(k, d)) if isinstance(record, dict) else \
+            (lambda k, d=None: getattr(record, k, d))
+        name, depth = get("name"), get("depth")
+        if "+" in name:
+            out = []
+            for bank in name.split("+"):
+                ws = list(words.get(bank, []))
+                out += ws + [0] * (depth // 2 - len(ws))
+            return out
+        ws = list(words.get(name, []))
+        return [0] * int(get("offset", 0) or 0) + ws if ws else []
+
     def __call__(self, ram):
         name = ram.name
         if name is None:
@@ -104,8 +123,9 @@ class RamPlacer:
                     f"(fewer PEs, or a shallower/narrower sparse-matrix memory)")
             return impl
         sw, sd = padded_geometry(ram.width, ram.depth, self.granule)
+        offset = getattr(ram, "init_offset", 0)
         if name in self._image_words:
-            words = self._image_words[name]
+            words = [0] * offset + list(self._image_words[name])
             if len(words) > ram.depth:
                 raise ImageError(f"image memory '{name}' has {len(words)} words, the RAM {ram.depth}")
             baked = True
@@ -113,7 +133,8 @@ class RamPlacer:
             words = placeholder_words(name, sw, sd, self.seed)
             baked = False
         self._contents[name] = words
-        self.records[name] = RamRecord(name, "bram", ram.width, ram.depth, sw, sd, baked=baked)
+        self.records[name] = RamRecord(name, "bram", ram.width, ram.depth, sw, sd, baked=baked,
+                                       offset=offset)
         return BlockRAM(width=ram.width, depth=ram.depth, store_width=sw, store_depth=sd,
                         init=words, name=name)
 
@@ -138,7 +159,7 @@ class RamPlacer:
         words += [0] * (sd - len(words))
         self._contents[name] = words
         self.records[name] = RamRecord(name, "bram", ram.width, 2 * stride, sw, sd, baked=baked)
-        return words
+        return words[:2 * stride]          # the memory's own depth (the rest of the block is zero)
 
     def placeholders(self):
         """{name: words} of the placeholder (swappable) block RAMs."""

@@ -136,7 +136,7 @@ def swap(build_dir, image, output=None, *, progress=print):
             raise SwapError(f"{ph_path}: missing placeholder") from None
         if len(ph) != rec["store_depth"]:
             raise SwapError(f"{ph_path}: {len(ph)} words, the build recorded {rec['store_depth']}")
-        new = list(words.get(name, []))
+        new = RamPlacer.stored_words(rec, words)
         if len(new) > rec["depth"]:
             raise ImageError(f"image memory '{name}': {len(new)} words for {rec['depth']}")
         new += [0] * (rec["store_depth"] - len(new))

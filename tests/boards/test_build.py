@@ -216,3 +216,30 @@ def test_nextpnr_progress_from_its_log():
     log += ("Info: Running router2...\n"
             "Info:     iter=7 wires=20078 overused=56 overuse=57 archfail=NA\n")
     assert pnr_progress(log) == "routing (router2), iteration 7, 56 wires overused"
+
+
+@pytest.mark.parametrize("name", ["icebreaker", "ulx3s"])
+def test_baked_words_land_where_the_array_reads_them(name):
+    """A PE's bias words sit after its two activation files in one memory
+    (init_offset), and on the ECP5 the two pointer banks share one block
+    RAM: baking (and the swap, which uses the same stored_words) puts every
+    image word at the address the RTL reads it from."""
+    board = get_board(name)
+    p = board.eie_params(n_pes=2, act_depth=16, bias_depth=32, ptr_depth=64, spmat_depth=512)
+    image = pack(random_compressed_model(np.random.default_rng(5), [20, 30, 10], 0.4), p)
+    placer = RamPlacer(board, image=image)
+    elaborate(board, p, placer)
+    words = RamPlacer._words_of(image)
+    bias = placer.records["pe01_bias"]
+    assert bias.baked and bias.offset == 2 * p.act_depth
+    stored = RamPlacer.stored_words(bias, words)
+    assert stored[:bias.offset] == [0] * bias.offset
+    assert stored[bias.offset:] == words["pe01_bias"] and any(words["pe01_bias"])
+    assert placer._contents["pe01_bias"][:len(stored)] == stored
+    if name == "ulx3s":
+        rec = placer.records["pe01_ptr_even+pe01_ptr_odd"]
+        stored = RamPlacer.stored_words(rec, words)
+        half = rec.depth // 2
+        assert stored[:len(words["pe01_ptr_even"])] == words["pe01_ptr_even"]
+        assert stored[half:half + len(words["pe01_ptr_odd"])] == words["pe01_ptr_odd"]
+        assert placer._contents[rec.name][:len(stored)] == stored
