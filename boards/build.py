@@ -193,6 +193,8 @@ def board_platform(board, placer=None):
         # for small memories (accumulators)
         attrs["eiegen_tdp"] = True
         attrs["eiegen_small_ram_style"] = "distributed"
+        # multipliers with the DSP's input and output registers (hw/common/dsp.py)
+        attrs["eiegen_dsp"] = "MULT18X18D"
     elif board.family == "ice40":
         # no LUT RAM: the codebook copies and accumulators go to block RAM
         attrs["eiegen_small_ram_style"] = "block"

@@ -48,6 +48,7 @@ from amaranth import Module, Signal, Mux, Cat, Const, signed, unsigned
 from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
+from ..common.dsp import registered_product, MULT18X18D_WIDTH
 from .params import MEM_LATENCY
 
 __all__ = ["ActivationUnit"]
@@ -188,7 +189,7 @@ class ActivationUnit(wiring.Component):
             m.d.comb += issue.eq(rd_q)
 
         # lane select and ReLU into the multiplier's input registers
-        vals = []
+        vals, vnext = [], []
         for l in range(L):
             v = Signal(signed(A), name=f"v{l}", reset_less=True)
             choices = [self.acc_rdata[g * L + l] if g * L + l < C else Const(0, signed(A))
@@ -196,9 +197,12 @@ class ActivationUnit(wiring.Component):
             sel = choices[0]
             for g in range(1, G):
                 sel = Mux(gsel == g, choices[g], sel)
+            vn = Signal(signed(A), name=f"vnext{l}")
+            m.d.comb += vn.eq(Mux(relu & sel[-1], 0, sel))
             with m.If(issue):
-                m.d.sync += v.eq(Mux(relu & sel[-1], 0, sel))
+                m.d.sync += v.eq(vn)
             vals.append(v)
+            vnext.append(vn)
         tok = data.StructLayout({"valid": 1, "group": range(G)})
 
         # -- multiplier stage: the products p of the group, and when they are ready
@@ -209,16 +213,29 @@ class ActivationUnit(wiring.Component):
             t1 = Signal(tok)
             m.d.sync += [t0.valid.eq(issue), t0.group.eq(gsel), t1.eq(t0), p_tok.eq(t1)]
             npieces = -(-A // PIECE)
-            for l, v in enumerate(vals):
+            for l, (v, vn) in enumerate(zip(vals, vnext)):
                 parts = []
                 for j in range(npieces):
                     top = j == npieces - 1
-                    piece = v[j * PIECE:min(A, (j + 1) * PIECE)]
-                    piece = piece.as_signed() if top else piece.as_unsigned()
-                    pp = Signal(signed(len(piece) + p.mult_width + 1) if top else
-                                unsigned(len(piece) + p.mult_width),
+                    pp = Signal(signed(len(v[j * PIECE:min(A, (j + 1) * PIECE)]) + p.mult_width + 1)
+                                if top else unsigned(PIECE + p.mult_width),
                                 name=f"pp{l}_{j}", reset_less=True)
-                    m.d.sync += pp.eq(piece * mult)
+                    # on the ECP5 the DSP's input registers are v's piece and
+                    # mult, its output register pp (hw/common/dsp.py); mult is
+                    # constant while an ACT runs, so loading it with v is the same
+                    npiece = vn[j * PIECE:min(A, (j + 1) * PIECE)]
+                    npiece = npiece.as_signed() if top else Cat(npiece, Const(0, 1)).as_signed()
+                    dsp = None
+                    if p.mult_width < MULT18X18D_WIDTH:
+                        dsp = registered_product(m, platform, npiece,
+                                                 Cat(mult, Const(0, 1)).as_signed(),
+                                                 en=issue, name=f"mult{l}_{j}")
+                    if dsp is not None:
+                        m.d.comb += pp.eq(dsp)
+                    else:
+                        piece = v[j * PIECE:min(A, (j + 1) * PIECE)]
+                        piece = piece.as_signed() if top else piece.as_unsigned()
+                        m.d.sync += pp.eq(piece * mult)
                     parts.append((pp, j * PIECE))
                 total = parts[0][0]
                 for pp, sh in parts[1:]:

