@@ -229,13 +229,31 @@ def throughput(report, design, params, image=None, image_name=None):
     return t
 
 
+def tool_options(board, seed=0):
+    """The keyword arguments of the platform's build for `board`: nextpnr with
+    its JSON report and the seed, the board's synthesis options, and the
+    Yosys commands every flow runs after reading the design
+    (SYNTH_SCRIPT_AFTER_READ). Every eiegen place and route uses these."""
+    nextpnr_opts = ["--report", "report.json", "--timing-allow-fail", "--seed", str(1 + seed),
+                    *board.nextpnr_opts]
+    kw = dict(nextpnr_opts=" ".join(nextpnr_opts), script_after_read=SYNTH_SCRIPT_AFTER_READ)
+    if board.synth_opts:
+        kw["synth_opts"] = " ".join(board.synth_opts)
+    return kw
+
+
+def size_label(design, params):
+    """'4 PE(s)', '8x8', 'link + null unit'."""
+    if design == "eie":
+        return f"{params.n_pes} PE(s)"
+    if design == "systolic":
+        return f"{params.rows}x{params.cols}"
+    return "link + null unit"
+
+
 def design_label(design, params):
     """'EIE, 4 PE(s)', 'systolic 8x8', 'host link + null unit'."""
-    if design == "eie":
-        return f"EIE, {params.n_pes} PE(s)"
-    if design == "systolic":
-        return f"systolic {params.rows}x{params.cols}"
-    return "host link + null unit"
+    return {"eie": "EIE, ", "systolic": "systolic "}.get(design, "host ") + size_label(design, params)
 
 
 def default_build_dir(board, design, params):
@@ -428,11 +446,7 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
     placer = RamPlacer(board, image=image, seed=seed)
     platform = board_platform(board, placer)
     name = "top"
-    nextpnr_opts = ["--report", "report.json", "--timing-allow-fail", "--seed", str(1 + seed),
-                    *board.nextpnr_opts]
-    kw = dict(nextpnr_opts=" ".join(nextpnr_opts), script_after_read=SYNTH_SCRIPT_AFTER_READ)
-    if board.synth_opts:
-        kw["synth_opts"] = " ".join(board.synth_opts)
+    kw = tool_options(board, seed)
     family_info = board.family_info
     t_start = time.monotonic()
     if progress:

@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 
 from .board import get_board
+from .build import size_label
 from .report import parse_report
 
-__all__ = ["FIXTURES", "load", "size_label", "row", "table", "BEGIN", "END"]
+__all__ = ["FIXTURES", "load", "row", "table", "BEGIN", "END"]
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "boards" / "fixtures" / "builds"
 BEGIN = "<!-- recorded builds: rendered from tests/boards/fixtures/builds by `python -m eiegen.boards.recorded`; do not edit -->"
@@ -29,13 +30,15 @@ def load(path):
     return json.loads(Path(path).read_text().replace("@REPO@", str(_REPO)))
 
 
-def size_label(doc):
+def _size(doc):
     p = doc["params"]
     if doc["design"] == "eie":
-        return f"{p['n_pes']} PE{'s' if p['n_pes'] > 1 else ''}"
-    if doc["design"] == "systolic":
-        return f"{p['rows']}x{p['cols']}"
-    return "link + null unit"
+        from ..hw.eie.params import EIEParams
+        p = EIEParams.from_dict(p)
+    elif doc["design"] == "systolic":
+        from ..hw.systolic.params import SystolicParams
+        p = SystolicParams(**p)
+    return size_label(doc["design"], p)
 
 
 def row(doc):
@@ -51,7 +54,7 @@ def row(doc):
     cp = rep.critical_path or {}
     where = ", ".join((cp.get("sources") or [])[:2]) or "-"
     met = "met" if rep.timing_met else "NOT met"
-    return (f"| {board.name} | {doc['design']}, {size_label(doc)} | {doc['sync_hz'] / 1e6:g} MHz | "
+    return (f"| {board.name} | {doc['design']}, {_size(doc)} | {doc['sync_hz'] / 1e6:g} MHz | "
             f"{res('logic')} {board.resources.logic_unit} | {res('dsp')} | {res('bram')} | {res('spram')} | "
             f"{rep.fmax_mhz:.2f} MHz ({met}) | {where} | `{doc['command']}`, {doc['date']} |")
 

@@ -18,10 +18,9 @@ from amaranth.lib import io, wiring
 
 from ..sw import toolchain
 from ..sw.atomic import atomic_dir
-from .build import RamPlacer, board_platform, _require_tools, _run_script, BuildResult
+from .build import RamPlacer, board_platform, _require_tools, _run_script, BuildResult, tool_options
 from .clocking import BoardClock
 from .report import parse_report, format_report
-from ..hw.common.ram import SYNTH_SCRIPT_AFTER_READ
 
 __all__ = ["StandaloneTop", "build_standalone"]
 
@@ -70,11 +69,7 @@ def build_standalone(board, params, *, out_dir, sync_hz=None, seed=0, progress=p
     top = StandaloneTop(board, EIEArray(params), sync_hz=sync_hz)
     placer = RamPlacer(board, seed=seed)
     platform = board_platform(board, placer)
-    nextpnr_opts = ["--report", "report.json", "--timing-allow-fail", "--seed", str(1 + seed),
-                    *board.nextpnr_opts]
-    kw = dict(nextpnr_opts=" ".join(nextpnr_opts), script_after_read=SYNTH_SCRIPT_AFTER_READ)
-    if board.synth_opts:
-        kw["synth_opts"] = " ".join(board.synth_opts)
+    kw = tool_options(board, seed)
     out_dir = Path(out_dir)
     if progress:
         progress(f"eiegen build --alone: {board.title}, EIE array of {params.n_pes} PE(s) without "

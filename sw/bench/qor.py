@@ -71,14 +71,6 @@ def _params(board, design, size):
     return None
 
 
-def _size_label(design, params):
-    if design == "eie":
-        return f"{params.n_pes} PE(s)"
-    if design == "systolic":
-        return f"{params.rows}x{params.cols}"
-    return "link + null unit"
-
-
 #: seconds of one build when docs/qor.md has no row for it (this machine, 2 cores: an
 #: iCEBreaker build takes 1-3 min, a ULX3S build of an array 10-20 min, the link alone ~1 min)
 TYPICAL_SECONDS = {("icebreaker", "link"): 60, ("icebreaker", "eie"): 180,
@@ -109,12 +101,13 @@ def estimate(quick=False):
     """[(step, seconds)]: one step per build, at the tools time docs/qor.md
     recorded for that row, else TYPICAL_SECONDS."""
     from ...boards.board import get_board
+    from ...boards.build import size_label
     _, matrix = _matrix(quick)
     recorded = _recorded_seconds(_REPO / "docs" / "qor.md")
     steps = []
     for b, d, n in matrix:
         board = get_board(b)
-        label = _size_label(d, _params(board, d, n))
+        label = size_label(d, _params(board, d, n))
         seconds = recorded.get((board.name, d, label))
         where = "as last recorded" if seconds is not None else "typical"
         if seconds is None:
@@ -127,13 +120,13 @@ def estimate(quick=False):
 def run_row(board_name, design, size, out_dir, log=print):
     """One build; returns the row (a dict) and keeps the report."""
     from ...boards.board import get_board
-    from ...boards.build import build, BuildError, default_build_dir
+    from ...boards.build import build, BuildError, default_build_dir, size_label
     from ...boards.report import TimingError
     board = get_board(board_name)
     params = _params(board, design, size)
     default = size is None
     tag = default_build_dir(board, design, params).name
-    row = {"board": board.name, "design": design, "size": _size_label(design, params),
+    row = {"board": board.name, "design": design, "size": size_label(design, params),
            "default": default, "clock_mhz": board.design_hz(design) / 1e6}
     t0 = time.monotonic()
     try:

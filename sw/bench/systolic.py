@@ -328,7 +328,7 @@ def unit_build(board_name, params=None, freq_mhz=None, out_dir=None, seed=0, pro
     Fmax, critical path) and writes report.txt/report.json into out_dir."""
     import os
     from ...boards.board import get_board
-    from ...boards.build import board_platform, _run_script, _require_tools
+    from ...boards.build import board_platform, _run_script, _require_tools, tool_options
     from ...boards.report import parse_report, format_report
     from .. import toolchain
     from ..atomic import atomic_dir
@@ -340,10 +340,7 @@ def unit_build(board_name, params=None, freq_mhz=None, out_dir=None, seed=0, pro
     top = UnitProbeTop(board, params, hz)
     out_dir = Path(out_dir or f"build/boards/{board.name}-systolic-unit-{params.rows}x{params.cols}")
     platform = board_platform(board)
-    kw = dict(nextpnr_opts=" ".join(["--report", "report.json", "--timing-allow-fail", "--seed",
-                                     str(1 + seed), *board.nextpnr_opts]))
-    if board.synth_opts:
-        kw["synth_opts"] = " ".join(board.synth_opts)
+    kw = tool_options(board, seed)
     if progress:
         progress(f"systolic unit alone (no host link): {board.title}, {params.rows}x{params.cols}, "
                  f"clock {top.sync_hz / 1e6:.3f} MHz")
