@@ -112,13 +112,15 @@ def _params(args, fit=None):
     return p
 
 
-def _load_matrix(path, what):
+def _load_array(path, what, ndim=2):
+    """A .npy array of `ndim` dimensions (2: a matrix, 4: a tensor), or a one-line error."""
     try:
         a = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise EiegenError(f"cannot read {what} from {path}: {exc}") from None
-    if a.ndim != 2:
-        raise EiegenError(f"{what} in {path} must be a 2-D matrix, got shape {a.shape}")
+    if a.ndim != ndim:
+        kind = "2-D matrix" if ndim == 2 else f"{ndim}-D tensor"
+        raise EiegenError(f"{what} in {path} must be a {kind}, got shape {a.shape}")
     return a
 
 
@@ -161,8 +163,8 @@ def _run_conv(args):
                               f"--out-channels and --kernel")
     rng = np.random.default_rng(args.seed)
     layout = args.layout or "NCHW"
-    x = _load_tensor(args.x, "the input tensor") if args.x else None
-    w = _load_tensor(args.w, "the weights (O, C, kh, kw)") if args.w else None
+    x = _load_array(args.x, "the input tensor", 4) if args.x else None
+    w = _load_array(args.w, "the weights (O, C, kh, kw)", 4) if args.w else None
     if args.input_shape is not None:
         shape = _ints(args.input_shape, 4, "--input-shape")
     elif x is not None:
@@ -215,16 +217,6 @@ def _run_conv(args):
           + ("" if args.int32 else f", requantise x{mult} >> {shift}{', ReLU' if args.relu else ''}")
           + f"; {len(comp.program)} instructions; building the {args.simulator} model ...", flush=True)
     return _execute(args, comp, x, p, layer_table(n, [conv], p))
-
-
-def _load_tensor(path, what):
-    try:
-        a = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise EiegenError(f"cannot read {what} from {path}: {exc}") from None
-    if a.ndim != 4:
-        raise EiegenError(f"{what} in {path} must be a 4-D tensor, got shape {a.shape}")
-    return a
 
 
 def _execute(args, comp, x, p, table):
@@ -308,8 +300,8 @@ def _run(args):
     from ..systolic import Layer, compile_layers, quant_from_scale, rtl
     from ..systolic.errors import SystolicError
     rng = np.random.default_rng(args.seed)
-    x = _load_matrix(args.x, "X") if args.x else None
-    w = _load_matrix(args.w, "W") if args.w else None
+    x = _load_array(args.x, "X") if args.x else None
+    w = _load_array(args.w, "W") if args.w else None
     for flag, given, mat, axis in (("-M", args.M, x, 0), ("-K", args.K, x, 1), ("-K", args.K, w, 0),
                                    ("-N", args.N, w, 1)):
         if given is not None and mat is not None and mat.shape[axis] != given:
