@@ -4,7 +4,7 @@ The board top (boards/top.py) puts the host link beside the unit; this top
 puts only the unit there, with every input port driven from a shift register
 fed by one pin and every output port folded (XOR) into one pin, so synthesis
 keeps the whole unit and nextpnr reports what the unit itself costs and how
-fast it runs (`eiegen build --design eie --alone`, docs/boards.md).
+fast it runs (`eiegen build --alone`, docs/boards.md).
 """
 
 import dataclasses
@@ -18,7 +18,8 @@ from amaranth.lib import io, wiring
 
 from ..sw import toolchain
 from ..sw.atomic import atomic_dir
-from .build import RamPlacer, board_platform, _require_tools, _run_script, BuildResult, tool_options
+from ..sw.atomic import check_output
+from .build import BUILD_FORMAT, RamPlacer, board_platform, _require_tools, _run_script, BuildResult, tool_options
 from .clocking import BoardClock
 from .report import parse_report, format_report
 
@@ -60,9 +61,11 @@ class StandaloneTop(Elaboratable):
         return m
 
 
-def build_standalone(board, params, *, out_dir, sync_hz=None, seed=0, progress=print):
-    """Build the EIE array of `params` alone for `board`; returns BuildResult
-    (the bitstream is not kept: this is a measurement)."""
+def build_standalone(board, params, *, out_dir=None, sync_hz=None, seed=0, force=False, progress=print):
+    """Build the EIE array of `params` alone for `board` into `out_dir`
+    (default build/boards/<board>-eie-alone-<N>pe; an existing folder must be
+    an earlier build unless `force`); returns BuildResult (the bitstream is
+    not kept: this is a measurement)."""
     from ..hw.eie.array import EIEArray
     env = toolchain.configure(dict(os.environ))
     _require_tools(board, env)
@@ -70,17 +73,19 @@ def build_standalone(board, params, *, out_dir, sync_hz=None, seed=0, progress=p
     placer = RamPlacer(board, seed=seed)
     platform = board_platform(board, placer)
     kw = tool_options(board, seed)
-    out_dir = Path(out_dir)
+    out_dir = (Path(out_dir) if out_dir is not None else
+               Path("build") / "boards" / f"{board.name}-eie-alone-{params.n_pes}pe")
+    check_output(out_dir, "board-build", force=force)
     if progress:
         progress(f"eiegen build --alone: {board.title}, EIE array of {params.n_pes} PE(s) without "
                  f"the host link, clock {top.sync_hz / 1e6:.3f} MHz")
     plan = platform.build(top, name="top", do_build=False, **kw)
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, kind="board-build", force=force) as tmp:
         plan.extract(str(tmp))
         seconds = _run_script(tmp, "top", board, env, progress)
         report = parse_report(tmp / "report.json", board)
         text = format_report(report, title=f"{board.title}: EIE array alone, {params.n_pes} PE(s)")
-        info = {"board": board.name, "design": "eie-alone", "params": dataclasses.asdict(params),
+        info = {"format": BUILD_FORMAT, "version": 1, "board": board.name, "design": "eie-alone", "params": dataclasses.asdict(params),
                 "sync_hz": top.sync_hz, "report": report.to_dict(), "tool_seconds": round(seconds, 1)}
         (tmp / "build.json").write_text(json.dumps(info, indent=1) + "\n")
         (tmp / "report.txt").write_text(text + "\n")

@@ -223,7 +223,7 @@ class PE(wiring.Component):
         entry_pipe = smr.e_valid
         for v in [delay(m, smr.issue, k, name=f"iss_q{k}") for k in range(1, lat)]:
             entry_pipe = entry_pipe | v
-        m.d.sync += self.idle.eq(~(self.bcast_valid | ptr_read.busy | queue.r.valid | smr.active |
+        m.d.sync += self.idle.eq(~(self.bcast_valid | ptr_read.busy | queue.busy | smr.active |
                                    smr.issue | entry_pipe | au.busy))
         busy = Signal(32)
         counted = Signal()              # registered, so the counter is off the issue path

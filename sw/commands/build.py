@@ -25,7 +25,8 @@ examples:
   eiegen build --board ulx3s --design eie --pes 16
   eiegen build --board ulx3s --image build/image          # weights baked in
   eiegen build --board ulx3s --design systolic --pes 4     # a 4x4 systolic array
-  eiegen build --board icebreaker --design link           # the host link and board glue alone"""
+  eiegen build --board icebreaker --design link           # the host link and board glue alone
+  eiegen build --board icebreaker --alone --pes 4          # the EIE array alone (a measurement)"""
 
 
 def add_arguments(p):
@@ -34,6 +35,10 @@ def add_arguments(p):
     p.add_argument("--design", choices=("eie", "systolic", "link"), default="eie",
                    help="unit on the board (default %(default)s); 'link' is the host link and the "
                         "board glue with a null unit, to measure them alone")
+    p.add_argument("--alone", action="store_true",
+                   help="EIE: the array alone, without host link or board glue (inputs from a "
+                        "shift register on one pin, outputs XOR-ed to one): what the array itself "
+                        "costs and how fast it runs; no bitstream is kept")
     p.add_argument("--pes", type=int_in(1, 64),
                    help="EIE: number of PEs; systolic: an N x N array (default: the board's)")
     p.add_argument("--rows", type=int_in(1, 64), help="systolic: array rows (default: --pes or the board's)")
@@ -91,6 +96,23 @@ def _params(args, board):
     return board.systolic_params(rows=rows, cols=cols), None
 
 
+def _run_alone(args, board, params, image):
+    from ...boards.standalone import build_standalone
+    if args.design != "eie":
+        raise EiegenError(f"--alone builds the EIE array alone; --design {args.design} has a board top only")
+    if image is not None or args.report_image:
+        raise EiegenError("--alone measures the array: no --image or --report-image")
+    sync_hz = args.freq * 1e6 if args.freq is not None else None
+    result = build_standalone(board, params, out_dir=args.output, sync_hz=sync_hz, seed=args.seed,
+                              force=args.force)
+    if args.json:
+        print(json.dumps(result.info["report"], indent=1))
+    print(f"report: {result.out_dir / 'report.txt'}")
+    from ...boards.report import check_timing
+    check_timing(result.report, where=f"{board.name} EIE array alone ({result.out_dir})")
+    return 0
+
+
 def run(args):
     from ...boards.board import get_board
     from ...boards.build import build
@@ -98,6 +120,8 @@ def run(args):
     from ..atomic import check_output
     board = get_board(args.board)
     params, image = _params(args, board)
+    if args.alone:
+        return _run_alone(args, board, params, image)
     if args.output is not None:
         check_output(args.output, "board-build", force=args.force, inputs=[args.image])
     sync_hz = args.freq * 1e6 if args.freq is not None else None

@@ -79,3 +79,35 @@ def test_swap_needs_a_build_folder(tmp_path, capsys):
     (tmp_path / "build.json").write_text(json.dumps({"format": "eiegen-board-build", "design": "systolic"}))
     assert main(["swap", str(tmp_path), str(tmp_path)]) == 2
     assert "only EIE builds take an image" in capsys.readouterr().err
+
+
+def test_alone_builds_the_array_alone(monkeypatch, capsys):
+    import eiegen.boards.standalone as standalone_mod
+    seen = []
+
+    def fake_standalone(board, params, **kw):
+        seen.append((board.name, params, kw))
+        raise TimingError("icebreaker EIE array alone: timing not met on clock 'clk': Fmax 20.00 MHz "
+                          "< target 30.00 MHz")
+    monkeypatch.setattr(standalone_mod, "build_standalone", fake_standalone)
+    monkeypatch.setattr(build_mod, "build", lambda *a, **k: pytest.fail("a board build was started"))
+    assert main(["build", "--board", "icebreaker", "--alone", "--pes", "4", "--act-depth", "32",
+                 "--freq", "30"]) == 2
+    assert "Fmax 20.00 MHz < target 30.00 MHz" in capsys.readouterr().err
+    (board, params, kw), = seen
+    assert (board, params.n_pes, params.act_depth, kw["sync_hz"]) == ("icebreaker", 4, 32, 30e6)
+    # the board's other parameters (its pipeline) stay
+    assert params.queue_slots == get_board("icebreaker").eie["queue_slots"]
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["--design", "systolic"], "--alone builds the EIE array alone"),
+    (["--design", "link"], "--alone builds the EIE array alone"),
+    (["--report-image", "x"], "--alone measures the array"),
+])
+def test_alone_refuses_what_it_cannot_build(monkeypatch, capsys, argv, msg):
+    import eiegen.boards.standalone as standalone_mod
+    monkeypatch.setattr(standalone_mod, "build_standalone", lambda *a, **k: pytest.fail("built"))
+    assert main(["build", "--board", "icebreaker", "--alone", *argv]) == 2
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err

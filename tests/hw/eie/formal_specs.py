@@ -14,7 +14,7 @@ tests/hw/eie/test_formal.py through sim/formal.py.
 
 import contextlib
 
-from amaranth import Module, Signal, Elaboratable, Mux, Cat, Const, ClockDomain, signed
+from amaranth import Module, Signal, Elaboratable, Mux, Cat, Const, ClockDomain, signed, Value
 from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assert, Assume, Cover
 from amaranth.lib import wiring
@@ -424,16 +424,16 @@ class BroadcastSpec(_Spec):
         m.d.comb += [Cover((ret == A) & (last_j == A * n - 1)), Cover(lnzd.stall)]
 
         # -- delivery
-        L = t.bcast_latency
-        ghost = delay(m, Cat(lnzd.issue, j_iss), L - 1, name="ghost")
+        W = t.bcast_latency - 1                       # issue -> written into the queues
+        ghost = delay(m, Cat(lnzd.issue, j_iss), W, name="ghost")
         g_valid, g_j = ghost[0], ghost[1:]
         ghost_line = [Cat(lnzd.issue, j_iss)]
-        for s in range(L - 1):                        # the same line, each stage named
+        for s in range(W):                            # the same line, each stage named
             reg = Signal(1 + cw, name=f"line{s}")
             m.d.sync += reg.eq(ghost_line[-1])
             ghost_line.append(reg)
         m.d.comb += Assert(ghost_line[-1] == ghost)
-        in_flight = _popcount(Cat(*[r[0] for r in ghost_line[1:]]), L - 1)
+        in_flight = _popcount(Cat(*[r[0] for r in ghost_line[1:]]), W)
         # retires on their way to the lanes (retire register, fan-out)
         ret_line = [lnzd.retire]
         for s in range(1 + Fl):
@@ -471,27 +471,33 @@ class BroadcastSpec(_Spec):
                 m.d.comb += Assert(_sx(q.r.payload.start) > last_deq)
 
             # == invariants (what makes the properties inductive) ====================================
+            # the queue's items: its head register, then its FIFO's slots
             f = queue_fifos[i]
             m.d.comb += Cover(f.level == f.depth)
             lay = q.layout
-            items = [lay(s) for s in f.slots]
-            for s in range(f.depth):
-                with m.If(s < f.level):
+            hv = q.r.valid
+            size = 1 + f.depth
+            level = Signal(range(size + 1), name=f"q_level{i}")
+            m.d.comb += [level.eq(hv + f.level),
+                         Assert(hv | (f.level == 0))]     # the FIFO holds items only behind the head
+            items = [lay(Value.cast(q.r.payload))] + [lay(s) for s in f.slots]
+            for s in range(size):
+                with m.If(s < level):
                     m.d.comb += [Assert(items[s].count == 1), Assert(~items[s].empty),
                                  Assert(items[s].single),
                                  Assert(items[s].value == items[s].start + 1),
                                  Assert(_sx(items[s].start) > last_deq),
                                  Assert(_sx(items[s].start) <= last_j)]
-                    if s + 1 < f.depth:
-                        with m.If(s + 1 < f.level):
+                    if s + 1 < size:
+                        with m.If(s + 1 < level):
                             m.d.comb += Assert(items[s].start < items[s + 1].start)
             # credits: issued - dequeued = in the queue + on the way
-            m.d.comb += Assert((issued - deqs[i])[:dw] == (f.level + in_flight)[:dw])
+            m.d.comb += Assert((issued - deqs[i])[:dw] == (level + in_flight)[:dw])
             for r in ghost_line[1:]:                  # on the way: after everything queued
                 with m.If(r[0]):
                     m.d.comb += Assert(_sx(r[1:]) > last_deq)
-                    for s in range(f.depth):
-                        with m.If(s < f.level):
+                    for s in range(size):
+                        with m.If(s < level):
                             m.d.comb += Assert(r[1:] > items[s].start)
             # lane i: its queue holds words k = retired-at-the-lane .. in order
             lf = lane_fifos[i]
