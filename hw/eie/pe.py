@@ -28,7 +28,7 @@ from .arithmetic_unit import ArithmeticUnit
 from .writeback import Writeback
 from .trees import delay
 
-__all__ = ["PE", "HOST_MEMS", "DEQ_WIDTH", "host_width"]
+__all__ = ["PE", "HOST_MEMS", "DEQ_WIDTH", "host_width", "busy_width"]
 
 #: the PE's memories on the host port, by local code (= MEMORY_IDS - 0x10), and
 #: the busy counter (code 6)
@@ -48,6 +48,21 @@ DEQ_WIDTH = deq_width
 def host_width(params):
     """Bits of the widest word of the PE's memories on the host port."""
     return max(params.spmat_width, params.ptr_width, 16)
+
+
+def busy_width(params):
+    """Bits of the PE's busy counter: it counts the entries the PE issues in a
+    run, at most max_layers layers x n_pes * act_depth columns a layer x
+    2**count_width - 1 entries a column (the queue's count field, whatever the
+    pointers say), so it cannot wrap. 32 bits would cost the small parts
+    about 30 logic cells a PE for bits that stay 0."""
+    most = params.max_layers * params.n_pes * params.act_depth * ((1 << params.count_width) - 1)
+    return max(1, most.bit_length())
+
+
+def rdata_width(params):
+    """Bits of the PE's host read word: a memory word or the busy counter."""
+    return max(host_width(params), busy_width(params))
 
 
 class PE(wiring.Component):
@@ -119,7 +134,7 @@ class PE(wiring.Component):
             "host_wdata": In(host_width(params)),
             "host_we": In(1),
             "host_re": In(1),
-            "host_rdata": Out(max(32, host_width(params))),
+            "host_rdata": Out(rdata_width(params)),
             "flush": In(1),
             "cb_we": In(1),
             "cb_index": In(4),
@@ -225,7 +240,7 @@ class PE(wiring.Component):
             entry_pipe = entry_pipe | v
         m.d.sync += self.idle.eq(~(self.bcast_valid | ptr_read.busy | queue.busy | smr.active |
                                    smr.issue | entry_pipe | au.busy))
-        busy = Signal(32)
+        busy = Signal(busy_width(p))
         counted = Signal()              # registered, so the counter is off the issue path
         m.d.sync += counted.eq(self.computing & smr.issue)
         with m.If(self.run_start):
