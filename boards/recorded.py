@@ -32,9 +32,9 @@ def load(path):
 
 def _size(doc):
     p = doc["params"]
-    if doc["design"] == "eie":
+    if doc["design"] in ("eie", "eie-alone"):       # eie-alone: `eiegen build --alone`
         from ..hw.eie.params import EIEParams
-        p = EIEParams.from_dict(p)
+        return size_label("eie", EIEParams.from_dict(p))
     elif doc["design"] == "systolic":
         from ..hw.systolic.params import SystolicParams
         p = SystolicParams(**p)

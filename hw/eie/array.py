@@ -322,12 +322,14 @@ class EIEArray(wiring.Component):
             with m.Case(MEMORY_IDS["codebook"]):
                 m.d.comb += central.eq(ctl.host_cb_rdata)
         # central memories answer one cycle after the request register: the central word is
-        # taken then, and waits for the PEs' answer
+        # taken then, and held (the bus has one read in flight, hw/common/hostbus.py) until
+        # the PEs' answer comes
         req_q = Signal(3)
-        central_q = Signal(64, reset_less=True)
-        m.d.sync += [req_q.eq(Cat(req_re, ctr_read, req_word[9])), central_q.eq(central)]
+        central_d = Signal(32, reset_less=True)       # every central word has at most 32 bits
+        m.d.sync += req_q.eq(Cat(req_re, ctr_read, req_word[9]))
+        with m.If(req_q[0]):
+            m.d.sync += central_d.eq(central)
         lat_c = 1 + Fl + t.mem_latency + Gl
-        central_d = delay(m, central_q, lat_c, name="rd_central", reset_less=True)
         req_d = delay(m, req_q, lat_c + 1, name="rd_req")
         pe_word = gather_or(m, [pe.host_rdata for pe in pes], Gl, name="host_rd")
         pe_word_q = Signal(len(pe_word), reset_less=True)
