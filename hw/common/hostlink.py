@@ -347,19 +347,20 @@ class LinkCore(wiring.Component):
                     m.d.comb += cond.eq(v)
         met = Signal()                              # the condition, registered in the first cycle
         handshake = (f["rx"] != Rx.NONE) | (f["tx"] != Tx.NONE)
-        # the fields of an instruction that will act, registered in the first cycle: the
-        # second cycle decodes them straight from flip-flops (ST_KEEP / 0 = nothing)
+        # the fields of an instruction that act, in its second cycle: the instruction's own
+        # fields (the block RAM's output holds them for both cycles), gated by one
+        # flip-flop, set in the first cycle if it acts (ST_KEEP / 0 = nothing)
         idle = {"st": ST_KEEP}
-        x = {name: Signal(w, name=f"x_{name}", init=idle.get(name, 0)) for name, w in FIELDS
-             if name in ("bp", "rlen", "ld", "rx", "tx", "st", "wsrc", "cs", "pulse", "dec")}
         # an instruction that waits for the line acts when its byte comes or goes (its
         # condition is GOT or TX_READY): no need to wait for the condition multiplexer
         go_next = (~handshake | ((f["rx"] != Rx.NONE) & got) |
                    ((f["tx"] != Tx.NONE) & self.tx.ready))
-        m.d.sync += [v.eq(idle.get(name, 0)) for name, v in x.items()]
+        acts = Signal()
+        m.d.sync += acts.eq(evaluate & go_next)
+        x = {name: Mux(acts, f[name], idle.get(name, 0)) for name, w in FIELDS
+             if name in ("bp", "rlen", "ld", "rx", "tx", "st", "wsrc", "cs", "pulse", "dec")}
         with m.If(evaluate):
             m.d.sync += met.eq(cond ^ f["inv"])
-            m.d.sync += [v.eq(Mux(go_next, f[name], idle.get(name, 0))) for name, v in x.items()]
         act = Signal()                              # a bit-serial instruction's actions happen
         mode = f["mode"]
         # bit-serial instructions shift in both cycles: a bit per cycle, their exit
@@ -372,19 +373,19 @@ class LinkCore(wiring.Component):
         with m.Elif(execute & Mux(f["rx"] == Rx.NONE, ~f["keep"], met)):
             m.d.sync += got.eq(0)
 
-        # -- next micro-instruction: chosen in the first cycle, registered, used in the
-        #    second (DISPATCH reads CMD from the buffer, stable since the instruction before)
+        # -- next micro-instruction: whether to jump is chosen in the first cycle and
+        #    registered; the target comes from the instruction (held for both cycles) in
+        #    the second (DISPATCH reads CMD from the buffer, stable since the instruction
+        #    before)
         idx = Mux(rd[4:] == 0, rd[:4], 0)
         take = Signal()                             # go to `jump` (else next or stay)
-        jump = Signal.like(pc)
-        step = Signal()
+        dispatch = mode == Mode.DISPATCH
         with m.If(evaluate):
-            dispatch = mode == Mode.DISPATCH
             rxto = (f["rx"] == Rx.STORE) & ~cond & quiet
-            m.d.sync += [take.eq(dispatch | (cond ^ f["inv"]) | rxto),
-                         jump.eq(Mux(dispatch, Cat(idx, f["to"][4:]),
-                                       Mux(cond ^ f["inv"], f["to"], self.rx_timeout_addr))),
-                         step.eq(mode == Mode.STEP)]
+            m.d.sync += take.eq(dispatch | (cond ^ f["inv"]) | rxto)
+        # `met` is low when the jump is the inter-byte timeout's
+        jump = Mux(dispatch, Cat(idx, f["to"][4:]), Mux(met, f["to"], self.rx_timeout_addr))
+        step = mode == Mode.STEP
         with m.If(ResetSignal()):
             m.d.comb += npc.eq(0)
         with m.Elif(take):
