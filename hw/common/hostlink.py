@@ -70,7 +70,7 @@ from amaranth.lib.wiring import In, Out, connect
 from .hostbus import HostBusSignature
 from .crc import crc_next, crc_next_bit, crc_register_init, CRC16_CCITT_FALSE, CRC32
 from .idrom import identify_bytes
-from .linkcode import (FIELDS, ST_KEEP, Mode, Cond, Bp, Rlen, Ld, Rx, Tx, Wsrc, Sh, Cs, Pulse,
+from .linkcode import (FIELDS, IMPLIED_CONDS, ST_KEEP, Mode, Cond, Bp, Rlen, Ld, Rx, Tx, Wsrc, Sh, Cs, Pulse,
                        program)
 from .uart import UARTRx, UARTTx
 from ...sw.link.protocol import (SYNC_RESPONSE, SYNC_REQUEST, Cmd, Status, STATUS_BYTES,
@@ -245,8 +245,7 @@ class LinkCore(wiring.Component):
         last_crc = Signal(16)
         r_status = Signal(4)
         shreg = Signal(8 * db)                      # the bus word, a bit per cycle
-        wbit = Signal(7)                            # bit and byte of a bus word / header walk
-        bitc, wbyte = wbit[:3], wbit[3:]
+        bitc = Signal(3)                            # bit of a byte (bit-serial instructions)
         k = Signal(4)                               # bytes left in a word (check and read walks)
         wb = Signal(4)                              # word_bytes of the frame's target
         first = Signal()
@@ -319,10 +318,8 @@ class LinkCore(wiring.Component):
         lz = Signal(init=1)                         # left == 0, kept exact with `left`
         rz = Signal(init=1)                         # rlen == 0, kept exact with `rlen`
         late = {c: Signal(name=f"cond_{c.name.lower()}") for c in
-                (Cond.LEFT2, Cond.LEFT4, Cond.OVERSIZE, Cond.TIMER_MAX, Cond.DUP,
-                 Cond.DIFF, Cond.IS_SYNC, Cond.CRC_OK)}
+                (Cond.OVERSIZE, Cond.TIMER_MAX, Cond.DUP, Cond.DIFF, Cond.IS_SYNC, Cond.CRC_OK)}
         m.d.sync += [
-            late[Cond.LEFT2].eq(left == 2), late[Cond.LEFT4].eq(left == 4),
             late[Cond.OVERSIZE].eq(left > maxp),
             late[Cond.TIMER_MAX].eq(timer == self.bus_timeout),
             late[Cond.DUP].eq(last_valid & (last_tag == rd) & (last_crc == crc_rx)),
@@ -332,21 +329,27 @@ class LinkCore(wiring.Component):
         has_payload = Signal()                      # the answer carries its `rlen` bytes
         m.d.sync += has_payload.eq((r_status == Status.OK) | (r_status == Status.BAD_CHECKSUM))
         conds = {
-            Cond.TRUE: 1, Cond.GOT: got, Cond.QUIET: quiet, Cond.LEFT0: lz,
+            Cond.TRUE: 1, Cond.QUIET: quiet, Cond.LEFT0: lz,
             Cond.BUSY: busy_r, Cond.LOADED: loaded, Cond.CONFIG_OK: config_ok_r,
-            Cond.TX_READY: self.tx.ready, Cond.BIT7: bitc == 6,
-            Cond.FULL: wbyte == wb, Cond.K1: k == 1,
             Cond.K0: k == 0, Cond.ADDR_BAD: addr_bad, Cond.READ_DONE: ~rd_pending,
-            Cond.LINK_TARGET: link_tgt, Cond.RLEN0: ~has_payload | rz, Cond.RCV_DONE: rz,
+            Cond.LINK_TARGET: link_tgt, Cond.RLEN0: ~has_payload | rz,
             **late,
         }
-        cond = Signal()
+        assert set(conds) | set(IMPLIED_CONDS) == set(Cond)
+        # the instructions that wait for the line or shift a byte bring their condition
+        # with them (the assembler checks it is the one they name): the multiplexer
+        # chooses among the others only
+        handshake = (f["rx"] != Rx.NONE) | (f["tx"] != Tx.NONE)
+        burst = (f["sh"] != Sh.HOLD) | (f["cs"] == Cs.BIT)
+        cond_mux = Signal()
         with m.Switch(f["cond"]):
             for c, v in conds.items():
                 with m.Case(c):
-                    m.d.comb += cond.eq(v)
+                    m.d.comb += cond_mux.eq(v)
+        cond = Signal()
+        m.d.comb += cond.eq(Mux(handshake, Mux(f["rx"] != Rx.NONE, got, self.tx.ready),
+                                Mux(burst, bitc == 6, cond_mux)))
         met = Signal()                              # the condition, registered in the first cycle
-        handshake = (f["rx"] != Rx.NONE) | (f["tx"] != Tx.NONE)
         # the fields of an instruction that act, in its second cycle: the instruction's own
         # fields (the block RAM's output holds them for both cycles), gated by one
         # flip-flop, set in the first cycle if it acts (ST_KEEP / 0 = nothing)
@@ -365,7 +368,6 @@ class LinkCore(wiring.Component):
         mode = f["mode"]
         # bit-serial instructions shift in both cycles: a bit per cycle, their exit
         # condition (BIT7) looks one bit ahead
-        burst = (f["sh"] != Sh.HOLD) | (f["cs"] == Cs.BIT)
         m.d.comb += act.eq(burst & (evaluate | execute))
         # a byte received is taken by the instruction waiting for it, or dropped
         with m.If(self.rx.valid & ~got):
@@ -453,7 +455,7 @@ class LinkCore(wiring.Component):
             m.d.sync += [left.eq(left - 1), lz.eq(left == 1)]
         with m.If(pulse[Pulse.LATCH_WB]):
             m.d.sync += [wb.eq(eff_wb), k.eq(eff_wb)]
-        with m.Elif(pulse[Pulse.RE]):
+        with m.Elif(pulse[Pulse.RE] | pulse[Pulse.WALK]):
             m.d.sync += k.eq(wb)
         with m.Elif(dec):
             m.d.sync += k.eq(k - 1)
@@ -511,9 +513,9 @@ class LinkCore(wiring.Component):
             m.d.sync += csum.eq(Mux(cs_bit, crc_next_bit(csum, data_bit, **CRC32),
                                     Cat(csum[8:], csum[:8])))
         with m.If(pulse[Pulse.WALK]):
-            m.d.sync += wbit.eq(0)
+            m.d.sync += bitc.eq(0)
         with m.Elif(shift | cs_bit):
-            m.d.sync += wbit.eq(wbit + 1)
+            m.d.sync += bitc.eq(bitc + 1)
         # the watchdog register: written over the bus (as the link's target), rotated to
         # be read
         lim_ld = pulse[Pulse.WE] & link_tgt
