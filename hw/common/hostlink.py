@@ -388,11 +388,11 @@ class LinkCore(wiring.Component):
         # `met` is low when the jump is the inter-byte timeout's
         jump = Mux(dispatch, Cat(idx, f["to"][4:]), Mux(met, f["to"], self.rx_timeout_addr))
         step = mode == Mode.STEP
-        with m.If(ResetSignal()):
-            m.d.comb += npc.eq(0)
-        with m.Elif(take):
+        # (npc is used in the second cycle and in reset, when `take` and `execute` are low
+        # and pc is 0: the block RAM reads instruction 0)
+        with m.If(take):
             m.d.comb += npc.eq(jump)
-        with m.Elif(step):
+        with m.Elif(step & execute):
             m.d.comb += npc.eq(pc + 1)
         with m.Else():
             m.d.comb += npc.eq(pc)
@@ -405,13 +405,15 @@ class LinkCore(wiring.Component):
         # stable from the instruction before a bit-serial one)
         data_bit = Signal()
         m.d.sync += data_bit.eq(rd.bit_select(Mux(act, bitc + 1, bitc)[:3], 1))
-        ld = Mux(x["rx"] != Rx.NONE, byte, rd)     # what a byte load takes
+        # the values the fields choose come straight from the instruction (they matter
+        # only when a gated enable below says so)
+        ld = Mux(f["rx"] != Rx.NONE, byte, rd)     # what a byte load takes
         rx_on = x["rx"] == Rx.STORE
         pulse = {p: on("pulse", p) for p in Pulse if p != Pulse.NONE}
 
         # buffer pointer
         bp_set = Signal.like(bp)
-        with m.Switch(x["bp"]):
+        with m.Switch(f["bp"]):
             for v, to in ((Bp.ZERO, 0), (Bp.ONE, 1), (Bp.TWO, 2), (Bp.PAY, PAY),
                           (Bp.IDENT, id_base)):
                 with m.Case(v):
@@ -423,7 +425,7 @@ class LinkCore(wiring.Component):
             m.d.sync += bp.eq(bp_set)
         # answer length
         rlen_set = Signal.like(rlen)
-        with m.Switch(x["rlen"]):
+        with m.Switch(f["rlen"]):
             for v, n in ((Rlen.STATUS, STATUS_BYTES), (Rlen.PROBE, PROBE_BYTES), (Rlen.FOUR, 4),
                          (Rlen.IDENT, len(ident))):
                 with m.Case(v):
@@ -433,8 +435,8 @@ class LinkCore(wiring.Component):
         with m.If(on("rlen", Rlen.DEC)):
             m.d.sync += [rlen.eq(rlen - 1), rz.eq(rlen == 1)]
         with m.Elif(x["rlen"] > Rlen.DEC):
-            m.d.sync += [rlen.eq(rlen_set), rz.eq(Mux(x["rlen"] == Rlen.LEFT, lz,
-                                                      x["rlen"] == Rlen.ZERO))]
+            m.d.sync += [rlen.eq(rlen_set), rz.eq(Mux(f["rlen"] == Rlen.LEFT, lz,
+                                                      f["rlen"] == Rlen.ZERO))]
         # bytes loaded from the line or the buffer; counters of a walk
         with m.If(on("ld", Ld.WORD_LO)):
             m.d.sync += [baddr[:8].eq(ld), baddr[16].eq(0)]
@@ -469,16 +471,18 @@ class LinkCore(wiring.Component):
         # a sent byte into the answer's CRC
         with m.If(rx_on):
             m.d.sync += crc_rx.eq(Cat(crc_rx[8:], byte))
-        crc_in = Mux(x["rx"] != Rx.NONE, byte, self.tx.payload)
+        crc_in = Mux(f["rx"] != Rx.NONE, byte, self.tx.payload)
         with m.If(pulse[Pulse.CRC_INIT] | on("tx", Tx.SYNC)):
             m.d.sync += crc.eq(crc_register_init(**crc16))
-        with m.Elif(rx_on | on("tx", Tx.BUF, Tx.STATUS, Tx.RLEN_LO, Tx.RLEN_HI)):
+        with m.Elif(rx_on | on("tx", Tx.BUF, Tx.STATUS, Tx.RLEN_LO, Tx.RLEN_HI, Tx.CRC_HI)):
+            # (sending its high byte leaves the CRC's low byte in the high byte, and
+            # that is what CRC_LO sends)
             m.d.sync += crc.eq(crc_next(crc, crc_in, **crc16))
         with m.If(x["st"] != ST_KEEP):
-            m.d.sync += r_status.eq(x["st"])
+            m.d.sync += r_status.eq(f["st"])
         # bytes written from the link's registers (STATUS, COMMIT, PROBE, READ)
         fill_on = x["wsrc"] != Wsrc.NONE
-        m.d.comb += [wp.en.eq(rx_on | fill_on), wp.data.eq(Mux(x["rx"] != Rx.NONE, byte, fill))]
+        m.d.comb += [wp.en.eq(rx_on | fill_on), wp.data.eq(Mux(f["rx"] != Rx.NONE, byte, fill))]
         with m.If(pulse[Pulse.DIFF_CLR]):
             m.d.sync += diff.eq(0)
         with m.Elif(on("wsrc", Wsrc.CHECKSUM) & (rd != ~csum[:8])):
@@ -544,7 +548,7 @@ class LinkCore(wiring.Component):
 
         # -- bytes the link writes into the buffer; bytes it sends ----------------------------
         flags = Cat(loaded, self.busy, self.done, running, aborted, wd_fired)
-        with m.Switch(x["wsrc"]):
+        with m.Switch(f["wsrc"]):
             with m.Case(Wsrc.SHREG):
                 m.d.comb += fill.eq(shreg[:8])
             with m.Case(Wsrc.FLAGS):
@@ -562,7 +566,7 @@ class LinkCore(wiring.Component):
             with m.Case(Wsrc.COUNTERS):
                 m.d.comb += fill.eq(Cat(rx_errors, frames).word_select(j, 8))
         m.d.comb += self.tx.valid.eq(x["tx"] != Tx.NONE)
-        with m.Switch(x["tx"]):
+        with m.Switch(f["tx"]):                     # the byte matters only while valid
             with m.Case(Tx.SYNC):
                 m.d.comb += self.tx.payload.eq(SYNC_RESPONSE)
             with m.Case(Tx.BUF):
@@ -573,10 +577,8 @@ class LinkCore(wiring.Component):
                 m.d.comb += self.tx.payload.eq(Mux(has_payload, rlen[:8], 0))
             with m.Case(Tx.RLEN_HI):
                 m.d.comb += self.tx.payload.eq(Mux(has_payload, rlen[8:], 0))
-            with m.Case(Tx.CRC_HI):
+            with m.Case(Tx.CRC_HI, Tx.CRC_LO):
                 m.d.comb += self.tx.payload.eq(crc[8:])
-            with m.Case(Tx.CRC_LO):
-                m.d.comb += self.tx.payload.eq(crc[:8])
         return m
 
 
