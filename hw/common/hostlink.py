@@ -33,10 +33,12 @@ How it is built (docs/host-link.md, "Inside the link"):
 
 - The protocol is a microprogram (hw/common/linkcode.py) in a block RAM; a
   micro-instruction takes two cycles (three with code_latency=2): the first
-  evaluates its condition and registers it, the next instruction's address
-  and the fields that will act; the second acts. So no path runs from the
-  block RAM through the condition multiplexer into the datapath, and every
-  condition is a flip-flop or one LUT away from one.
+  evaluates its condition and registers it (whether to jump, and whether the
+  instruction acts: a byte to take or send has come or gone); the second
+  acts, on the instruction's own fields (the block RAM holds them for both
+  cycles), and fetches the next. So no path runs from the block RAM through
+  the condition multiplexer into the datapath, and every condition is a
+  flip-flop or one LUT away from one.
 - One frame buffer (a lib.memory.Memory of bytes) holds the request as it
   arrives (CMD, TAG, ADDR, LEN at 0..7, payload and CRC from 8), the
   answer's payload (from 8) and, past the end, the identify bytes: answers
@@ -230,7 +232,12 @@ class LinkCore(wiring.Component):
         m.d.comb += self.rx.ready.eq(~got)
 
         # -- datapath registers ------------------------------------------------------------
-        left = Signal(16)                           # bytes left: LEN, a READ's count, a walk
+        # bytes left: LEN, a READ's count, a walk. Only as wide as max_payload needs: a
+        # LEN or count above that is larger than max_payload (`big`) and is refused before
+        # anything counts it down
+        lw = max(8, maxp.bit_length())
+        left = Signal(lw)
+        big = Signal()
         rlen = Signal(range(max(maxp, len(ident), STATUS_BYTES) + 1))   # the answer's payload
         baddr = Signal(17)                          # bus word address; bit 16: walked past 0xFFFF
         pe = Signal(8)
@@ -320,7 +327,7 @@ class LinkCore(wiring.Component):
         late = {c: Signal(name=f"cond_{c.name.lower()}") for c in
                 (Cond.OVERSIZE, Cond.TIMER_MAX, Cond.DUP, Cond.DIFF, Cond.IS_SYNC, Cond.CRC_OK)}
         m.d.sync += [
-            late[Cond.OVERSIZE].eq(left > maxp),
+            late[Cond.OVERSIZE].eq(big | (left > maxp)),
             late[Cond.TIMER_MAX].eq(timer == self.bus_timeout),
             late[Cond.DUP].eq(last_valid & (last_tag == rd) & (last_crc == crc_rx)),
             late[Cond.DIFF].eq(diff | (rd != ~csum[:8])),
@@ -450,9 +457,10 @@ class LinkCore(wiring.Component):
             m.d.sync += target.eq(ld)
         dec = x["dec"]
         with m.If(on("ld", Ld.LEFT_LO)):
-            m.d.sync += [left[:8].eq(ld), lz.eq((ld == 0) & (left[8:] == 0))]
+            m.d.sync += [left[:8].eq(ld), lz.eq((ld == 0) & (left[8:] == 0) & ~big)]
         with m.Elif(on("ld", Ld.LEFT_HI)):
-            m.d.sync += [left[8:].eq(ld), lz.eq((ld == 0) & (left[:8] == 0))]
+            m.d.sync += [left[8:].eq(ld), big.eq(ld[lw - 8:] != 0),
+                         lz.eq((ld == 0) & (left[:8] == 0))]
         with m.Elif(dec):
             m.d.sync += [left.eq(left - 1), lz.eq(left == 1)]
         with m.If(pulse[Pulse.LATCH_WB]):
