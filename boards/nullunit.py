@@ -20,9 +20,11 @@ from amaranth.lib.wiring import In, Out
 
 from ..hw.common.hostbus import HostBusSignature
 
-__all__ = ["NullUnit", "NULL_TARGET", "NULL_PARAMS"]
+__all__ = ["NullUnit", "NULL_TARGET", "NULL_PARAMS", "NULL_WORD_BYTES"]
 
 NULL_TARGET = 0x00
+#: bytes of its one word on the link
+NULL_WORD_BYTES = 2
 #: what the link's IDENTIFY reports for this unit
 NULL_PARAMS = {"words": 1}
 
@@ -48,7 +50,7 @@ class NullUnit(wiring.Component):
         left = Signal(16)
         ok = Signal()                   # registered: the link holds addr for two cycles first
         m.d.sync += ok.eq(bus.addr == (NULL_TARGET << 24))
-        m.d.comb += [bus.addr_ok.eq(ok), bus.word_bytes.eq(2), self.config_ok.eq(length != 0)]
+        m.d.comb += [bus.addr_ok.eq(ok), bus.word_bytes.eq(NULL_WORD_BYTES), self.config_ok.eq(length != 0)]
         with m.If(bus.we & ok):
             m.d.sync += length.eq(bus.wdata[:16])
         m.d.sync += [bus.rvalid.eq(bus.re), bus.rdata.eq(length)]

@@ -31,7 +31,7 @@ from amaranth.lib import io
 from amaranth.lib.wiring import connect
 
 from ..hw.common.hostlink import HostLink
-from ..sw.link.protocol import DEFAULT_WATCHDOG_SECONDS
+from ..sw.link.protocol import DEFAULT_WATCHDOG_SECONDS, LINK_WORD_BYTES
 from ..hw.eie.params import EIEParams, host_map
 from ..hw.systolic.params import SystolicParams, TARGETS
 from .clocking import BoardClock
@@ -57,6 +57,20 @@ def data_targets(design, params):
     if design == "systolic":
         return (TARGETS["regs"], TARGETS["ub"], TARGETS["acc"])
     return (0x00,)          # link: the null unit's one target
+
+
+def data_bytes(design, params):
+    """The widest word (in bytes) of any target the link can reach: the unit's and
+    the link's own (its watchdog register). The link's bus word is this wide; a
+    target that reports a wider word would be refused, and none does."""
+    if design == "eie":
+        unit = max(host_map(params).word_bytes().values())
+    elif design == "systolic":
+        unit = 8                # 64-bit instructions (and its default word size)
+    else:
+        from .nullunit import NULL_WORD_BYTES
+        unit = NULL_WORD_BYTES
+    return max(unit, LINK_WORD_BYTES)
 
 
 class BoardTop(Elaboratable):
@@ -113,6 +127,7 @@ class BoardTop(Elaboratable):
             design=self.design, params=self.identify_params(),
             clocks_per_bit=self.clocks_per_bit, data_targets=data_targets(self.design, self.params),
             loaded_at_reset=self.loaded_at_reset, watchdog_cycles=self.watchdog_cycles,
+            data_bytes=data_bytes(self.design, self.params),
             code_latency=CODE_LATENCY.get(board.family, 1))
         abort, config_ok = unit_ports(unit)
         if abort is None:

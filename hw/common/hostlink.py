@@ -33,10 +33,12 @@ How it is built (docs/host-link.md, "Inside the link"):
 
 - The protocol is a microprogram (hw/common/linkcode.py) in a block RAM; a
   micro-instruction takes two cycles (three with code_latency=2): the first
-  evaluates its condition and registers it, the next instruction's address
-  and the fields that will act; the second acts. So no path runs from the
-  block RAM through the condition multiplexer into the datapath, and every
-  condition is a flip-flop or one LUT away from one.
+  evaluates its condition and registers it (whether to jump, and whether the
+  instruction acts: a byte to take or send has come or gone); the second
+  acts, on the instruction's own fields (the block RAM holds them for both
+  cycles), and fetches the next. So no path runs from the block RAM through
+  the condition multiplexer into the datapath, and every condition is a
+  flip-flop or one LUT away from one.
 - One frame buffer (a lib.memory.Memory of bytes) holds the request as it
   arrives (CMD, TAG, ADDR, LEN at 0..7, payload and CRC from 8), the
   answer's payload (from 8) and, past the end, the identify bytes: answers
@@ -70,7 +72,7 @@ from amaranth.lib.wiring import In, Out, connect
 from .hostbus import HostBusSignature
 from .crc import crc_next, crc_next_bit, crc_register_init, CRC16_CCITT_FALSE, CRC32
 from .idrom import identify_bytes
-from .linkcode import (FIELDS, ST_KEEP, Mode, Cond, Bp, Rlen, Ld, Rx, Tx, Wsrc, Sh, Cs, Pulse,
+from .linkcode import (FIELDS, IMPLIED_CONDS, ST_KEEP, Mode, Cond, Bp, Rlen, Ld, Rx, Tx, Wsrc, Sh, Cs, Pulse,
                        program)
 from .uart import UARTRx, UARTTx
 from ...sw.link.protocol import (SYNC_RESPONSE, SYNC_REQUEST, Cmd, Status, STATUS_BYTES,
@@ -230,7 +232,12 @@ class LinkCore(wiring.Component):
         m.d.comb += self.rx.ready.eq(~got)
 
         # -- datapath registers ------------------------------------------------------------
-        left = Signal(16)                           # bytes left: LEN, a READ's count, a walk
+        # bytes left: LEN, a READ's count, a walk. Only as wide as max_payload needs: a
+        # LEN or count above that is larger than max_payload (`big`) and is refused before
+        # anything counts it down
+        lw = max(8, maxp.bit_length())
+        left = Signal(lw)
+        big = Signal()
         rlen = Signal(range(max(maxp, len(ident), STATUS_BYTES) + 1))   # the answer's payload
         baddr = Signal(17)                          # bus word address; bit 16: walked past 0xFFFF
         pe = Signal(8)
@@ -245,8 +252,7 @@ class LinkCore(wiring.Component):
         last_crc = Signal(16)
         r_status = Signal(4)
         shreg = Signal(8 * db)                      # the bus word, a bit per cycle
-        wbit = Signal(7)                            # bit and byte of a bus word / header walk
-        bitc, wbyte = wbit[:3], wbit[3:]
+        bitc = Signal(3)                            # bit of a byte (bit-serial instructions)
         k = Signal(4)                               # bytes left in a word (check and read walks)
         wb = Signal(4)                              # word_bytes of the frame's target
         first = Signal()
@@ -319,11 +325,9 @@ class LinkCore(wiring.Component):
         lz = Signal(init=1)                         # left == 0, kept exact with `left`
         rz = Signal(init=1)                         # rlen == 0, kept exact with `rlen`
         late = {c: Signal(name=f"cond_{c.name.lower()}") for c in
-                (Cond.LEFT2, Cond.LEFT4, Cond.OVERSIZE, Cond.TIMER_MAX, Cond.DUP,
-                 Cond.DIFF, Cond.IS_SYNC, Cond.CRC_OK)}
+                (Cond.OVERSIZE, Cond.TIMER_MAX, Cond.DUP, Cond.DIFF, Cond.IS_SYNC, Cond.CRC_OK)}
         m.d.sync += [
-            late[Cond.LEFT2].eq(left == 2), late[Cond.LEFT4].eq(left == 4),
-            late[Cond.OVERSIZE].eq(left > maxp),
+            late[Cond.OVERSIZE].eq(big | (left > maxp)),
             late[Cond.TIMER_MAX].eq(timer == self.bus_timeout),
             late[Cond.DUP].eq(last_valid & (last_tag == rd) & (last_crc == crc_rx)),
             late[Cond.DIFF].eq(diff | (rd != ~csum[:8])),
@@ -332,39 +336,45 @@ class LinkCore(wiring.Component):
         has_payload = Signal()                      # the answer carries its `rlen` bytes
         m.d.sync += has_payload.eq((r_status == Status.OK) | (r_status == Status.BAD_CHECKSUM))
         conds = {
-            Cond.TRUE: 1, Cond.GOT: got, Cond.QUIET: quiet, Cond.LEFT0: lz,
+            Cond.TRUE: 1, Cond.QUIET: quiet, Cond.LEFT0: lz,
             Cond.BUSY: busy_r, Cond.LOADED: loaded, Cond.CONFIG_OK: config_ok_r,
-            Cond.TX_READY: self.tx.ready, Cond.BIT7: bitc == 6,
-            Cond.FULL: wbyte == wb, Cond.K1: k == 1,
             Cond.K0: k == 0, Cond.ADDR_BAD: addr_bad, Cond.READ_DONE: ~rd_pending,
-            Cond.LINK_TARGET: link_tgt, Cond.RLEN0: ~has_payload | rz, Cond.RCV_DONE: rz,
+            Cond.LINK_TARGET: link_tgt, Cond.RLEN0: ~has_payload | rz,
             **late,
         }
-        cond = Signal()
+        assert set(conds) | set(IMPLIED_CONDS) == set(Cond)
+        # the instructions that wait for the line or shift a byte bring their condition
+        # with them (the assembler checks it is the one they name): the multiplexer
+        # chooses among the others only
+        handshake = (f["rx"] != Rx.NONE) | (f["tx"] != Tx.NONE)
+        burst = (f["sh"] != Sh.HOLD) | (f["cs"] == Cs.BIT)
+        cond_mux = Signal()
         with m.Switch(f["cond"]):
             for c, v in conds.items():
                 with m.Case(c):
-                    m.d.comb += cond.eq(v)
+                    m.d.comb += cond_mux.eq(v)
+        cond = Signal()
+        m.d.comb += cond.eq(Mux(handshake, Mux(f["rx"] != Rx.NONE, got, self.tx.ready),
+                                Mux(burst, bitc == 6, cond_mux)))
         met = Signal()                              # the condition, registered in the first cycle
-        handshake = (f["rx"] != Rx.NONE) | (f["tx"] != Tx.NONE)
-        # the fields of an instruction that will act, registered in the first cycle: the
-        # second cycle decodes them straight from flip-flops (ST_KEEP / 0 = nothing)
+        # the fields of an instruction that act, in its second cycle: the instruction's own
+        # fields (the block RAM's output holds them for both cycles), gated by one
+        # flip-flop, set in the first cycle if it acts (ST_KEEP / 0 = nothing)
         idle = {"st": ST_KEEP}
-        x = {name: Signal(w, name=f"x_{name}", init=idle.get(name, 0)) for name, w in FIELDS
-             if name in ("bp", "rlen", "ld", "rx", "tx", "st", "wsrc", "cs", "pulse", "dec")}
         # an instruction that waits for the line acts when its byte comes or goes (its
         # condition is GOT or TX_READY): no need to wait for the condition multiplexer
         go_next = (~handshake | ((f["rx"] != Rx.NONE) & got) |
                    ((f["tx"] != Tx.NONE) & self.tx.ready))
-        m.d.sync += [v.eq(idle.get(name, 0)) for name, v in x.items()]
+        acts = Signal()
+        m.d.sync += acts.eq(evaluate & go_next)
+        x = {name: Mux(acts, f[name], idle.get(name, 0)) for name, w in FIELDS
+             if name in ("bp", "rlen", "ld", "rx", "tx", "st", "wsrc", "cs", "pulse", "dec")}
         with m.If(evaluate):
             m.d.sync += met.eq(cond ^ f["inv"])
-            m.d.sync += [v.eq(Mux(go_next, f[name], idle.get(name, 0))) for name, v in x.items()]
         act = Signal()                              # a bit-serial instruction's actions happen
         mode = f["mode"]
         # bit-serial instructions shift in both cycles: a bit per cycle, their exit
         # condition (BIT7) looks one bit ahead
-        burst = (f["sh"] != Sh.HOLD) | (f["cs"] == Cs.BIT)
         m.d.comb += act.eq(burst & (evaluate | execute))
         # a byte received is taken by the instruction waiting for it, or dropped
         with m.If(self.rx.valid & ~got):
@@ -372,24 +382,24 @@ class LinkCore(wiring.Component):
         with m.Elif(execute & Mux(f["rx"] == Rx.NONE, ~f["keep"], met)):
             m.d.sync += got.eq(0)
 
-        # -- next micro-instruction: chosen in the first cycle, registered, used in the
-        #    second (DISPATCH reads CMD from the buffer, stable since the instruction before)
+        # -- next micro-instruction: whether to jump is chosen in the first cycle and
+        #    registered; the target comes from the instruction (held for both cycles) in
+        #    the second (DISPATCH reads CMD from the buffer, stable since the instruction
+        #    before)
         idx = Mux(rd[4:] == 0, rd[:4], 0)
         take = Signal()                             # go to `jump` (else next or stay)
-        jump = Signal.like(pc)
-        step = Signal()
+        dispatch = mode == Mode.DISPATCH
         with m.If(evaluate):
-            dispatch = mode == Mode.DISPATCH
             rxto = (f["rx"] == Rx.STORE) & ~cond & quiet
-            m.d.sync += [take.eq(dispatch | (cond ^ f["inv"]) | rxto),
-                         jump.eq(Mux(dispatch, Cat(idx, f["to"][4:]),
-                                       Mux(cond ^ f["inv"], f["to"], self.rx_timeout_addr))),
-                         step.eq(mode == Mode.STEP)]
-        with m.If(ResetSignal()):
-            m.d.comb += npc.eq(0)
-        with m.Elif(take):
+            m.d.sync += take.eq(dispatch | (cond ^ f["inv"]) | rxto)
+        # `met` is low when the jump is the inter-byte timeout's
+        jump = Mux(dispatch, Cat(idx, f["to"][4:]), Mux(met, f["to"], self.rx_timeout_addr))
+        step = mode == Mode.STEP
+        # (npc is used in the second cycle and in reset, when `take` and `execute` are low
+        # and pc is 0: the block RAM reads instruction 0)
+        with m.If(take):
             m.d.comb += npc.eq(jump)
-        with m.Elif(step):
+        with m.Elif(step & execute):
             m.d.comb += npc.eq(pc + 1)
         with m.Else():
             m.d.comb += npc.eq(pc)
@@ -402,13 +412,15 @@ class LinkCore(wiring.Component):
         # stable from the instruction before a bit-serial one)
         data_bit = Signal()
         m.d.sync += data_bit.eq(rd.bit_select(Mux(act, bitc + 1, bitc)[:3], 1))
-        ld = Mux(x["rx"] != Rx.NONE, byte, rd)     # what a byte load takes
+        # the values the fields choose come straight from the instruction (they matter
+        # only when a gated enable below says so)
+        ld = Mux(f["rx"] != Rx.NONE, byte, rd)     # what a byte load takes
         rx_on = x["rx"] == Rx.STORE
         pulse = {p: on("pulse", p) for p in Pulse if p != Pulse.NONE}
 
         # buffer pointer
         bp_set = Signal.like(bp)
-        with m.Switch(x["bp"]):
+        with m.Switch(f["bp"]):
             for v, to in ((Bp.ZERO, 0), (Bp.ONE, 1), (Bp.TWO, 2), (Bp.PAY, PAY),
                           (Bp.IDENT, id_base)):
                 with m.Case(v):
@@ -420,7 +432,7 @@ class LinkCore(wiring.Component):
             m.d.sync += bp.eq(bp_set)
         # answer length
         rlen_set = Signal.like(rlen)
-        with m.Switch(x["rlen"]):
+        with m.Switch(f["rlen"]):
             for v, n in ((Rlen.STATUS, STATUS_BYTES), (Rlen.PROBE, PROBE_BYTES), (Rlen.FOUR, 4),
                          (Rlen.IDENT, len(ident))):
                 with m.Case(v):
@@ -430,8 +442,8 @@ class LinkCore(wiring.Component):
         with m.If(on("rlen", Rlen.DEC)):
             m.d.sync += [rlen.eq(rlen - 1), rz.eq(rlen == 1)]
         with m.Elif(x["rlen"] > Rlen.DEC):
-            m.d.sync += [rlen.eq(rlen_set), rz.eq(Mux(x["rlen"] == Rlen.LEFT, lz,
-                                                      x["rlen"] == Rlen.ZERO))]
+            m.d.sync += [rlen.eq(rlen_set), rz.eq(Mux(f["rlen"] == Rlen.LEFT, lz,
+                                                      f["rlen"] == Rlen.ZERO))]
         # bytes loaded from the line or the buffer; counters of a walk
         with m.If(on("ld", Ld.WORD_LO)):
             m.d.sync += [baddr[:8].eq(ld), baddr[16].eq(0)]
@@ -445,14 +457,15 @@ class LinkCore(wiring.Component):
             m.d.sync += target.eq(ld)
         dec = x["dec"]
         with m.If(on("ld", Ld.LEFT_LO)):
-            m.d.sync += [left[:8].eq(ld), lz.eq((ld == 0) & (left[8:] == 0))]
+            m.d.sync += [left[:8].eq(ld), lz.eq((ld == 0) & (left[8:] == 0) & ~big)]
         with m.Elif(on("ld", Ld.LEFT_HI)):
-            m.d.sync += [left[8:].eq(ld), lz.eq((ld == 0) & (left[:8] == 0))]
+            m.d.sync += [left[8:].eq(ld), big.eq(ld[lw - 8:] != 0),
+                         lz.eq((ld == 0) & (left[:8] == 0))]
         with m.Elif(dec):
             m.d.sync += [left.eq(left - 1), lz.eq(left == 1)]
         with m.If(pulse[Pulse.LATCH_WB]):
             m.d.sync += [wb.eq(eff_wb), k.eq(eff_wb)]
-        with m.Elif(pulse[Pulse.RE]):
+        with m.Elif(pulse[Pulse.RE] | pulse[Pulse.WALK]):
             m.d.sync += k.eq(wb)
         with m.Elif(dec):
             m.d.sync += k.eq(k - 1)
@@ -466,16 +479,18 @@ class LinkCore(wiring.Component):
         # a sent byte into the answer's CRC
         with m.If(rx_on):
             m.d.sync += crc_rx.eq(Cat(crc_rx[8:], byte))
-        crc_in = Mux(x["rx"] != Rx.NONE, byte, self.tx.payload)
+        crc_in = Mux(f["rx"] != Rx.NONE, byte, self.tx.payload)
         with m.If(pulse[Pulse.CRC_INIT] | on("tx", Tx.SYNC)):
             m.d.sync += crc.eq(crc_register_init(**crc16))
-        with m.Elif(rx_on | on("tx", Tx.BUF, Tx.STATUS, Tx.RLEN_LO, Tx.RLEN_HI)):
+        with m.Elif(rx_on | on("tx", Tx.BUF, Tx.STATUS, Tx.RLEN_LO, Tx.RLEN_HI, Tx.CRC_HI)):
+            # (sending its high byte leaves the CRC's low byte in the high byte, and
+            # that is what CRC_LO sends)
             m.d.sync += crc.eq(crc_next(crc, crc_in, **crc16))
         with m.If(x["st"] != ST_KEEP):
-            m.d.sync += r_status.eq(x["st"])
+            m.d.sync += r_status.eq(f["st"])
         # bytes written from the link's registers (STATUS, COMMIT, PROBE, READ)
         fill_on = x["wsrc"] != Wsrc.NONE
-        m.d.comb += [wp.en.eq(rx_on | fill_on), wp.data.eq(Mux(x["rx"] != Rx.NONE, byte, fill))]
+        m.d.comb += [wp.en.eq(rx_on | fill_on), wp.data.eq(Mux(f["rx"] != Rx.NONE, byte, fill))]
         with m.If(pulse[Pulse.DIFF_CLR]):
             m.d.sync += diff.eq(0)
         with m.Elif(on("wsrc", Wsrc.CHECKSUM) & (rd != ~csum[:8])):
@@ -510,9 +525,9 @@ class LinkCore(wiring.Component):
             m.d.sync += csum.eq(Mux(cs_bit, crc_next_bit(csum, data_bit, **CRC32),
                                     Cat(csum[8:], csum[:8])))
         with m.If(pulse[Pulse.WALK]):
-            m.d.sync += wbit.eq(0)
+            m.d.sync += bitc.eq(0)
         with m.Elif(shift | cs_bit):
-            m.d.sync += wbit.eq(wbit + 1)
+            m.d.sync += bitc.eq(bitc + 1)
         # the watchdog register: written over the bus (as the link's target), rotated to
         # be read
         lim_ld = pulse[Pulse.WE] & link_tgt
@@ -541,7 +556,7 @@ class LinkCore(wiring.Component):
 
         # -- bytes the link writes into the buffer; bytes it sends ----------------------------
         flags = Cat(loaded, self.busy, self.done, running, aborted, wd_fired)
-        with m.Switch(x["wsrc"]):
+        with m.Switch(f["wsrc"]):
             with m.Case(Wsrc.SHREG):
                 m.d.comb += fill.eq(shreg[:8])
             with m.Case(Wsrc.FLAGS):
@@ -559,7 +574,7 @@ class LinkCore(wiring.Component):
             with m.Case(Wsrc.COUNTERS):
                 m.d.comb += fill.eq(Cat(rx_errors, frames).word_select(j, 8))
         m.d.comb += self.tx.valid.eq(x["tx"] != Tx.NONE)
-        with m.Switch(x["tx"]):
+        with m.Switch(f["tx"]):                     # the byte matters only while valid
             with m.Case(Tx.SYNC):
                 m.d.comb += self.tx.payload.eq(SYNC_RESPONSE)
             with m.Case(Tx.BUF):
@@ -570,10 +585,8 @@ class LinkCore(wiring.Component):
                 m.d.comb += self.tx.payload.eq(Mux(has_payload, rlen[:8], 0))
             with m.Case(Tx.RLEN_HI):
                 m.d.comb += self.tx.payload.eq(Mux(has_payload, rlen[8:], 0))
-            with m.Case(Tx.CRC_HI):
+            with m.Case(Tx.CRC_HI, Tx.CRC_LO):
                 m.d.comb += self.tx.payload.eq(crc[8:])
-            with m.Case(Tx.CRC_LO):
-                m.d.comb += self.tx.payload.eq(crc[:8])
         return m
 
 

@@ -30,7 +30,7 @@ words; the hardware keeps the datapath and a condition multiplexer.
 
 import enum
 
-__all__ = ["FIELDS", "Mode", "Cond", "Bp", "Rlen", "Ld", "Rx", "Tx", "Wsrc", "Sh", "Cs", "Pulse",
+__all__ = ["FIELDS", "Mode", "Cond", "IMPLIED_CONDS", "Bp", "Rlen", "Ld", "Rx", "Tx", "Wsrc", "Sh", "Cs", "Pulse",
            "ST_KEEP", "Program", "program", "TABLE_SIZE"]
 
 
@@ -41,31 +41,34 @@ class Mode(enum.IntEnum):
 
 
 class Cond(enum.IntEnum):
+    """The conditions the condition multiplexer chooses from (0 .. 16), and three
+    that come with an instruction's kind instead: GOT (every instruction that
+    takes a received byte, and only those), TX_READY (that sends one) and BIT7
+    (that is bit-serial)."""
     TRUE = 0
-    GOT = 1          # a byte has arrived
-    IS_SYNC = 2      # the last byte received is the request SYNC
-    QUIET = 3        # the line has been quiet for the inter-byte timeout
-    LEFT0 = 4        # left == 0
-    LEFT2 = 5
-    LEFT4 = 6
-    OVERSIZE = 7     # left > max_payload
-    CRC_OK = 8       # the frame CRC register is 0
-    DUP = 9          # this frame (TAG at bp = 1, CRC) is the last one answered OK
-    BUSY = 10
-    LOADED = 11
-    CONFIG_OK = 12
-    TX_READY = 13
-    BIT7 = 14        # the byte's last bit comes next (a bit-serial instruction ends)
-    FULL = 17        # every byte of the bus word is in
-    K1 = 18          # the last byte of a word (check walk)
-    K0 = 19          # no byte of the word left (read walk)
-    ADDR_BAD = 20    # the word at the bus address does not exist, or has another size
-    READ_DONE = 21   # the read in flight has been answered
-    TIMER_MAX = 22   # bus_timeout cycles since RE / ABORT
-    LINK_TARGET = 23  # the address is the link's own (0xF0-0xFF)
-    DIFF = 24        # a checksum byte written by COMMIT differed from the frame's
-    RLEN0 = 25       # the answer has no payload (left)
-    RCV_DONE = 26    # the payload has been received (rlen counts it down)
+    IS_SYNC = 1      # the last byte received is the request SYNC
+    QUIET = 2        # the line has been quiet for the inter-byte timeout
+    LEFT0 = 3        # left == 0
+    OVERSIZE = 4     # left > max_payload
+    CRC_OK = 5       # the frame CRC register is 0
+    DUP = 6          # this frame (TAG at bp = 1, CRC) is the last one answered OK
+    BUSY = 7
+    LOADED = 8
+    CONFIG_OK = 9
+    K0 = 10          # no byte of the word left (k counts them down)
+    ADDR_BAD = 11    # the word at the bus address does not exist, or has another size
+    READ_DONE = 12   # the read in flight has been answered
+    TIMER_MAX = 13   # bus_timeout cycles since RE / ABORT
+    LINK_TARGET = 14  # the address is the link's own (0xF0-0xFF)
+    DIFF = 15        # a checksum byte written by COMMIT differed from the frame's
+    RLEN0 = 16       # the answer has no payload (left) (while receiving: the payload is in)
+    GOT = 17         # a byte has arrived (implied by `rx`)
+    TX_READY = 18    # the transmitter takes a byte (implied by `tx`)
+    BIT7 = 19        # the byte's last bit comes next (implied by a bit-serial instruction)
+
+
+#: conditions that come with the instruction's kind, not from the multiplexer
+IMPLIED_CONDS = (Cond.GOT, Cond.TX_READY, Cond.BIT7)
 
 
 class Bp(enum.IntEnum):
@@ -163,7 +166,7 @@ class Pulse(enum.IntEnum):
     LOADED = 7
     UNLOAD_MODEL = 8  # clear `loaded` unless the target is a data target
     UNLOAD = 9
-    WALK = 10        # bit/byte counters := 0, first word
+    WALK = 10        # bit counter := 0, k := word_bytes, first word
     LATCH_WB = 11    # word_bytes of this word; k := it
     NEXT_WORD = 12   # bus word address + 1
     DIFF_CLR = 13
@@ -214,6 +217,16 @@ class Program:
                 raise ValueError(f"micro-instruction {pc}: a byte is taken only on GOT")
             if op.get("tx") and (op["cond"], op.get("inv", False)) != (Cond.TX_READY, False):
                 raise ValueError(f"micro-instruction {pc}: a byte is sent only on TX_READY")
+            burst = op.get("sh", Sh.HOLD) != Sh.HOLD or op.get("cs", Cs.HOLD) == Cs.BIT
+            if burst and (op["cond"], op.get("inv", False)) != (Cond.BIT7, False):
+                raise ValueError(f"micro-instruction {pc}: a bit-serial instruction ends on BIT7")
+            implied = {Cond.GOT: bool(op.get("rx")), Cond.TX_READY: bool(op.get("tx")),
+                       Cond.BIT7: burst}
+            if op["cond"] in implied and not implied[op["cond"]]:
+                raise ValueError(f"micro-instruction {pc}: {Cond(op['cond']).name} comes only "
+                                 f"with its kind of instruction")
+            if bool(op.get("rx")) + bool(op.get("tx")) + burst > 1:
+                raise ValueError(f"micro-instruction {pc}: receives, sends or shifts, one of them")
             f = {n: 0 for n, _ in FIELDS}
             f["st"] = ST_KEEP
             for k, v in op.items():
@@ -276,7 +289,9 @@ def program(*, status, cmd):
     # ---- receive ------------------------------------------------------------------------
     p.label("HUNT")
     p.op(STAY, Cond.GOT, rx=Rx.TAKE)
-    p.op(STEP, Cond.IS_SYNC, "HUNT", inv=True, bp=Bp.ZERO, pulse=Pulse.CRC_INIT, keep=1)
+    # (the status is OK from here on, so that RLEN0 counts the payload in; every
+    # answer sets its own)
+    p.op(STEP, Cond.IS_SYNC, "HUNT", inv=True, bp=Bp.ZERO, pulse=Pulse.CRC_INIT, st=S.OK, keep=1)
     # CMD, TAG, ADDR (word, PE, target), LEN: into the buffer at 0..7, ADDR and LEN
     # also into their registers
     for ld in (Ld.NONE, Ld.NONE, Ld.WORD_LO, Ld.WORD_HI, Ld.PE, Ld.TARGET, Ld.LEFT_LO,
@@ -287,7 +302,7 @@ def program(*, status, cmd):
     p.op(STEP, Cond.LEFT0, "RX_CRC", keep=1)
     p.label("RX_PAYLOAD")
     p.op(STAY, Cond.GOT, rx=Rx.STORE, rlen=Rlen.DEC)
-    p.op(STEP, Cond.RCV_DONE, "RX_PAYLOAD", inv=True, keep=1)
+    p.op(STEP, Cond.RLEN0, "RX_PAYLOAD", inv=True, keep=1)
     p.label("RX_CRC")
     p.op(STAY, Cond.GOT, rx=Rx.STORE)
     p.op(STAY, Cond.GOT, rx=Rx.STORE)
@@ -315,6 +330,12 @@ def program(*, status, cmd):
     answer(S.BAD_COMMAND)
 
     def no_payload():
+        reply(Cond.LEFT0, S.BAD_LENGTH, inv=True)
+
+    def left_is(n):
+        """BAD_LENGTH unless LEN is n (counted down: `left` is not used after)."""
+        for _ in range(n):
+            p.op(STEP, dec=1)
         reply(Cond.LEFT0, S.BAD_LENGTH, inv=True)
 
     # IDENTIFY: the identify bytes, from the buffer past the payload area
@@ -366,7 +387,7 @@ def program(*, status, cmd):
 
     # COMMIT: the checksum bytes overwrite the frame's, each compared on the way
     p.label("COMMIT")
-    reply(Cond.LEFT4, S.BAD_LENGTH, inv=True)
+    left_is(4)
     reply(Cond.BUSY, S.BUSY)
     p.op(STEP, bp=Bp.PAY, pulse=Pulse.DIFF_CLR)
     for i in range(4):
@@ -390,7 +411,8 @@ def program(*, status, cmd):
         p.op(STEP, pulse=Pulse.LATCH_WB)
         p.label(prefix + "_BYTE")
         reply(Cond.LEFT0, S.BAD_LENGTH)           # the bytes ran out inside a word
-        p.op(STEP, Cond.K1, prefix + "_WORD_DONE", dec=1)
+        p.op(STEP, dec=1)
+        p.op(STEP, Cond.K0, prefix + "_WORD_DONE")
         p.op(STEP, to=prefix + "_BYTE")
         p.label(prefix + "_WORD_DONE")
         p.op(STEP, Cond.LEFT0, passed)
@@ -416,7 +438,7 @@ def program(*, status, cmd):
     p.op(STEP, pulse=Pulse.WALK)                  # the payload's byte arrives meanwhile
     nop()
     p.label("W_BYTE")
-    p.op(STEP, Cond.FULL, "W_WE")
+    p.op(STEP, Cond.K0, "W_WE")                   # every byte of the word is in
     p.op(STAY, Cond.BIT7, sh=Sh.DATA, cs=Cs.BIT)
     p.op(STEP, bp=Bp.INC, dec=1)
     p.op(STEP, to="W_BYTE")                       # the next byte arrives meanwhile
@@ -429,7 +451,7 @@ def program(*, status, cmd):
     # READ: the payload is the byte count; check; one read in flight, each
     # word's bytes into the answer
     p.label("READ")
-    reply(Cond.LEFT2, S.BAD_LENGTH, inv=True)
+    left_is(2)
 
     def load_count():
         p.op(STEP, bp=Bp.PAY)
