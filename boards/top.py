@@ -107,7 +107,11 @@ class BoardTop(Elaboratable):
         if self.design == "link":
             from .nullunit import NULL_PARAMS
             return dict(NULL_PARAMS)
-        return dataclasses.asdict(self.params)
+        fields = dataclasses.asdict(self.params)
+        if self.design == "eie":
+            from ..hw.eie.params import IDENTIFY_FIELDS
+            return {k: fields[k] for k in IDENTIFY_FIELDS}
+        return fields
 
     def elaborate(self, platform):
         m = Module()

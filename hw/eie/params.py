@@ -14,6 +14,12 @@ __all__ = ["EIEParams", "IMAGE_FIELDS", "MEMORY_IDS", "RANGES", "check_param", "
 IMAGE_FIELDS = ("n_pes", "frac", "acc_width", "entries_per_word", "spmat_depth", "ptr_depth",
                 "bias_depth", "act_depth", "max_layers")
 
+#: the parameters a board reports in its IDENTIFY answer (docs/host-link.md): the
+#: image interface and the FIFO depth; not the pipeline's timing fields (mem_latency,
+#: queue_slots, lnzd_slots), which no host needs: the identify bytes share the link's
+#: frame buffer, and with them the iCEBreaker's buffer would need a second block RAM
+IDENTIFY_FIELDS = IMAGE_FIELDS[:1] + ("fifo_depth",) + IMAGE_FIELDS[1:]
+
 #: host-link target ids (address bits [31:24]) of the EIE array's memories
 MEMORY_IDS = {
     "control": 0x00,     # control and status registers (hw/eie/control.py)
