@@ -243,3 +243,23 @@ def test_baked_words_land_where_the_array_reads_them(name):
         assert stored[:len(words["pe01_ptr_even"])] == words["pe01_ptr_even"]
         assert stored[half:half + len(words["pe01_ptr_odd"])] == words["pe01_ptr_odd"]
         assert placer._contents[rec.name][:len(stored)] == stored
+
+
+@pytest.mark.parametrize("board_name", ["icebreaker", "ulx3s"])
+def test_identify_reports_the_image_interface_and_fits_one_ice40_buffer(board_name):
+    """IDENTIFY carries the EIE parameters an image depends on (not the
+    pipeline's timing fields), and with a 256-byte payload the frame buffer
+    that holds the identify bytes stays within 512 bytes (one iCE40 block RAM
+    in 512 x 8)."""
+    from eiegen.boards.top import BoardTop
+    from eiegen.hw.common.hostlink import HostLink, PAYLOAD_OFFSET
+    from eiegen.hw.eie.params import IDENTIFY_FIELDS, IMAGE_FIELDS
+    from eiegen.sw.link.protocol import decode_identify
+    board = get_board(board_name)
+    top = BoardTop(board, "eie", board.eie_params())
+    link = HostLink(design="eie", params=top.identify_params(), clocks_per_bit=top.clocks_per_bit,
+                    watchdog_cycles=top.watchdog_cycles)
+    ident = decode_identify(link.core.identify_bytes)
+    assert tuple(ident["params"]) == IDENTIFY_FIELDS and set(IMAGE_FIELDS) <= set(ident["params"])
+    assert ident["params"] == {k: getattr(board.eie_params(), k) for k in IDENTIFY_FIELDS}
+    assert PAYLOAD_OFFSET + link.core.max_payload + 2 + len(link.core.identify_bytes) <= 512
