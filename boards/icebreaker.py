@@ -20,17 +20,17 @@ BOARD = Board(
     resources=Resources(logic=5280, dsp=8, bram=30, spram=4, pll=1, logic_unit="LC"),
     clock="clk12", clock_hz=12e6,
     sync_hz=12e6,
-    # EIE: 3 PEs, one SPRAM of 16K x 16 bits each (32K entries (v, z) per
-    # PE), activations in block RAM (64 per PE per file: layers up to 192
-    # wide, the `make sim` MLP 64-128-64-10 with room), at 30 MHz from the
-    # PLL (eie_hz). A small part's pipeline: block RAM without an output
+    # EIE: 4 PEs, one SPRAM of 16K x 16 bits each (32K entries (v, z) per
+    # PE), activations in block RAM (32 per PE per file: layers up to 128
+    # wide, the `make sim` MLP 64-128-64-10), at 30 MHz from the PLL
+    # (eie_hz). A small part's pipeline: block RAM without an output
     # register (mem_latency 1), two activation-queue slots and two LNZD
     # slices in flight (the broadcast rate this allows, one column per few
     # cycles, is what a PE with several entries per column needs). Measured
-    # (docs/boards.md): 4805 / 5280 LC, 25 / 30 block RAMs, Fmax 33.3 MHz;
-    # 4 PEs need 5495 LC and 31 block RAMs
-    eie=dict(n_pes=3, fifo_depth=2, entries_per_word=2, spmat_depth=16384, ptr_depth=256,
-             bias_depth=128, act_depth=64, max_layers=4, mem_latency=1, queue_slots=2,
+    # (docs/boards.md, recorded build): all 30 block RAMs (6 a PE, the
+    # layer table and codebooks 2, the link 4)
+    eie=dict(n_pes=4, fifo_depth=2, entries_per_word=2, spmat_depth=16384, ptr_depth=256,
+             bias_depth=64, act_depth=32, max_layers=4, mem_latency=1, queue_slots=2,
              lnzd_slots=2),
     eie_hz=30e6,
     # systolic: every SB_MAC16 a MAC (4 x 2 PEs, the DSP's input, pipeline and
