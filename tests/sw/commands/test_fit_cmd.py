@@ -71,8 +71,8 @@ def test_cannot_fit_names_the_memory(cli, tmp_path):
     path = _model(tmp_path, [4000, 16], 0.01)
     rc, out, err = cli("fit", path, "--board", "icebreaker")
     assert rc == 1, err
-    # 3 PEs: 1334 activations and 2002 pointers per bank per PE
-    assert "cannot fit the icebreaker: with --ptr-depth 2048 --act-depth 2048 the array needs" in out
+    # 4 PEs: 1000 activations and 2001 column pointers per bank per PE
+    assert "cannot fit the icebreaker: with --ptr-depth 2048 --act-depth 1024 the array needs" in out
     assert "block RAMs (the ptr_even + ptr_odd memories most), the device has 30: short by" in out
     rc, out, _ = cli("fit", path, "--board", "icebreaker", "--json")
     assert rc == 1 and "cannot" in json.loads(out)
