@@ -79,7 +79,7 @@ def test_cannot_fit_names_the_memory(cli, tmp_path):
     # and beyond what the generator allows at all
     path = _model(tmp_path, [60000, 16], 0.001, name="huge.npz")
     rc, out, _ = cli("fit", path, "--board", "icebreaker")
-    assert rc == 1 and "act_depth would have to be 20000, beyond what an EIE array may have" in out
+    assert rc == 1 and "act_depth would have to be 15000, beyond what an EIE array may have" in out
 
 
 def test_input_gives_the_cycles_of_real_inputs(cli, tmp_path):
