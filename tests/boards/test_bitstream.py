@@ -86,10 +86,11 @@ def check_swap(board, res, tmp_path):
 
 
 def check_swap_refuses_other_parameters(board, res, tmp_path, capsys):
-    other = board.eie_params(n_pes=1, act_depth=32)
+    built = board.eie_params().act_depth
+    other = board.eie_params(n_pes=1, act_depth=2 * built)     # an image for another array
     image = pack(random_compressed_model(np.random.default_rng(2), [16, 8], 0.3), other)
     img_dir = write_image(image, tmp_path / "other")
     assert main(["swap", str(res.out_dir), str(img_dir), "-o", str(tmp_path / "x.bin")]) == 2
     err = capsys.readouterr().err
-    assert f"act_depth = 32 in the image, {board.eie_params().act_depth} in the build" in err
+    assert f"act_depth = {2 * built} in the image, {built} in the build" in err
     assert not (tmp_path / "x.bin").exists()
