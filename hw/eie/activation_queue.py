@@ -73,10 +73,10 @@ class ActivationQueue(wiring.Component):
         head_free = Signal()        # the head register is empty, or its item leaves this cycle
         bypass = Signal()           # the written item goes straight into the head register
         refill = Signal()           # the FIFO's oldest item moves into the head register
-        m.d.comb += head_free.eq(~self.r.valid | self.r.ready)
+        m.d.comb += [head_free.eq(~self.r.valid | self.r.ready),
+                     self.busy.eq(self.r.valid)]        # the FIFO holds items only behind the head
         if self.depth == 1:
-            m.d.comb += [bypass.eq(self.w.valid & head_free), self.w.ready.eq(head_free),
-                         self.busy.eq(self.r.valid)]
+            m.d.comb += [bypass.eq(self.w.valid & head_free), self.w.ready.eq(head_free)]
         else:
             m.submodules.fifo = fifo = SyncFIFO(width=self.layout.size, depth=self.depth - 1)
             m.d.comb += [
@@ -85,9 +85,8 @@ class ActivationQueue(wiring.Component):
                 fifo.w_en.eq(self.w.valid & ~bypass),
                 self.w.ready.eq(fifo.w_rdy | (head_free & ~fifo.r_rdy)),
                 fifo.r_en.eq(head_free),
-                self.busy.eq(self.r.valid),     # the FIFO holds items only behind the head
+                refill.eq(head_free & fifo.r_rdy),
             ]
-            m.d.comb += refill.eq(head_free & fifo.r_rdy)
             with m.If(refill):
                 m.d.sync += self.r.payload.eq(fifo.r_data)
         with m.If(bypass):

@@ -43,8 +43,8 @@ class CentralControl(wiring.Component):
     - `cycles`, `broadcasts`, `bcast_stall`, `compute_cycles` (out, registers,
       cleared by a start): cycles busy, broadcasts issued, cycles the LNZD's
       head waited for room, COMPUTE cycles (issue and stall counted one cycle
-      late). `broadcasts` has the bits of max_layers * n_pes * act_depth (a
-      run broadcasts at most that many columns), the others 32.
+      late). `broadcasts` has the bits of params.most_broadcasts (a run
+      broadcasts at most that many columns), the others 32.
 
     Layer configuration (registers, stable while a layer runs):
     - `src_sel` (out): the source activation file (0 for the first layer, then
@@ -107,8 +107,7 @@ class CentralControl(wiring.Component):
             "all_idle": In(1),
             # counters
             "cycles": Out(32),
-            # at most max_layers x N * act_depth columns a run: bits for that, never wraps
-            "broadcasts": Out(max(1, (params.max_layers * params.n_pes * params.act_depth).bit_length())),
+            "broadcasts": Out(max(1, params.most_broadcasts.bit_length())),     # never wraps
             "bcast_stall": Out(32),
             "compute_cycles": Out(32),
             # host access to the layer table and codebook memories

@@ -132,6 +132,13 @@ class EIEParams:
         return self.spmat_depth * self.entries_per_word
 
     @property
+    def most_broadcasts(self):
+        """Columns a run can broadcast: max_layers layers of at most
+        n_pes * act_depth columns (the bound of the broadcasts counter and,
+        times a column's largest count, of a PE's busy counter)."""
+        return self.max_layers * self.n_pes * self.act_depth
+
+    @property
     def count_width(self):
         """Bits of a column's entry count in one PE: at most act_depth (a
         padding entry stands for 16 zero rows, so a column never has more

@@ -52,12 +52,11 @@ def host_width(params):
 
 def busy_width(params):
     """Bits of the PE's busy counter: it counts the entries the PE issues in a
-    run, at most max_layers layers x n_pes * act_depth columns a layer x
-    2**count_width - 1 entries a column (the queue's count field, whatever the
-    pointers say), so it cannot wrap. 32 bits would cost the small parts
-    about 30 logic cells a PE for bits that stay 0."""
-    most = params.max_layers * params.n_pes * params.act_depth * ((1 << params.count_width) - 1)
-    return max(1, most.bit_length())
+    run, at most most_broadcasts columns x 2**count_width - 1 entries a column
+    (the queue's count field, whatever the pointers say), so it cannot wrap.
+    32 bits would cost the small parts about 30 logic cells a PE for bits that
+    stay 0."""
+    return max(1, (params.most_broadcasts * ((1 << params.count_width) - 1)).bit_length())
 
 
 def rdata_width(params):
