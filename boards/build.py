@@ -257,7 +257,7 @@ def design_label(design, params):
 
 
 def default_build_dir(board, design, params):
-    if design == "eie":
+    if design in ("eie", "eie-alone"):          # eie-alone: boards/standalone.py
         tag = f"{params.n_pes}pe"
     elif design == "link":
         return Path("build") / "boards" / f"{board.name}-link"

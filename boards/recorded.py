@@ -35,9 +35,9 @@ def _size(doc):
     if doc["design"] in ("eie", "eie-alone"):       # eie-alone: `eiegen build --alone`
         from ..hw.eie.params import EIEParams
         return size_label("eie", EIEParams.from_dict(p))
-    elif doc["design"] == "systolic":
+    if doc["design"] == "systolic":
         from ..hw.systolic.params import SystolicParams
-        p = SystolicParams(**p)
+        return size_label("systolic", SystolicParams(**p))
     return size_label(doc["design"], p)
 
 

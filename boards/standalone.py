@@ -17,9 +17,9 @@ from amaranth import Module, Signal, Cat, ClockDomain, Elaboratable
 from amaranth.lib import io, wiring
 
 from ..sw import toolchain
-from ..sw.atomic import atomic_dir
-from ..sw.atomic import check_output
-from .build import BUILD_FORMAT, RamPlacer, board_platform, _require_tools, _run_script, BuildResult, tool_options
+from ..sw.atomic import atomic_dir, check_output
+from .build import (BUILD_FORMAT, RamPlacer, board_platform, _require_tools, _run_script, BuildResult,
+                    tool_options, default_build_dir)
 from .clocking import BoardClock
 from .report import parse_report, format_report
 
@@ -73,8 +73,7 @@ def build_standalone(board, params, *, out_dir=None, sync_hz=None, seed=0, force
     placer = RamPlacer(board, seed=seed)
     platform = board_platform(board, placer)
     kw = tool_options(board, seed)
-    out_dir = (Path(out_dir) if out_dir is not None else
-               Path("build") / "boards" / f"{board.name}-eie-alone-{params.n_pes}pe")
+    out_dir = Path(out_dir) if out_dir is not None else default_build_dir(board, "eie-alone", params)
     check_output(out_dir, "board-build", force=force)
     if progress:
         progress(f"eiegen build --alone: {board.title}, EIE array of {params.n_pes} PE(s) without "

@@ -113,6 +113,15 @@ class BoardTop(Elaboratable):
             return {k: fields[k] for k in IDENTIFY_FIELDS}
         return fields
 
+    def host_link(self):
+        """The host link this top puts beside its unit."""
+        return HostLink(
+            design=self.design, params=self.identify_params(),
+            clocks_per_bit=self.clocks_per_bit, data_targets=data_targets(self.design, self.params),
+            loaded_at_reset=self.loaded_at_reset, watchdog_cycles=self.watchdog_cycles,
+            data_bytes=data_bytes(self.design, self.params),
+            code_latency=CODE_LATENCY.get(self.board.family, 1))
+
     def elaborate(self, platform):
         m = Module()
         board = self.board
@@ -127,12 +136,7 @@ class BoardTop(Elaboratable):
         else:
             from .nullunit import NullUnit
             unit = NullUnit()
-        m.submodules.link = link = HostLink(
-            design=self.design, params=self.identify_params(),
-            clocks_per_bit=self.clocks_per_bit, data_targets=data_targets(self.design, self.params),
-            loaded_at_reset=self.loaded_at_reset, watchdog_cycles=self.watchdog_cycles,
-            data_bytes=data_bytes(self.design, self.params),
-            code_latency=CODE_LATENCY.get(board.family, 1))
+        m.submodules.link = link = self.host_link()
         abort, config_ok = unit_ports(unit)
         if abort is None:
             m.submodules.unit = ResetInserter(link.abort)(unit)

@@ -145,6 +145,7 @@ def test_geometry_and_hex_helpers():
 def test_default_build_dir_names_board_design_and_size():
     ice = get_board("icebreaker")
     assert str(default_build_dir(ice, "eie", ice.eie_params(n_pes=2))).endswith("icebreaker-eie-2pe")
+    assert str(default_build_dir(ice, "eie-alone", ice.eie_params(n_pes=2))).endswith("icebreaker-eie-alone-2pe")
     assert str(default_build_dir(ice, "systolic", ice.systolic_params())).endswith("icebreaker-systolic-4x2")
 
 
@@ -251,14 +252,11 @@ def test_identify_reports_the_image_interface_and_fits_one_ice40_buffer(board_na
     pipeline's timing fields), and with a 256-byte payload the frame buffer
     that holds the identify bytes stays within 512 bytes (one iCE40 block RAM
     in 512 x 8)."""
-    from eiegen.boards.top import BoardTop
-    from eiegen.hw.common.hostlink import HostLink, PAYLOAD_OFFSET
+    from eiegen.hw.common.hostlink import PAYLOAD_OFFSET
     from eiegen.hw.eie.params import IDENTIFY_FIELDS, IMAGE_FIELDS
     from eiegen.sw.link.protocol import decode_identify
     board = get_board(board_name)
-    top = BoardTop(board, "eie", board.eie_params())
-    link = HostLink(design="eie", params=top.identify_params(), clocks_per_bit=top.clocks_per_bit,
-                    watchdog_cycles=top.watchdog_cycles)
+    link = BoardTop(board, "eie", board.eie_params()).host_link()
     ident = decode_identify(link.core.identify_bytes)
     assert tuple(ident["params"]) == IDENTIFY_FIELDS and set(IMAGE_FIELDS) <= set(ident["params"])
     assert ident["params"] == {k: getattr(board.eie_params(), k) for k in IDENTIFY_FIELDS}
