@@ -16,13 +16,21 @@ docs/boards.md); from a register it is one LUT level. An item that finds the
 queue empty goes straight into the head register, so the queue's timing is
 that of one FIFO of `depth` items (first word on `r` the cycle after it is
 written) and the cycle model does not change.
+
+Whether an arriving item goes into the head register or the FIFO depends on
+whether the head leaves in this cycle. With lib.fifo.SyncFIFO that decision
+gated the LUT RAM's write enable, and the path from the sparse-matrix read
+unit's `active` through it was the next 32-PE critical path (70.35 MHz). The
+FIFO is a StagedFIFO (hw/common/staged_fifo.py): every arriving item is
+written into its free slot, and the decision only advances the write
+pointer and the level.
 """
 
 from amaranth import Module, Signal
 from amaranth.lib import wiring, stream
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
+from ..common.staged_fifo import StagedFIFO
 from .layouts import queue_layout
 
 __all__ = ["ActivationQueue"]
@@ -30,7 +38,7 @@ __all__ = ["ActivationQueue"]
 
 class ActivationQueue(wiring.Component):
     """One PE's activation queue: a head register and behind it a
-    lib.fifo.SyncFIFO of `depth - 1` items (the formal harness names every
+    StagedFIFO (SyncFIFO's behaviour) of `depth - 1` items (the formal harness names every
     slot of it, tests/hw/eie/formal_specs.py).
 
     Ports:
@@ -78,11 +86,12 @@ class ActivationQueue(wiring.Component):
         if self.depth == 1:
             m.d.comb += [bypass.eq(self.w.valid & head_free), self.w.ready.eq(head_free)]
         else:
-            m.submodules.fifo = fifo = SyncFIFO(width=self.layout.size, depth=self.depth - 1)
+            m.submodules.fifo = fifo = StagedFIFO(width=self.layout.size, depth=self.depth - 1)
             m.d.comb += [
                 bypass.eq(self.w.valid & head_free & ~fifo.r_rdy),
                 fifo.w_data.eq(self.w.payload),
-                fifo.w_en.eq(self.w.valid & ~bypass),
+                fifo.w_stage.eq(self.w.valid),          # the LUT RAM write: no read-side term
+                fifo.w_en.eq(self.w.valid & ~bypass),   # the item is kept: pointer and level
                 self.w.ready.eq(fifo.w_rdy | (head_free & ~fifo.r_rdy)),
                 fifo.r_en.eq(head_free),
                 refill.eq(head_free & fifo.r_rdy),

@@ -5,8 +5,9 @@ tests/hw/eie/test_formal.py through sim/formal.py.
 - `ShadowFIFO`: lib.fifo.SyncFIFO's behaviour with its slots in registers
   (slot 0 the head), so invariants can name what a queue holds; the
   harnesses put it in place of SyncFIFO inside the LNZD, the LNZD lanes and
-  the activation queues (`shadow_fifos`), and `FIFOEquivalenceSpec` checks
-  it against SyncFIFO.
+  the activation queues (`shadow_fifos`; there `ShadowStagedFIFO`, the same
+  with StagedFIFO's `w_stage` input, which only writes a free slot), and
+  `FIFOEquivalenceSpec` checks it against SyncFIFO and StagedFIFO.
 - `AccumulatorSpec`: the arithmetic unit's write-back bypass.
 - `BroadcastSpec`: the slice scan, LNZD, credits, broadcast pipeline and
   activation queues of an array of N PEs, wired as hw/eie/array.py wires them.
@@ -19,6 +20,8 @@ from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assert, Assume, Cover
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFO
+
+from eiegen.hw.common.staged_fifo import StagedFIFO
 
 from eiegen.hw.eie import lnzd as lnzd_mod, activation_queue as queue_mod
 from eiegen.hw.eie.lnzd import LNZD, LNZDLane, popcount
@@ -69,15 +72,25 @@ class ShadowFIFO(SyncFIFO):
         return m
 
 
+class ShadowStagedFIFO(ShadowFIFO):
+    """ShadowFIFO with StagedFIFO's `w_stage` input, which writes only a free
+    slot and so changes nothing a port shows: ignored."""
+
+    def __init__(self, *, width, depth):
+        super().__init__(width=width, depth=depth)
+        self.w_stage = Signal()
+
+
 @contextlib.contextmanager
 def shadow_fifos():
-    """SyncFIFO is ShadowFIFO inside hw/eie/lnzd.py and activation_queue.py."""
-    saved = lnzd_mod.SyncFIFO, queue_mod.SyncFIFO
-    lnzd_mod.SyncFIFO = queue_mod.SyncFIFO = ShadowFIFO
+    """SyncFIFO is ShadowFIFO inside hw/eie/lnzd.py, StagedFIFO is
+    ShadowStagedFIFO inside activation_queue.py."""
+    saved = lnzd_mod.SyncFIFO, queue_mod.StagedFIFO
+    lnzd_mod.SyncFIFO, queue_mod.StagedFIFO = ShadowFIFO, ShadowStagedFIFO
     try:
         yield
     finally:
-        lnzd_mod.SyncFIFO, queue_mod.SyncFIFO = saved
+        lnzd_mod.SyncFIFO, queue_mod.StagedFIFO = saved
 
 
 class _Built(Elaboratable):
@@ -137,20 +150,24 @@ def _popcount(v, width):
 # -- ShadowFIFO against SyncFIFO ------------------------------------------------------------------
 
 class FIFOEquivalenceSpec(_Spec):
-    """Any sequence of writes and reads: ShadowFIFO and SyncFIFO have the same
-    level, readiness and head (Amaranth's FIFOModelEquivalenceSpec pattern)."""
+    """Any sequence of writes and reads: ShadowFIFO and the FIFO `fifo`
+    (SyncFIFO, or StagedFIFO with items staged at will: every kept item is
+    staged, others may be) have the same level, readiness and head (Amaranth's
+    FIFOModelEquivalenceSpec pattern)."""
 
-    def __init__(self, width, depth):
+    def __init__(self, width, depth, fifo=SyncFIFO):
         super().__init__()
-        self.width, self.depth = width, depth
+        self.width, self.depth, self.fifo = width, depth, fifo
 
     def elaborate(self, platform):
         m = self.module()
-        m.submodules.dut = dut = SyncFIFO(width=self.width, depth=self.depth)
+        m.submodules.dut = dut = self.fifo(width=self.width, depth=self.depth)
         m.submodules.gold = gold = ShadowFIFO(width=self.width, depth=self.depth)
         w_en, w_data, r_en = AnySeq(1), AnySeq(self.width), AnySeq(1)
         for f in (dut, gold):
             m.d.comb += [f.w_en.eq(w_en), f.w_data.eq(w_data), f.r_en.eq(r_en)]
+        if self.fifo is StagedFIFO:
+            m.d.comb += dut.w_stage.eq(w_en | AnySeq(1))
         m.d.comb += [Assert(dut.level == gold.level), Assert(dut.w_rdy == gold.w_rdy),
                      Assert(dut.r_rdy == gold.r_rdy)]
         with m.If(dut.r_rdy):

@@ -111,3 +111,40 @@ def test_eie_params_refused():
         EIEParams(entries_per_word=3)
     with pytest.raises(ValueError, match="acc_width"):
         EIEParams(frac=8, acc_width=20)
+
+
+@pytest.mark.parametrize("n_pes, mem_latency", [(2, 1), (5, 2)])
+def test_host_reads_back_every_memory(n_pes, mem_latency):
+    """Amaranth simulation of the array's host bus: words written into every
+    memory (the central layer table and codebooks, and each PE's) read back
+    as written, interleaved with control-register reads, back to back."""
+    import random
+    from eiegen.hw.eie.array import EIEArray
+    from eiegen.hw.eie.params import host_map
+    from eiegen.sim.amaranth_sim import HostBus, run
+
+    p = EIEParams(n_pes=n_pes, mem_latency=mem_latency, spmat_depth=16, ptr_depth=16,
+                  bias_depth=8, act_depth=8, max_layers=2)
+    hmap = host_map(p)
+    dut = EIEArray(p)
+    rng = random.Random(n_pes)
+    words = {}
+    for name in ("layers", "codebook", "spmat", "ptr_even", "ptr_odd", "bias", "act0", "act1"):
+        t = hmap.target(name)
+        depth = t.depth
+        for pe in range(n_pes if t.per_pe else 1):
+            for w in sorted({0, 1, depth - 1, rng.randrange(depth)}):
+                words[hmap.addr(name, pe, w)] = rng.getrandbits(t.width)
+    assert len(words) > 8 * n_pes
+
+    async def tb(ctx):
+        bus = HostBus(ctx, dut.bus)
+        await bus.write(hmap.reg_addr("num_layers"), 2)
+        for a, d in words.items():
+            await bus.write(a, d)
+        order = list(words)
+        rng.shuffle(order)
+        for a in order:
+            assert await bus.read(a) == words[a], f"address {a:#010x}"
+            assert await bus.read(hmap.reg_addr("num_layers")) == 2
+    run(dut, tb)

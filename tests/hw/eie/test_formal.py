@@ -4,9 +4,11 @@ broadcast protocol and the arithmetic unit's write-back bypass; the
 harnesses are in tests/hw/eie/formal_specs.py.
 
 - `test_shadow_fifo_matches_syncfifo`: the register FIFO the broadcast
-  harness puts in place of lib.fifo.SyncFIFO (so its invariants can name the
-  queued items) behaves as SyncFIFO, for every trace of 2 * depth + 2 cycles
-  (bounded, as Amaranth checks its own FIFOs against a model).
+  harness puts in place of lib.fifo.SyncFIFO and hw/common's StagedFIFO (so
+  its invariants can name the queued items) behaves as each of them (the
+  StagedFIFO with items staged and not kept at will), for every trace of
+  2 * depth + 2 cycles (bounded, as Amaranth checks its own FIFOs against a
+  model).
 - `test_bypass_invariant`: unbounded (k-induction).
   One case of each (about 40 s together) runs in `make test`, the other with
   the `full` marker.
@@ -27,7 +29,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from amaranth.lib.fifo import SyncFIFO
 
+from eiegen.hw.common.staged_fifo import StagedFIFO
 from eiegen.hw.eie.params import EIEParams
 from eiegen.sim.formal import check
 
@@ -43,10 +47,11 @@ def _check(spec, name, **kw):
     return result
 
 
+@pytest.mark.parametrize("fifo", [SyncFIFO, StagedFIFO], ids=lambda f: f.__name__)
 @pytest.mark.parametrize("width, depth", [(16, 3), pytest.param(8, 5, marks=pytest.mark.full)])
-def test_shadow_fifo_matches_syncfifo(width, depth):
-    _check(FIFOEquivalenceSpec(width, depth), f"fifo_equiv_{width}x{depth}", mode="bmc",
-           depth=2 * depth + 2)
+def test_shadow_fifo_matches_syncfifo(width, depth, fifo):
+    _check(FIFOEquivalenceSpec(width, depth, fifo), f"fifo_equiv_{fifo.__name__}_{width}x{depth}",
+           mode="bmc", depth=2 * depth + 2)
 
 
 @pytest.mark.parametrize("acc_width, frac, rows", [(17, 0, 2),
