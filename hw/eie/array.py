@@ -317,25 +317,29 @@ class EIEArray(wiring.Component):
                         m.d.comb += central.eq(ctl.broadcasts)
                     with m.Case(CONTROL_REGS["bcast_stall"]):
                         m.d.comb += central.eq(ctl.bcast_stall)
-        # the central memories (block RAM) answer one cycle after the request register; their
-        # word is registered as it leaves the RAM (a block RAM's output into the mux above
-        # was the 8-PE ECP5 array's critical path) and taken a cycle after the registers'
-        ram_word = Signal(16, reset_less=True)
-        ram_read = Signal()
-        m.d.sync += [ram_word.eq(Mux(req2_target == MEMORY_IDS["layers"], ctl.host_layers_rdata,
-                                     ctl.host_cb_rdata)),
-                     ram_read.eq((req2_target == MEMORY_IDS["layers"])
-                                 | (req2_target == MEMORY_IDS["codebook"]))]
+        # the central memories (block RAM) answer one cycle after the request register. Where
+        # memories have registered outputs (mem_latency 2, the ECP5) their word is registered
+        # as it leaves the RAM (a block RAM's output into the mux above was the 8-PE ECP5
+        # array's critical path) and taken a cycle after the registers'; else it joins them
+        ram_sel = Mux(req2_target == MEMORY_IDS["layers"], ctl.host_layers_rdata, ctl.host_cb_rdata)
+        ram_read = (req2_target == MEMORY_IDS["layers"]) | (req2_target == MEMORY_IDS["codebook"])
         # the central word is held (the bus has one read in flight, hw/common/hostbus.py)
         # until the PEs' answer comes
         req_q = Signal(3)
-        req_q2 = Signal()
         central_d = Signal(32, reset_less=True)       # every central word has at most 32 bits
-        m.d.sync += [req_q.eq(Cat(req_re, ctr_read, req_word[9])), req_q2.eq(req_q[0])]
-        with m.If(req_q[0]):
-            m.d.sync += central_d.eq(central)
-        with m.If(req_q2 & ram_read):
-            m.d.sync += central_d.eq(ram_word)
+        m.d.sync += req_q.eq(Cat(req_re, ctr_read, req_word[9]))
+        if t.mem_latency >= 2:
+            ram_word = Signal(16, reset_less=True)
+            ram_q = Signal()
+            req_q2 = Signal()
+            m.d.sync += [ram_word.eq(ram_sel), ram_q.eq(ram_read), req_q2.eq(req_q[0])]
+            with m.If(req_q[0]):
+                m.d.sync += central_d.eq(central)
+            with m.If(req_q2 & ram_q):
+                m.d.sync += central_d.eq(ram_word)
+        else:
+            with m.If(req_q[0]):
+                m.d.sync += central_d.eq(Mux(ram_read, ram_sel, central))
         lat_c = 1 + Fl + t.mem_latency + Gl
         req_d = delay(m, req_q, lat_c + 1, name="rd_req")
         pe_word = gather_or(m, [pe.host_rdata for pe in pes], Gl, name="host_rd")
