@@ -12,7 +12,8 @@ levels, Gl = gather levels, M = memory latency):
   X=T+3+2Fl+Gl  every PE's pointer read unit; queue item at X+M+1; dequeue from T+L
 """
 
-from amaranth import Module, Signal, Mux, Cat, Const, signed, ResetInserter
+from amaranth import (Module, Signal, Mux, Cat, Const, signed, ResetInserter, ClockDomain,
+                      ClockSignal, ResetSignal, DomainRenamer)
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -91,10 +92,22 @@ class EIEArray(wiring.Component):
         m.submodules.control = ResetInserter({"sync": abort_now})(ctl)
         lnzd = LNZD(n, kw, t.slice_slots)
         m.submodules.lnzd = ResetInserter({"sync": flush})(lnzd)
+        # each PE runs in a clock domain of its own whose reset comes through a register
+        # tree, as its configuration does (Fl + 1 cycles): the sync reset, one net over the
+        # whole die, combined with `flush` in a LUT at every PE, was the 32-PE ULX3S
+        # build's critical path. The trees into the PEs carry no reset themselves: what
+        # reaches a PE while it is held in reset is dropped, and when it leaves reset the
+        # trees carry what their (reset) roots held after the reset
+        rst_r = Signal(reset_less=True)
+        m.d.sync += rst_r.eq(ResetSignal("sync"))
+        pe_rst = fanout(m, rst_r, n, Fl, name="pe_rst", reset_less=True)
         pes = []
         for i in range(n):
             pe = PE(p, i)
-            m.submodules[f"pe{i}"] = pe
+            cd = ClockDomain(f"pe{i}", local=True)
+            m.domains += cd
+            m.d.comb += [cd.clk.eq(ClockSignal("sync")), cd.rst.eq(pe_rst[i])]
+            m.submodules[f"pe{i}"] = DomainRenamer({"sync": f"pe{i}"})(pe)
             pes.append(pe)
 
         num_layers = Signal(16)
@@ -149,7 +162,7 @@ class EIEArray(wiring.Component):
                      mem_code, req_word, req_wdata[:hw], Mux(ctr_read, ctr_pe, req_pe))
         config_q = Signal(len(config))            # (valid bits inside: keeps its reset)
         m.d.sync += config_q.eq(config)
-        leaves = fanout(m, config_q, n, Fl, name="cfg")
+        leaves = fanout(m, config_q, n, Fl, name="cfg", reset_less=True)
 
         def fields(v):
             it = iter([("src_sel", 1), ("bias_base", 15), ("relu", 1), ("computing", 1),
@@ -182,7 +195,8 @@ class EIEArray(wiring.Component):
                          pe.cb_data.eq(f["cb_data"])]
 
         # -- slice scan: flags back to the LNZD -------------------------------------------------
-        flags = Cat(*[delay(dp, pe.flag, Gl, name=f"flag{i}") for i, pe in enumerate(pes)])
+        flags = Cat(*[delay(dp, pe.flag, Gl, name=f"flag{i}", reset_less=True)
+                       for i, pe in enumerate(pes)])
         flags_q = Signal(n)
         dp.d.sync += flags_q.eq(flags)
         # the slice's valid and k, delayed alongside (pf register -> flags_q)
@@ -227,9 +241,9 @@ class EIEArray(wiring.Component):
         issue_q = Signal()
         dp.d.sync += [grant_q.eq(Mux(lnzd.issue, lnzd.grant, 0)), retire_q.eq(lnzd.retire),
                       k_q.eq(lnzd.issue_k), issue_q.eq(lnzd.issue)]
-        retires = fanout(dp, retire_q, n, Fl, name="retire")
+        retires = fanout(dp, retire_q, n, Fl, name="retire", reset_less=True)
         for i, pe in enumerate(pes):
-            m.d.comb += [pe.grant.eq(delay(dp, grant_q[i], Fl, name=f"grant{i}")),
+            m.d.comb += [pe.grant.eq(delay(dp, grant_q[i], Fl, name=f"grant{i}", reset_less=True)),
                          pe.retire.eq(retires[i])]
 
         # -- broadcast value and pointer addresses ------------------------------------------------
@@ -259,7 +273,7 @@ class EIEArray(wiring.Component):
         value = gather_or(dp, [pe.value_out for pe in pes], Gl, name="value")
         bcast = Signal(50)
         dp.d.sync += bcast.eq(Cat(value, g1[1:17], g[1:17], g[0], v_d))
-        bleaves = fanout(dp, bcast, n, Fl, name="bcast")
+        bleaves = fanout(dp, bcast, n, Fl, name="bcast", reset_less=True)
         for pe, b in zip(pes, bleaves):
             m.d.comb += [pe.bcast_value.eq(b[0:16]), pe.bcast_even.eq(b[16:32]),
                          pe.bcast_odd.eq(b[32:48]), pe.bcast_g_odd.eq(b[48]),
