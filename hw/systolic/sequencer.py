@@ -111,8 +111,9 @@ class Sequencer(wiring.Component):
                        `act_ub_end`, `act_relu`, `act_mult`, `act_shift`,
                        `act_lane`, `act_wait` (Out, valid in every cycle: the
                        idle ActivationUnit follows them).
-        act_busy, act_acc_lo, act_acc_hi, act_ub_lo, act_ub_hi
-                       In: ActivationUnit's busy and row ranges (hazards).
+        act_busy, act_busy_next, act_acc_lo, act_acc_hi, act_ub_lo, act_ub_hi
+                       In: ActivationUnit's busy, busy_next and row ranges
+                       (hazards; all from registers).
 
     Performance counters (Out, registers, cleared by start, each counting its
     event one cycle late): `cnt_cycles`, `cnt_mac_active`, `cnt_stall`,
@@ -149,7 +150,7 @@ class Sequencer(wiring.Component):
             "act_relu": Out(1), "act_mult": Out(p.mult_width), "act_shift": Out(8),
             "act_lane": Out(8),
             "act_wait": Out(range((1 << p.row_count_bits) + p.pipeline_depth + 1)),
-            "act_busy": In(1),
+            "act_busy": In(1), "act_busy_next": In(1),
             "act_acc_lo": In(p.acc_abits + 1), "act_acc_hi": In(p.acc_abits + 1),
             "act_ub_lo": In(p.ub_abits + 1), "act_ub_hi": In(p.ub_abits + 1),
             # performance counters
@@ -201,6 +202,7 @@ class Sequencer(wiring.Component):
         setq_ok = Signal()           # SETQ in range
         mm_ok = Signal()             # MMUL with n != 0
         act_ok = Signal()            # ACT with n != 0
+        act_runs = Signal()          # ... and rows to read: the activation unit is busy after it
         host_ok = Signal()           # RHM / WHM with n != 0
         fault_static = Signal()      # faults the word alone shows
         with m.If(running & adv):
@@ -221,6 +223,7 @@ class Sequencer(wiring.Component):
             is_ill = ~Cat(fop == code for code in OP.values()).any()
             m.d.sync += [setq_ok.eq((fop == OP["SETQ"]) & ~bad), mm_ok.eq((fop == OP["MMUL"]) & nz),
                          act_ok.eq((fop == OP["ACT"]) & nz),
+                         act_runs.eq((fop == OP["ACT"]) & (fn[:rw] != 0)),
                          host_ok.eq(((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz),
                          fault_static.eq(is_ill | ((fop == OP["SETQ"]) & bad) |
                                          (((fop == OP["MMUL"]) | (fop == OP["ACT"]) |
@@ -261,16 +264,27 @@ class Sequencer(wiring.Component):
         # drain = max(0, s_end + D + 1 - t): 0 once every row is in the
         # accumulators; an ACT dispatched at d reads from d + max(1, drain)
         drain = Signal(range((1 << rw) + D + 1))
-        drained = Signal(init=1)
         mm_go = Signal()
         with m.If(mm_go):
-            m.d.sync += [drain.eq(n_drain), drained.eq(0)]
+            m.d.sync += drain.eq(n_drain)
         with m.Elif(drain != 0):
-            m.d.sync += [drain.eq(drain - 1), drained.eq(drain == 1)]
-        all_idle = Signal()
-        m.d.comb += all_idle.eq(~s_busy & ~self.wl_busy & ~self.act_busy & drained)
+            m.d.sync += drain.eq(drain - 1)
+        # all_idle = ~s_busy & ~wl_busy & ~act_busy & (drain == 0), as a register:
+        # each engine's state next cycle unless it is dispatched in this one,
+        # and not idle if the instruction in the issue stage is one that can
+        # dispatch an engine (a MMUL, RW or ACT that does not fault). That
+        # instruction either issues (its engine is busy next cycle) or waits
+        # (and is still in the issue stage, which only checks all_idle for
+        # RHM, WHM, HALT and faults), so all_idle is exact wherever it is used
+        # without waiting for this cycle's dispatch decision.
+        all_idle = Signal(init=1)
+        may_dispatch = Signal()
+        m.d.comb += may_dispatch.eq(v3 & ((mm_ok & (avail != 0)) | (is_op["RW"] & (avail != 2)) |
+                                          act_runs))
+        m.d.sync += all_idle.eq(~may_dispatch & (~s_busy | s_last) &
+                                (~self.wl_busy | self.wl_last) & ~self.act_busy_next &
+                                (drain <= 1))
 
-        # -- hazards of a MMUL against the running ACT (registers compared)
         # -- hazards of a MMUL against the running ACT: compared into a register,
         # so the dispatch uses last cycle's comparison; an instruction that has
         # just entered the issue stage (`fresh`) has none yet and waits a cycle

@@ -117,7 +117,7 @@ class SystolicUnit(wiring.Component):
             act.acc_end.eq(seq.act_acc_end), act.ub_end.eq(seq.act_ub_end),
             act.count.eq(seq.act_count), act.relu.eq(seq.act_relu), act.mult.eq(seq.act_mult),
             act.shift.eq(seq.act_shift), act.lane.eq(seq.act_lane), act.wait.eq(seq.act_wait),
-            seq.act_busy.eq(act.busy),
+            seq.act_busy.eq(act.busy), seq.act_busy_next.eq(act.busy_next),
             seq.act_acc_lo.eq(act.acc_lo), seq.act_acc_hi.eq(act.acc_hi),
             seq.act_ub_lo.eq(act.ub_lo), seq.act_ub_hi.eq(act.ub_hi),
         ]
