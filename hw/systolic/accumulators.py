@@ -27,6 +27,7 @@ from amaranth.lib.wiring import In, Out
 from .lane_memory import LaneMemory
 from .layouts import acc_ctl
 from .params import MEM_LATENCY
+from ..eie.trees import FANOUT_ATTR
 
 __all__ = ["Accumulators"]
 
@@ -90,13 +91,15 @@ class Accumulators(wiring.Component):
             m.d.sync += sums[k].eq(sums[k - 1])
         # forward flags for the row summed next cycle (stage D - 2 now), against
         # the rows then in stages D .. D + FORWARD - 1
+        # (one copy of the flags per column, kept apart by synthesis: each
+        # selects acc_width bits of old sums, not C x acc_width)
         nxt = stages[D - 2]
-        fwd = Signal(FORWARD)
-        m.d.sync += fwd.eq(0)
+        hits = Signal(FORWARD)
         for k in range(FORWARD):
             ahead = stages[D - 1 + k]
-            with m.If(ahead.valid & (ahead.addr == nxt.addr)):
-                m.d.sync += fwd[k].eq(1)
+            m.d.comb += hits[k].eq(ahead.valid & (ahead.addr == nxt.addr))
+        fwds = [Signal(FORWARD, name=f"fwd{c}", attrs={FANOUT_ATTR: 1}) for c in range(C)]
+        m.d.sync += [f.eq(hits) for f in fwds]
         accumulate = Signal()
         m.d.comb += accumulate.eq(cur.accumulate)
 
@@ -105,7 +108,7 @@ class Accumulators(wiring.Component):
             old = Signal(signed(A), name=f"old{c}")
             m.d.comb += old.eq(mem.rdata0[c])
             for k in reversed(range(FORWARD)):
-                with m.If(fwd[k]):
+                with m.If(fwds[c][k]):
                     m.d.comb += old.eq(sums[k][c])
             m.d.sync += sums[0][c].eq(self.psum_in[c] + Mux(accumulate, old, 0))
         m.d.comb += [mem.waddr.eq(wr.addr), mem.we.eq(wr.valid), mem.wlanes.eq(-1),

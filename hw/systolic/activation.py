@@ -64,7 +64,10 @@ class ActivationUnit(wiring.Component):
                    lane written, a multiple of C) and `wait` (cycles until the
                    MMUL rows issued so far are in the accumulators), all In and
                    sampled at d (while idle the unit follows them).
-        busy       Out (from registers): from d + 1 to the last write.
+        busy       Out (a register): from d + 1 to the last write.
+        busy_next  Out (from registers): busy in the next cycle unless an ACT
+                   is dispatched in this one (the sequencer's `all_idle`,
+                   registered a cycle ahead).
         acc_lo, acc_hi, ub_lo, ub_hi
                    Out (registers): the accumulator rows [acc_lo, acc_hi) and
                    unified-buffer rows [ub_lo, ub_hi) of the running ACT, valid
@@ -95,6 +98,7 @@ class ActivationUnit(wiring.Component):
             "lane": In(8),           # first unified-buffer lane written (a multiple of C)
             "wait": In(range((1 << p.row_count_bits) + p.pipeline_depth + 1)),
             "busy": Out(1),
+            "busy_next": Out(1),
             # the rows the running ACT reads and writes (for the sequencer's hazards)
             "acc_lo": Out(p.acc_abits + 1), "acc_hi": Out(p.acc_abits + 1),
             "ub_lo": Out(p.ub_abits + 1), "ub_hi": Out(p.ub_abits + 1),
@@ -130,7 +134,15 @@ class ActivationUnit(wiring.Component):
         block = Signal(nblocks)             # one-hot: the unified-buffer lanes written
         phase = Signal(range(max(k, 2)))
         tail = Signal(range(p.act_latency + 1))
-        m.d.comb += self.busy.eq(reading_rows | (tail != 0))
+        # busy = reading_rows | (tail != 0), kept as a register (the sequencer's
+        # dispatch decision uses it): without a dispatch, a read keeps the unit
+        # busy (its last read loads tail = P > 0), otherwise tail counts down
+        # (reading_rows and tail != 0 never hold together: a dispatch needs ~busy)
+        busy = Signal()
+        busy_next = Signal()
+        m.d.comb += [busy_next.eq(reading_rows | (tail > 1)),
+                     self.busy.eq(busy), self.busy_next.eq(busy_next)]
+        m.d.sync += busy.eq(busy_next)
 
         read = Signal()
         m.d.comb += read.eq(reading_rows & ~waiting & (phase == 0))
@@ -156,7 +168,8 @@ class ActivationUnit(wiring.Component):
                          self.ub_lo.eq(self.ub_addr), self.ub_hi.eq(self.ub_end)]
         with m.If(self.start):
             m.d.sync += [waiting.eq(self.wait > 1),
-                         reading_rows.eq(self.count[:p.row_count_bits] != 0), tail.eq(0)]
+                         reading_rows.eq(self.count[:p.row_count_bits] != 0), tail.eq(0),
+                         busy.eq(self.count[:p.row_count_bits] != 0)]
         m.d.comb += [self.acc_raddr.eq(racc), self.acc_ren.eq(read)]
 
         # -- groups: the read row is in the accumulators' output register at r + 2

@@ -14,7 +14,13 @@ register holds the word, its opcode as one-hot flags and what the issue
 checks need precomputed (a + n and b + n for the hazard ranges, n = 0,
 n + D, a bad SETQ), so the issue decision compares registers only: the
 instruction memory's read, the field decode and the range adders are each
-in a cycle of their own.
+in a cycle of their own. The engines' side is registered as well: the
+activation unit's busy is a register, and `all_idle` and the RW and MMUL
+checks on the weight loader, row streamer and banks (`rw_ready`,
+`mm_ready`) are computed a cycle ahead, for both outcomes of that cycle's
+decision and chosen by it, so the decision `go` is a few gates on registers
+and the cycles are those of the combinational checks (the cycle model is
+unchanged).
 
 One instruction may issue per cycle; it issues when the engine it needs can
 take it and its hazards are clear (docs/systolic.md, "Issue rules"):
@@ -102,8 +108,8 @@ class Sequencer(wiring.Component):
     Weight loader:
         wl_start, wl_base, wl_bank
                        Out, combinational at d: an RW dispatch (WeightLoader's
-                       start, base, bank); `wl_busy`, `wl_last`, `wl_cur_bank`
-                       (In): its busy, last and cur_bank.
+                       start, base, bank); `wl_busy`, `wl_last`, `wl_last_next`,
+                       `wl_cur_bank` (In): its busy, last, last_next and cur_bank.
 
     Activation unit:
         act_start      Out, combinational at d: an ACT dispatch, with its
@@ -111,8 +117,9 @@ class Sequencer(wiring.Component):
                        `act_ub_end`, `act_relu`, `act_mult`, `act_shift`,
                        `act_lane`, `act_wait` (Out, valid in every cycle: the
                        idle ActivationUnit follows them).
-        act_busy, act_acc_lo, act_acc_hi, act_ub_lo, act_ub_hi
-                       In: ActivationUnit's busy and row ranges (hazards).
+        act_busy, act_busy_next, act_acc_lo, act_acc_hi, act_ub_lo, act_ub_hi
+                       In: ActivationUnit's busy, busy_next and row ranges
+                       (hazards; all from registers).
 
     Performance counters (Out, registers, cleared by start, each counting its
     event one cycle late): `cnt_cycles`, `cnt_mac_active`, `cnt_stall`,
@@ -142,14 +149,14 @@ class Sequencer(wiring.Component):
             "acc_ctl": Out(acc_ctl(p)),
             # weight loader
             "wl_start": Out(1), "wl_base": Out(16), "wl_bank": Out(1),
-            "wl_busy": In(1), "wl_last": In(1), "wl_cur_bank": In(1),
+            "wl_busy": In(1), "wl_last": In(1), "wl_last_next": In(1), "wl_cur_bank": In(1),
             # activation unit
             "act_start": Out(1), "act_acc": Out(16), "act_ub": Out(16), "act_count": Out(16),
             "act_acc_end": Out(p.acc_abits + 1), "act_ub_end": Out(p.ub_abits + 1),
             "act_relu": Out(1), "act_mult": Out(p.mult_width), "act_shift": Out(8),
             "act_lane": Out(8),
             "act_wait": Out(range((1 << p.row_count_bits) + p.pipeline_depth + 1)),
-            "act_busy": In(1),
+            "act_busy": In(1), "act_busy_next": In(1),
             "act_acc_lo": In(p.acc_abits + 1), "act_acc_hi": In(p.acc_abits + 1),
             "act_ub_lo": In(p.ub_abits + 1), "act_ub_hi": In(p.ub_abits + 1),
             # performance counters
@@ -201,8 +208,15 @@ class Sequencer(wiring.Component):
         setq_ok = Signal()           # SETQ in range
         mm_ok = Signal()             # MMUL with n != 0
         act_ok = Signal()            # ACT with n != 0
+        act_runs = Signal()          # ... and rows to read: the activation unit is busy after it
         host_ok = Signal()           # RHM / WHM with n != 0
         fault_static = Signal()      # faults the word alone shows
+        # the same, each and-ed with the issue stage's valid bit (v3) for the
+        # dispatch decision `go`: NOP or a good SETQ; RW; MMUL, n != 0; ACT,
+        # n != 0; what waits for everything to be idle (RHM/WHM with n != 0,
+        # HALT, a fault the word shows)
+        ig_free, ig_rw, ig_mm, ig_act, ig_idle = (
+            Signal(name=f"ig_{n}") for n in ("free", "rw", "mm", "act", "idle"))
         with m.If(running & adv):
             fop = _field(f2, F_OP)
             fn = _field(f2, F_N)
@@ -219,12 +233,23 @@ class Sequencer(wiring.Component):
                 m.d.sync += is_op[name].eq(fop == code)
             nz = fn != 0
             is_ill = ~Cat(fop == code for code in OP.values()).any()
+            fstatic = (is_ill | ((fop == OP["SETQ"]) & bad) |
+                       (((fop == OP["MMUL"]) | (fop == OP["ACT"]) |
+                         (fop == OP["RHM"]) | (fop == OP["WHM"])) & ~nz))
             m.d.sync += [setq_ok.eq((fop == OP["SETQ"]) & ~bad), mm_ok.eq((fop == OP["MMUL"]) & nz),
                          act_ok.eq((fop == OP["ACT"]) & nz),
+                         act_runs.eq((fop == OP["ACT"]) & (fn[:rw] != 0)),
                          host_ok.eq(((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz),
-                         fault_static.eq(is_ill | ((fop == OP["SETQ"]) & bad) |
-                                         (((fop == OP["MMUL"]) | (fop == OP["ACT"]) |
-                                           (fop == OP["RHM"]) | (fop == OP["WHM"])) & ~nz))]
+                         fault_static.eq(fstatic)]
+            m.d.sync += [
+                ig_free.eq(v2 & ((fop == OP["NOP"]) | ((fop == OP["SETQ"]) & ~bad))),
+                ig_rw.eq(v2 & (fop == OP["RW"])),
+                ig_mm.eq(v2 & (fop == OP["MMUL"]) & nz),
+                ig_act.eq(v2 & (fop == OP["ACT"]) & nz),
+                ig_idle.eq(v2 & ((fop == OP["HALT"]) |
+                                 (((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz) | fstatic))]
+        with m.If(starting):
+            m.d.sync += [ig_free.eq(0), ig_rw.eq(0), ig_mm.eq(0), ig_act.eq(0), ig_idle.eq(0)]
         flags = _field(word, F_FLAGS)
         fa, fb, fn = _field(word, F_A), _field(word, F_B), _field(word, F_N)
         held_op = Signal(4)          # the RHM/WHM being waited on (its fields: op, a, n)
@@ -244,16 +269,12 @@ class Sequencer(wiring.Component):
         s_bank = Signal()
         s_busy = Signal()            # s_left != 0
         s_last = Signal()            # s_left == 1
-        s_free = Signal()
-        m.d.comb += s_free.eq(~s_busy | s_last)
 
         # -- weight banks: RW loads `load_bank`, MMUL uses `use_bank`; `avail`
         # tiles issued by RW and not yet used by a MMUL (0..2)
         load_bank = Signal()
         use_bank = Signal()
         avail = Signal(range(3))
-        wl_free = Signal()
-        m.d.comb += wl_free.eq(~self.wl_busy | self.wl_last)
         tile_ready = Signal()
         m.d.comb += tile_ready.eq(~(self.wl_busy & ~self.wl_last & (self.wl_cur_bank == use_bank)))
 
@@ -261,20 +282,75 @@ class Sequencer(wiring.Component):
         # drain = max(0, s_end + D + 1 - t): 0 once every row is in the
         # accumulators; an ACT dispatched at d reads from d + max(1, drain)
         drain = Signal(range((1 << rw) + D + 1))
-        drained = Signal(init=1)
         mm_go = Signal()
         with m.If(mm_go):
-            m.d.sync += [drain.eq(n_drain), drained.eq(0)]
+            m.d.sync += drain.eq(n_drain)
         with m.Elif(drain != 0):
-            m.d.sync += [drain.eq(drain - 1), drained.eq(drain == 1)]
-        all_idle = Signal()
-        m.d.comb += all_idle.eq(~s_busy & ~self.wl_busy & ~self.act_busy & drained)
+            m.d.sync += drain.eq(drain - 1)
+        # all_idle = ~s_busy & ~wl_busy & ~act_busy & (drain == 0), as a register:
+        # each engine's state next cycle unless it is dispatched in this one,
+        # and not idle if the instruction in the issue stage is one that can
+        # dispatch an engine (a MMUL, RW or ACT that does not fault). That
+        # instruction either issues (its engine is busy next cycle) or waits
+        # (and is still in the issue stage, which only checks all_idle for
+        # RHM, WHM, HALT and faults), so all_idle is exact wherever it is used
+        # without waiting for this cycle's dispatch decision.
+        all_idle = Signal(init=1)
+        may_dispatch = Signal()
+        m.d.comb += may_dispatch.eq(v3 & ((mm_ok & (avail != 0)) | (is_op["RW"] & (avail != 2)) |
+                                          act_runs))
+        m.d.sync += all_idle.eq(~may_dispatch & (~s_busy | s_last) &
+                                (~self.wl_busy | self.wl_last) & ~self.act_busy_next &
+                                (drain <= 1))
 
-        # -- hazards of a MMUL against the running ACT (registers compared)
-        # -- hazards of a MMUL against the running ACT: compared into a register,
-        # so the dispatch uses last cycle's comparison; an instruction that has
-        # just entered the issue stage (`fresh`) has none yet and waits a cycle
-        # while the activation unit is busy (the cycle model's rule)
+        # -- the issue checks of RW and MMUL (the module docstring's rules), as
+        # registers computed a cycle ahead: `rw_ready`, `mm_ready` at t + 1 are
+        # the checks on the state at t + 1, computed at t twice, once for the
+        # state if the instruction in the issue stage at t issues (its flags
+        # say what it dispatches) and once if nothing issues, and chosen by
+        # `go`; so the dispatch decision compares registers only (no engine's
+        # busy or bank logic in front of it) and the cycles are unchanged.
+        #   RW:   avail != 2, weight loader free (idle or on its last row), and
+        #         not loading the bank a MMUL streams other than on its last row
+        #   MMUL: avail != 0, row streamer free, the oldest tile loaded (the
+        #         loader not on the bank it uses, or on its last row); and
+        #         `act_clear` below
+        def checks(st):
+            rw_chk = (st["avail_ne2"] & (~st["wl_busy"] | st["wl_last"]) &
+                      ~(st["s_busy"] & ~st["s_last"] & (st["s_bank"] == st["load_bank"])))
+            mm_chk = (st["avail_ne0"] & (~st["s_busy"] | st["s_last"]) &
+                      ~(st["wl_busy"] & ~st["wl_last"] & (st["wl_cur_bank"] == st["use_bank"])))
+            return rw_chk, mm_chk
+
+        s_busy_n, s_last_n = s_busy & ~s_last, s_busy & (s_left == 2)
+        wl_busy_n = self.wl_busy & ~self.wl_last
+        is_rw = is_op["RW"]
+        # nothing issues: the engines run on; the instruction stays or the
+        # stage was empty
+        stay = dict(avail_ne0=avail != 0, avail_ne2=avail != 2,
+                    wl_busy=wl_busy_n, wl_last=self.wl_last_next, wl_cur_bank=self.wl_cur_bank,
+                    use_bank=use_bank, load_bank=load_bank,
+                    s_busy=s_busy_n, s_last=s_last_n, s_bank=s_bank)
+        # the instruction issues: its dispatch as well
+        issued = dict(avail_ne0=Mux(is_rw, 1, Mux(mm_ok, avail != 1, avail != 0)),
+                      avail_ne2=Mux(is_rw, avail != 1, Mux(mm_ok, 1, avail != 2)),
+                      wl_busy=is_rw | wl_busy_n,
+                      wl_last=Mux(is_rw, int(p.rows == 1), self.wl_last_next),
+                      wl_cur_bank=Mux(is_rw, load_bank, self.wl_cur_bank),
+                      use_bank=use_bank ^ mm_ok, load_bank=load_bank ^ is_rw,
+                      s_busy=mm_ok | s_busy_n, s_last=Mux(mm_ok, one_n, s_last_n),
+                      s_bank=Mux(mm_ok, use_bank, s_bank))
+        rw_ready = Signal(init=1)      # the checks on the reset state (avail = 0)
+        mm_ready = Signal()
+        (rw_stay, mm_stay), (rw_issued, mm_issued) = checks(stay), checks(issued)
+        m.d.sync += [rw_ready.eq(Mux(go, rw_issued, rw_stay)),
+                     mm_ready.eq(Mux(go, mm_issued, mm_stay))]
+
+        # -- hazards of a MMUL against the running ACT (no shared unified-buffer
+        # / accumulator rows): compared into a register, so the dispatch uses
+        # last cycle's comparison; an instruction that has just entered the
+        # issue stage (`fresh`) has none yet and waits a cycle while the
+        # activation unit is busy (the cycle model's rule)
         overlap = ((fa[:rw] < self.act_ub_hi) & (self.act_ub_lo < a_end)) | \
                   ((fb[:rw] < self.act_acc_hi) & (self.act_acc_lo < b_end))
         clear_q = Signal()
@@ -293,14 +369,11 @@ class Sequencer(wiring.Component):
         # fault stops the program once everything has drained, like HALT
         ok = Signal()
         m.d.comb += ok.eq(active & v3)
-        mm_ready = Signal()
-        m.d.comb += mm_ready.eq(s_free & tile_ready & act_clear)
         gos = {
             "NOP": ok & is_op["NOP"],
             "SETQ": ok & setq_ok,
-            "RW": ok & is_op["RW"] & (avail != 2) & wl_free &
-                  ~(s_busy & ~s_last & (s_bank == load_bank)),
-            "MMUL": ok & mm_ok & (avail != 0) & mm_ready,
+            "RW": ok & is_rw & rw_ready,
+            "MMUL": ok & mm_ok & mm_ready & act_clear,
             "ACT": ok & act_ok & ~self.act_busy,
             "HOST": ok & host_ok & all_idle,
             "HALT": ok & is_op["HALT"] & all_idle,
@@ -323,7 +396,12 @@ class Sequencer(wiring.Component):
         pause = Signal()
         w_stall = Signal()
         m.d.comb += [halt.eq(gos["HALT"] | (fault & all_idle)), pause.eq(gos["HOST"]),
-                     go.eq(Cat(*gos.values()).any() | (fault & all_idle)),
+                     # the same as any of gos or a fault with all_idle, from the
+                     # issue flags (valid bit folded in) and fewer terms
+                     go.eq(active & (ig_free | (ig_rw & (rw_ready | ((avail == 2) & all_idle))) |
+                                     (ig_mm & ((mm_ready & act_clear) |
+                                             ((avail == 0) & all_idle))) |
+                                     (ig_act & ~self.act_busy) | (ig_idle & all_idle))),
                      w_stall.eq(mm_ok & (avail != 0) & ~tile_ready)]
 
         # program counter: the index of the instruction in the issue stage

@@ -112,12 +112,13 @@ class SystolicUnit(wiring.Component):
         # -- sequencer <-> engines
         m.d.comb += [
             wl.start.eq(seq.wl_start), wl.base.eq(seq.wl_base), wl.bank.eq(seq.wl_bank),
-            seq.wl_busy.eq(wl.busy), seq.wl_last.eq(wl.last), seq.wl_cur_bank.eq(wl.cur_bank),
+            seq.wl_busy.eq(wl.busy), seq.wl_last.eq(wl.last), seq.wl_last_next.eq(wl.last_next),
+            seq.wl_cur_bank.eq(wl.cur_bank),
             act.start.eq(seq.act_start), act.acc_addr.eq(seq.act_acc), act.ub_addr.eq(seq.act_ub),
             act.acc_end.eq(seq.act_acc_end), act.ub_end.eq(seq.act_ub_end),
             act.count.eq(seq.act_count), act.relu.eq(seq.act_relu), act.mult.eq(seq.act_mult),
             act.shift.eq(seq.act_shift), act.lane.eq(seq.act_lane), act.wait.eq(seq.act_wait),
-            seq.act_busy.eq(act.busy),
+            seq.act_busy.eq(act.busy), seq.act_busy_next.eq(act.busy_next),
             seq.act_acc_lo.eq(act.acc_lo), seq.act_acc_hi.eq(act.acc_hi),
             seq.act_ub_lo.eq(act.ub_lo), seq.act_ub_hi.eq(act.ub_hi),
         ]
@@ -161,6 +162,8 @@ class SystolicUnit(wiring.Component):
                      accs.memory.host_owns.eq(host_mem)]
         target, bank, index = bus.addr[24:32], bus.addr[16:24], bus.addr[0:16]
         ok = {}
+        bank0 = Signal()
+        m.d.comb += bank0.eq(bank == 0)
         for name, mem in lane_mems.items():
             if name == "acc":
                 sub_bits = max(0, (p.acc_lanes_padded - 1).bit_length())
@@ -174,15 +177,14 @@ class SystolicUnit(wiring.Component):
             row = index >> sub_bits
             sub = index[:sub_bits] if sub_bits else Const(0, 1)
             allowed = host_mem if name != "imem" else ~seq.busy
-            ok[name] = (bank == 0) & (row < mem.depth) & (sub < n_sub) & allowed
+            ok[name] = (row < mem.depth) & (sub < n_sub) & allowed
             m.d.comb += [mem.h_row.eq(row), mem.h_chunk.eq(sub), mem.h_wdata.eq(bus.wdata),
-                         mem.h_we.eq(bus.we & ok[name] & (target == TARGETS[name]))]
-        ok["regs"] = (bank == 0) & Cat(index == k for k in REGS.values()).any()
+                         mem.h_we.eq(bus.we & bank0 & ok[name] & (target == TARGETS[name]))]
+        ok["regs"] = Cat(index == k for k in REGS.values()).any()
+        # addr_ok: the word exists in its target (a sum of products, no switch)
         cur_ok = Signal()
-        with m.Switch(target):
-            for name, t in TARGETS.items():
-                with m.Case(t):
-                    m.d.comb += cur_ok.eq(ok[name])
+        m.d.comb += cur_ok.eq(bank0 & Cat((target == TARGETS[name]) & ok[name]
+                                          for name in TARGETS).any())
         wb = {"regs": 8, "imem": 8, "wmem": p.chunk_lanes(C) * p.lane_bytes,
               "ub": p.chunk_lanes(p.ub_lanes) * p.lane_bytes, "acc": p.acc_bytes}
         cur_wb = Signal(4)

@@ -37,6 +37,9 @@ class WeightLoader(wiring.Component):
         busy               Out (register): reading the tile's rows, d + 1 ..
                            d + R (one row a cycle).
         last               Out (register): reading the tile's last row this cycle.
+        last_next          Out (from registers): `last` in the next cycle unless
+                           an RW is dispatched in this one (the sequencer
+                           registers its issue checks a cycle ahead).
         cur_bank           Out: the bank being loaded (valid while busy).
         w_out              Out, C weight beats for the top of the array: row i
                            (read at l_i = d + 1 + i) leaves the memory
@@ -57,6 +60,7 @@ class WeightLoader(wiring.Component):
             "bank": In(1),
             "busy": Out(1),
             "last": Out(1),          # reading the tile's last row this cycle
+            "last_next": Out(1),     # last in the next cycle without a start in this one
             "cur_bank": Out(1),      # bank being loaded (valid while busy)
             "w_out": Out(data.ArrayLayout(weight_beat(p), p.cols)),
         })
@@ -72,7 +76,8 @@ class WeightLoader(wiring.Component):
         tag = Signal(tag_width(p.rows))
         bank = Signal()
         busy, last = Signal(), Signal()     # left != 0, left == 1, as registers
-        m.d.comb += [self.busy.eq(busy), self.last.eq(last), self.cur_bank.eq(bank)]
+        m.d.comb += [self.busy.eq(busy), self.last.eq(last), self.cur_bank.eq(bank),
+                     self.last_next.eq(busy & (left == 2))]
 
         # beat control, delayed to line up with the memory's read data
         v_q, bank_q, tag_q = self.busy, bank, tag
