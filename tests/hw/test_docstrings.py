@@ -61,6 +61,7 @@ FACTORIES = {
     "eiegen.hw.common.hostlink.LinkCore": lambda m: m.LinkCore(timeout_cycles=64, **_LINK),
     "eiegen.hw.common.hostlink.HostLink": lambda m: m.HostLink(clocks_per_bit=4, **_LINK),
     "eiegen.hw.common.ram.RAM": lambda m: m.RAM(width=8, depth=4),
+    "eiegen.hw.common.staged_fifo.StagedFIFO": lambda m: m.StagedFIFO(width=8, depth=3),
     "eiegen.hw.common.ram.DualReadRAM": lambda m: m.DualReadRAM(width=8, depth=4),
     "eiegen.hw.common.spram.SPRAMBlockModel": lambda m: m.SPRAMBlockModel(),
     "eiegen.hw.common.spram.SPRAM": lambda m: m.SPRAM(width=16, depth=16),
