@@ -335,8 +335,9 @@ class EIEArray(wiring.Component):
         # memories have registered outputs (mem_latency 2, the ECP5) their word is registered
         # as it leaves the RAM (a block RAM's output into the mux above was the 8-PE ECP5
         # array's critical path) and taken a cycle after the registers'; else it joins them
-        ram_sel = Mux(req2_target == MEMORY_IDS["layers"], ctl.host_layers_rdata, ctl.host_cb_rdata)
-        ram_read = (req2_target == MEMORY_IDS["layers"]) | (req2_target == MEMORY_IDS["codebook"])
+        is_layers = req2_target == MEMORY_IDS["layers"]
+        ram_sel = Mux(is_layers, ctl.host_layers_rdata, ctl.host_cb_rdata)
+        ram_read = is_layers | (req2_target == MEMORY_IDS["codebook"])
         # the central word is held (the bus has one read in flight, hw/common/hostbus.py)
         # until the PEs' answer comes
         req_q = Signal(3)
@@ -344,12 +345,11 @@ class EIEArray(wiring.Component):
         m.d.sync += req_q.eq(Cat(req_re, ctr_read, req_word[9]))
         if t.mem_latency >= 2:
             ram_word = Signal(16, reset_less=True)
-            ram_q = Signal()
-            req_q2 = Signal()
-            m.d.sync += [ram_word.eq(ram_sel), ram_q.eq(ram_read), req_q2.eq(req_q[0])]
+            ram_take = Signal()                       # ram_word answers a read
+            m.d.sync += [ram_word.eq(ram_sel), ram_take.eq(req_q[0] & ram_read)]
             with m.If(req_q[0]):
                 m.d.sync += central_d.eq(central)
-            with m.If(req_q2 & ram_q):
+            with m.If(ram_take):
                 m.d.sync += central_d.eq(ram_word)
         else:
             with m.If(req_q[0]):
