@@ -7,10 +7,14 @@ fast subset; the full sweep (N in {1, 2, 3, 4, 5, 8, 16, 64}, FIFO depths
 {1, 2, 8}, Icarus too) carries the `full` marker (`make test-full`, CI).
 """
 
+import random
+
 import numpy as np
 import pytest
 
-from eiegen.hw.eie.params import EIEParams
+from eiegen.hw.eie.array import EIEArray
+from eiegen.hw.eie.params import EIEParams, host_map
+from eiegen.sim.amaranth_sim import HostBus, run
 from eiegen.sw.image import write_image
 from eiegen.sw.packer import pack
 from eiegen.sim import eie_harness
@@ -118,11 +122,6 @@ def test_host_reads_back_every_memory(n_pes, mem_latency):
     """Amaranth simulation of the array's host bus: words written into every
     memory (the central layer table and codebooks, and each PE's) read back
     as written, interleaved with control-register reads, back to back."""
-    import random
-    from eiegen.hw.eie.array import EIEArray
-    from eiegen.hw.eie.params import host_map
-    from eiegen.sim.amaranth_sim import HostBus, run
-
     p = EIEParams(n_pes=n_pes, mem_latency=mem_latency, spmat_depth=16, ptr_depth=16,
                   bias_depth=8, act_depth=8, max_layers=2)
     hmap = host_map(p)
