@@ -38,7 +38,7 @@ class EIEArray(wiring.Component):
     Port contract:
     - `bus` (in, hw/common/hostbus.py): host bus target. `addr_ok`/`word_bytes` are
       combinational in `addr` (hw/eie/params.py host_map); writes take effect
-      within 2 cycles; reads answer `read_latency` cycles after `re`. PE memories
+      in order with reads (a read after a write returns it); reads answer `read_latency` cycles after `re`. PE memories
       are written and read only while the array is idle (writes are ignored and
       reads return 0 while it runs).
     - `start` (in): pulse; starts `num_layers` layers if `config_ok`.
@@ -66,7 +66,7 @@ class EIEArray(wiring.Component):
     def read_latency(self):
         """Cycles from `re` to `rvalid`."""
         t = self.timing
-        return 5 + t.fanout + t.mem_latency + t.gather
+        return 5 + t.fanout + t.host_stage + t.mem_latency + t.gather
 
     def elaborate(self, platform):
         m = Module()
@@ -312,8 +312,8 @@ class EIEArray(wiring.Component):
             ctl.host_cb_we.eq(req_we & (req_target == MEMORY_IDS["codebook"])),
         ]
 
-        # reads: request register (h+1) -> PEs (h+1+Fl) -> memory (M) -> PE register
-        # -> OR tree -> central register (h+3+Fl+M+Gl) -> answer (h+4+Fl+M+Gl)
+        # reads: request register (h+1) -> PEs (h+1+Fl) -> PE host register (Hs) -> memory (M)
+        # -> PE register -> OR tree -> central register (h+3+Fl+Hs+M+Gl) -> answer (h+4+...)
         central = Signal(64)
         req2_target = Signal(8, reset_less=True)
         req2_word = Signal(16, reset_less=True)
@@ -354,7 +354,7 @@ class EIEArray(wiring.Component):
         else:
             with m.If(req_q[0]):
                 m.d.sync += central_d.eq(Mux(ram_read, ram_sel, central))
-        lat_c = 1 + Fl + t.mem_latency + Gl
+        lat_c = 1 + Fl + t.host_stage + t.mem_latency + Gl
         req_d = delay(m, req_q, lat_c + 1, name="rd_req")
         pe_word = gather_or(m, [pe.host_rdata for pe in pes], Gl, name="host_rd")
         pe_word_q = Signal(len(pe_word), reset_less=True)

@@ -89,9 +89,10 @@ class PE(wiring.Component):
     - host port: `host_mode` (in): the array is idle, the host owns the
       memories (host writes are ignored without it); `host_re`/`host_we` with
       `host_mem` (HOST_MEMS index), `host_addr`, `host_wdata`, `host_sel` (this
-      PE) at t -> `host_rdata` (registered, 0 unless selected) at
-      t + mem_latency + 1, the same for every memory and the busy counter
-      (`host_mem` 6).
+      PE) at t -> the memories written at the end of t + host_stage (timing's
+      host register) -> `host_rdata` (registered, 0 unless selected) at
+      t + host_stage + mem_latency + 1, the same for every memory and the busy
+      counter (`host_mem` 6).
     """
 
     def __init__(self, params, index):
@@ -146,6 +147,7 @@ class PE(wiring.Component):
         m = Module()
         p = self.params
         i = self.index
+        t = p.timing
         lat = p.mem_latency
         m.submodules.spmat = spmat = RAM(width=p.spmat_width, depth=p.spmat_depth,
                                          name=f"pe{i:02d}_spmat", latency=lat)
@@ -169,6 +171,22 @@ class PE(wiring.Component):
         m.submodules.writeback = wb = Writeback(p.acc_width, p.frac, p.act_index_width)
 
         host = self.host_mode
+        # the host's request, registered next to the memories where they have output registers
+        # (t.host_stage, the ECP5): the decoded write enables were the 32-PE array's critical
+        # path (the leaf's select compare and memory decode, then a long route to a block RAM)
+        we = Signal(len(HOST_MEMS))
+        we_d = Mux(self.host_we & self.host_sel & host, 1 << self.host_mem, 0)
+        re_d = self.host_re & self.host_sel
+        if t.host_stage:
+            h_mem = Signal(3, reset_less=True)
+            h_addr = Signal(16, reset_less=True)
+            h_wdata = Signal(len(self.host_wdata), reset_less=True)
+            h_re = Signal()
+            m.d.sync += [we.eq(we_d), h_re.eq(re_d), h_mem.eq(self.host_mem),
+                         h_addr.eq(self.host_addr), h_wdata.eq(self.host_wdata)]
+        else:
+            h_mem, h_addr, h_wdata, h_re = self.host_mem, self.host_addr, self.host_wdata, re_d
+            m.d.comb += we.eq(we_d)
         # -- slice scan: source words -> LNZD lane ----------------------------------------
         m.d.comb += [
             act.src_sel.eq(self.src_sel),
@@ -188,8 +206,8 @@ class PE(wiring.Component):
             ptr_read.bcast_even.eq(self.bcast_even),
             ptr_read.bcast_odd.eq(self.bcast_odd),
             ptr_read.bcast_g_odd.eq(self.bcast_g_odd),
-            ptrs.raddr0.eq(Mux(host, self.host_addr, ptr_read.even_raddr)),
-            ptrs.raddr1.eq(Mux(host, self.host_addr, ptr_read.odd_raddr)),
+            ptrs.raddr0.eq(Mux(host, h_addr, ptr_read.even_raddr)),
+            ptrs.raddr1.eq(Mux(host, h_addr, ptr_read.odd_raddr)),
             ptr_read.even_rdata.eq(ptrs.rdata0),
             ptr_read.odd_rdata.eq(ptrs.rdata1),
         ]
@@ -203,7 +221,7 @@ class PE(wiring.Component):
         m.d.comb += [dec.cb_we.eq(self.cb_we), dec.cb_index.eq(self.cb_index),
                      dec.cb_data.eq(self.cb_data)]
         m.d.comb += [
-            spmat.raddr.eq(Mux(host, self.host_addr, smr.raddr)),
+            spmat.raddr.eq(Mux(host, h_addr, smr.raddr)),
             smr.rdata.eq(spmat.rdata),
             dec.v.eq(smr.e.v),
             aacc.valid.eq(smr.e_valid),
@@ -247,13 +265,11 @@ class PE(wiring.Component):
         with m.Elif(counted):
             m.d.sync += busy.eq(busy + 1)
         # -- host port -----------------------------------------------------------------------------
-        we = Signal(len(HOST_MEMS))
-        m.d.comb += we.eq(Mux(self.host_we & self.host_sel & host, 1 << self.host_mem, 0))
-        m.d.comb += [spmat.we.eq(we[0]), spmat.waddr.eq(self.host_addr), spmat.wdata.eq(self.host_wdata),
-                     ptrs.we.eq(we[1] | we[2]), ptrs.wbank.eq(we[2]), ptrs.waddr.eq(self.host_addr),
-                     ptrs.wdata.eq(self.host_wdata)]
+        m.d.comb += [spmat.we.eq(we[0]), spmat.waddr.eq(h_addr), spmat.wdata.eq(h_wdata),
+                     ptrs.we.eq(we[1] | we[2]), ptrs.wbank.eq(we[2]), ptrs.waddr.eq(h_addr),
+                     ptrs.wdata.eq(h_wdata)]
         region = Signal(2)
-        with m.Switch(self.host_mem):
+        with m.Switch(h_mem):
             with m.Case(3):
                 m.d.comb += region.eq(2)
             with m.Case(4):
@@ -263,12 +279,12 @@ class PE(wiring.Component):
         m.d.comb += [
             act.host_mode.eq(host),
             act.host_region.eq(region),
-            act.host_addr.eq(self.host_addr),
+            act.host_addr.eq(h_addr),
             act.host_we.eq(we[3] | we[4] | we[5]),
-            act.host_wdata.eq(self.host_wdata),
+            act.host_wdata.eq(h_wdata),
         ]
-        mem_q = delay(m, self.host_mem, lat, name="host_mem_q")
-        re_q = delay(m, self.host_re & self.host_sel, lat, name="host_re_q")
+        mem_q = delay(m, h_mem, lat, name="host_mem_q")
+        re_q = delay(m, h_re, lat, name="host_re_q")
         word = Signal(len(self.host_rdata))
         with m.Switch(mem_q):
             with m.Case(0):

@@ -92,6 +92,15 @@ class Timing:
         (sparse-matrix memory, decode register, product register)."""
         return self.mem_latency + 2
 
+    # -- host port ------------------------------------------------------------------------------
+    @property
+    def host_stage(self):
+        """Registers of the host's request inside a PE, in front of its
+        memories: one where the memories have output registers (M = 2, the
+        ECP5, where the PEs are many and spread), none on the iCE40 (where
+        the path is short and a register costs a logic cell a bit)."""
+        return 1 if self.mem_latency >= 2 else 0
+
     # -- phases -------------------------------------------------------------------------------------
     @property
     def init_tail(self):
