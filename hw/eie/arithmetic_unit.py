@@ -5,12 +5,16 @@ one cycle later, registered, from the weight decoder's memory):
   M1: w, a in the multiplier's input registers; the accumulator memory reads
       acc[row] (one cycle);
   M2: product w * a from the multiplier's output register; sum =
-      sat_ACC(acc[row] + product) written back to acc[row].
+      sat_ACC(acc[row] + product) written back to acc[row];
+  M3 (only where Timing.acc_write_stage, the ECP5): the sum is written from
+      its register a cycle later, so the memory's write is not in the
+      one-cycle accumulate loop (register -> add -> saturate -> register).
 An entry in M2 whose row the entry just ahead wrote in the same cycle (it
-read before that write) takes that sum from the bypass register instead;
-whether it must is compared one stage earlier, so no comparison sits in
-front of the adder. Back-to-back updates of one row neither read stale data
-nor stall. Saturation compares the sum's top bits with its sign.
+read before that write) takes that sum from the bypass register instead
+(with M3, the entry two ahead too, from a forward register); whether it must
+is compared one stage earlier, so no comparison sits in front of the adder.
+Back-to-back updates of one row neither read stale data nor stall.
+Saturation compares the sum's top bits with its sign.
 
 Also on the accumulator memory (other phases, never with M1/M2):
 - bias preload (INIT): `init_valid`/`init_row`/`bias` -> acc[row] = bias << FRAC
@@ -36,8 +40,9 @@ class ArithmeticUnit(wiring.Component):
                        accumulator row and its column's activation.
         w              In at t + 1 (M1): its weight (the decoder's synchronous
                        read of the same entry).
-                       acc[row] is written at the end of t + 2 (M2).
-        busy           Out: M1 or M2 holds an entry.
+                       acc[row] is written at the end of t + 2 (M2), or of
+                       t + 3 with the write stage (M3).
+        busy           Out: M1, M2 (or M3) holds an entry.
         flush          In: drop the entries in M1 and M2 (abort).
         init_valid, init_row, bias
                        In (INIT): acc[init_row] = bias << FRAC at the end of the
@@ -48,6 +53,7 @@ class ArithmeticUnit(wiring.Component):
 
     def __init__(self, params):
         self.params = params
+        self.write_stage = params.timing.acc_write_stage
         rw = params.act_index_width
         aw = params.acc_width
         super().__init__({
@@ -87,7 +93,7 @@ class ArithmeticUnit(wiring.Component):
         w1 = self.w                                   # registered by the weight decoder
         a1 = Signal(signed(16), reset_less=True)
         m.d.sync += [v1.eq(self.valid & ~self.flush), row1.eq(self.row), a1.eq(self.a)]
-        # M2: product register, sum, write
+        # M2: product register, sum (written at the end of M2, or from a register in M3)
         v2 = Signal()
         row2 = Signal(rw, reset_less=True)
         prod2 = Signal(signed(32), reset_less=True)
@@ -99,8 +105,21 @@ class ArithmeticUnit(wiring.Component):
         wide = max(aw, 32) + 1
         full = Signal(signed(wide))
         ssum = Signal(signed(aw))
+        if self.write_stage:
+            # M3: the sum of the entry ahead is written from `last_sum` (off the loop). An entry
+            # in M1 reads before that write lands, so the entry two ahead (in M3) is forwarded
+            # too, picked a stage early: no compare in front of the adder
+            v3 = Signal()
+            row3 = Signal(rw, reset_less=True)
+            fwd2 = Signal()
+            fwd_val = Signal(signed(aw), reset_less=True)
+            m.d.sync += [v3.eq(v2 & ~self.flush), row3.eq(row2),
+                         fwd2.eq(v1 & v3 & (row1 == row3)), fwd_val.eq(last_sum)]
+            older = Mux(fwd2, fwd_val, acc_q)
+        else:
+            older = acc_q
         m.d.comb += [
-            base.eq(Mux(bypass2, last_sum, acc_q)),
+            base.eq(Mux(bypass2, last_sum, older)),
             full.eq(base + prod2),
         ]
         top = full[aw - 1:]                          # in range iff all equal (sign extension)
@@ -112,12 +131,16 @@ class ArithmeticUnit(wiring.Component):
             m.d.comb += ssum.eq(Mux(full[-1], hi + 1, hi))   # hi + 1 wraps to the minimum
         m.d.sync += last_sum.eq(ssum)
 
+        if self.write_stage:
+            wv, wrow, wdata, busy = v3, row3, last_sum, v1 | v2 | v3
+        else:
+            wv, wrow, wdata, busy = v2, row2, ssum, v1 | v2
         m.d.comb += [
             rd_addr.eq(Mux(self.wb_valid, self.wb_row, row1)),
-            wr.en.eq(v2 | self.init_valid),
-            wr.addr.eq(Mux(v2, row2, self.init_row)),
-            wr.data.eq(Mux(v2, ssum, self.bias.as_signed() << p.frac)),
+            wr.en.eq(wv | self.init_valid),
+            wr.addr.eq(Mux(wv, wrow, self.init_row)),
+            wr.data.eq(Mux(wv, wdata, self.bias.as_signed() << p.frac)),
             self.wb_acc.eq(acc_q),
-            self.busy.eq(v1 | v2),
+            self.busy.eq(busy),
         ]
         return m

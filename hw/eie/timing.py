@@ -87,10 +87,19 @@ class Timing:
 
     # -- the PE's arithmetic ----------------------------------------------------------------------
     @property
+    def acc_write_stage(self):
+        """1 where the accumulator write has a stage of its own (M3, off the
+        accumulate loop): where memories have output registers (M = 2, the
+        ECP5, whose LUT RAM write was in that loop); 0 on the iCE40, whose
+        loop is not critical and where the forward registers cost cells."""
+        return 1 if self.mem_latency >= 2 else 0
+
+    @property
     def mac_latency(self):
         """Entry address issued at e -> accumulator written at e + mac_latency
-        (sparse-matrix memory, decode register, product register)."""
-        return self.mem_latency + 2
+        (sparse-matrix memory, decode register, product register, and the
+        write stage)."""
+        return self.mem_latency + 2 + self.acc_write_stage
 
     # -- host port ------------------------------------------------------------------------------
     @property

@@ -180,7 +180,7 @@ class FIFOEquivalenceSpec(_Spec):
 
 class AccumulatorSpec(_Spec):
     """Entries (row, w, a) at any rate and rows, bias preloads and write-back
-    reads between them (never overlapping M1/M2, as control.py sequences the
+    reads between them (never overlapping the MAC stages, as control.py sequences the
     phases): the accumulator memory always equals a plain model in which every
     entry is added, saturated, in issue order, right away; a WB read returns
     the model's value. So the base of every sum is the row's value with every
@@ -210,24 +210,32 @@ class AccumulatorSpec(_Spec):
                      au.a.eq(AnySeq(16)), au.init_valid.eq(init_valid),
                      au.init_row.eq(AnySeq(len(au.init_row))), au.bias.eq(AnySeq(16)),
                      au.wb_valid.eq(wb_valid), au.wb_row.eq(AnySeq(len(au.wb_row)))]
-        # the model: entries enter it when they are written (M2, two cycles after
-        # valid); an entry's weight comes a cycle after its row and activation (M1)
-        v1, v2 = Signal(), Signal()
-        r1, r2 = Signal.like(au.row), Signal.like(au.row)
-        a1, prod2 = Signal(signed(16)), Signal(signed(32))
-        m.d.sync += [v1.eq(valid), v2.eq(v1), r1.eq(au.row), r2.eq(r1),
-                     a1.eq(au.a), prod2.eq(au.w * a1)]
+        # the model: entries enter it when they are written (the last MAC stage: M2, or M3
+        # with the write stage, two or three cycles after valid); an entry's weight comes a
+        # cycle after its row and activation (M1)
+        stages = 2 + p.timing.acc_write_stage
+        v = [valid] + [Signal(name=f"v{k}") for k in range(1, stages + 1)]
+        rr = [au.row] + [Signal.like(au.row, name=f"r{k}") for k in range(1, stages + 1)]
+        a1 = Signal(signed(16))
+        prod = [Signal(signed(32), name=f"prod{k}") for k in range(stages + 1)]
+        m.d.sync += [a1.eq(au.a), prod[2].eq(au.w * a1)]
+        for k in range(1, stages + 1):
+            m.d.sync += [v[k].eq(v[k - 1]), rr[k].eq(rr[k - 1])]
+            if k > 2:
+                m.d.sync += prod[k].eq(prod[k - 1])
+        in_mac = Cat(*v[1:stages + 1]).any()         # an entry in M1 .. the last stage
+        vw, rw_, pw = v[stages], rr[stages], prod[stages]
         # phases never overlap the MAC stages (control.py)
-        m.d.comb += [Assume(~(init_valid & (valid | v1 | v2))),
-                     Assume(~(wb_valid & (valid | v1 | v2)))]
+        m.d.comb += [Assume(~(init_valid & (valid | in_mac))),
+                     Assume(~(wb_valid & (valid | in_mac)))]
         model = [Signal(signed(aw), name=f"model{r}") for r in range(rows)]
-        for r in range(rows):
-            total = Signal(signed(aw + 34), name=f"total{r}")
-            m.d.comb += total.eq(model[r] + prod2)
-            with m.If(v2 & (r2 == r)):
-                m.d.sync += model[r].eq(Mux(total > hi, hi, Mux(total < lo, lo, total)))
-            with m.If(init_valid & (au.init_row == r)):
-                m.d.sync += model[r].eq(au.bias.as_signed() << p.frac)
+        for row in range(rows):
+            total = Signal(signed(aw + 34), name=f"total{row}")
+            m.d.comb += total.eq(model[row] + pw)
+            with m.If(vw & (rw_ == row)):
+                m.d.sync += model[row].eq(Mux(total > hi, hi, Mux(total < lo, lo, total)))
+            with m.If(init_valid & (au.init_row == row)):
+                m.d.sync += model[row].eq(au.bias.as_signed() << p.frac)
         # rows that exist (act_depth need not be a power of two)
         m.d.comb += [Assume(au.row < rows), Assume(au.init_row < rows), Assume(au.wb_row < rows)]
         # the memory holds the model's value, row for row, at every cycle
@@ -239,9 +247,10 @@ class AccumulatorSpec(_Spec):
         m.d.sync += expect.eq(Cat(*model).word_select(au.wb_row, aw).as_signed())
         with m.If(wb_q):
             m.d.comb += Assert(au.wb_acc == expect)
-        m.d.comb += Assert(au.busy == (v1 | v2))
-        # the bypass is exercised: three back-to-back entries to one row
-        m.d.comb += Cover(valid & v1 & v2 & (au.row == r1) & (r1 == r2))
+        m.d.comb += Assert(au.busy == in_mac)
+        # the bypass is exercised: back-to-back entries to one row through every stage
+        same = Cat(*[v[k] & (rr[k] == au.row) for k in range(1, stages)]).all()
+        m.d.comb += Cover(valid & same)
         return m
 
 

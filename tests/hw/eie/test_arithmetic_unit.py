@@ -16,8 +16,11 @@ from eiegen.hw.eie.arithmetic_unit import ArithmeticUnit
 from eiegen.sim.amaranth_sim import run
 from eiegen.sw.fixedpoint import acc_bounds
 
-#: an entry at t is written into its row at the end of t + MAC_STAGES
-MAC_STAGES = 2
+
+def mac_stages(params):
+    """An entry at t is written into its row at the end of t + mac_stages: M1,
+    M2 and, where the timing has it, the write stage M3 (hw/eie/timing.py)."""
+    return 2 + params.timing.acc_write_stage
 
 
 def reference(params, biases, updates):
@@ -67,7 +70,7 @@ def run_unit(params, biases, updates):
         await init_rows(ctx, dut, biases)
         busy = []
         prev = None
-        for u in updates + [None] * MAC_STAGES:
+        for u in updates + [None] * mac_stages(params):
             ctx.set(dut.valid, u is not None)
             if u is not None:
                 r, w, a = u
@@ -86,11 +89,12 @@ def run_unit(params, biases, updates):
     return result["acc"][::-1], result["busy"]
 
 
-def _expected_busy(updates):
-    """busy at t: an entry is in M1 (fed at t - 1) or M2 (fed at t - 2);
-    listed from the first cycle after the first entry."""
-    v = [u is not None for u in updates] + [False] * MAC_STAGES
-    return [int(v[t] or (t >= 1 and v[t - 1])) for t in range(len(v))]
+def _expected_busy(updates, stages):
+    """busy at t: an entry is in M1 (fed at t - 1), M2 (fed at t - 2) or M3 (fed
+    at t - 3, with the write stage); listed from the first cycle after the first
+    entry."""
+    v = [u is not None for u in updates] + [False] * stages
+    return [int(any(t >= d and v[t - d] for d in range(stages))) for t in range(len(v))]
 
 
 @pytest.mark.parametrize("acc_width, frac", [(24, 7), (32, 8), (32, 15), (17, 0)])
@@ -117,12 +121,14 @@ def test_init_write_is_readable_the_next_cycle():
     run(dut, tb)
 
 
-def test_mac_latency():
+@pytest.mark.parametrize("mem_latency", [1, 2])
+def test_mac_latency(mem_latency):
     # an entry fed at t is in the accumulator memory for a WB read issued at
-    # t + MAC_STAGES + 1, not yet for one issued a cycle earlier
-    p = EIEParams(act_depth=8, spmat_depth=64)
+    # t + mac_stages + 1, not yet for one issued a cycle earlier
+    p = EIEParams(act_depth=8, spmat_depth=64, mem_latency=mem_latency)
+    assert mac_stages(p) == p.timing.mac_latency - mem_latency
     seen = []
-    for wait in (MAC_STAGES, MAC_STAGES + 1):
+    for wait in (mac_stages(p), mac_stages(p) + 1):
         dut = ArithmeticUnit(p)
 
         async def tb(ctx):
@@ -141,16 +147,17 @@ def test_mac_latency():
     assert seen == [0, -2100]
 
 
-def test_consecutive_same_row_updates_use_the_bypass():
+@pytest.mark.parametrize("mem_latency", [1, 2])
+def test_consecutive_same_row_updates_use_the_bypass(mem_latency):
     # eight back-to-back updates of one row: every one must see the previous
     # sum (a stale read would lose all but a few), with no stall cycle
-    p = EIEParams(act_depth=16, spmat_depth=64)
+    p = EIEParams(act_depth=16, spmat_depth=64, mem_latency=mem_latency)
     biases = [0] * 16
     updates = [(3, 2 + i, 100 * (i + 1)) for i in range(8)]
     acc, busy = run_unit(p, biases, updates)
     assert acc[3] == sum(w * a for _, w, a in updates)
     assert acc == reference(p, biases, updates)[0]
-    assert busy == _expected_busy(updates)          # one entry per cycle, no wait
+    assert busy == _expected_busy(updates, mac_stages(p))          # one entry per cycle, no wait
 
 
 @pytest.mark.parametrize("pattern", [
@@ -158,21 +165,25 @@ def test_consecutive_same_row_updates_use_the_bypass():
     [3, 3, 5, 3, 3, 3, 5, 5, 3],             # mixed distances
     [1, None, 1, None, None, 1, 1],          # bubbles between same-row updates
     [2, 4, 6, 2, 4, 6, 2, 4, 6],             # three apart
+    [7, 7, 7, 4, 7, 4, 4, 7, None, 7, 4, 4],  # one and two apart at once (both forwards)
 ])
-def test_same_row_at_every_distance(pattern):
-    p = EIEParams(act_depth=16, spmat_depth=64)
+@pytest.mark.parametrize("mem_latency", [1, 2])
+def test_same_row_at_every_distance(pattern, mem_latency):
+    p = EIEParams(act_depth=16, spmat_depth=64, mem_latency=mem_latency)
     rng = random.Random(len(pattern))
     biases = [rng.randrange(-500, 500) for _ in range(16)]
     updates = [None if r is None else (r, rng.randrange(-3000, 3000), rng.randrange(-3000, 3000))
                for r in pattern]
     acc, busy = run_unit(p, biases, updates)
     assert acc == reference(p, biases, updates)[0]
-    assert busy == _expected_busy(updates)
+    assert busy == _expected_busy(updates, mac_stages(p))
 
 
 @pytest.mark.parametrize("acc_width, frac", [(17, 0), (24, 7), (32, 8), (40, 8)])
-def test_random_updates_saturate_at_both_ends(acc_width, frac):
-    p = EIEParams(act_depth=16, acc_width=acc_width, frac=frac, spmat_depth=64)
+@pytest.mark.parametrize("mem_latency", [1, 2])
+def test_random_updates_saturate_at_both_ends(acc_width, frac, mem_latency):
+    p = EIEParams(act_depth=16, acc_width=acc_width, frac=frac, spmat_depth=64,
+                  mem_latency=mem_latency)
     rng = random.Random(acc_width)
     biases = [rng.choice([-32768, 32767, 0, rng.randrange(-32768, 32768)]) for _ in range(16)]
     extreme = [-32768, 32767, -32767]
@@ -196,7 +207,7 @@ def test_random_updates_saturate_at_both_ends(acc_width, frac):
     assert hit == {"hi", "lo"}                       # both rails were exercised
     acc, busy = run_unit(p, biases, updates)
     assert acc == expect
-    assert busy == _expected_busy(updates)
+    assert busy == _expected_busy(updates, mac_stages(p))
 
 
 def test_exact_rails():

@@ -54,12 +54,13 @@ def test_shadow_fifo_matches_syncfifo(width, depth, fifo):
            mode="bmc", depth=2 * depth + 2)
 
 
-@pytest.mark.parametrize("acc_width, frac, rows", [(17, 0, 2),
-                                                   pytest.param(25, 8, 3, marks=pytest.mark.full)])
-def test_bypass_invariant(acc_width, frac, rows):
+@pytest.mark.parametrize("acc_width, frac, rows, mem_latency", [
+    (17, 0, 2, 1), (17, 0, 2, 2), pytest.param(25, 8, 3, 2, marks=pytest.mark.full)])
+def test_bypass_invariant(acc_width, frac, rows, mem_latency):
+    # mem_latency 2 has the accumulator write stage (M3) and its second forward
     p = EIEParams(n_pes=1, act_depth=rows, frac=frac, acc_width=acc_width, spmat_depth=4,
-                  ptr_depth=4, bias_depth=4)
-    _check(AccumulatorSpec(p), f"bypass_{acc_width}_{rows}", mode="prove", depth=4)
+                  ptr_depth=4, bias_depth=4, mem_latency=mem_latency)
+    _check(AccumulatorSpec(p), f"bypass_{acc_width}_{rows}_m{mem_latency}", mode="prove", depth=4)
 
 
 def broadcast_params(n_pes, act_depth, mem_latency, fifo_depth=1, queue_slots=0):

@@ -25,7 +25,8 @@ def small_params(n_pes=3, mem_latency=2, fifo_depth=2, **kw):
 
 class Host:
     """The PE's host port (array.py drives it from its fan-out registers):
-    a write takes one cycle, a read answers mem_latency + 1 cycles later."""
+    a write takes one cycle, a read answers host_stage + mem_latency + 1
+    cycles later (hw/eie/timing.py)."""
 
     def __init__(self, ctx, pe):
         self.ctx, self.pe = ctx, pe
@@ -44,7 +45,7 @@ class Host:
 
     async def read(self, mem, addrs):
         ctx, pe = self.ctx, self.pe
-        lat = pe.params.mem_latency + 1
+        lat = pe.params.timing.host_stage + pe.params.mem_latency + 1
         out = []
         for i in range(len(addrs) + lat):
             ctx.set(pe.host_re, i < len(addrs))

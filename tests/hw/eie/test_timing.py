@@ -41,7 +41,8 @@ def test_table_relations(n, mem_latency, fifo_depth):
     assert t.slice_slots == t.slice_latency + t.slice_credit and t.slice_credit == 2
     assert t.bcast_latency == 5 + 2 * lv + lv + mem_latency
     assert t.arrival == t.bcast_latency - 2 - mem_latency      # pointer read + queue after arrival
-    assert t.mac_latency == mem_latency + 2
+    assert t.mac_latency == mem_latency + 2 + (mem_latency == 2) and t.acc_write_stage == (mem_latency == 2)
+    assert t.host_stage == (mem_latency == 2)
     assert t.wb_tail == 4 + lv and t.init_tail == 1 and t.idle_latency == 2 + lv
     assert t.slice_latency == 4 + lv + mem_latency + lv + t.popcount
 
