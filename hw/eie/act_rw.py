@@ -86,17 +86,26 @@ class ActivationReadWrite(wiring.Component):
         def file_addr(sel, k):
             return Cat(k[:fb] if fb else Const(0, 0), sel)
 
+        def bias_addr(v):
+            # bias word v (< bias_depth, as the host map and the layer table check). The bias
+            # words start at 2A, a power of two: with bias_depth <= 2A that is bit fb set
+            # above v, no adder
+            if p.bias_depth <= self.bias_at:
+                return Cat(v[:fb + 1], Const(1, 1))
+            return self.bias_at + v
+
         host_addr = Signal(aw)
         with m.Switch(self.host_region):
             with m.Case(0, 1):
                 m.d.comb += host_addr.eq(file_addr(self.host_region[0], self.host_addr))
             with m.Default():
-                m.d.comb += host_addr.eq(self.bias_at + self.host_addr)
+                m.d.comb += host_addr.eq(bias_addr(self.host_addr))
         raddr = Signal(aw)
         with m.If(self.host_mode):
             m.d.comb += raddr.eq(host_addr)
         with m.Elif(self.init_valid):
-            m.d.comb += raddr.eq(self.bias_at + self.bias_base + self.init_k)
+            bias_k = Signal(ceil_log2(self.depth))       # bias_base + k, as wide as an address
+            m.d.comb += [bias_k.eq(self.bias_base + self.init_k), raddr.eq(bias_addr(bias_k))]
         with m.Else():
             m.d.comb += raddr.eq(file_addr(self.src_sel, self.pf_k))
         m.d.comb += [data.raddr.eq(raddr), self.rdata.eq(data.rdata)]

@@ -37,7 +37,9 @@ async def _read(ctx, dut, lat, setup):
     return ctx.get(dut.rdata)
 
 
-@pytest.mark.parametrize("act_depth", [40, 64])
+# bias_depth 24: behind files of 64 or 128 words the bias address is a bit set
+# above the index; behind files of 8 words (act_depth 6) it takes an adder
+@pytest.mark.parametrize("act_depth", [6, 40, 64])
 @pytest.mark.parametrize("lat", [1, 2])
 def test_files_swap_and_bias(act_depth, lat):
     p = params(act_depth, lat)
