@@ -181,8 +181,11 @@ class LinkCore(wiring.Component):
         code = self.microcode
 
         # -- frame buffer: request (and its CRC bytes), answer payload, identify bytes -----
+        # (a byte read in the cycle it is written is never used: the instruction after a
+        # write reads the buffer again before it looks; no_rw_check, no collision logic)
         m.submodules.buffer = buf = Memory(shape=8, depth=depth,
-                                           init=[0] * id_base + list(ident))
+                                           init=[0] * id_base + list(ident),
+                                           attrs={"no_rw_check": 1})
         wp = buf.write_port()
         rp = buf.read_port()
         bp = Signal(range(depth + 1))
