@@ -53,7 +53,9 @@ class NullUnit(wiring.Component):
         m.d.comb += [bus.addr_ok.eq(ok), bus.word_bytes.eq(NULL_WORD_BYTES), self.config_ok.eq(length != 0)]
         with m.If(bus.we & ok):
             m.d.sync += length.eq(bus.wdata[:16])
-        m.d.sync += [bus.rvalid.eq(bus.re), bus.rdata.eq(length)]
+        # (rdata is the register itself: the link takes it with rvalid, a cycle after re)
+        m.d.sync += bus.rvalid.eq(bus.re)
+        m.d.comb += bus.rdata.eq(length)
 
         with m.If(self.abort):
             m.d.sync += [self.busy.eq(0), self.done.eq(0)]

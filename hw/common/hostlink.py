@@ -108,9 +108,12 @@ class LinkCore(wiring.Component):
 
     Ports (directions as the link sees them):
 
-    - `rx` (In stream of received bytes; always ready, bytes that arrive
-      while a frame executes or is answered are dropped), `rx_error` (In, a
-      UART error pulse, counted);
+    - `rx` (In stream of received bytes, held by the sender until taken:
+      `ready` when the instruction waiting for a byte takes it, or when an
+      instruction that does not keep one drops it, so bytes that arrive
+      while a frame executes or is answered are dropped; `payload` is used
+      only in the cycle it is taken), `rx_error` (In, a UART error pulse,
+      counted);
     - `tx` (Out stream of bytes to send);
     - `bus` (Out HostBusSignature: the initiator; every request from a
       register, see hw/common/hostbus.py);
@@ -181,8 +184,11 @@ class LinkCore(wiring.Component):
         code = self.microcode
 
         # -- frame buffer: request (and its CRC bytes), answer payload, identify bytes -----
+        # (a byte read in the cycle it is written is never used: the instruction after a
+        # write reads the buffer again before it looks; no_rw_check, no collision logic)
         m.submodules.buffer = buf = Memory(shape=8, depth=depth,
-                                           init=[0] * id_base + list(ident))
+                                           init=[0] * id_base + list(ident),
+                                           attrs={"no_rw_check": 1})
         wp = buf.write_port()
         rp = buf.read_port()
         bp = Signal(range(depth + 1))
@@ -227,9 +233,10 @@ class LinkCore(wiring.Component):
             m.d.sync += [silence.eq(0), quiet.eq(0)]
         with m.Elif(~quiet):
             m.d.sync += [silence.eq(silence + 1), quiet.eq(silence == self.timeout_cycles - 1)]
-        got = Signal()
-        byte = Signal(8)
-        m.d.comb += self.rx.ready.eq(~got)
+        # the received byte waits in the receiver (its stream holds it until taken): no
+        # copy here; every use of it is in the cycle it is taken
+        got = self.rx.valid
+        byte = self.rx.payload
 
         # -- datapath registers ------------------------------------------------------------
         # bytes left: LEN, a READ's count, a walk. Only as wide as max_payload needs: a
@@ -295,16 +302,17 @@ class LinkCore(wiring.Component):
             m.d.sync += rx_errors.eq(rx_errors + 1)
         # the watchdog compares in two registered halves: it fires a cycle after the
         # run has taken `limit` cycles
-        hit_lo, hit_hi = Signal(), Signal()
-        m.d.sync += [hit_lo.eq(run_cycles[:16] == limit[:16]), hit_hi.eq(run_cycles[16:] == limit[16:])]
+        hits = Signal(4)
+        m.d.sync += hits.eq(Cat(*[run_cycles.word_select(i, 8) == limit.word_select(i, 8)
+                                  for i in range(4)]))
         with m.If(start_r):
             m.d.sync += [running.eq(1), run_cycles.eq(0), aborted.eq(0), wd_fired.eq(0),
-                         hit_lo.eq(0), hit_hi.eq(0)]
+                         hits.eq(0)]
         with m.Elif(running):
             m.d.sync += run_cycles.eq(run_cycles + 1)
             with m.If(self.done & ~self.busy):
                 m.d.sync += running.eq(0)
-            with m.Elif(hit_lo & hit_hi):
+            with m.Elif(hits.all()):
                 # the watchdog: the unit is idle within its abort latency
                 m.d.sync += [abort_r.eq(1), running.eq(0), aborted.eq(1), wd_fired.eq(1)]
 
@@ -377,10 +385,7 @@ class LinkCore(wiring.Component):
         # condition (BIT7) looks one bit ahead
         m.d.comb += act.eq(burst & (evaluate | execute))
         # a byte received is taken by the instruction waiting for it, or dropped
-        with m.If(self.rx.valid & ~got):
-            m.d.sync += [got.eq(1), byte.eq(self.rx.payload)]
-        with m.Elif(execute & Mux(f["rx"] == Rx.NONE, ~f["keep"], met)):
-            m.d.sync += got.eq(0)
+        m.d.comb += self.rx.ready.eq(execute & Mux(f["rx"] == Rx.NONE, ~f["keep"], met))
 
         # -- next micro-instruction: whether to jump is chosen in the first cycle and
         #    registered; the target comes from the instruction (held for both cycles) in

@@ -209,6 +209,24 @@ class Program:
             raise ValueError(f"unknown micro-instruction fields {sorted(unknown)}")
         self.ops.append(dict(mode=mode, cond=cond, inv=inv, to=to, **actions))
 
+    def _target(self, pc):
+        to = self.ops[pc]["to"]
+        if to is None:
+            return pc + 1
+        return self.labels.get(to, None) if isinstance(to, str) else to
+
+    def _successors(self, pc):
+        """The instructions that may be executed right after `pc` (a dispatch: its table)."""
+        op = self.ops[pc]
+        to = self._target(pc)
+        if op["mode"] == Mode.DISPATCH:
+            out = [to + i for i in range(TABLE_SIZE)] if to is not None else []
+        elif op["mode"] == Mode.STAY:
+            out = [pc, to]
+        else:
+            out = [pc + 1, to]
+        return [n for n in out if n is not None and 0 <= n < len(self.ops)]
+
     def words(self):
         widths = dict(FIELDS)
         out = []
@@ -227,6 +245,12 @@ class Program:
                                  f"with its kind of instruction")
             if bool(op.get("rx")) + bool(op.get("tx")) + burst > 1:
                 raise ValueError(f"micro-instruction {pc}: receives, sends or shifts, one of them")
+            if op.get("rx") == Rx.STORE or op.get("wsrc", Wsrc.NONE) != Wsrc.NONE:
+                for nxt in self._successors(pc):
+                    if _takes_buffer_bits(self.ops[nxt]):
+                        raise ValueError(f"micro-instruction {pc} writes the frame buffer: "
+                                         f"{nxt}, which may follow it, cannot take the buffer's "
+                                         f"bits yet")
             f = {n: 0 for n, _ in FIELDS}
             f["st"] = ST_KEEP
             for k, v in op.items():
@@ -253,6 +277,14 @@ class Program:
             raise ValueError(f"the microprogram has {len(out)} instructions, at most "
                              f"{1 << widths['to']} fit")
         return out
+
+
+def _takes_buffer_bits(op):
+    """A bit-serial instruction that takes the buffer byte's bits. The frame buffer's
+    byte read in the cycle it is written is undefined (the link's buffer has no
+    collision logic), and that read is the first bit such an instruction takes in
+    its second cycle: it must not directly follow one that writes the buffer."""
+    return op.get("sh", Sh.HOLD) == Sh.DATA or op.get("cs", Cs.HOLD) == Cs.BIT
 
 
 def program(*, status, cmd):

@@ -4,8 +4,8 @@ program keeps the rules the hardware relies on."""
 
 import pytest
 
-from eiegen.hw.common.linkcode import (FIELDS, Program, program, Mode, Cond, Rx, Tx, TABLE_SIZE,
-                                       ST_KEEP)
+from eiegen.hw.common.linkcode import (FIELDS, Program, program, Mode, Cond, Rx, Tx, Wsrc, Sh, Cs,
+                                       TABLE_SIZE, ST_KEEP)
 from eiegen.sw.link.protocol import Cmd, Status
 
 
@@ -84,3 +84,23 @@ def test_assembler_refusals():
     p.op(Mode.STEP, st=16)
     with pytest.raises(ValueError, match="st = 16 does not fit"):
         p.words()
+    # the frame buffer's byte read in the cycle it is written is undefined: a
+    # bit-serial instruction that takes its bits does not directly follow a write
+    p = Program()
+    p.op(Mode.STAY, Cond.GOT, rx=Rx.STORE)
+    p.op(Mode.STAY, Cond.BIT7, cs=Cs.BIT)
+    with pytest.raises(ValueError, match="0 writes the frame buffer: 1"):
+        p.words()
+    p = Program()
+    p.op(Mode.STEP, Cond.LEFT0, "X", wsrc=Wsrc.FLAGS)
+    p.op(Mode.STEP)
+    p.label("X")
+    p.op(Mode.STAY, Cond.BIT7, sh=Sh.DATA)
+    with pytest.raises(ValueError, match="0 writes the frame buffer: 2"):
+        p.words()
+    p = Program()
+    p.op(Mode.STEP, wsrc=Wsrc.FLAGS)
+    p.op(Mode.STEP)
+    p.op(Mode.STAY, Cond.BIT7, sh=Sh.DATA)
+    p.op(Mode.STAY, Cond.BIT7, sh=Sh.ZERO)
+    assert len(p.words()) == 4
