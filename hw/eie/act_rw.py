@@ -50,7 +50,8 @@ class ActivationReadWrite(wiring.Component):
       the host's read address while the array is idle.
     - `rdata` (out): the word read.
     - `wb_valid`, `wb_k`, `wb_value` (in): write the destination file.
-    - `host_we`, `host_wdata` (in): host write at host_region/host_addr.
+    - `host_we`, `host_wdata` (in): host write at host_region/host_addr (never
+      with `wb_valid`; it need not come with `host_mode`).
     """
 
     def __init__(self, params, index=0):
@@ -110,9 +111,10 @@ class ActivationReadWrite(wiring.Component):
             m.d.comb += raddr.eq(file_addr(self.src_sel, self.pf_k))
         m.d.comb += [data.raddr.eq(raddr), self.rdata.eq(data.rdata)]
 
-        with m.If(self.host_mode):
-            m.d.comb += [data.we.eq(self.host_we), data.waddr.eq(host_addr),
-                         data.wdata.eq(self.host_wdata)]
+        # a host write (decoded only while the host owns the memories) may land a cycle after
+        # the array left host mode (the PE's host register): it, not host_mode, selects
+        with m.If(self.host_we):
+            m.d.comb += [data.we.eq(1), data.waddr.eq(host_addr), data.wdata.eq(self.host_wdata)]
         with m.Else():
             m.d.comb += [data.we.eq(self.wb_valid), data.waddr.eq(file_addr(~self.src_sel, self.wb_k)),
                          data.wdata.eq(self.wb_value)]
