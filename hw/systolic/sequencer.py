@@ -1,15 +1,20 @@
 """Sequencer: fetches the program, issues instructions in order, streams MMULs.
 
 Fetch: the program is straight-line, so the fetch runs ahead of the issue
-through a stalling pipeline (FETCH_LATENCY = 4 from start to the first
-instruction in the issue stage):
+(FETCH_LATENCY = 4 from start to the first instruction in the issue stage):
 
     fetch address (register) -> instruction memory (block RAM) -> its output
-    register -> decode register (the issue stage)
+    register -> prefetch buffer (PREFETCH = 3 words; passed by when empty)
+    -> decode register (the issue stage)
 
-All three stages advance together when the issue stage is empty or its
-instruction issues (`adv`), and hold otherwise, so the instruction after
-one that issues at cycle d is in the issue stage at d + 1. The decode
+The fetch runs whenever fewer than PREFETCH fetched instructions wait
+outside the issue stage (a registered count), so the block RAM and its
+output register never wait for the dispatch decision `go`: `go` only loads
+the issue stage and advances the buffer's read pointer. The issue stage
+takes the next instruction when it is empty or its instruction issues
+(`adv`), so the instruction after one that issues at cycle d is in the
+issue stage at d + 1 (three words in flight cover the three cycles from a
+fetch to the issue stage). The decode
 register holds the word, its opcode as one-hot flags and what the issue
 checks need precomputed (a + n and b + n for the hazard ranges, n = 0,
 n + D, a bad SETQ), so the issue decision compares registers only: the
@@ -63,7 +68,7 @@ from .isa import OP, F_OP, F_FLAGS, F_A, F_B, F_N, F_MULT, F_SHIFT, F_LANE
 from .lane_memory import LaneMemory
 from .layouts import acc_ctl
 
-__all__ = ["Sequencer", "ERROR_CODES"]
+__all__ = ["Sequencer", "ERROR_CODES", "PREFETCH"]
 
 #: status bits [11:8] after a fault
 ERROR_CODES = {
@@ -73,6 +78,21 @@ ERROR_CODES = {
     "zero_count": 4,       # MMUL, ACT, RHM or WHM with n = 0
     "bad_quant": 5,        # SETQ multiplier 0 / too wide, or shift too large
 }
+
+
+#: fetched instructions that may wait outside the issue stage (the block
+#: RAM, its output register, the prefetch buffer): a fetch at t is in the
+#: issue stage at t + 3 at the earliest, so three keep one instruction per
+#: cycle flowing while the fetch is decided from a register
+PREFETCH = 3
+
+
+def _or_all(values):
+    values = list(values)
+    out = values[0]
+    for v in values[1:]:
+        out = out | v
+    return out
 
 
 def _field(word, f):
@@ -178,21 +198,58 @@ class Sequencer(wiring.Component):
                      self.active.eq(active), self.waiting.eq(waiting),
                      starting.eq(self.start & ~running)]
 
-        # -- fetch pipeline: fetch address -> block RAM -> output register -> decode
+        # -- fetch: fetch address -> block RAM -> output register -> prefetch
+        # buffer (or past it when it is empty) -> decode registers (the issue
+        # stage). The fetch runs whenever fewer than PREFETCH fetched
+        # instructions wait outside the issue stage (`fetched`, a register), so
+        # the block RAM's clock enable and its output register never wait for
+        # the dispatch decision `go`; `go` only loads the issue stage and
+        # advances the buffer's read pointer
         go = Signal()                    # the instruction in the issue stage issues
-        adv = Signal()
-        v1, v2, v3 = Signal(), Signal(), Signal()
+        adv = Signal()                   # the issue stage takes the next instruction
+        v1, v2, v3 = Signal(), Signal(), Signal()   # block RAM, output register, issue stage
         fpc = Signal(p.imem_abits)
-        m.d.comb += [adv.eq(~v3 | go),
+        fetched = Signal(range(PREFETCH + 1))
+        fetch = Signal()
+        m.d.comb += [adv.eq(~v3 | go), fetch.eq(running & (fetched != PREFETCH)),
                      imem.host_owns.eq(~running),
-                     imem.raddr0.eq(fpc), imem.ren0.eq(running & adv), imem.hold0.eq(~adv)]
+                     imem.raddr0.eq(fpc), imem.ren0.eq(fetch), imem.hold0.eq(0)]
+        m.d.sync += [v1.eq(fetch), v2.eq(v1)]
+        with m.If(fetch):
+            m.d.sync += fpc.eq(fpc + 1)
+        # the prefetch buffer: PREFETCH words, a circular queue (one-hot
+        # pointers), which the output register's word enters unless the issue
+        # stage takes it straight away (the buffer empty)
+        buf = [Signal(64, name=f"pf{i}") for i in range(PREFETCH)]
+        rd = Signal(PREFETCH, init=1)
+        wr = Signal(PREFETCH, init=1)
+        nonempty = Signal()
+        count = Signal(range(PREFETCH + 1))
+        f2 = Signal(64)
+        m.d.comb += f2.eq(Mux(nonempty, _or_all(Mux(rd[i], buf[i], 0) for i in range(PREFETCH)),
+                              imem.rdata0[0]))
+        have = Signal()                  # an instruction for the issue stage
+        take = Signal()
+        m.d.comb += [have.eq(nonempty | v2), take.eq(running & adv & have)]
+        put = v2 & ~(take & ~nonempty)
+        get = take & nonempty
+        for i in range(PREFETCH):
+            with m.If(put & wr[i]):
+                m.d.sync += buf[i].eq(imem.rdata0[0])
+        with m.If(put):
+            m.d.sync += wr.eq(wr.rotate_left(1))
+        with m.If(get):
+            m.d.sync += rd.eq(rd.rotate_left(1))
+        count_next = count + put - get
+        m.d.sync += [count.eq(count_next), nonempty.eq(count_next != 0),
+                     fetched.eq(fetched + fetch - take)]
         with m.If(running & adv):
-            m.d.sync += [fpc.eq(fpc + 1), v1.eq(1), v2.eq(v1), v3.eq(v2)]
+            m.d.sync += v3.eq(have)
         with m.If(starting):
-            m.d.sync += [fpc.eq(0), v1.eq(0), v2.eq(0), v3.eq(0)]
+            m.d.sync += [fpc.eq(0), v1.eq(0), v2.eq(0), v3.eq(0), rd.eq(1), wr.eq(1),
+                         count.eq(0), nonempty.eq(0), fetched.eq(0)]
 
-        # decode: F2 word -> issue-stage registers
-        f2 = imem.rdata0[0]
+        # decode: the next word (f2) -> issue-stage registers
         word = Signal(64)
         is_op = {name: Signal(name=f"is_{name.lower()}") for name in OP}
         illegal = Signal()
@@ -242,12 +299,12 @@ class Sequencer(wiring.Component):
                          host_ok.eq(((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz),
                          fault_static.eq(fstatic)]
             m.d.sync += [
-                ig_free.eq(v2 & ((fop == OP["NOP"]) | ((fop == OP["SETQ"]) & ~bad))),
-                ig_rw.eq(v2 & (fop == OP["RW"])),
-                ig_mm.eq(v2 & (fop == OP["MMUL"]) & nz),
-                ig_act.eq(v2 & (fop == OP["ACT"]) & nz),
-                ig_idle.eq(v2 & ((fop == OP["HALT"]) |
-                                 (((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz) | fstatic))]
+                ig_free.eq(have & ((fop == OP["NOP"]) | ((fop == OP["SETQ"]) & ~bad))),
+                ig_rw.eq(have & (fop == OP["RW"])),
+                ig_mm.eq(have & (fop == OP["MMUL"]) & nz),
+                ig_act.eq(have & (fop == OP["ACT"]) & nz),
+                ig_idle.eq(have & ((fop == OP["HALT"]) |
+                                   (((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz) | fstatic))]
         with m.If(starting):
             m.d.sync += [ig_free.eq(0), ig_rw.eq(0), ig_mm.eq(0), ig_act.eq(0), ig_idle.eq(0)]
         flags = _field(word, F_FLAGS)
