@@ -14,6 +14,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..common.hostbus import HostBusSignature
+from ..eie.trees import FANOUT_ATTR
 from .params import TARGETS, REGS, MEM_LATENCY
 from .layouts import act_beat
 from .sequencer import Sequencer
@@ -80,8 +81,9 @@ class SystolicUnit(wiring.Component):
         error      Out, with done after a fault (cause in the status register)
 
     The memories can be reached over the bus while the unit is not running
-    (imem) or not active (the others: also while waiting for the host);
-    elsewhere addr_ok is low and accesses are ignored. Bus map and bit layouts:
+    (imem) or from the cycle after it stops being active (the others: also
+    while waiting for the host); elsewhere addr_ok is low and accesses are
+    ignored. Bus map and bit layouts:
     docs/systolic.md.
     """
 
@@ -174,11 +176,21 @@ class SystolicUnit(wiring.Component):
         # its cycle; a read is answered from the block RAM's output register
         # MEM_LATENCY cycles later and registered once more (BUS_READ_LATENCY);
         # addr_ok and word_bytes are registered functions of addr
+        # The host owns the weight memory, unified buffer and accumulators from
+        # the cycle after the sequencer stops being active (a register per
+        # memory, beside it: its port multiplexers are far from the
+        # sequencer); the unit uses none of them in the first cycle it is
+        # active, nor after it stops (HALT and RHM/WHM wait for everything
+        # to drain; an abort resets the pipelines that write them)
         bus = self.bus
         lane_mems = {"wmem": wl.memory, "ub": ub, "acc": accs.memory, "imem": seq.imem}
-        host_mem = ~seq.active
-        m.d.comb += [wl.memory.host_owns.eq(host_mem), ub.host_owns.eq(host_mem),
-                     accs.memory.host_owns.eq(host_mem)]
+        allowed = {}
+        for name in ("wmem", "ub", "acc"):
+            allowed[name] = Signal(init=1, name=f"host_owns_{name}", attrs={FANOUT_ATTR: 1})
+            m.d.sync += allowed[name].eq(~seq.active)
+            m.d.comb += lane_mems[name].host_owns.eq(allowed[name])
+        allowed["imem"] = ~seq.busy
+        allowed["regs"] = Const(1)
         target, bank, index = bus.addr[24:32], bus.addr[16:24], bus.addr[0:16]
         bank0 = Signal()
         m.d.comb += bank0.eq(bank == 0)
@@ -198,8 +210,6 @@ class SystolicUnit(wiring.Component):
             in_range[name] = (row < mem.depth) & (sub < n_sub)
             m.d.comb += [mem.h_row.eq(row), mem.h_chunk.eq(sub), mem.h_wdata.eq(bus.wdata)]
         in_range["regs"] = Cat(index == k for k in REGS.values()).any()
-        allowed = {name: (host_mem if name != "imem" else ~seq.busy) for name in lane_mems}
-        allowed["regs"] = Const(1)
         dec_q = {}                      # registered: the address names a word of `name`
         for name in TARGETS:
             dec_q[name] = Signal(name=f"dec_{name}")
@@ -207,8 +217,10 @@ class SystolicUnit(wiring.Component):
         for name, mem in lane_mems.items():
             m.d.comb += mem.h_we.eq(bus.we & dec_q[name] & allowed[name])
         # addr_ok: the word exists in its target (a sum of products, no switch)
+        now = {name: (~seq.active if name in ("wmem", "ub", "acc") else allowed[name])
+               for name in TARGETS}        # the value `allowed` takes next cycle
         m.d.sync += bus.addr_ok.eq(bank0 & Cat((target == TARGETS[name]) & in_range[name] &
-                                               allowed[name] for name in TARGETS).any())
+                                               now[name] for name in TARGETS).any())
         wb = {"regs": 8, "imem": 8, "wmem": p.chunk_lanes(C) * p.lane_bytes,
               "ub": p.chunk_lanes(p.ub_lanes) * p.lane_bytes, "acc": p.acc_bytes}
         cur_wb = Signal(4)
