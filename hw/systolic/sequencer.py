@@ -4,8 +4,8 @@ Fetch: the program is straight-line, so the fetch runs ahead of the issue
 (FETCH_LATENCY = 4 from start to the first instruction in the issue stage):
 
     fetch address (register) -> instruction memory (block RAM) -> its output
-    register -> prefetch buffer (PREFETCH = 3 words; passed by when empty)
-    -> decode register (the issue stage)
+    register -> decode -> prefetch buffer (PREFETCH = 3 decoded words;
+    passed by when empty) -> decode register (the issue stage)
 
 The fetch runs whenever fewer than PREFETCH fetched instructions wait
 outside the issue stage (a registered count), so the block RAM and its
@@ -61,7 +61,7 @@ MMUL waiting for its weight tile, host-wait cycles, instructions issued.
 """
 
 from amaranth import Module, Signal, Mux, Cat, unsigned
-from amaranth.lib import wiring
+from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
 from .isa import OP, F_OP, F_FLAGS, F_A, F_B, F_N, F_MULT, F_SHIFT, F_LANE
@@ -198,13 +198,15 @@ class Sequencer(wiring.Component):
                      self.active.eq(active), self.waiting.eq(waiting),
                      starting.eq(self.start & ~running)]
 
-        # -- fetch: fetch address -> block RAM -> output register -> prefetch
-        # buffer (or past it when it is empty) -> decode registers (the issue
-        # stage). The fetch runs whenever fewer than PREFETCH fetched
-        # instructions wait outside the issue stage (`fetched`, a register), so
-        # the block RAM's clock enable and its output register never wait for
-        # the dispatch decision `go`; `go` only loads the issue stage and
-        # advances the buffer's read pointer
+        # -- fetch: fetch address -> block RAM -> output register -> decode
+        # (combinational) -> prefetch buffer (or past it when it is empty) ->
+        # issue-stage registers. The fetch runs whenever fewer than PREFETCH
+        # fetched instructions wait outside the issue stage (`fetched`, a
+        # register), so the block RAM's clock enable and its output register
+        # never wait for the dispatch decision `go`; `go` only loads the issue
+        # stage and advances the buffer's read pointer. The buffer holds
+        # decoded words, so the issue stage's inputs are a multiplexer away
+        # from registers (the buffer or the decode of the output register)
         go = Signal()                    # the instruction in the issue stage issues
         adv = Signal()                   # the issue stage takes the next instruction
         v1, v2, v3 = Signal(), Signal(), Signal()   # block RAM, output register, issue stage
@@ -217,17 +219,70 @@ class Sequencer(wiring.Component):
         m.d.sync += [v1.eq(fetch), v2.eq(v1)]
         with m.If(fetch):
             m.d.sync += fpc.eq(fpc + 1)
-        # the prefetch buffer: PREFETCH words, a circular queue (one-hot
-        # pointers), which the output register's word enters unless the issue
-        # stage takes it straight away (the buffer empty)
-        buf = [Signal(64, name=f"pf{i}") for i in range(PREFETCH)]
+
+        # decode: the output register's word -> what the issue stage holds:
+        # the word, its opcode as one-hot flags and what the issue checks need
+        # precomputed. A + n and B + n: row ranges; row counts (a valid program
+        # stays inside the memories, so the row-address width of the larger
+        # one and a bit suffice)
+        rw = p.row_count_bits
+        decoded = data.StructLayout({
+            "word": 64,
+            **{f"is_{name.lower()}": 1 for name in OP},
+            "illegal": 1, "zero_n": 1, "one_n": 1,
+            "a_end": rw, "b_end": rw, "n_drain": range((1 << rw) + D + 1),
+            "setq_bad": 1,
+            "setq_ok": 1,            # SETQ in range
+            "mm_ok": 1,              # MMUL with n != 0
+            "act_ok": 1,             # ACT with n != 0
+            "act_runs": 1,           # ... and rows to read: the activation unit is busy after it
+            "host_ok": 1,            # RHM / WHM with n != 0
+            "fault_static": 1,       # faults the word alone shows
+            # for the dispatch decision `go` (and-ed with the valid bit in
+            # the issue stage): NOP or a good SETQ; what waits for everything
+            # to be idle (RHM/WHM with n != 0, HALT, a fault the word shows)
+            "g_free": 1, "g_idle": 1,
+        })
+        f2 = imem.rdata0[0]
+        d2 = Signal(decoded)
+        fop = _field(f2, F_OP)
+        fn = _field(f2, F_N)
+        fmult, fshift = _field(f2, F_MULT), _field(f2, F_SHIFT)
+        bad = (fmult == 0) | (fshift > p.max_shift)
+        if p.mult_width < 32:
+            bad = bad | (fmult >> p.mult_width != 0)
+        nz = fn != 0
+        is_ill = ~Cat(fop == code for code in OP.values()).any()
+        fstatic = (is_ill | ((fop == OP["SETQ"]) & bad) |
+                   (((fop == OP["MMUL"]) | (fop == OP["ACT"]) |
+                     (fop == OP["RHM"]) | (fop == OP["WHM"])) & ~nz))
+        m.d.comb += [d2.word.eq(f2), d2.zero_n.eq(fn == 0), d2.one_n.eq(fn == 1),
+                     d2.a_end.eq(_field(f2, F_A)[:rw] + fn[:rw]),
+                     d2.b_end.eq(_field(f2, F_B)[:rw] + fn[:rw]),
+                     d2.n_drain.eq(fn[:rw] + D), d2.setq_bad.eq(bad), d2.illegal.eq(is_ill),
+                     d2.setq_ok.eq((fop == OP["SETQ"]) & ~bad),
+                     d2.mm_ok.eq((fop == OP["MMUL"]) & nz),
+                     d2.act_ok.eq((fop == OP["ACT"]) & nz),
+                     d2.act_runs.eq((fop == OP["ACT"]) & (fn[:rw] != 0)),
+                     d2.host_ok.eq(((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz),
+                     d2.fault_static.eq(fstatic),
+                     d2.g_free.eq((fop == OP["NOP"]) | ((fop == OP["SETQ"]) & ~bad)),
+                     d2.g_idle.eq((fop == OP["HALT"]) |
+                                  (((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz) | fstatic)]
+        for name, code in OP.items():
+            m.d.comb += d2[f"is_{name.lower()}"].eq(fop == code)
+
+        # the prefetch buffer: PREFETCH decoded words, a circular queue
+        # (one-hot pointers), which the output register's word enters unless
+        # the issue stage takes it straight away (the buffer empty)
+        buf = [Signal(decoded, name=f"pf{i}") for i in range(PREFETCH)]
         rd = Signal(PREFETCH, init=1)
         wr = Signal(PREFETCH, init=1)
         nonempty = Signal()
         count = Signal(range(PREFETCH + 1))
-        f2 = Signal(64)
-        m.d.comb += f2.eq(Mux(nonempty, _or_all(Mux(rd[i], buf[i], 0) for i in range(PREFETCH)),
-                              imem.rdata0[0]))
+        head = Signal(decoded)
+        m.d.comb += head.eq(Mux(nonempty, _or_all(Mux(rd[i], buf[i].as_value(), 0)
+                                                  for i in range(PREFETCH)), d2.as_value()))
         have = Signal()                  # an instruction for the issue stage
         take = Signal()
         m.d.comb += [have.eq(nonempty | v2), take.eq(running & adv & have)]
@@ -235,7 +290,7 @@ class Sequencer(wiring.Component):
         get = take & nonempty
         for i in range(PREFETCH):
             with m.If(put & wr[i]):
-                m.d.sync += buf[i].eq(imem.rdata0[0])
+                m.d.sync += buf[i].eq(d2)
         with m.If(put):
             m.d.sync += wr.eq(wr.rotate_left(1))
         with m.If(get):
@@ -249,62 +304,30 @@ class Sequencer(wiring.Component):
             m.d.sync += [fpc.eq(0), v1.eq(0), v2.eq(0), v3.eq(0), rd.eq(1), wr.eq(1),
                          count.eq(0), nonempty.eq(0), fetched.eq(0)]
 
-        # decode: the next word (f2) -> issue-stage registers
+        # the issue stage: the decoded word, and the dispatch flags with the
+        # valid bit folded in (`ig_*`: NOP or a good SETQ; RW; MMUL, n != 0;
+        # ACT, n != 0; what waits for everything to be idle)
         word = Signal(64)
         is_op = {name: Signal(name=f"is_{name.lower()}") for name in OP}
-        illegal = Signal()
-        zero_n = Signal()
-        one_n = Signal()
-        # A + n and B + n: row ranges; row counts (a valid program stays inside
-        # the memories, so the row-address width of the larger one and a bit suffice)
-        rw = p.row_count_bits
-        a_end = Signal(rw)
-        b_end = Signal(rw)
-        n_drain = Signal(range((1 << p.row_count_bits) + D + 1))
-        setq_bad = Signal()
-        setq_ok = Signal()           # SETQ in range
-        mm_ok = Signal()             # MMUL with n != 0
-        act_ok = Signal()            # ACT with n != 0
-        act_runs = Signal()          # ... and rows to read: the activation unit is busy after it
-        host_ok = Signal()           # RHM / WHM with n != 0
-        fault_static = Signal()      # faults the word alone shows
-        # the same, each and-ed with the issue stage's valid bit (v3) for the
-        # dispatch decision `go`: NOP or a good SETQ; RW; MMUL, n != 0; ACT,
-        # n != 0; what waits for everything to be idle (RHM/WHM with n != 0,
-        # HALT, a fault the word shows)
+        illegal, zero_n, one_n = Signal(), Signal(), Signal()
+        a_end, b_end = Signal(rw), Signal(rw)
+        n_drain = Signal(range((1 << rw) + D + 1))
+        setq_bad, setq_ok, mm_ok, act_ok, act_runs, host_ok, fault_static = (
+            Signal(name=n) for n in ("setq_bad", "setq_ok", "mm_ok", "act_ok", "act_runs",
+                                     "host_ok", "fault_static"))
         ig_free, ig_rw, ig_mm, ig_act, ig_idle = (
             Signal(name=f"ig_{n}") for n in ("free", "rw", "mm", "act", "idle"))
         with m.If(running & adv):
-            fop = _field(f2, F_OP)
-            fn = _field(f2, F_N)
-            fmult, fshift = _field(f2, F_MULT), _field(f2, F_SHIFT)
-            bad = (fmult == 0) | (fshift > p.max_shift)
-            if p.mult_width < 32:
-                bad = bad | (fmult >> p.mult_width != 0)
-            m.d.sync += [word.eq(f2), zero_n.eq(fn == 0), one_n.eq(fn == 1),
-                         a_end.eq(_field(f2, F_A)[:rw] + fn[:rw]),
-                         b_end.eq(_field(f2, F_B)[:rw] + fn[:rw]),
-                         n_drain.eq(fn[:rw] + D), setq_bad.eq(bad),
-                         illegal.eq(~Cat(fop == code for code in OP.values()).any())]
-            for name, code in OP.items():
-                m.d.sync += is_op[name].eq(fop == code)
-            nz = fn != 0
-            is_ill = ~Cat(fop == code for code in OP.values()).any()
-            fstatic = (is_ill | ((fop == OP["SETQ"]) & bad) |
-                       (((fop == OP["MMUL"]) | (fop == OP["ACT"]) |
-                         (fop == OP["RHM"]) | (fop == OP["WHM"])) & ~nz))
-            m.d.sync += [setq_ok.eq((fop == OP["SETQ"]) & ~bad), mm_ok.eq((fop == OP["MMUL"]) & nz),
-                         act_ok.eq((fop == OP["ACT"]) & nz),
-                         act_runs.eq((fop == OP["ACT"]) & (fn[:rw] != 0)),
-                         host_ok.eq(((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz),
-                         fault_static.eq(fstatic)]
-            m.d.sync += [
-                ig_free.eq(have & ((fop == OP["NOP"]) | ((fop == OP["SETQ"]) & ~bad))),
-                ig_rw.eq(have & (fop == OP["RW"])),
-                ig_mm.eq(have & (fop == OP["MMUL"]) & nz),
-                ig_act.eq(have & (fop == OP["ACT"]) & nz),
-                ig_idle.eq(have & ((fop == OP["HALT"]) |
-                                   (((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz) | fstatic))]
+            m.d.sync += [word.eq(head.word), illegal.eq(head.illegal), zero_n.eq(head.zero_n),
+                         one_n.eq(head.one_n), a_end.eq(head.a_end), b_end.eq(head.b_end),
+                         n_drain.eq(head.n_drain), setq_bad.eq(head.setq_bad),
+                         setq_ok.eq(head.setq_ok), mm_ok.eq(head.mm_ok), act_ok.eq(head.act_ok),
+                         act_runs.eq(head.act_runs), host_ok.eq(head.host_ok),
+                         fault_static.eq(head.fault_static)]
+            m.d.sync += [is_op[name].eq(head[f"is_{name.lower()}"]) for name in OP]
+            m.d.sync += [ig_free.eq(have & head.g_free), ig_rw.eq(have & head.is_rw),
+                         ig_mm.eq(have & head.mm_ok), ig_act.eq(have & head.act_ok),
+                         ig_idle.eq(have & head.g_idle)]
         with m.If(starting):
             m.d.sync += [ig_free.eq(0), ig_rw.eq(0), ig_mm.eq(0), ig_act.eq(0), ig_idle.eq(0)]
         flags = _field(word, F_FLAGS)
