@@ -171,14 +171,14 @@ class SystolicUnit(wiring.Component):
         # contract, hw/common/hostbus.py), so the address decode is registered:
         # `dec_q` (does the word exist in its target, by its address) is a
         # register a cycle behind addr, and a write or read uses it and-ed with
-        # whether the host may reach the target now (`allowed`, from the
-        # sequencer's registers). A write goes into its memory at the end of
-        # its cycle; a read is answered from the block RAM's output register
-        # MEM_LATENCY cycles later and registered once more (BUS_READ_LATENCY);
-        # addr_ok and word_bytes are registered functions of addr
+        # whether the host may reach the target now (`allowed`). A write goes
+        # into its memory at the end of its cycle; a read is answered from the
+        # block RAM's output register MEM_LATENCY cycles later and registered
+        # once more (BUS_READ_LATENCY); addr_ok and word_bytes are registered
+        # functions of addr.
         # The host owns the weight memory, unified buffer and accumulators from
         # the cycle after the sequencer stops being active (a register per
-        # memory, beside it: its port multiplexers are far from the
+        # memory, kept apart: their port multiplexers are far from the
         # sequencer); the unit uses none of them in the first cycle it is
         # active, nor after it stops (HALT and RHM/WHM wait for everything
         # to drain; an abort resets the pipelines that write them)
