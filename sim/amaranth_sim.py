@@ -114,32 +114,56 @@ async def stream_get(ctx, stream, *, timeout=100_000):
 
 class HostBus:
     """The host bus of a unit (hw/common/hostbus.py) driven from a testbench the
-    way the host link drives it: registered requests, addr_ok/word_bytes sampled
-    on the second cycle the address is stable, one read in flight."""
+    way the host link drives it: registered requests; `addr` presented for two
+    cycles before the cycle of `we` or `re` (and held through it); addr_ok and
+    word_bytes sampled on the second cycle the address is stable; one read in
+    flight, its answer awaited up to `read_timeout` cycles; a read two or
+    more cycles after a write.
+
+    Timing: a request to a new address takes 3 cycles (two of address, the
+    request's); one to the address of the request before it, 1 (the address
+    has been stable since), or 2 for a read right after a write.
+    """
+
+    #: cycles the address is presented before the cycle of `we` or `re`
+    ADDR_SETUP = 2
 
     def __init__(self, ctx, bus, *, read_timeout=255):
         self.ctx, self.bus, self.read_timeout = ctx, bus, read_timeout
         self.cycles = 0
+        self._addr = None           # the address on the bus ...
+        self._stable = 0            # ... and the cycles it has been there
+        self._since_write = 2       # cycles since the last write's cycle of `we`
 
     async def tick(self):
         await self.ctx.tick()
         self.cycles += 1
+        self._stable += 1
+        self._since_write += 1
+
+    async def _present(self, addr, cycles):
+        """Put `addr` on the bus and tick until it has been there `cycles` cycles."""
+        addr = int(addr)
+        if addr != self._addr:
+            self.ctx.set(self.bus.addr, addr)
+            self._addr, self._stable = addr, 0
+        while self._stable < cycles:
+            await self.tick()
 
     async def probe(self, addr):
-        """(addr_ok, word_bytes) of `addr`."""
+        """(addr_ok, word_bytes) of `addr`, sampled on the second cycle it is stable."""
         ctx, bus = self.ctx, self.bus
-        ctx.set(bus.addr, int(addr))
-        await self.tick()
-        ok, wb = ctx.get(bus.addr_ok), ctx.get(bus.word_bytes)
-        return ok, wb
+        await self._present(addr, 1)
+        return ctx.get(bus.addr_ok), ctx.get(bus.word_bytes)
 
     async def write(self, addr, data):
         ctx, bus = self.ctx, self.bus
-        ctx.set(bus.addr, int(addr))
+        await self._present(addr, self.ADDR_SETUP)
         ctx.set(bus.wdata, int(data) & ((1 << len(bus.wdata)) - 1))
         ctx.set(bus.we, 1)
         await self.tick()
         ctx.set(bus.we, 0)
+        self._since_write = 1
 
     async def write_many(self, addrs, datas):
         for a, d in zip(addrs, datas):
@@ -147,7 +171,9 @@ class HostBus:
 
     async def read(self, addr):
         ctx, bus = self.ctx, self.bus
-        ctx.set(bus.addr, int(addr))
+        await self._present(addr, self.ADDR_SETUP)
+        while self._since_write < 2:
+            await self.tick()
         ctx.set(bus.re, 1)
         await self.tick()
         ctx.set(bus.re, 0)

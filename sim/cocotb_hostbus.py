@@ -4,16 +4,22 @@ request is stable around the rising edge that samples it; reads wait for
 `rvalid` (any latency up to `read_timeout` cycles, one read in flight), as the
 host link does (hw/common/hostbus.py).
 
-Timing: a write takes one cycle (`write_many` writes one word per cycle). A
-read whose answer comes L cycles after the edge that samples `re` takes
-max(L, 2) cycles: `rvalid` is looked at just before the next edge after that
-one (the falling edge: latency 1) and then just after every rising edge, so
-the next request goes out at the falling edge of the cycle the answer is in.
+The address is presented two cycles before the cycle of `we` or `re` and
+held through it (the host-bus contract, hw/common/hostbus.py), so a write
+takes three cycles (`write_many` writes one word every three cycles), and
+a read is issued two or more cycles after a write. A read whose answer
+comes L cycles after the edge that samples `re` takes 2 + max(L, 2)
+cycles: `rvalid` is looked at just before the next edge after that one
+(the falling edge: latency 1) and then just after every rising edge, so
+the next address goes out at the falling edge of the cycle the answer is in.
 """
 
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 __all__ = ["HostBus"]
+
+#: cycles the address is presented before the cycle of `we` or `re`
+ADDR_SETUP = 2
 
 
 class HostBus:
@@ -35,7 +41,10 @@ class HostBus:
         s = self.sig
         for a, v in zip(addrs, datas):
             await FallingEdge(self.clk)
+            s["we"].value = 0
             s["addr"].value = int(a)
+            for _ in range(ADDR_SETUP):
+                await FallingEdge(self.clk)
             s["wdata"].value = int(v) & self.data_mask
             s["we"].value = 1
         await FallingEdge(self.clk)
@@ -45,6 +54,8 @@ class HostBus:
         s = self.sig
         await FallingEdge(self.clk)
         s["addr"].value = int(addr)
+        for _ in range(ADDR_SETUP):
+            await FallingEdge(self.clk)
         s["re"].value = 1
         await FallingEdge(self.clk)
         s["re"].value = 0

@@ -34,6 +34,9 @@ __all__ = ["Accumulators"]
 #: rows written before the one being summed whose write the memory read missed
 FORWARD = MEM_LATENCY + 1
 
+#: bits of a sum per copy of the old-value selects
+SEL_GROUP = 8
+
 
 class Accumulators(wiring.Component):
     """Ports (q: the cycle a MMUL row issues, its unified-buffer read; D =
@@ -89,28 +92,36 @@ class Accumulators(wiring.Component):
                 for k in range(FORWARD)]
         for k in range(1, FORWARD):
             m.d.sync += sums[k].eq(sums[k - 1])
-        # forward flags for the row summed next cycle (stage D - 2 now), against
-        # the rows then in stages D .. D + FORWARD - 1
-        # (one copy of the flags per column, kept apart by synthesis: each
-        # selects acc_width bits of old sums, not C x acc_width)
+        # what the row summed next cycle (stage D - 2 now) adds its partial
+        # sums to, as one-hot selects made a cycle ahead: nothing (overwrite),
+        # the memory's row, or the sum of a row then in stages D .. D +
+        # FORWARD - 1 written since the read (the newest first). The selects
+        # are copied per column and per SEL_GROUP bits of a sum, kept apart by
+        # synthesis, so that each drives SEL_GROUP multiplexer bits
         nxt = stages[D - 2]
         hits = Signal(FORWARD)
         for k in range(FORWARD):
             ahead = stages[D - 1 + k]
             m.d.comb += hits[k].eq(ahead.valid & (ahead.addr == nxt.addr))
-        fwds = [Signal(FORWARD, name=f"fwd{c}", attrs={FANOUT_ATTR: 1}) for c in range(C)]
-        m.d.sync += [f.eq(hits) for f in fwds]
-        accumulate = Signal()
-        m.d.comb += accumulate.eq(cur.accumulate)
+        sel_next = Signal(FORWARD + 1)       # bit k < FORWARD: sums[k]; bit FORWARD: memory
+        for k in range(FORWARD):
+            m.d.comb += sel_next[k].eq(nxt.accumulate & hits[k] & ~hits[:k].any())
+        m.d.comb += sel_next[FORWARD].eq(nxt.accumulate & ~hits.any())
+        groups = [(lo, min(lo + SEL_GROUP, A)) for lo in range(0, A, SEL_GROUP)]
 
         m.d.comb += mem.raddr0.eq(rd.addr)
         for c in range(C):
             old = Signal(signed(A), name=f"old{c}")
-            m.d.comb += old.eq(mem.rdata0[c])
-            for k in reversed(range(FORWARD)):
-                with m.If(fwds[c][k]):
-                    m.d.comb += old.eq(sums[k][c])
-            m.d.sync += sums[0][c].eq(self.psum_in[c] + Mux(accumulate, old, 0))
+            for g, (lo, hi) in enumerate(groups):
+                sel = Signal(FORWARD + 1, name=f"sel{c}_{g}", attrs={FANOUT_ATTR: 1})
+                m.d.sync += sel.eq(sel_next)
+                srcs = [sums[k][c] for k in range(FORWARD)] + [mem.rdata0[c]]
+                terms = [Mux(sel[k], v[lo:hi], 0) for k, v in enumerate(srcs)]
+                acc = terms[0]
+                for t in terms[1:]:
+                    acc = acc | t
+                m.d.comb += old[lo:hi].eq(acc)
+            m.d.sync += sums[0][c].eq(self.psum_in[c] + old)
         m.d.comb += [mem.waddr.eq(wr.addr), mem.we.eq(wr.valid), mem.wlanes.eq(-1),
                      mem.wdata.eq(sums[0])]
         m.d.comb += [mem.raddr1.eq(self.act_raddr), mem.ren1.eq(self.act_ren),

@@ -1,15 +1,20 @@
 """Sequencer: fetches the program, issues instructions in order, streams MMULs.
 
 Fetch: the program is straight-line, so the fetch runs ahead of the issue
-through a stalling pipeline (FETCH_LATENCY = 4 from start to the first
-instruction in the issue stage):
+(FETCH_LATENCY = 4 from start to the first instruction in the issue stage):
 
     fetch address (register) -> instruction memory (block RAM) -> its output
-    register -> decode register (the issue stage)
+    register -> decode -> prefetch buffer (PREFETCH = 3 decoded words;
+    passed by when empty) -> decode register (the issue stage)
 
-All three stages advance together when the issue stage is empty or its
-instruction issues (`adv`), and hold otherwise, so the instruction after
-one that issues at cycle d is in the issue stage at d + 1. The decode
+The fetch runs whenever fewer than PREFETCH fetched instructions wait
+outside the issue stage (a registered count), so the block RAM and its
+output register never wait for the dispatch decision `go`: `go` only loads
+the issue stage and advances the buffer's read pointer. The issue stage
+takes the next instruction when it is empty or its instruction issues
+(`adv`), so the instruction after one that issues at cycle d is in the
+issue stage at d + 1 (three words in flight cover the three cycles from a
+fetch to the issue stage). The decode
 register holds the word, its opcode as one-hot flags and what the issue
 checks need precomputed (a + n and b + n for the hazard ranges, n = 0,
 n + D, a bad SETQ), so the issue decision compares registers only: the
@@ -56,14 +61,14 @@ MMUL waiting for its weight tile, host-wait cycles, instructions issued.
 """
 
 from amaranth import Module, Signal, Mux, Cat, unsigned
-from amaranth.lib import wiring
+from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
 from .isa import OP, F_OP, F_FLAGS, F_A, F_B, F_N, F_MULT, F_SHIFT, F_LANE
 from .lane_memory import LaneMemory
 from .layouts import acc_ctl
 
-__all__ = ["Sequencer", "ERROR_CODES"]
+__all__ = ["Sequencer", "ERROR_CODES", "PREFETCH"]
 
 #: status bits [11:8] after a fault
 ERROR_CODES = {
@@ -73,6 +78,21 @@ ERROR_CODES = {
     "zero_count": 4,       # MMUL, ACT, RHM or WHM with n = 0
     "bad_quant": 5,        # SETQ multiplier 0 / too wide, or shift too large
 }
+
+
+#: fetched instructions that may wait outside the issue stage (the block
+#: RAM, its output register, the prefetch buffer): a fetch at t is in the
+#: issue stage at t + 3 at the earliest, so three keep one instruction per
+#: cycle flowing while the fetch is decided from a register
+PREFETCH = 3
+
+
+def _or_all(values):
+    values = list(values)
+    out = values[0]
+    for v in values[1:]:
+        out = out | v
+    return out
 
 
 def _field(word, f):
@@ -178,76 +198,136 @@ class Sequencer(wiring.Component):
                      self.active.eq(active), self.waiting.eq(waiting),
                      starting.eq(self.start & ~running)]
 
-        # -- fetch pipeline: fetch address -> block RAM -> output register -> decode
+        # -- fetch: fetch address -> block RAM -> output register -> decode
+        # (combinational) -> prefetch buffer (or past it when it is empty) ->
+        # issue-stage registers. The fetch runs whenever fewer than PREFETCH
+        # fetched instructions wait outside the issue stage (`fetched`, a
+        # register), so the block RAM's clock enable and its output register
+        # never wait for the dispatch decision `go`; `go` only loads the issue
+        # stage and advances the buffer's read pointer. The buffer holds
+        # decoded words, so the issue stage's inputs are a multiplexer away
+        # from registers (the buffer or the decode of the output register)
         go = Signal()                    # the instruction in the issue stage issues
-        adv = Signal()
-        v1, v2, v3 = Signal(), Signal(), Signal()
+        adv = Signal()                   # the issue stage takes the next instruction
+        v1, v2, v3 = Signal(), Signal(), Signal()   # block RAM, output register, issue stage
         fpc = Signal(p.imem_abits)
-        m.d.comb += [adv.eq(~v3 | go),
+        fetched = Signal(range(PREFETCH + 1))
+        fetch = Signal()
+        m.d.comb += [adv.eq(~v3 | go), fetch.eq(running & (fetched != PREFETCH)),
                      imem.host_owns.eq(~running),
-                     imem.raddr0.eq(fpc), imem.ren0.eq(running & adv), imem.hold0.eq(~adv)]
-        with m.If(running & adv):
-            m.d.sync += [fpc.eq(fpc + 1), v1.eq(1), v2.eq(v1), v3.eq(v2)]
-        with m.If(starting):
-            m.d.sync += [fpc.eq(0), v1.eq(0), v2.eq(0), v3.eq(0)]
+                     imem.raddr0.eq(fpc), imem.ren0.eq(fetch), imem.hold0.eq(0)]
+        m.d.sync += [v1.eq(fetch), v2.eq(v1)]
+        with m.If(fetch):
+            m.d.sync += fpc.eq(fpc + 1)
 
-        # decode: F2 word -> issue-stage registers
+        # decode: the output register's word -> what the issue stage holds:
+        # the word, its opcode as one-hot flags and what the issue checks need
+        # precomputed. A + n and B + n: row ranges; row counts (a valid program
+        # stays inside the memories, so the row-address width of the larger
+        # one and a bit suffice)
+        rw = p.row_count_bits
+        decoded = data.StructLayout({
+            "word": 64,
+            **{f"is_{name.lower()}": 1 for name in OP},
+            "illegal": 1, "zero_n": 1, "one_n": 1,
+            "a_end": rw, "b_end": rw, "n_drain": range((1 << rw) + D + 1),
+            "setq_bad": 1,
+            "setq_ok": 1,            # SETQ in range
+            "mm_ok": 1,              # MMUL with n != 0
+            "act_ok": 1,             # ACT with n != 0
+            "act_runs": 1,           # ... and rows to read: the activation unit is busy after it
+            "host_ok": 1,            # RHM / WHM with n != 0
+            "fault_static": 1,       # faults the word alone shows
+            # for the dispatch decision `go` (and-ed with the valid bit in
+            # the issue stage): NOP or a good SETQ; what waits for everything
+            # to be idle (RHM/WHM with n != 0, HALT, a fault the word shows)
+            "g_free": 1, "g_idle": 1,
+        })
         f2 = imem.rdata0[0]
+        d2 = Signal(decoded)
+        fop = _field(f2, F_OP)
+        fn = _field(f2, F_N)
+        fmult, fshift = _field(f2, F_MULT), _field(f2, F_SHIFT)
+        bad = (fmult == 0) | (fshift > p.max_shift)
+        if p.mult_width < 32:
+            bad = bad | (fmult >> p.mult_width != 0)
+        nz = fn != 0
+        is_ill = ~Cat(fop == code for code in OP.values()).any()
+        fstatic = (is_ill | ((fop == OP["SETQ"]) & bad) |
+                   (((fop == OP["MMUL"]) | (fop == OP["ACT"]) |
+                     (fop == OP["RHM"]) | (fop == OP["WHM"])) & ~nz))
+        m.d.comb += [d2.word.eq(f2), d2.zero_n.eq(fn == 0), d2.one_n.eq(fn == 1),
+                     d2.a_end.eq(_field(f2, F_A)[:rw] + fn[:rw]),
+                     d2.b_end.eq(_field(f2, F_B)[:rw] + fn[:rw]),
+                     d2.n_drain.eq(fn[:rw] + D), d2.setq_bad.eq(bad), d2.illegal.eq(is_ill),
+                     d2.setq_ok.eq((fop == OP["SETQ"]) & ~bad),
+                     d2.mm_ok.eq((fop == OP["MMUL"]) & nz),
+                     d2.act_ok.eq((fop == OP["ACT"]) & nz),
+                     d2.act_runs.eq((fop == OP["ACT"]) & (fn[:rw] != 0)),
+                     d2.host_ok.eq(((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz),
+                     d2.fault_static.eq(fstatic),
+                     d2.g_free.eq((fop == OP["NOP"]) | ((fop == OP["SETQ"]) & ~bad)),
+                     d2.g_idle.eq((fop == OP["HALT"]) |
+                                  (((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz) | fstatic)]
+        for name, code in OP.items():
+            m.d.comb += d2[f"is_{name.lower()}"].eq(fop == code)
+
+        # the prefetch buffer: PREFETCH decoded words, a circular queue
+        # (one-hot pointers), which the output register's word enters unless
+        # the issue stage takes it straight away (the buffer empty)
+        buf = [Signal(decoded, name=f"pf{i}") for i in range(PREFETCH)]
+        rd = Signal(PREFETCH, init=1)
+        wr = Signal(PREFETCH, init=1)
+        nonempty = Signal()
+        count = Signal(range(PREFETCH + 1))
+        head = Signal(decoded)
+        m.d.comb += head.eq(Mux(nonempty, _or_all(Mux(rd[i], buf[i].as_value(), 0)
+                                                  for i in range(PREFETCH)), d2.as_value()))
+        have = Signal()                  # an instruction for the issue stage
+        take = Signal()
+        m.d.comb += [have.eq(nonempty | v2), take.eq(running & adv & have)]
+        put = v2 & ~(take & ~nonempty)
+        get = take & nonempty
+        for i in range(PREFETCH):
+            with m.If(put & wr[i]):
+                m.d.sync += buf[i].eq(d2)
+        with m.If(put):
+            m.d.sync += wr.eq(wr.rotate_left(1))
+        with m.If(get):
+            m.d.sync += rd.eq(rd.rotate_left(1))
+        count_next = count + put - get
+        m.d.sync += [count.eq(count_next), nonempty.eq(count_next != 0),
+                     fetched.eq(fetched + fetch - take)]
+        with m.If(running & adv):
+            m.d.sync += v3.eq(have)
+        with m.If(starting):
+            m.d.sync += [fpc.eq(0), v1.eq(0), v2.eq(0), v3.eq(0), rd.eq(1), wr.eq(1),
+                         count.eq(0), nonempty.eq(0), fetched.eq(0)]
+
+        # the issue stage: the decoded word, and the dispatch flags with the
+        # valid bit folded in (`ig_*`: NOP or a good SETQ; RW; MMUL, n != 0;
+        # ACT, n != 0; what waits for everything to be idle)
         word = Signal(64)
         is_op = {name: Signal(name=f"is_{name.lower()}") for name in OP}
-        illegal = Signal()
-        zero_n = Signal()
-        one_n = Signal()
-        # A + n and B + n: row ranges; row counts (a valid program stays inside
-        # the memories, so the row-address width of the larger one and a bit suffice)
-        rw = p.row_count_bits
-        a_end = Signal(rw)
-        b_end = Signal(rw)
-        n_drain = Signal(range((1 << p.row_count_bits) + D + 1))
-        setq_bad = Signal()
-        setq_ok = Signal()           # SETQ in range
-        mm_ok = Signal()             # MMUL with n != 0
-        act_ok = Signal()            # ACT with n != 0
-        act_runs = Signal()          # ... and rows to read: the activation unit is busy after it
-        host_ok = Signal()           # RHM / WHM with n != 0
-        fault_static = Signal()      # faults the word alone shows
-        # the same, each and-ed with the issue stage's valid bit (v3) for the
-        # dispatch decision `go`: NOP or a good SETQ; RW; MMUL, n != 0; ACT,
-        # n != 0; what waits for everything to be idle (RHM/WHM with n != 0,
-        # HALT, a fault the word shows)
+        illegal, zero_n, one_n = Signal(), Signal(), Signal()
+        a_end, b_end = Signal(rw), Signal(rw)
+        n_drain = Signal(range((1 << rw) + D + 1))
+        setq_bad, setq_ok, mm_ok, act_ok, act_runs, host_ok, fault_static = (
+            Signal(name=n) for n in ("setq_bad", "setq_ok", "mm_ok", "act_ok", "act_runs",
+                                     "host_ok", "fault_static"))
         ig_free, ig_rw, ig_mm, ig_act, ig_idle = (
             Signal(name=f"ig_{n}") for n in ("free", "rw", "mm", "act", "idle"))
         with m.If(running & adv):
-            fop = _field(f2, F_OP)
-            fn = _field(f2, F_N)
-            fmult, fshift = _field(f2, F_MULT), _field(f2, F_SHIFT)
-            bad = (fmult == 0) | (fshift > p.max_shift)
-            if p.mult_width < 32:
-                bad = bad | (fmult >> p.mult_width != 0)
-            m.d.sync += [word.eq(f2), zero_n.eq(fn == 0), one_n.eq(fn == 1),
-                         a_end.eq(_field(f2, F_A)[:rw] + fn[:rw]),
-                         b_end.eq(_field(f2, F_B)[:rw] + fn[:rw]),
-                         n_drain.eq(fn[:rw] + D), setq_bad.eq(bad),
-                         illegal.eq(~Cat(fop == code for code in OP.values()).any())]
-            for name, code in OP.items():
-                m.d.sync += is_op[name].eq(fop == code)
-            nz = fn != 0
-            is_ill = ~Cat(fop == code for code in OP.values()).any()
-            fstatic = (is_ill | ((fop == OP["SETQ"]) & bad) |
-                       (((fop == OP["MMUL"]) | (fop == OP["ACT"]) |
-                         (fop == OP["RHM"]) | (fop == OP["WHM"])) & ~nz))
-            m.d.sync += [setq_ok.eq((fop == OP["SETQ"]) & ~bad), mm_ok.eq((fop == OP["MMUL"]) & nz),
-                         act_ok.eq((fop == OP["ACT"]) & nz),
-                         act_runs.eq((fop == OP["ACT"]) & (fn[:rw] != 0)),
-                         host_ok.eq(((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz),
-                         fault_static.eq(fstatic)]
-            m.d.sync += [
-                ig_free.eq(v2 & ((fop == OP["NOP"]) | ((fop == OP["SETQ"]) & ~bad))),
-                ig_rw.eq(v2 & (fop == OP["RW"])),
-                ig_mm.eq(v2 & (fop == OP["MMUL"]) & nz),
-                ig_act.eq(v2 & (fop == OP["ACT"]) & nz),
-                ig_idle.eq(v2 & ((fop == OP["HALT"]) |
-                                 (((fop == OP["RHM"]) | (fop == OP["WHM"])) & nz) | fstatic))]
+            m.d.sync += [word.eq(head.word), illegal.eq(head.illegal), zero_n.eq(head.zero_n),
+                         one_n.eq(head.one_n), a_end.eq(head.a_end), b_end.eq(head.b_end),
+                         n_drain.eq(head.n_drain), setq_bad.eq(head.setq_bad),
+                         setq_ok.eq(head.setq_ok), mm_ok.eq(head.mm_ok), act_ok.eq(head.act_ok),
+                         act_runs.eq(head.act_runs), host_ok.eq(head.host_ok),
+                         fault_static.eq(head.fault_static)]
+            m.d.sync += [is_op[name].eq(head[f"is_{name.lower()}"]) for name in OP]
+            m.d.sync += [ig_free.eq(have & head.g_free), ig_rw.eq(have & head.is_rw),
+                         ig_mm.eq(have & head.mm_ok), ig_act.eq(have & head.act_ok),
+                         ig_idle.eq(have & head.g_idle)]
         with m.If(starting):
             m.d.sync += [ig_free.eq(0), ig_rw.eq(0), ig_mm.eq(0), ig_act.eq(0), ig_idle.eq(0)]
         flags = _field(word, F_FLAGS)

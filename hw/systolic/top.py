@@ -14,6 +14,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..common.hostbus import HostBusSignature
+from ..eie.trees import FANOUT_ATTR
 from .params import TARGETS, REGS, MEM_LATENCY
 from .layouts import act_beat
 from .sequencer import Sequencer
@@ -27,8 +28,18 @@ from .activation import ActivationUnit
 
 __all__ = ["SystolicUnit", "BUS_READ_LATENCY"]
 
-#: cycles from a read request (`re`) to `rvalid`: block RAM, output register
-BUS_READ_LATENCY = MEM_LATENCY
+#: cycles from a read request (`re`) to `rvalid`: block RAM, its output
+#: register, the unit's read-data register
+BUS_READ_LATENCY = MEM_LATENCY + 1
+
+
+def _or_all(values):
+    """The OR of `values` (one-hot selected words: an AND-OR multiplexer)."""
+    values = list(values)
+    out = values[0]
+    for v in values[1:]:
+        out = out | v
+    return out
 
 
 class SystolicUnit(wiring.Component):
@@ -36,14 +47,18 @@ class SystolicUnit(wiring.Component):
 
     Ports (the unit <-> host link contract, docs/host-link.md):
 
-        bus        In(HostBusSignature()). A write (one cycle of `we`) goes into
-                   its memory or register at the end of that cycle; a read (one
-                   cycle of `re`) answers with `rvalid` and `rdata`
-                   BUS_READ_LATENCY = 2 cycles later (the block RAM and its
-                   output register; registers likewise); `addr_ok` and
-                   `word_bytes` are registered functions of `addr`, valid from
-                   the second cycle `addr` is stable. The initiator drives addr,
-                   wdata, we and re from registers.
+        bus        In(HostBusSignature()). The initiator drives addr, wdata,
+                   we and re from registers and presents addr for at least
+                   one cycle before a cycle of we or re (the contract says
+                   two; the unit's address decode is a register behind
+                   addr). A write (one cycle of `we`) goes into its memory
+                   or register at the end of that cycle; a read (one cycle
+                   of `re`) answers with `rvalid` and `rdata`
+                   BUS_READ_LATENCY = 3 cycles later (the block RAM, its
+                   output register and the unit's read-data register;
+                   registers likewise); `addr_ok` and `word_bytes` are
+                   registered functions of `addr`, valid from the second
+                   cycle `addr` is stable.
         start      In, one-cycle pulse: run the program from instruction 0 (also
                    bit 0 of the control register); start, resume and abort take
                    effect the cycle after the pulse (registered)
@@ -66,8 +81,9 @@ class SystolicUnit(wiring.Component):
         error      Out, with done after a fault (cause in the status register)
 
     The memories can be reached over the bus while the unit is not running
-    (imem) or not active (the others: also while waiting for the host);
-    elsewhere addr_ok is low and accesses are ignored. Bus map and bit layouts:
+    (imem) or from the cycle after it stops being active (the others: also
+    while waiting for the host); elsewhere addr_ok is low and accesses are
+    ignored. Bus map and bit layouts:
     docs/systolic.md.
     """
 
@@ -151,19 +167,34 @@ class SystolicUnit(wiring.Component):
                      self.error.eq(seq.error)]
 
         # -- host bus. The initiator drives addr, wdata, we and re from registers
-        # (the contract), so the memories take them directly: a write goes into
-        # its memory at the end of its cycle, a read is answered from the block
-        # RAM's output register MEM_LATENCY cycles later; addr_ok and word_bytes
-        # are registered
+        # and holds addr for two cycles before a cycle of we or re (the
+        # contract, hw/common/hostbus.py), so the address decode is registered:
+        # `dec_q` (does the word exist in its target, by its address) is a
+        # register a cycle behind addr, and a write or read uses it and-ed with
+        # whether the host may reach the target now (`allowed`). A write goes
+        # into its memory at the end of its cycle; a read is answered from the
+        # block RAM's output register MEM_LATENCY cycles later and registered
+        # once more (BUS_READ_LATENCY); addr_ok and word_bytes are registered
+        # functions of addr.
+        # The host owns the weight memory, unified buffer and accumulators from
+        # the cycle after the sequencer stops being active (a register per
+        # memory, kept apart: their port multiplexers are far from the
+        # sequencer); the unit uses none of them in the first cycle it is
+        # active, nor after it stops (HALT and RHM/WHM wait for everything
+        # to drain; an abort resets the pipelines that write them)
         bus = self.bus
         lane_mems = {"wmem": wl.memory, "ub": ub, "acc": accs.memory, "imem": seq.imem}
-        host_mem = ~seq.active
-        m.d.comb += [wl.memory.host_owns.eq(host_mem), ub.host_owns.eq(host_mem),
-                     accs.memory.host_owns.eq(host_mem)]
+        allowed = {}
+        for name in ("wmem", "ub", "acc"):
+            allowed[name] = Signal(init=1, name=f"host_owns_{name}", attrs={FANOUT_ATTR: 1})
+            m.d.sync += allowed[name].eq(~seq.active)
+            m.d.comb += lane_mems[name].host_owns.eq(allowed[name])
+        allowed["imem"] = ~seq.busy
+        allowed["regs"] = Const(1)
         target, bank, index = bus.addr[24:32], bus.addr[16:24], bus.addr[0:16]
-        ok = {}
         bank0 = Signal()
         m.d.comb += bank0.eq(bank == 0)
+        in_range = {}                   # the word index exists in the target
         for name, mem in lane_mems.items():
             if name == "acc":
                 sub_bits = max(0, (p.acc_lanes_padded - 1).bit_length())
@@ -176,15 +207,20 @@ class SystolicUnit(wiring.Component):
                 n_sub = mem.chunks
             row = index >> sub_bits
             sub = index[:sub_bits] if sub_bits else Const(0, 1)
-            allowed = host_mem if name != "imem" else ~seq.busy
-            ok[name] = (row < mem.depth) & (sub < n_sub) & allowed
-            m.d.comb += [mem.h_row.eq(row), mem.h_chunk.eq(sub), mem.h_wdata.eq(bus.wdata),
-                         mem.h_we.eq(bus.we & bank0 & ok[name] & (target == TARGETS[name]))]
-        ok["regs"] = Cat(index == k for k in REGS.values()).any()
+            in_range[name] = (row < mem.depth) & (sub < n_sub)
+            m.d.comb += [mem.h_row.eq(row), mem.h_chunk.eq(sub), mem.h_wdata.eq(bus.wdata)]
+        in_range["regs"] = Cat(index == k for k in REGS.values()).any()
+        dec_q = {}                      # registered: the address names a word of `name`
+        for name in TARGETS:
+            dec_q[name] = Signal(name=f"dec_{name}")
+            m.d.sync += dec_q[name].eq(bank0 & (target == TARGETS[name]) & in_range[name])
+        for name, mem in lane_mems.items():
+            m.d.comb += mem.h_we.eq(bus.we & dec_q[name] & allowed[name])
         # addr_ok: the word exists in its target (a sum of products, no switch)
-        cur_ok = Signal()
-        m.d.comb += cur_ok.eq(bank0 & Cat((target == TARGETS[name]) & ok[name]
-                                          for name in TARGETS).any())
+        now = {name: (~seq.active if name in ("wmem", "ub", "acc") else allowed[name])
+               for name in TARGETS}        # the value `allowed` takes next cycle
+        m.d.sync += bus.addr_ok.eq(bank0 & Cat((target == TARGETS[name]) & in_range[name] &
+                                               now[name] for name in TARGETS).any())
         wb = {"regs": 8, "imem": 8, "wmem": p.chunk_lanes(C) * p.lane_bytes,
               "ub": p.chunk_lanes(p.ub_lanes) * p.lane_bytes, "acc": p.acc_bytes}
         cur_wb = Signal(4)
@@ -193,7 +229,7 @@ class SystolicUnit(wiring.Component):
             for name, t in TARGETS.items():
                 with m.Case(t):
                     m.d.comb += cur_wb.eq(wb[name])
-        m.d.sync += [bus.addr_ok.eq(cur_ok), bus.word_bytes.eq(cur_wb)]
+        m.d.sync += bus.word_bytes.eq(cur_wb)
 
         id0, id1 = p.id_words()
         status = Cat(st_busy, st_done, st_waiting, seq.error, Const(0, 4),
@@ -203,42 +239,44 @@ class SystolicUnit(wiring.Component):
                 REGS["cycles"]: seq.cnt_cycles, REGS["mac_active"]: seq.cnt_mac_active,
                 REGS["stall"]: seq.cnt_stall, REGS["weight_stall"]: seq.cnt_weight_stall,
                 REGS["host_wait"]: seq.cnt_host_wait, REGS["instructions"]: seq.cnt_instructions}
+        # the register the address names, one-hot, registered like dec_q
+        reg_sel = {}
+        for k in regs:
+            reg_sel[k] = Signal(name=f"reg_sel_{k}")
+            m.d.sync += reg_sel[k].eq(index == k)
         reg_val = Signal(64)
-        with m.Switch(index):
-            for k, v in regs.items():
-                with m.Case(k):
-                    m.d.comb += reg_val.eq(v)
-        req_we, req_wdata, req_re, req_ok = bus.we, bus.wdata, bus.re, cur_ok
+        m.d.comb += reg_val.eq(_or_all(Mux(reg_sel[k], v, 0) for k, v in regs.items()))
 
         # control register writes
-        ctrl_we = req_we & (target == TARGETS["regs"]) & (index == REGS["ctrl"]) & (bank == 0)
+        ctrl_q = Signal()
+        m.d.sync += ctrl_q.eq(bank0 & (target == TARGETS["regs"]) & (index == REGS["ctrl"]))
+        ctrl_we = bus.we & ctrl_q
         # start, resume and abort (the ports or the control register) act the
         # cycle after: from registers, since each fans out to much of the unit
-        m.d.sync += [start_q.eq(self.start | (ctrl_we & req_wdata[0])),
-                     resume_q.eq(ctrl_we & req_wdata[1]),
-                     abort_q.eq(self.abort | (ctrl_we & req_wdata[2]))]
+        m.d.sync += [start_q.eq(self.start | (ctrl_we & bus.wdata[0])),
+                     resume_q.eq(ctrl_we & bus.wdata[1]),
+                     abort_q.eq(self.abort | (ctrl_we & bus.wdata[2]))]
         m.d.comb += [seq.start.eq(start_q), seq.resume.eq(resume_q),
                      # while idle (not busy) an abort changes nothing, done included
                      abort.eq(abort_q & seq.busy)]
 
-        # reads: the memories answer MEM_LATENCY cycles after the request
-        # (one read in flight: the target, ok and register value are kept from the request)
-        rtarget, rok, rreg = Signal(8), Signal(), Signal(64)
-        with m.If(req_re):
-            m.d.sync += [rtarget.eq(target), rok.eq(req_ok), rreg.eq(reg_val)]
-        rvalid = req_re
-        for k in range(MEM_LATENCY):
+        # reads: the target (one-hot, with whether the word may be read now)
+        # and the register value are kept from the request (one read in
+        # flight); the memories answer MEM_LATENCY cycles after it, and the
+        # answer is registered (rdata, rvalid) a cycle later
+        rsel = {name: Signal(name=f"rsel_{name}") for name in TARGETS}
+        rreg = Signal(64)
+        with m.If(bus.re):
+            m.d.sync += [rsel[name].eq(dec_q[name] & allowed[name]) for name in TARGETS]
+            m.d.sync += rreg.eq(reg_val)
+        rvalid = bus.re
+        for k in range(BUS_READ_LATENCY):
             nv = Signal(name=f"rvalid_d{k + 1}")
             m.d.sync += nv.eq(rvalid)
             rvalid = nv
+        answers = {"regs": rreg, **{name: mem.h_rdata for name, mem in lane_mems.items()}}
         m.d.comb += bus.rvalid.eq(rvalid)
-        with m.If(rok):
-            with m.Switch(rtarget):
-                with m.Case(TARGETS["regs"]):
-                    m.d.comb += bus.rdata.eq(rreg)
-                for name, mem in lane_mems.items():
-                    with m.Case(TARGETS[name]):
-                        m.d.comb += bus.rdata.eq(mem.h_rdata)
+        m.d.sync += bus.rdata.eq(_or_all(Mux(rsel[name], answers[name], 0) for name in TARGETS))
         return m
 
 
