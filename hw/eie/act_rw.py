@@ -50,8 +50,10 @@ class ActivationReadWrite(wiring.Component):
       the host's read address while the array is idle.
     - `rdata` (out): the word read.
     - `wb_valid`, `wb_k`, `wb_value` (in): write the destination file.
-    - `host_we`, `host_wdata` (in): host write at host_region/host_addr (never
-      with `wb_valid`; it need not come with `host_mode`).
+    - `host_we`, `host_wdata` (in): host write at host_region/host_addr. It
+      need not come with `host_mode`: the PE takes host writes only in host mode
+      and may deliver one a cycle after it ends. A write-back in host mode does
+      nothing.
     """
 
     def __init__(self, params, index=0):
@@ -116,6 +118,6 @@ class ActivationReadWrite(wiring.Component):
         with m.If(self.host_we):
             m.d.comb += [data.we.eq(1), data.waddr.eq(host_addr), data.wdata.eq(self.host_wdata)]
         with m.Else():
-            m.d.comb += [data.we.eq(self.wb_valid), data.waddr.eq(file_addr(~self.src_sel, self.wb_k)),
-                         data.wdata.eq(self.wb_value)]
+            m.d.comb += [data.we.eq(self.wb_valid & ~self.host_mode),
+                         data.waddr.eq(file_addr(~self.src_sel, self.wb_k)), data.wdata.eq(self.wb_value)]
         return m

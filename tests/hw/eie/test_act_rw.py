@@ -120,7 +120,9 @@ def test_files_swap_and_bias(act_depth, lat):
     run(dut, tb)
 
 
-def test_host_writes_ignored_outside_host_mode_and_wb_ignored_in_it():
+def test_host_write_taken_after_host_mode_and_wb_ignored_in_it():
+    # the PE takes host writes only in host mode (its decode) and may deliver the last
+    # one a cycle after host mode ends (its host register): the unit takes it then too
     p = params(8, 1)
     dut = ActivationReadWrite(p)
 
@@ -140,9 +142,10 @@ def test_host_writes_ignored_outside_host_mode_and_wb_ignored_in_it():
         ctx.set(dut.wb_value, -1)
         await ctx.tick()
         ctx.set(dut.wb_valid, 0)
-        # a host write outside host mode does nothing
+        # a host write delivered just after host mode ended is taken
         ctx.set(dut.host_mode, 0)
-        ctx.set(dut.host_region, 0)
+        ctx.set(dut.host_region, REGION["act0"])
+        ctx.set(dut.host_addr, 5)
         ctx.set(dut.host_we, 1)
         ctx.set(dut.host_wdata, 7)
         await ctx.tick()
@@ -151,5 +154,8 @@ def test_host_writes_ignored_outside_host_mode_and_wb_ignored_in_it():
         for r in REGION.values():
             got = await _read(ctx, dut, 1, lambda c: (c.set(dut.host_region, r), c.set(dut.host_addr, 3)))
             assert got == 100 + r
+        got = await _read(ctx, dut, 1, lambda c: (c.set(dut.host_region, REGION["act0"]),
+                                                   c.set(dut.host_addr, 5)))
+        assert got == 7
 
     run(dut, tb)
