@@ -68,7 +68,7 @@ from .isa import OP, F_OP, F_FLAGS, F_A, F_B, F_N, F_MULT, F_SHIFT, F_LANE
 from .lane_memory import LaneMemory
 from .layouts import acc_ctl
 
-__all__ = ["Sequencer", "ERROR_CODES", "PREFETCH"]
+__all__ = ["Sequencer", "ERROR_CODES", "PREFETCH", "or_all"]
 
 #: status bits [11:8] after a fault
 ERROR_CODES = {
@@ -87,7 +87,8 @@ ERROR_CODES = {
 PREFETCH = 3
 
 
-def _or_all(values):
+def or_all(values):
+    """The OR of `values` (one-hot selected words: an AND-OR multiplexer)."""
     values = list(values)
     out = values[0]
     for v in values[1:]:
@@ -281,7 +282,7 @@ class Sequencer(wiring.Component):
         nonempty = Signal()
         count = Signal(range(PREFETCH + 1))
         head = Signal(decoded)
-        m.d.comb += head.eq(Mux(nonempty, _or_all(Mux(rd[i], buf[i].as_value(), 0)
+        m.d.comb += head.eq(Mux(nonempty, or_all(Mux(rd[i], buf[i].as_value(), 0)
                                                   for i in range(PREFETCH)), d2.as_value()))
         have = Signal()                  # an instruction for the issue stage
         take = Signal()

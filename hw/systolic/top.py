@@ -17,7 +17,7 @@ from ..common.hostbus import HostBusSignature
 from ..eie.trees import FANOUT_ATTR
 from .params import TARGETS, REGS, MEM_LATENCY
 from .layouts import act_beat
-from .sequencer import Sequencer
+from .sequencer import Sequencer, or_all
 from .weight_loader import WeightLoader
 from .unified_buffer import UnifiedBuffer
 from .array import SystolicArray
@@ -31,15 +31,6 @@ __all__ = ["SystolicUnit", "BUS_READ_LATENCY"]
 #: cycles from a read request (`re`) to `rvalid`: block RAM, its output
 #: register, the unit's read-data register
 BUS_READ_LATENCY = MEM_LATENCY + 1
-
-
-def _or_all(values):
-    """The OR of `values` (one-hot selected words: an AND-OR multiplexer)."""
-    values = list(values)
-    out = values[0]
-    for v in values[1:]:
-        out = out | v
-    return out
 
 
 class SystolicUnit(wiring.Component):
@@ -245,7 +236,7 @@ class SystolicUnit(wiring.Component):
             reg_sel[k] = Signal(name=f"reg_sel_{k}")
             m.d.sync += reg_sel[k].eq(index == k)
         reg_val = Signal(64)
-        m.d.comb += reg_val.eq(_or_all(Mux(reg_sel[k], v, 0) for k, v in regs.items()))
+        m.d.comb += reg_val.eq(or_all(Mux(reg_sel[k], v, 0) for k, v in regs.items()))
 
         # control register writes
         ctrl_q = Signal()
@@ -276,7 +267,7 @@ class SystolicUnit(wiring.Component):
             rvalid = nv
         answers = {"regs": rreg, **{name: mem.h_rdata for name, mem in lane_mems.items()}}
         m.d.comb += bus.rvalid.eq(rvalid)
-        m.d.sync += bus.rdata.eq(_or_all(Mux(rsel[name], answers[name], 0) for name in TARGETS))
+        m.d.sync += bus.rdata.eq(or_all(Mux(rsel[name], answers[name], 0) for name in TARGETS))
         return m
 
 
