@@ -174,19 +174,16 @@ class PE(wiring.Component):
         # the host's request, registered next to the memories where they have output registers
         # (t.host_stage, the ECP5): the decoded write enables were the 32-PE array's critical
         # path (the leaf's select compare and memory decode, then a long route to a block RAM)
-        we = Signal(len(HOST_MEMS))
-        we_d = Mux(self.host_we & self.host_sel & host, 1 << self.host_mem, 0)
-        re_d = self.host_re & self.host_sel
-        if t.host_stage:
-            h_mem = Signal(3, reset_less=True)
-            h_addr = Signal(16, reset_less=True)
-            h_wdata = Signal(len(self.host_wdata), reset_less=True)
-            h_re = Signal()
-            m.d.sync += [we.eq(we_d), h_re.eq(re_d), h_mem.eq(self.host_mem),
-                         h_addr.eq(self.host_addr), h_wdata.eq(self.host_wdata)]
-        else:
-            h_mem, h_addr, h_wdata, h_re = self.host_mem, self.host_addr, self.host_wdata, re_d
-            m.d.comb += we.eq(we_d)
+        hs = t.host_stage
+        we_d = Signal(len(HOST_MEMS))
+        re_d = Signal()
+        m.d.comb += [we_d.eq(Mux(self.host_we & self.host_sel & host, 1 << self.host_mem, 0)),
+                     re_d.eq(self.host_re & self.host_sel)]
+        we = delay(m, we_d, hs, name="host_we_s")
+        h_re = delay(m, re_d, hs, name="host_re_s")
+        h_mem = delay(m, self.host_mem, hs, name="host_mem_s", reset_less=True)
+        h_addr = delay(m, self.host_addr, hs, name="host_addr_s", reset_less=True)
+        h_wdata = delay(m, self.host_wdata, hs, name="host_wdata_s", reset_less=True)
         # -- slice scan: source words -> LNZD lane ----------------------------------------
         m.d.comb += [
             act.src_sel.eq(self.src_sel),
