@@ -41,6 +41,7 @@ from . import cocotb_harness
 from .board_top import TOPLEVEL, CLOCKS_PER_BIT, STATUS_LEDS, sim_top
 from .cocotb_harness import file_lock
 from .eie_harness import default_build_root
+from ..hw.eie.array import EIEArray  # noqa: F401 (imported with the digest below)
 from .lockstep import REQ, ANS, recv_exact
 from ..sw.errors import LinkError
 from ..sw.link import protocol as P
@@ -54,16 +55,9 @@ PERIOD_NS = 10
 STARTUP_SECONDS = 30e-6
 
 
-def _source_digest():
-    h = hashlib.sha256()
-    root = Path(__file__).resolve().parent.parent
-    files = (sorted(root.glob("hw/eie/*.py")) + sorted(root.glob("hw/common/*.py")) +
-             sorted(root.glob("hw/common/*.v")) +
-             [root / "boards" / "top.py", root / "boards" / "clocking.py",
-              root / "boards" / "board.py", Path(__file__).with_name("board_top.py")])
-    for f in files:
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+#: the generators this process imported (cocotb_harness.generator_digest)
+_SOURCE_DIGEST = cocotb_harness.generator_digest("boards/top.py", "boards/clocking.py", "boards/board.py",
+                                                 "sim/board_top.py")
 
 
 class Built:
@@ -79,7 +73,7 @@ def build(params, simulator="verilator", build_root=None, *, waves=None, progres
         waves = cocotb_harness.waves_requested()
     waves = cocotb_harness.wave_variant(waves, simulator)
     build_root = Path(build_root or default_build_root())
-    doc = {"params": params.to_dict(), "sim": simulator, "src": _source_digest(), "cpb": CLOCKS_PER_BIT}
+    doc = {"params": params.to_dict(), "sim": simulator, "src": _SOURCE_DIGEST, "cpb": CLOCKS_PER_BIT}
     if waves:
         doc["waves"] = waves
     key = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]

@@ -122,6 +122,30 @@ def write_verilog(component, path, *, name="top", platform=None):
     return path
 
 
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def generator_digest(*extra):
+    """Digest of the Verilog generators' sources: every .py and .v file under
+    hw/, and the `extra` files (paths relative to the package). Taken once
+    per process, at the first call: the harnesses call it when they are
+    imported, after importing the generators, so the digest describes the
+    code this process elaborates. (Reading the files at each build instead
+    let a source edited while a test run was going cache the Verilog of the
+    code imported before the edit under the new sources' key.)"""
+    return _generator_digest(tuple(extra))
+
+
+@functools.cache
+def _generator_digest(extra):
+    h = hashlib.sha256()
+    files = sorted(f for f in (_PACKAGE / "hw").rglob("*") if f.suffix in (".py", ".v"))
+    for f in files + [_PACKAGE / e for e in extra]:
+        h.update(f.relative_to(_PACKAGE).as_posix().encode() + b"\0")
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _sources_digest(sources, simulator, parameters, defines, waves=None):
     h = hashlib.sha256()
     for src in sources:

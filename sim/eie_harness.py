@@ -23,6 +23,10 @@ import numpy as np
 
 from . import cocotb_harness
 from ..hw.common.ram import ReadmemhPlatform, VERILOG_SOURCE
+from ..hw.eie.array import EIEArray
+
+#: the generator this process imported (cocotb_harness.generator_digest)
+_SOURCE_DIGEST = cocotb_harness.generator_digest()
 
 __all__ = ["build", "run", "check", "TOPLEVEL", "default_build_root", "progress_callback", "is_built",
            "last_build_seconds"]
@@ -37,20 +41,11 @@ def default_build_root():
 
 
 def _config_key(params, simulator, waves=False):
-    doc = {"params": params.to_dict(), "sim": simulator, "src": _source_digest()}
+    doc = {"params": params.to_dict(), "sim": simulator, "src": _SOURCE_DIGEST}
     if waves:
         doc["waves"] = waves
     blob = json.dumps(doc, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def _source_digest():
-    h = hashlib.sha256()
-    root = Path(__file__).resolve().parent.parent / "hw"
-    for f in sorted(list(root.glob("eie/*.py")) + list(root.glob("common/*.py")) +
-                    list(root.glob("common/*.v"))):
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
 
 
 class Built:
@@ -104,7 +99,6 @@ def build(params, simulator="verilator", build_root=None, *, waves=None, progres
     one; default: EIEGEN_WAVES).
     `progress`: True prints on stderr whether the model is cached or being
     built (and how long that took), a callable gets those lines, False is silent."""
-    from ..hw.eie.array import EIEArray
     if waves is None:
         waves = cocotb_harness.waves_requested()
     waves = cocotb_harness.wave_variant(waves, simulator)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ...hw.systolic.params import SystolicParams, REGS
+from ...hw.systolic.top import SystolicUnit
 from ...sim import cocotb_harness
 from . import busmap
 from .compiler import compile_layers, compile_matmul, Layer
@@ -33,21 +34,13 @@ __all__ = ["TOPLEVEL", "Built", "Job", "Phase", "RunResult", "build", "run_jobs"
 
 TOPLEVEL = "systolic_top"
 COUNTERS = ("cycles", "mac_active", "stall", "weight_stall", "host_wait", "instructions")
-_ROOT = Path(__file__).resolve().parents[2]
+#: the generator this process imported (cocotb_harness.generator_digest)
+_SOURCE_DIGEST = cocotb_harness.generator_digest()
 
 
 def default_build_root():
     from ..paths import cache_dir        # eiegen's one cache folder
     return cache_dir("sim")
-
-
-def _source_digest():
-    h = hashlib.sha256()
-    files = sorted((_ROOT / "hw" / "systolic").glob("*.py")) + [_ROOT / "hw" / "common" / "hostbus.py"]
-    for f in files:
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:12]
 
 
 @dataclasses.dataclass
@@ -61,13 +54,12 @@ class Built:
 
 def generate_verilog(params, path):
     """Write the unit's Verilog (top module `systolic_top`) to `path`."""
-    from ...hw.systolic.top import SystolicUnit
     return cocotb_harness.write_verilog(SystolicUnit(params), path, name=TOPLEVEL)
 
 
 def is_built(params, simulator="verilator", build_root=None):
     """Whether build(params, simulator) would reuse a cached model (no waves)."""
-    key = hashlib.sha256(json.dumps({"p": params.to_dict(), "sim": simulator, "src": _source_digest()},
+    key = hashlib.sha256(json.dumps({"p": params.to_dict(), "sim": simulator, "src": _SOURCE_DIGEST},
                                     sort_keys=True).encode()).hexdigest()[:12]
     sim_dir = Path(build_root or default_build_root()) / f"systolic-{params.rows}x{params.cols}-{simulator}-{key}" / "sim"
     return (sim_dir / "eiegen.build-digest").exists() and \
@@ -83,7 +75,7 @@ def build(params, simulator="verilator", build_root=None, *, waves=None, progres
         waves = cocotb_harness.waves_requested()
     waves = cocotb_harness.wave_variant(waves, simulator)
     build_root = Path(build_root or default_build_root())
-    doc = {"p": params.to_dict(), "sim": simulator, "src": _source_digest()}
+    doc = {"p": params.to_dict(), "sim": simulator, "src": _SOURCE_DIGEST}
     if waves:
         doc["waves"] = waves
     key = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]

@@ -152,3 +152,50 @@ def test_the_verilog_generation_is_not_silent(tmp_path, monkeypatch, capsys):
     assert [q.name for q in vpath.parent.iterdir() if q.name.startswith(".")] == []
     eie_harness.build(p, "verilator", build_root=tmp_path)            # Verilog there: no line for it
     assert capsys.readouterr().err.splitlines() == ["(simulator build)"]
+
+
+def test_generator_digest_is_taken_once_and_covers_every_generator_file(tmp_path, monkeypatch):
+    # A fake package: the digest covers every .py and .v under hw/ (any
+    # sub-folder) and the extra files named, and is taken once per process:
+    # a source edited after the harness imported the generators does not
+    # give the old code's Verilog a new key.
+    (tmp_path / "hw" / "common").mkdir(parents=True)
+    (tmp_path / "hw" / "eie").mkdir()
+    (tmp_path / "hw" / "common" / "dsp.py").write_text("A = 1\n")
+    (tmp_path / "hw" / "eie" / "pe.py").write_text("B = 1\n")
+    (tmp_path / "boards").mkdir()
+    (tmp_path / "boards" / "top.py").write_text("C = 1\n")
+    monkeypatch.setattr(cocotb_harness, "_PACKAGE", tmp_path)
+    cocotb_harness._generator_digest.cache_clear()
+    try:
+        d = cocotb_harness.generator_digest()
+        de = cocotb_harness.generator_digest("boards/top.py")
+        assert d != de
+        (tmp_path / "hw" / "common" / "dsp.py").write_text("A = 2\n")
+        assert cocotb_harness.generator_digest() == d          # once per process
+        cocotb_harness._generator_digest.cache_clear()
+        d2 = cocotb_harness.generator_digest()
+        assert d2 != d                                          # hw/common counts
+        (tmp_path / "hw" / "eie" / "ram.v").write_text("module m; endmodule\n")
+        (tmp_path / "hw" / "eie" / "notes.txt").write_text("not a source\n")
+        cocotb_harness._generator_digest.cache_clear()
+        d3 = cocotb_harness.generator_digest()
+        assert d3 != d2                                         # .v files count
+        (tmp_path / "hw" / "eie" / "notes.txt").write_text("still not a source\n")
+        cocotb_harness._generator_digest.cache_clear()
+        assert cocotb_harness.generator_digest() == d3
+        (tmp_path / "boards" / "top.py").write_text("C = 2\n")
+        cocotb_harness._generator_digest.cache_clear()
+        assert cocotb_harness.generator_digest() == d3
+        assert cocotb_harness.generator_digest("boards/top.py") != de
+    finally:
+        cocotb_harness._generator_digest.cache_clear()
+
+
+def test_the_harnesses_key_their_builds_by_the_generator_digest():
+    from eiegen.sim import board_harness
+    from eiegen.sw.systolic import rtl
+    d = cocotb_harness.generator_digest()
+    assert eie_harness._SOURCE_DIGEST == d and rtl._SOURCE_DIGEST == d
+    assert board_harness._SOURCE_DIGEST == cocotb_harness.generator_digest(
+        "boards/top.py", "boards/clocking.py", "boards/board.py", "sim/board_top.py")
