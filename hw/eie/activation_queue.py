@@ -21,13 +21,16 @@ Whether an arriving item goes into the head register or the FIFO depends on
 whether the head leaves in this cycle. With lib.fifo.SyncFIFO that decision
 gated the LUT RAM's write enable, and the path from the sparse-matrix read
 unit's `active` through it was the next 32-PE critical path (70.35 MHz). The
-FIFO is a StagedFIFO (hw/common/staged_fifo.py): every arriving item is
-written into its free slot, and the decision only advances the write
-pointer and the level.
+FIFO is a StagedFIFO (hw/common/staged_fifo.py) there: every arriving item
+is written into its free slot, and the decision only advances the write
+pointer and the level. On the iCE40, whose FIFO slots are flip-flops and
+where the path is short, it stays a SyncFIFO, which costs fewer logic cells
+(Timing.staged_queue).
 """
 
 from amaranth import Module, Signal
 from amaranth.lib import wiring, stream
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from ..common.staged_fifo import StagedFIFO
@@ -38,7 +41,8 @@ __all__ = ["ActivationQueue"]
 
 class ActivationQueue(wiring.Component):
     """One PE's activation queue: a head register and behind it a
-    StagedFIFO (SyncFIFO's behaviour) of `depth - 1` items (the formal harness names every
+    FIFO of `depth - 1` items (a StagedFIFO, SyncFIFO's behaviour, where
+    Timing.staged_queue; else a SyncFIFO) (the formal harness names every
     slot of it, tests/hw/eie/formal_specs.py).
 
     Ports:
@@ -69,6 +73,7 @@ class ActivationQueue(wiring.Component):
 
     def __init__(self, params):
         self.depth = params.queue_depth
+        self.staged = params.timing.staged_queue
         self.layout = queue_layout(params)
         super().__init__({
             "w": In(stream.Signature(self.layout)),
@@ -86,11 +91,14 @@ class ActivationQueue(wiring.Component):
         if self.depth == 1:
             m.d.comb += [bypass.eq(self.w.valid & head_free), self.w.ready.eq(head_free)]
         else:
-            m.submodules.fifo = fifo = StagedFIFO(width=self.layout.size, depth=self.depth - 1)
+            if self.staged:
+                m.submodules.fifo = fifo = StagedFIFO(width=self.layout.size, depth=self.depth - 1)
+                m.d.comb += fifo.w_stage.eq(self.w.valid)   # the LUT RAM write: no read-side term
+            else:
+                m.submodules.fifo = fifo = SyncFIFO(width=self.layout.size, depth=self.depth - 1)
             m.d.comb += [
                 bypass.eq(self.w.valid & head_free & ~fifo.r_rdy),
                 fifo.w_data.eq(self.w.payload),
-                fifo.w_stage.eq(self.w.valid),          # the LUT RAM write: no read-side term
                 fifo.w_en.eq(self.w.valid & ~bypass),   # the item is kept: pointer and level
                 self.w.ready.eq(fifo.w_rdy | (head_free & ~fifo.r_rdy)),
                 fifo.r_en.eq(head_free),

@@ -112,6 +112,18 @@ class Timing:
 
     # -- phases -------------------------------------------------------------------------------------
     @property
+    def staged_queue(self):
+        """Whether the activation queue's FIFO is a StagedFIFO (its memory
+        written whenever an item arrives, the keep decision off the write
+        enable): where memories have output registers (M = 2, the ECP5, whose
+        FIFO is LUT RAM with that enable on the 32-PE critical path); on the
+        iCE40 the slots are flip-flops, where lib.fifo.SyncFIFO costs 39
+        logic cells a PE fewer (4 PEs alone on the UP5K: 3972 against 4130
+        LCs packed) and the path is not critical. Same behaviour on the
+        ports either way (tests/hw/eie/test_formal.py)."""
+        return self.mem_latency >= 2
+
+    @property
     def init_tail(self):
         """INIT lasts out_local + init_tail cycles."""
         return 1

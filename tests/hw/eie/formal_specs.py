@@ -83,14 +83,14 @@ class ShadowStagedFIFO(ShadowFIFO):
 
 @contextlib.contextmanager
 def shadow_fifos():
-    """SyncFIFO is ShadowFIFO inside hw/eie/lnzd.py, StagedFIFO is
-    ShadowStagedFIFO inside activation_queue.py."""
-    saved = lnzd_mod.SyncFIFO, queue_mod.StagedFIFO
-    lnzd_mod.SyncFIFO, queue_mod.StagedFIFO = ShadowFIFO, ShadowStagedFIFO
+    """SyncFIFO is ShadowFIFO inside hw/eie/lnzd.py and activation_queue.py,
+    StagedFIFO is ShadowStagedFIFO inside activation_queue.py."""
+    saved = lnzd_mod.SyncFIFO, queue_mod.SyncFIFO, queue_mod.StagedFIFO
+    lnzd_mod.SyncFIFO, queue_mod.SyncFIFO, queue_mod.StagedFIFO = ShadowFIFO, ShadowFIFO, ShadowStagedFIFO
     try:
         yield
     finally:
-        lnzd_mod.SyncFIFO, queue_mod.StagedFIFO = saved
+        lnzd_mod.SyncFIFO, queue_mod.SyncFIFO, queue_mod.StagedFIFO = saved
 
 
 class _Built(Elaboratable):

@@ -30,9 +30,11 @@ def _as_dict(payload):
             "empty": payload.empty, "single": payload.single}
 
 
+# mem_latency 2: the FIFO behind the head is a StagedFIFO, 1: a SyncFIFO (Timing.staged_queue)
+@pytest.mark.parametrize("mem_latency", [1, 2])
 @pytest.mark.parametrize("fifo_depth, n_pes", [(1, 1), (2, 4), (8, 5)])
-def test_order_under_random_stalls(fifo_depth, n_pes):
-    p = EIEParams(n_pes=n_pes, fifo_depth=fifo_depth, spmat_depth=256)
+def test_order_under_random_stalls(fifo_depth, n_pes, mem_latency):
+    p = EIEParams(n_pes=n_pes, fifo_depth=fifo_depth, spmat_depth=256, mem_latency=mem_latency)
     dut = ActivationQueue(p)
     assert dut.depth == p.queue_depth == p.timing.queue_slots
     items = _items(p, 120, fifo_depth)
@@ -55,9 +57,11 @@ def test_order_under_random_stalls(fifo_depth, n_pes):
     assert got == items
 
 
+@pytest.mark.parametrize("mem_latency", [1, 2])
 @pytest.mark.parametrize("fifo_depth, slots", [(1, 0), (3, 0), (1, 2), (1, 1)])
-def test_capacity_and_latency(fifo_depth, slots):
-    p = EIEParams(n_pes=2, fifo_depth=fifo_depth, spmat_depth=256, queue_slots=slots)
+def test_capacity_and_latency(fifo_depth, slots, mem_latency):
+    p = EIEParams(n_pes=2, fifo_depth=fifo_depth, spmat_depth=256, queue_slots=slots,
+                  mem_latency=mem_latency)
     assert p.queue_depth == (slots or fifo_depth + p.timing.round_trip)
     dut = ActivationQueue(p)
     items = _items(p, p.queue_depth + 1, 7)
@@ -91,3 +95,13 @@ def test_capacity_and_latency(fifo_depth, slots):
         assert ctx.get(dut.busy) == 0
 
     run(dut, tb)
+
+
+@pytest.mark.parametrize("mem_latency, kind", [(1, "SyncFIFO"), (2, "StagedFIFO")])
+def test_fifo_kind_follows_the_timing(mem_latency, kind):
+    from amaranth.hdl import Fragment
+    p = EIEParams(n_pes=2, fifo_depth=2, spmat_depth=256, mem_latency=mem_latency)
+    assert p.timing.staged_queue == (mem_latency == 2)
+    frag = Fragment.get(ActivationQueue(p), None)
+    kinds = [type(sub.origins[0]).__name__ for sub, name, *_ in frag.subfragments if name == "fifo"]
+    assert kinds == [kind]
