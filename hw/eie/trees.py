@@ -57,14 +57,17 @@ def delay(m, value, cycles, *, name="dly", reset_less=False):
     return out
 
 
-def fanout(m, value, n, levels, *, name="fo", reset_less=False):
+def fanout(m, value, n, levels, *, name="fo", reset_less=False, per_leaf=False):
     """A list of N values: `value` `levels` cycles later. Level lv has one
     register per group of 4**(levels - lv) PEs, driven by its parent's, so
     every register drives at most 4 registers or 4 PEs. With no levels every
-    leaf is `value` itself."""
+    leaf is `value` itself. `per_leaf`: the last level has a register for
+    every PE (its parents drive up to 16), for a signal that fans out to
+    many cells inside each PE, such as its reset: no net then reaches the
+    cells of more than one PE."""
     leaves = [value] * n
     for lv in range(levels):
-        size = 4 ** (levels - lv)
+        size = 1 if per_leaf and lv == levels - 1 else 4 ** (levels - lv)
         regs = {}
         nxt = []
         for i in range(n):

@@ -74,6 +74,24 @@ def test_fanout(n):
     assert distinct == (1 if levels == 0 else -(-n // 4))
 
 
+@pytest.mark.parametrize("n", [1, 4, 5, 17, 64])
+def test_fanout_per_leaf(n):
+    # the last level has a register for every PE, the latency stays `levels`
+    levels = tree_levels(n)
+    rng = np.random.default_rng(n + 1)
+    holder = {}
+
+    def build(m, ins):
+        holder["leaves"] = trees.fanout(m, ins[0], n, levels, name="fo", per_leaf=True)
+        return holder["leaves"]
+
+    dut = _Tree(build, 1, 8, n_out=n)
+    inputs = [[v] for v in rng.integers(0, 256, CYCLES)]
+    _check_shifted(_stream(dut, inputs), [[v[0]] * n for v in inputs], levels)
+    distinct = len({id(leaf) for leaf in holder["leaves"]})
+    assert distinct == (1 if levels == 0 else n)
+
+
 @pytest.mark.parametrize("cycles", [0, 1, 3])
 def test_delay(cycles):
     rng = np.random.default_rng(cycles)
