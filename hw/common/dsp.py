@@ -26,10 +26,16 @@ registers may have an enable (`en`).
 
 from amaranth import Instance, ClockSignal, Signal, Const, signed
 
-__all__ = ["registered_product", "MULT18X18D_WIDTH"]
+__all__ = ["registered_product", "dsp_input_registers", "MULT18X18D_WIDTH"]
 
 #: operand width of the ECP5 MULT18X18D (two's complement when SIGNEDx = 1)
 MULT18X18D_WIDTH = 18
+
+
+def dsp_input_registers(platform):
+    """Whether registered_product on `platform` puts the operands' registers
+    inside the DSP block (else it returns None and the caller builds them)."""
+    return getattr(platform, "eiegen_dsp", None) is not None
 
 
 def registered_product(m, platform, a, b, *, en=None, name="mult"):
