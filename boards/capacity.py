@@ -39,10 +39,19 @@ def ram_blocks(family, width, depth):
     return min(-(-width // w) * -(-depth // d) for w, d in BLOCK_SHAPES[family])
 
 
-def memory_blocks(board, params):
+def memory_blocks(board, params, *, link=True):
     """{'bram': n, 'spram': n, 'by_memory': {name: (bram, spram)}} of an EIE
     array with EIEParams `params` on `board` (boards.board.Board), the host
-    link included."""
+    link included unless `link` is False (`eiegen build --alone`). The
+    layout is the build's: per PE the sparse matrix (SPRAM where the board
+    says so), the two pointer banks (one true dual-port block RAM of both
+    on the ECP5, hw/common/ram.py DualReadRAM), one data memory of both
+    activation files and the bias words (hw/eie/act_rw.py data_layout);
+    the accumulators and the codebook copy in LUT RAM on the ECP5 (small
+    memories), in block RAM on the iCE40; the central layer table and
+    codebook. tests/boards/test_capacity.py checks it against every
+    recorded build."""
+    from ..hw.eie.act_rw import data_layout
     fam = board.family
     granule = board.family_info["bram_words"]
     n = params.n_pes
@@ -55,12 +64,21 @@ def memory_blocks(board, params):
         out["spmat"] = (0, n * spram_blocks(params.spmat_width, params.spmat_depth))
     else:
         out["spmat"] = (n * swappable(params.spmat_width, params.spmat_depth), 0)
-    out["ptr_even + ptr_odd"] = (2 * n * swappable(params.ptr_width, params.ptr_depth), 0)
-    out["bias"] = (n * swappable(16, params.bias_depth), 0)
-    out["act0 + act1"] = (2 * n * ram_blocks(fam, 16, params.act_depth), 0)
-    out["layers + codebook"] = (swappable(64, params.max_layers) +
+    if fam == "ecp5":           # DualReadRAM: both banks in one true dual-port memory
+        stride = 1 << max(1, (params.ptr_depth - 1).bit_length())
+        out["ptr_even + ptr_odd"] = (n * ram_blocks(fam, params.ptr_width, 2 * stride), 0)
+    else:
+        out["ptr_even + ptr_odd"] = (2 * n * swappable(params.ptr_width, params.ptr_depth), 0)
+    out["act0 + act1 + bias"] = (n * swappable(16, data_layout(params)[2]), 0)
+    small = fam == "ecp5"       # LUT RAM (the platform's eiegen_small_ram_style)
+    lut_acc = small and params.act_depth * params.acc_width <= 4096
+    out["accumulators + codebook"] = (
+        n * ((0 if lut_acc else ram_blocks(fam, params.acc_width, params.act_depth)) +
+             (0 if small else ram_blocks(fam, 16, 16))), 0)
+    out["layers + codebook"] = (swappable(16, 4 * params.max_layers) +     # hw/eie/control.py
                                 swappable(16, 16 * params.max_layers), 0)
-    out["host link"] = (LINK_BLOCKS[fam], 0)
+    if link:
+        out["host link"] = (LINK_BLOCKS[fam], 0)
     return {"bram": sum(b for b, _ in out.values()), "spram": sum(s for _, s in out.values()),
             "by_memory": out}
 

@@ -40,8 +40,29 @@ def test_memory_estimate_of_the_default_arrays():
     assert est["by_memory"]["spmat"][0] == q.n_pes * ram_blocks("ecp5", q.spmat_width, q.spmat_depth)
     # twice the PEs: every per-PE memory twice
     twice = memory_blocks(ulx, q.replace(n_pes=2 * q.n_pes))
-    for name in ("spmat", "ptr_even + ptr_odd", "bias", "act0 + act1"):
+    for name in ("spmat", "ptr_even + ptr_odd", "act0 + act1 + bias"):
         assert twice["by_memory"][name][0] == 2 * est["by_memory"][name][0]
+
+
+def test_memory_estimate_equals_every_recorded_build():
+    # the estimate is the build's layout: the block RAMs and SPRAMs nextpnr
+    # placed in every recorded EIE build (tests/boards/fixtures/builds), the
+    # host link counted only in the board builds (not `--alone`)
+    from eiegen.boards import recorded
+    from eiegen.boards.report import parse_report
+    from eiegen.hw.eie.params import EIEParams
+    seen = set()
+    for path in sorted(recorded.FIXTURES.glob("*.json")):
+        doc = recorded.load(path)
+        if doc["design"] not in ("eie", "eie-alone"):
+            continue
+        board = get_board(doc["board"])
+        used = parse_report(doc["nextpnr_report"], board).used
+        est = memory_blocks(board, EIEParams.from_dict(doc["params"]), link=doc["design"] == "eie")
+        assert est["bram"] == used["bram"][0], path.name
+        assert est["spram"] == (used["spram"][0] if "spram" in used else 0), path.name
+        seen.add((board.family, doc["design"]))
+    assert seen == {("ice40", "eie"), ("ice40", "eie-alone"), ("ecp5", "eie"), ("ecp5", "eie-alone")}
 
 
 def test_capacity_table_comes_from_the_board_params():
