@@ -40,13 +40,19 @@ How it is built (docs/host-link.md, "Inside the link"):
   the condition multiplexer into the datapath, and every condition is a
   flip-flop or one LUT away from one.
 - One frame buffer (a lib.memory.Memory of bytes) holds the request as it
-  arrives (CMD, TAG, ADDR, LEN at 0..7, payload and CRC from 8), the
-  answer's payload (from 8) and, past the end, the identify bytes: answers
-  are sent from the buffer, with no payload registers.
+  arrives (CMD, TAG, ADDR, LEN at 0..7, payload from 8; the frame's two CRC
+  bytes are compared, not stored), the answer's payload (from 8) and, past
+  the end, the identify bytes: answers are sent from the buffer, with no
+  payload registers.
 - The datapath is serial: the bus word is assembled and taken apart in one
   shift register moving a bit per cycle, and the load checksum (CRC-32) is
   computed a bit per cycle over the buffer's bytes (ADDR, LEN, payload)
   while a WRITE executes; the frame CRC (CRC-16) takes a byte per update.
+  A request's own CRC bytes are compared with the register (high byte, then
+  low) instead of fed through it, so the register still holds the frame's
+  CRC when the retransmission check (DUP) and the answer (which remembers
+  TAG and CRC of a frame answered OK as it sends SYNC) look at it: no copy
+  of the received CRC.
 - Every bus request comes from a register: the address is the target and
   PE bytes and a word counter (no adder in front of the bus); `we`, `re`,
   `start` and `abort` are registered pulses; `addr` is stable two cycles
