@@ -100,8 +100,8 @@ class BoardClock(Elaboratable):
     the PLL locks (and for 15 us after configuration); `locked` is exposed
     for a status LED. `uptime` counts cycles since the clock locked, wrapping:
     the reset's delay is one of its bits, and with `heartbeat` it is wide
-    enough for its top bit to blink a LED at about 0.5-1 Hz (one counter for
-    both)."""
+    enough for its top bit to blink a LED with a period of 0.5-1 s (one
+    counter for both)."""
 
     def __init__(self, family, source, f_in, f_out, *, heartbeat=False):
         self.family, self.source, self.f_in = family, source, f_in

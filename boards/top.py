@@ -157,7 +157,7 @@ class BoardTop(Elaboratable):
         # -- status LEDs --------------------------------------------------------------
         if board.leds:
             status = {
-                "heartbeat": clock.uptime[-1] | link.loaded,      # ~0.5-1 Hz
+                "heartbeat": clock.uptime[-1] | link.loaded,      # period 0.5-1 s
                 "busy": unit.busy,
                 "done": unit.done,
                 "loaded": link.loaded,
