@@ -98,9 +98,12 @@ class BoardClock(Elaboratable):
     board's oscillator resource `source` (frequency `f_in`): directly when
     they are equal, else through the family's PLL. `sync` stays in reset until
     the PLL locks (and for 15 us after configuration); `locked` is exposed
-    for a status LED."""
+    for a status LED. `uptime` counts cycles since the clock locked, wrapping:
+    the reset's delay is one of its bits, and with `heartbeat` it is wide
+    enough for its top bit to blink a LED with a period of 0.5-1 s (one
+    counter for both)."""
 
-    def __init__(self, family, source, f_in, f_out):
+    def __init__(self, family, source, f_in, f_out, *, heartbeat=False):
         self.family, self.source, self.f_in = family, source, f_in
         self.direct = abs(f_out - f_in) < 1.0
         if self.direct:
@@ -115,10 +118,15 @@ class BoardClock(Elaboratable):
         else:
             raise ClockError(f"no PLL support for FPGA family '{family}'")
         self.locked = Signal()
+        # the 15 us before `sync` leaves reset: a power of two of cycles, the counter's bit
+        delay = max(1, int(15e-6 * self.f_out))
+        self._por_bit = max(1, (delay - 1).bit_length())
+        beat_bits = max(1, int(self.f_out).bit_length() - 1) if heartbeat else 0
+        self.uptime = Signal(max(self._por_bit + 1, beat_bits))
 
     def elaborate(self, platform):
         m = Module()
-        clk = Signal()
+        clk = Signal(attrs={"keep": 1})         # (its name carries the clock constraint)
         locked = Signal()
         if self.direct:
             pin = platform.request(self.source, 0, dir="-")
@@ -165,19 +173,22 @@ class BoardClock(Elaboratable):
         # ResetSynchronizer releases it synchronously
         m.domains.por = cd_por = ClockDomain("por", reset_less=True)
         m.d.comb += [cd_por.clk.eq(clk), ClockSignal("sync").eq(clk)]
-        delay = max(1, int(15e-6 * self.f_out))
-        por = Signal(range(delay + 1), init=delay)
+        # (`uptime` counts from the lock; the delay is over once its bit _por_bit has
+        # been set, at least 15 us later)
+        por = Signal(init=1)                      # still waiting
         with m.If(~locked):
-            m.d.por += por.eq(delay)
-        with m.Elif(por != 0):
-            m.d.por += por.eq(por - 1)
+            m.d.por += [self.uptime.eq(0), por.eq(1)]
+        with m.Else():
+            m.d.por += self.uptime.eq(self.uptime + 1)
+            with m.If(self.uptime[self._por_bit]):
+                m.d.por += por.eq(0)
         # the synchronizer sits by the PLL, in a corner of the die; one more register (placed
         # by nextpnr among the reset's users) drives `sync`'s reset, so no path from the
         # corner to a far register crosses the die with logic on it (the 32-PE ULX3S
         # build's critical path: synchronizer -> 7.3 ns -> reset-or-flush LUT -> 7.4 ns)
         m.domains.rst_sync = cd_rst = ClockDomain("rst_sync", local=True)
         m.d.comb += cd_rst.clk.eq(clk)
-        m.submodules.reset_sync = ResetSynchronizer(~locked | (por != 0), domain="rst_sync", stages=4)
+        m.submodules.reset_sync = ResetSynchronizer(~locked | por, domain="rst_sync", stages=4)
         rst_out = Signal(init=1)
         m.d.por += rst_out.eq(cd_rst.rst)
         m.d.comb += ResetSignal("sync").eq(rst_out)

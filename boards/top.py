@@ -96,8 +96,9 @@ class BoardTop(Elaboratable):
             if not isinstance(params, expected):
                 raise BoardError(f"design '{design}' takes {expected.__name__}, not {type(params).__name__}")
         self.params = params
+        # (the clock's uptime counter gives the ~0.5-1 Hz heartbeat)
         self.clock = BoardClock(board.family, board.clock, board.clock_hz,
-                                sync_hz or board.design_hz(design))
+                                sync_hz or board.design_hz(design), heartbeat=True)
         self.sync_hz = self.clock.f_out
         self.clocks_per_bit = int(round(self.sync_hz / board.baud))
         self.loaded_at_reset = bool(loaded_at_reset)
@@ -155,10 +156,8 @@ class BoardTop(Elaboratable):
 
         # -- status LEDs --------------------------------------------------------------
         if board.leds:
-            beat = Signal(max(1, int(self.sync_hz).bit_length() - 1))    # ~0.5-1 Hz
-            m.d.sync += beat.eq(beat + 1)
             status = {
-                "heartbeat": beat[-1] | link.loaded,
+                "heartbeat": clock.uptime[-1] | link.loaded,      # period 0.5-1 s
                 "busy": unit.busy,
                 "done": unit.done,
                 "loaded": link.loaded,

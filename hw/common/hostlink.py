@@ -40,13 +40,19 @@ How it is built (docs/host-link.md, "Inside the link"):
   the condition multiplexer into the datapath, and every condition is a
   flip-flop or one LUT away from one.
 - One frame buffer (a lib.memory.Memory of bytes) holds the request as it
-  arrives (CMD, TAG, ADDR, LEN at 0..7, payload and CRC from 8), the
-  answer's payload (from 8) and, past the end, the identify bytes: answers
-  are sent from the buffer, with no payload registers.
+  arrives (CMD, TAG, ADDR, LEN at 0..7, payload from 8; the frame's two CRC
+  bytes are compared, not stored), the answer's payload (from 8) and, past
+  the end, the identify bytes: answers are sent from the buffer, with no
+  payload registers.
 - The datapath is serial: the bus word is assembled and taken apart in one
   shift register moving a bit per cycle, and the load checksum (CRC-32) is
   computed a bit per cycle over the buffer's bytes (ADDR, LEN, payload)
   while a WRITE executes; the frame CRC (CRC-16) takes a byte per update.
+  A request's own CRC bytes are compared with the register (high byte, then
+  low) instead of fed through it, so the register still holds the frame's
+  CRC when the retransmission check (DUP) and the answer (which remembers
+  TAG and CRC of a frame answered OK as it sends SYNC) look at it: no copy
+  of the received CRC.
 - Every bus request comes from a register: the address is the target and
   PE bytes and a word counter (no adder in front of the bus); `we`, `re`,
   `start` and `abort` are registered pulses; `addr` is stable two cycles
@@ -178,7 +184,7 @@ class LinkCore(wiring.Component):
         maxp = self.max_payload
         PAY = PAYLOAD_OFFSET
         ident = self.identify_bytes
-        id_base = PAY + maxp + 2                    # the payload area holds the CRC bytes too
+        id_base = PAY + maxp                        # (the frame's CRC bytes are not stored)
         depth = id_base + len(ident)
         db = self.data_bytes
         code = self.microcode
@@ -251,7 +257,8 @@ class LinkCore(wiring.Component):
         target = Signal(8)
         crc16 = dict(CRC16_CCITT_FALSE)
         crc = Signal(16, init=crc_register_init(**crc16))  # frame CRC, receive and transmit
-        crc_rx = Signal(16)                         # the last two bytes received: the frame's CRC
+        crc_bad = Signal()                          # a CRC byte received differed (Rx.CHECK)
+        crc_half = Signal()                         # the next CRC byte is the low one
         sum_init = crc_register_init(**CRC32)
         csum = Signal(32, init=sum_init)            # load checksum register (value = reg ^ ~0)
         last_valid = Signal()                       # the last frame answered OK: TAG, CRC
@@ -333,18 +340,18 @@ class LinkCore(wiring.Component):
         lz = Signal(init=1)                         # left == 0, kept exact with `left`
         rz = Signal(init=1)                         # rlen == 0, kept exact with `rlen`
         late = {c: Signal(name=f"cond_{c.name.lower()}") for c in
-                (Cond.OVERSIZE, Cond.TIMER_MAX, Cond.DUP, Cond.DIFF, Cond.IS_SYNC, Cond.CRC_OK)}
+                (Cond.OVERSIZE, Cond.TIMER_MAX, Cond.DUP, Cond.DIFF, Cond.IS_SYNC)}
         m.d.sync += [
             late[Cond.OVERSIZE].eq(big | (left > maxp)),
             late[Cond.TIMER_MAX].eq(timer == self.bus_timeout),
-            late[Cond.DUP].eq(last_valid & (last_tag == rd) & (last_crc == crc_rx)),
+            late[Cond.DUP].eq(last_valid & (last_tag == rd) & (last_crc == crc)),
             late[Cond.DIFF].eq(diff | (rd != ~csum[:8])),
-            late[Cond.IS_SYNC].eq(byte == SYNC_REQUEST), late[Cond.CRC_OK].eq(crc == 0),
+            late[Cond.IS_SYNC].eq(byte == SYNC_REQUEST),
         ]
         has_payload = Signal()                      # the answer carries its `rlen` bytes
         m.d.sync += has_payload.eq((r_status == Status.OK) | (r_status == Status.BAD_CHECKSUM))
         conds = {
-            Cond.TRUE: 1, Cond.QUIET: quiet, Cond.LEFT0: lz,
+            Cond.TRUE: 1, Cond.QUIET: quiet, Cond.LEFT0: lz, Cond.CRC_OK: ~crc_bad,
             Cond.BUSY: busy_r, Cond.LOADED: loaded, Cond.CONFIG_OK: config_ok_r,
             Cond.K0: k == 0, Cond.ADDR_BAD: addr_bad, Cond.READ_DONE: ~rd_pending,
             Cond.LINK_TARGET: link_tgt, Cond.RLEN0: ~has_payload | rz,
@@ -395,7 +402,7 @@ class LinkCore(wiring.Component):
         take = Signal()                             # go to `jump` (else next or stay)
         dispatch = mode == Mode.DISPATCH
         with m.If(evaluate):
-            rxto = (f["rx"] == Rx.STORE) & ~cond & quiet
+            rxto = f["rx"][1] & ~cond & quiet      # Rx.STORE or Rx.CHECK: inside a frame
             m.d.sync += take.eq(dispatch | (cond ^ f["inv"]) | rxto)
         # `met` is low when the jump is the inter-byte timeout's
         jump = Mux(dispatch, Cat(idx, f["to"][4:]), Mux(met, f["to"], self.rx_timeout_addr))
@@ -479,11 +486,16 @@ class LinkCore(wiring.Component):
         with m.Elif(pulse[Pulse.LATCH_WB]):
             m.d.sync += first.eq(0)
         with m.If(on("ld", Ld.LAST) & (r_status == Status.OK)):
-            m.d.sync += [last_valid.eq(1), last_tag.eq(ld), last_crc.eq(crc_rx)]
+            m.d.sync += [last_valid.eq(1), last_tag.eq(ld), last_crc.eq(crc)]
         # the received byte goes into the buffer (written below) and the frame CRC;
-        # a sent byte into the answer's CRC
-        with m.If(rx_on):
-            m.d.sync += crc_rx.eq(Cat(crc_rx[8:], byte))
+        # a sent byte into the answer's CRC. The frame's own CRC bytes are compared
+        # with the register instead (high byte first), which then still holds the
+        # frame's CRC when DUP and LAST look at it
+        with m.If(pulse[Pulse.CRC_INIT]):
+            m.d.sync += [crc_bad.eq(0), crc_half.eq(0)]
+        with m.Elif(x["rx"] == Rx.CHECK):
+            m.d.sync += [crc_half.eq(1),
+                         crc_bad.eq(crc_bad | (byte != Mux(crc_half, crc[:8], crc[8:])))]
         crc_in = Mux(f["rx"] != Rx.NONE, byte, self.tx.payload)
         with m.If(pulse[Pulse.CRC_INIT] | on("tx", Tx.SYNC)):
             m.d.sync += crc.eq(crc_register_init(**crc16))

@@ -50,8 +50,9 @@ class Cond(enum.IntEnum):
     QUIET = 2        # the line has been quiet for the inter-byte timeout
     LEFT0 = 3        # left == 0
     OVERSIZE = 4     # left > max_payload
-    CRC_OK = 5       # the frame CRC register is 0
-    DUP = 6          # this frame (TAG at bp = 1, CRC) is the last one answered OK
+    CRC_OK = 5       # both CRC bytes received (Rx.CHECK) equal the frame CRC register's
+    DUP = 6          # this frame (TAG at bp = 1, the frame CRC register) is the last one
+                     # answered OK
     BUSY = 7
     LOADED = 8
     CONFIG_OK = 9
@@ -103,7 +104,8 @@ class Ld(enum.IntEnum):
     TARGET = 4
     LEFT_LO = 5
     LEFT_HI = 6
-    LAST = 7         # remember TAG (the byte) and CRC of a frame answered OK
+    LAST = 7         # remember TAG (the buffer's byte) and CRC (the frame CRC register) of a
+                     # frame answered OK: in the instruction that sends the answer's SYNC
 
 
 class Rx(enum.IntEnum):
@@ -111,12 +113,15 @@ class Rx(enum.IntEnum):
     NONE = 0
     TAKE = 1         # only take it (it stays readable for IS_SYNC and loads)
     STORE = 2        # into the buffer at bp (bp + 1) and the frame CRC
+    CHECK = 3        # a byte of the frame's CRC: compared with the frame CRC register's high
+                     # byte (the first) or low byte (the second), not stored; CRC_OK is that
+                     # both were equal, and the register keeps the frame's CRC for DUP
 
 
 class Tx(enum.IntEnum):
     """Send a byte (the instruction waits for TX_READY)."""
     NONE = 0
-    SYNC = 1         # also starts the answer's CRC
+    SYNC = 1         # also starts the answer's CRC (the frame's CRC is read before)
     BUF = 2          # the buffer's byte
     STATUS = 3
     RLEN_LO = 4
@@ -297,7 +302,7 @@ def program(*, status, cmd):
 
     def answer(st, *, rlen=None, pulse=Pulse.NONE, to="TX", **more):
         """Set the status (and the answer's length) and go to the transmitter."""
-        kw = dict(st=st, pulse=pulse, **more)
+        kw = dict(st=st, pulse=pulse, bp=Bp.ONE, **more)     # TAG for Ld.LAST at SYNC
         if rlen is not None:
             kw["rlen"] = rlen
         p.op(STEP, Cond.TRUE, to, **kw)
@@ -336,9 +341,8 @@ def program(*, status, cmd):
     p.op(STAY, Cond.GOT, rx=Rx.STORE, rlen=Rlen.DEC)
     p.op(STEP, Cond.RLEN0, "RX_PAYLOAD", inv=True, keep=1)
     p.label("RX_CRC")
-    p.op(STAY, Cond.GOT, rx=Rx.STORE)
-    p.op(STAY, Cond.GOT, rx=Rx.STORE)
-    nop()
+    p.op(STAY, Cond.GOT, rx=Rx.CHECK)
+    p.op(STAY, Cond.GOT, rx=Rx.CHECK)
     reply(Cond.CRC_OK, S.BAD_CRC, inv=True, pulse=Pulse.ERROR, to="TX_DISCARD")
     p.op(STEP, pulse=Pulse.FRAME, bp=Bp.ZERO)
     nop()                                         # CMD arrives from the buffer
@@ -538,11 +542,13 @@ def program(*, status, cmd):
     for name, base, end in (("TX", Bp.PAY, "HUNT"), ("TX_IDENT", Bp.IDENT, "HUNT"),
                             ("TX_DISCARD", None, "DISCARD")):
         p.label(name)
-        p.op(STAY, Cond.TX_READY, tx=Tx.SYNC, bp=Bp.ZERO)
+        # (the answering instruction pointed at TAG: remembered with the frame's CRC
+        # if the answer is OK, before SYNC starts the answer's CRC)
+        p.op(STAY, Cond.TX_READY, tx=Tx.SYNC, bp=Bp.ZERO, ld=Ld.LAST)
         nop()                                     # CMD arrives from the buffer
         p.op(STAY, Cond.TX_READY, tx=Tx.BUF, bp=Bp.ONE)
         nop()                                     # TAG arrives
-        p.op(STAY, Cond.TX_READY, tx=Tx.BUF, ld=Ld.LAST)
+        p.op(STAY, Cond.TX_READY, tx=Tx.BUF)
         p.op(STAY, Cond.TX_READY, tx=Tx.STATUS)
         p.op(STAY, Cond.TX_READY, tx=Tx.RLEN_LO)
         if base is None:                          # no payload

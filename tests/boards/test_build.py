@@ -260,4 +260,4 @@ def test_identify_reports_the_image_interface_and_fits_one_ice40_buffer(board_na
     ident = decode_identify(link.core.identify_bytes)
     assert tuple(ident["params"]) == IDENTIFY_FIELDS and set(IMAGE_FIELDS) <= set(ident["params"])
     assert ident["params"] == {k: getattr(board.eie_params(), k) for k in IDENTIFY_FIELDS}
-    assert PAYLOAD_OFFSET + link.core.max_payload + 2 + len(link.core.identify_bytes) <= 512
+    assert PAYLOAD_OFFSET + link.core.max_payload + len(link.core.identify_bytes) <= 512

@@ -8,6 +8,10 @@ import re
 import subprocess
 
 import pytest
+from amaranth import Module, Signal, ResetSignal, ClockDomain
+from amaranth.hdl import Fragment
+from amaranth.lib import io
+from amaranth.sim import Simulator
 
 from eiegen.boards.clocking import pll_ice40, pll_ecp5, ClockError, BoardClock
 from eiegen.sw import toolchain
@@ -47,6 +51,71 @@ def test_board_clock_direct_or_pll():
     assert direct.direct and direct.pll is None and direct.f_out == 12e6
     pll = BoardClock("ecp5", "clk25", 25e6, 40e6)
     assert not pll.direct and pll.f_out == pytest.approx(40e6)
+
+
+class _PinPlatform:
+    """Just enough platform for BoardClock in the Amaranth simulator: the
+    oscillator pin is a simulation port the testbench toggles."""
+
+    def __init__(self):
+        self.pin = io.SimulationPort("i", 1, name="osc")
+
+    def request(self, name, number=0, dir=None):
+        return self.pin
+
+    def get_io_buffer(self, buffer):
+        m = Module()
+        m.d.comb += buffer.i.eq(buffer.port.i)
+        return m
+
+    def add_clock_constraint(self, clk, hz):
+        pass
+
+
+def _run_clock(hz, cycles, heartbeat):
+    """(sync reset, uptime) after each of `cycles` oscillator cycles of a direct clock."""
+    clock = BoardClock("ice40", "osc", hz, hz, heartbeat=heartbeat)
+    plat = _PinPlatform()
+    m = Module()
+    m.domains.sync = ClockDomain("sync")
+    m.submodules.clock = clock
+    rst = Signal()
+    m.d.comb += rst.eq(ResetSignal("sync"))
+    sim = Simulator(Fragment.get(m, plat))
+    seen = []
+
+    async def tb(ctx):
+        for _ in range(cycles):
+            ctx.set(plat.pin.i, 1)
+            await ctx.delay(1 / hz / 2)
+            ctx.set(plat.pin.i, 0)
+            await ctx.delay(1 / hz / 2)
+            seen.append((ctx.get(rst), ctx.get(clock.uptime)))
+
+    sim.add_testbench(tb)
+    sim.run()
+    return clock, seen
+
+
+@pytest.mark.parametrize("hz", [1e6, 12e6])
+def test_reset_waits_15us_and_uptime_counts(hz):
+    """`sync` stays in reset for at least 15 us of the clock after it runs
+    (the iCE40's block RAMs read garbage for a few us after configuration),
+    and not much longer (the power of two of cycles the uptime counter's bit
+    gives, plus the synchronizer); the uptime counter counts every cycle and
+    is as wide as a heartbeat of 0.5-1 s period needs (its top bit), or only as wide
+    as the delay needs without one."""
+    delay = int(15e-6 * hz)
+    bound = 1 << (delay - 1).bit_length()
+    clock, seen = _run_clock(hz, bound + 40, heartbeat=True)
+    held = next(i for i, (rst, _) in enumerate(seen) if not rst)
+    assert delay <= held <= bound + 8
+    assert all(not rst for rst, _ in seen[held:])
+    assert [u for _, u in seen] == list(range(1, len(seen) + 1))
+    assert len(clock.uptime) == int(hz).bit_length() - 1
+    assert 1 <= hz / (1 << len(clock.uptime)) < 2          # the top bit's period: 0.5-1 s
+    plain = BoardClock("ice40", "osc", hz, hz)
+    assert len(plain.uptime) == (delay - 1).bit_length() + 1
 
 
 def _tool(name):

@@ -181,7 +181,7 @@ def _fault_scenario(mutate, expect, *, quiet_after=True):
         if expect is None:
             assert r is None
         else:
-            assert r is not None and Status(r.status) == expect
+            assert r is not None and Status(r.status) == expect, (expect, r)
         await b.tick(ctx, 2 * TIMEOUT)                 # let the line be quiet
         assert b.memories(ctx) == before
         st = await b.status(ctx)
@@ -226,6 +226,42 @@ def test_corrupted_length_shorter_is_bad_crc():
 
 def test_wrong_crc():
     _fault_scenario(_flip(-1, 0xFF), Status.BAD_CRC)
+
+
+def test_every_crc_bit_and_a_resend_after_a_damaged_one():
+    """The frame's two CRC bytes are compared with the frame CRC register, not
+    fed through it: a flip of any one of their 16 bits is BAD_CRC, and changes
+    nothing. A WRITE executed OK whose resend then arrives with a damaged CRC
+    is still recognised when it is resent intact (the board remembers the
+    TAG and CRC of the last frame answered OK, not of the last one received):
+    its words enter the load checksum once."""
+    rng = random.Random(11)
+
+    async def scenario(b, ctx):
+        first = (make_addr(A, 0, 0), _fill(rng, 16))
+        await b.write(ctx, *first)
+        before = b.memories(ctx)
+        data = _fill(rng, 24)
+        good = P.encode_frame(Cmd.WRITE, make_addr(A, 0, 8), data, tag=0x42)
+        for bit in range(16):
+            await b.send(ctx, _flip(len(good) - 2 + bit // 8, 1 << (bit % 8))(good))
+            r = await b.response(ctx, max_cycles=6 * TIMEOUT)
+            assert r is not None and Status(r.status) == Status.BAD_CRC, bit
+            await b.tick(ctx, 2 * TIMEOUT)
+        assert b.memories(ctx) == before
+        st = await b.status(ctx)
+        assert st["checksum"] == P.load_checksum([first]) and st["rx_errors"] == 16
+        # now executed; its answer "lost", the resend damaged in the CRC, then intact
+        for frame, expect in ((good, Status.OK), (_flip(len(good) - 1, 0x20)(good), Status.BAD_CRC),
+                              (good, Status.OK)):
+            await b.send(ctx, frame)
+            r = await b.response(ctx)
+            assert r is not None and Status(r.status) == expect, (expect, r)
+            await b.tick(ctx, 2 * TIMEOUT)
+        st = await b.status(ctx)
+        assert st["checksum"] == P.load_checksum([first, (make_addr(A, 0, 8), data)])
+
+    Bench().run(scenario)
 
 
 def test_dropped_byte():
