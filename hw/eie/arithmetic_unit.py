@@ -28,9 +28,14 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..common.dsp import registered_product
+from .trees import FANOUT_ATTR
 from ..common.ram import sync_read
 
 __all__ = ["ArithmeticUnit"]
+
+
+#: accumulator bits per copy of the bypass and forward selects (where they are copied)
+SEL_GROUP = 8
 
 
 class ArithmeticUnit(wiring.Component):
@@ -95,8 +100,14 @@ class ArithmeticUnit(wiring.Component):
         # M2: product register, sum (written at the end of M2, or from a register in M3)
         v2 = Signal()
         row2 = Signal(rw, reset_less=True)
-        bypass2 = Signal()
-        m.d.sync += [v2.eq(v1 & ~self.flush), row2.eq(row1), bypass2.eq(v1 & v2 & (row1 == row2))]
+        m.d.sync += [v2.eq(v1 & ~self.flush), row2.eq(row1)]
+        # the bypass select drives a multiplexer bit per accumulator bit at the head of the
+        # loop: on the ECP5 (M = 2) a copy per 8 bits (the 8-PE array's critical path was
+        # its one register -> 4.4 ns of routing to 32 multiplexers); one register elsewhere
+        groups = [(lo, min(lo + SEL_GROUP, aw)) for lo in range(0, aw, SEL_GROUP)] \
+            if self.write_stage else [(0, aw)]
+        bypass2 = [Signal(name=f"bypass2_{g}", attrs={FANOUT_ATTR: 1}) for g in range(len(groups))]
+        m.d.sync += [b.eq(v1 & v2 & (row1 == row2)) for b in bypass2]
         # the multiplier's input and product registers: the DSP block's own where it has
         # them (the ECP5: the weight decoder then hands over its codebook word unregistered;
         # a slice register -> route -> combinational MULT18X18D -> route -> slice register
@@ -118,17 +129,18 @@ class ArithmeticUnit(wiring.Component):
             # too, picked a stage early: no compare in front of the adder
             v3 = Signal()
             row3 = Signal(rw, reset_less=True)
-            fwd2 = Signal()
+            fwd2 = [Signal(name=f"fwd2_{g}", attrs={FANOUT_ATTR: 1}) for g in range(len(groups))]
             fwd_val = Signal(signed(aw), reset_less=True)
-            m.d.sync += [v3.eq(v2 & ~self.flush), row3.eq(row2),
-                         fwd2.eq(v1 & v3 & (row1 == row3)), fwd_val.eq(last_sum)]
-            older = Mux(fwd2, fwd_val, acc_q)
+            m.d.sync += [v3.eq(v2 & ~self.flush), row3.eq(row2), fwd_val.eq(last_sum)]
+            m.d.sync += [f.eq(v1 & v3 & (row1 == row3)) for f in fwd2]
+            older = Signal(signed(aw))
+            for f, (lo, hi) in zip(fwd2, groups):
+                m.d.comb += older[lo:hi].eq(Mux(f, fwd_val[lo:hi], acc_q[lo:hi]))
         else:
             older = acc_q
-        m.d.comb += [
-            base.eq(Mux(bypass2, last_sum, older)),
-            full.eq(base + prod2),
-        ]
+        for b, (lo, hi) in zip(bypass2, groups):
+            m.d.comb += base[lo:hi].eq(Mux(b, last_sum[lo:hi], older[lo:hi]))
+        m.d.comb += full.eq(base + prod2)
         top = full[aw - 1:]                          # in range iff all equal (sign extension)
         in_range = (top == 0) | (top == (1 << len(top)) - 1)
         hi = (1 << (aw - 1)) - 1
