@@ -20,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 
 from eiegen.hw.common.dsp import registered_product
 from eiegen.sim.amaranth_sim import run
-from eiegen.sim.vendor_models import icarus_vendor_models
+from eiegen.sim.vendor_models import icarus_samples, icarus_vendor_models
 from eiegen.sw import toolchain
 
 MODEL = (Path(__file__).parent / "mult18x18d_model.v").read_text()
@@ -117,11 +117,7 @@ module tb;
   end
 endmodule
 """)
-    subprocess.run(["iverilog", "-g2012", "-o", "sim", "-I", str(inc), "tb.v", "net.v", "models.v"],
-                   check=True, cwd=tmp_path, capture_output=True)
-    vvp = subprocess.run(["vvp", "-n", "sim"], check=True, cwd=tmp_path, capture_output=True, text=True)
-    got = [int(l, 16) if "x" not in l.lower() else None
-           for l in vvp.stdout.split() if re.fullmatch(r"[0-9a-fA-Fxz]+", l)]
+    got = icarus_samples(tmp_path, inc, ["tb.v", "net.v", "models.v"])
     assert len(got) == CYCLES
     mask = (1 << (AW + BW)) - 1
     first_en = next(t for t, (_, _, en) in enumerate(stim) if en)

@@ -25,7 +25,7 @@ from eiegen.hw.eie.arithmetic_unit import ArithmeticUnit
 from eiegen.hw.eie.params import EIEParams
 from eiegen.hw.eie.weight_decoder import WeightDecoder
 from eiegen.sim.amaranth_sim import run
-from eiegen.sim.vendor_models import icarus_vendor_models
+from eiegen.sim.vendor_models import icarus_samples, icarus_vendor_models
 from eiegen.sw import toolchain
 
 # icarus: skipped without Icarus like every Icarus test (a failure in CI, tests/conftest.py)
@@ -168,11 +168,7 @@ module tb;
   end
 endmodule
 """)
-    subprocess.run(["iverilog", "-g2012", "-o", "sim", "-I", str(inc), "tb.v", "net.v", "models.v"],
-                   check=True, cwd=tmp_path, capture_output=True)
-    vvp = subprocess.run(["vvp", "-n", "sim"], check=True, cwd=tmp_path, capture_output=True, text=True)
-    got = [int(l, 16) if "x" not in l.lower() else None
-           for l in vvp.stdout.split() if re.fullmatch(r"[0-9a-fA-Fxz]+", l)]
+    got = icarus_samples(tmp_path, inc, ["tb.v", "net.v", "models.v"])
     assert len(got) == len(stim)
     mask = (1 << aw) - 1
     checked = 0

@@ -21,7 +21,7 @@ from amaranth.back import verilog
 from eiegen.hw.systolic import SystolicParams
 from eiegen.hw.systolic.array import SystolicArray
 from eiegen.sim.amaranth_sim import run
-from eiegen.sim.vendor_models import icarus_vendor_models
+from eiegen.sim.vendor_models import icarus_samples, icarus_vendor_models
 from eiegen.sw import toolchain
 
 # icarus: skipped without Icarus like every Icarus test (a failure in CI, tests/conftest.py)
@@ -143,13 +143,8 @@ module tb;
 endmodule
 """)
     inc = icarus_vendor_models(family, tmp_path / "inc")
-    subprocess.run(["iverilog", "-g2012", "-o", "sim", "-I", str(inc), "-DNO_ICE40_DEFAULT_ASSIGNMENTS",
-                    "tb.v", "net.v", "models.v",
-                    *[str(inc / Path(m).name) for m in models]],
-                   check=True, cwd=tmp_path, capture_output=True)
-    run = subprocess.run(["vvp", "-n", "sim"], check=True, cwd=tmp_path, capture_output=True, text=True)
-    got = [int(l, 16) if "x" not in l.lower() else None
-           for l in run.stdout.split() if re.fullmatch(r"[0-9a-fA-Fxz]+", l)]
+    got = icarus_samples(tmp_path, inc, ["tb.v", "net.v", "models.v", *[inc / Path(m).name for m in models]],
+                         defines=["NO_ICE40_DEFAULT_ASSIGNMENTS"])
     assert len(got) == CYCLES
     # from the cycle every register of the array has been written by the stimulus on
     warm = p.rows + p.cols + 4
