@@ -20,7 +20,7 @@ BOARD = Board(
     # pointer banks 2 as one true dual-port pair, activations and bias 1); the
     # accumulators and codebook copies in LUT RAM. Clocked from the PLL
     # (eie_hz) at 60 MHz: this array built for 100 MHz reached an Fmax of
-    # 71.10 MHz (35826 LUT4, 133 block RAMs; docs/boards.md, recorded build)
+    # 69.03 MHz (35768 LUT4, 133 block RAMs; docs/boards.md, recorded build)
     eie=dict(n_pes=32, fifo_depth=8, entries_per_word=2, spmat_depth=1024, ptr_depth=1024,
              bias_depth=64, act_depth=32, max_layers=4),
     eie_hz=60e6,
