@@ -51,7 +51,9 @@ def memory_blocks(board, params, *, link=True):
     memories), in block RAM on the iCE40; the central layer table and
     codebook. tests/boards/test_capacity.py checks it against every
     recorded build."""
+    from ..hw.common.ram import DualReadRAM
     from ..hw.eie.act_rw import data_layout
+    from ..hw.eie.arithmetic_unit import ACC_LUT_RAM_BITS
     fam = board.family
     granule = board.family_info["bram_words"]
     n = params.n_pes
@@ -65,13 +67,13 @@ def memory_blocks(board, params, *, link=True):
     else:
         out["spmat"] = (n * swappable(params.spmat_width, params.spmat_depth), 0)
     if fam == "ecp5":           # DualReadRAM: both banks in one true dual-port memory
-        stride = 1 << max(1, (params.ptr_depth - 1).bit_length())
-        out["ptr_even + ptr_odd"] = (n * ram_blocks(fam, params.ptr_width, 2 * stride), 0)
+        out["ptr_even + ptr_odd"] = (n * ram_blocks(fam, params.ptr_width,
+                                                    DualReadRAM.packed_depth(params.ptr_depth)), 0)
     else:
         out["ptr_even + ptr_odd"] = (2 * n * swappable(params.ptr_width, params.ptr_depth), 0)
     out["act0 + act1 + bias"] = (n * swappable(16, data_layout(params)[2]), 0)
     small = fam == "ecp5"       # LUT RAM (the platform's eiegen_small_ram_style)
-    lut_acc = small and params.act_depth * params.acc_width <= 4096
+    lut_acc = small and params.act_depth * params.acc_width <= ACC_LUT_RAM_BITS
     out["accumulators + codebook"] = (
         n * ((0 if lut_acc else ram_blocks(fam, params.acc_width, params.act_depth)) +
              (0 if small else ram_blocks(fam, 16, 16))), 0)

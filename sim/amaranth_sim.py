@@ -18,6 +18,8 @@ from pathlib import Path
 
 from amaranth.sim import Simulator
 
+from ..hw.common.hostbus import ADDR_SETUP
+
 __all__ = ["run", "wait_until", "stream_put", "stream_get", "HostBus", "SimulationTimeout",
            "DEFAULT_TIMEOUT"]
 
@@ -125,9 +127,6 @@ class HostBus:
     has been stable since), or 2 for a read right after a write.
     """
 
-    #: cycles the address is presented before the cycle of `we` or `re`
-    ADDR_SETUP = 2
-
     def __init__(self, ctx, bus, *, read_timeout=255):
         self.ctx, self.bus, self.read_timeout = ctx, bus, read_timeout
         self.cycles = 0
@@ -158,7 +157,7 @@ class HostBus:
 
     async def write(self, addr, data):
         ctx, bus = self.ctx, self.bus
-        await self._present(addr, self.ADDR_SETUP)
+        await self._present(addr, ADDR_SETUP)
         ctx.set(bus.wdata, int(data) & ((1 << len(bus.wdata)) - 1))
         ctx.set(bus.we, 1)
         await self.tick()
@@ -171,7 +170,7 @@ class HostBus:
 
     async def read(self, addr):
         ctx, bus = self.ctx, self.bus
-        await self._present(addr, self.ADDR_SETUP)
+        await self._present(addr, ADDR_SETUP)
         while self._since_write < 2:
             await self.tick()
         ctx.set(bus.re, 1)

@@ -16,10 +16,9 @@ the next address goes out at the falling edge of the cycle the answer is in.
 
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-__all__ = ["HostBus"]
+from ..hw.common.hostbus import ADDR_SETUP
 
-#: cycles the address is presented before the cycle of `we` or `re`
-ADDR_SETUP = 2
+__all__ = ["HostBus"]
 
 
 class HostBus:

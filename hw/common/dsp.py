@@ -43,9 +43,9 @@ def registered_product(m, platform, a, b, *, en=None, name="mult"):
     input and output registers (latency 2), or None when the platform has none.
     `en`: the input registers load only when it is high (the behavioural form's
     `with m.If(en): a_q.eq(a), b_q.eq(b)`); the output register loads every cycle."""
-    kind = getattr(platform, "eiegen_dsp", None)
-    if kind is None:
+    if not dsp_input_registers(platform):
         return None
+    kind = platform.eiegen_dsp
     if kind != "MULT18X18D":
         raise ValueError(f"unknown DSP primitive {kind!r} (platform.eiegen_dsp)")
     W = MULT18X18D_WIDTH

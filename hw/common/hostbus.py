@@ -39,6 +39,9 @@ ABORT and when a run exceeds its watchdog (docs/host-link.md).
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+#: cycles the initiator holds `addr` before a cycle of `we` or `re` (the contract above)
+ADDR_SETUP = 2
+
 __all__ = ["HostBusSignature"]
 
 

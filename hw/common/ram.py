@@ -171,6 +171,12 @@ class DualReadRAM(wiring.Component):
             "we": In(1), "wbank": In(1), "waddr": In(self.abits), "wdata": In(width),
         })
 
+    @staticmethod
+    def packed_depth(depth):
+        """Words of the one memory that holds both banks of `depth` words
+        (on a platform with `eiegen_tdp`): bank 1 starts at 2**abits."""
+        return 2 << max(1, ceil_log2(depth))
+
     def elaborate(self, platform):
         m = Module()
         if not getattr(platform, "eiegen_tdp", False):
@@ -186,8 +192,7 @@ class DualReadRAM(wiring.Component):
             return m
         hook = getattr(platform, "eiegen_packed_init", None)
         init = hook(self) if hook is not None else []
-        stride = 1 << self.abits
-        m.submodules.mem = mem = Memory(shape=self.width, depth=2 * stride, init=init,
+        m.submodules.mem = mem = Memory(shape=self.width, depth=self.packed_depth(self.depth), init=init,
                                         attrs={"no_rw_check": 1, "ram_style": "block"})
         addr_a = Signal(self.abits + 1)
         m.d.comb += addr_a.eq(Mux(self.we, Cat(self.waddr, self.wbank), Cat(self.raddr0, Const(0, 1))))

@@ -22,20 +22,23 @@ Also on the accumulator memory (other phases, never with M1/M2):
 - write-back read (WB): `wb_valid`/`wb_row` at t -> `wb_acc` at t + 1.
 """
 
-from amaranth import Module, Signal, Mux, Cat, signed
+from amaranth import Module, Signal, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..common.dsp import registered_product
-from .trees import FANOUT_ATTR
 from ..common.ram import sync_read
+from .trees import FANOUT_ATTR
 
 __all__ = ["ArithmeticUnit"]
 
 
 #: accumulator bits per copy of the bypass and forward selects (where they are copied)
 SEL_GROUP = 8
+
+#: the accumulator memory goes into LUT RAM, where the platform has it, up to this many bits
+ACC_LUT_RAM_BITS = 4096
 
 
 class ArithmeticUnit(wiring.Component):
@@ -85,7 +88,7 @@ class ArithmeticUnit(wiring.Component):
         # a small memory: LUT RAM where the platform has it (`eiegen_small_ram_style`)
         attrs = {"no_rw_check": 1}
         style = getattr(platform, "eiegen_small_ram_style", None)
-        if style and p.act_depth * aw <= 4096:
+        if style and p.act_depth * aw <= ACC_LUT_RAM_BITS:
             attrs["ram_style"] = style
         m.submodules.acc = acc = Memory(shape=signed(aw), depth=p.act_depth, init=[], attrs=attrs)
         acc_q = Signal(signed(aw), reset_less=True)

@@ -57,10 +57,17 @@ def generate_verilog(params, path):
     return cocotb_harness.write_verilog(SystolicUnit(params), path, name=TOPLEVEL)
 
 
+def _config_key(params, simulator, waves=None):
+    """The cache key of a model: parameters, simulator, generator digest (and waves)."""
+    doc = {"p": params.to_dict(), "sim": simulator, "src": _SOURCE_DIGEST}
+    if waves:
+        doc["waves"] = waves
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def is_built(params, simulator="verilator", build_root=None):
     """Whether build(params, simulator) would reuse a cached model (no waves)."""
-    key = hashlib.sha256(json.dumps({"p": params.to_dict(), "sim": simulator, "src": _SOURCE_DIGEST},
-                                    sort_keys=True).encode()).hexdigest()[:12]
+    key = _config_key(params, simulator)
     sim_dir = Path(build_root or default_build_root()) / f"systolic-{params.rows}x{params.cols}-{simulator}-{key}" / "sim"
     return (sim_dir / "eiegen.build-digest").exists() and \
         (sim_dir / (TOPLEVEL if simulator == "verilator" else "sim.vvp")).exists()
@@ -75,10 +82,7 @@ def build(params, simulator="verilator", build_root=None, *, waves=None, progres
         waves = cocotb_harness.waves_requested()
     waves = cocotb_harness.wave_variant(waves, simulator)
     build_root = Path(build_root or default_build_root())
-    doc = {"p": params.to_dict(), "sim": simulator, "src": _SOURCE_DIGEST}
-    if waves:
-        doc["waves"] = waves
-    key = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]
+    key = _config_key(params, simulator, waves)
     bdir = (build_root / f"systolic-{params.rows}x{params.cols}-{simulator}"
             f"{'-waves-' + waves if waves else ''}-{key}")
     t0 = time.perf_counter()
