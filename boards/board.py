@@ -79,6 +79,10 @@ class Board:
     notes: str = ""
     systolic_hz: float = 0.0    # the clock of a systolic build (0: sync_hz)
     eie_hz: float = 0.0         # the clock of an EIE build (0: sync_hz)
+    # the device's DSP multiplier and block RAM sites, for floorplans
+    # (hw/common/sites.py Sites): rows of groups of adjacent blocks, nextpnr BEL names
+    dsp_sites: object = None
+    bram_sites: object = None
 
     @property
     def family_info(self):
@@ -115,7 +119,7 @@ class Board:
 
 
 # modules of this package that are infrastructure, not boards
-_INFRA = {"board", "top", "build", "report", "swap", "clocking", "bram", "nullunit", "capacity", "standalone", "recorded"}
+_INFRA = {"board", "top", "build", "report", "swap", "clocking", "bram", "nullunit", "capacity", "standalone", "recorded", "floorplan"}
 
 
 def _board_modules():

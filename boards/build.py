@@ -38,6 +38,7 @@ from ..sw.errors import EiegenError, ImageError
 from .board import BoardError
 from .bram import BlockRAM, padded_geometry, placeholder_words, bit_slices, hex_text
 from ..hw.common.ram import SYNTH_SCRIPT_AFTER_READ
+from .floorplan import prepare as floorplan_prepare
 from .report import parse_report, format_report, check_timing, TimingError, Throughput
 
 __all__ = ["RamPlacer", "BuildError", "BuildResult", "build", "board_platform", "default_build_dir",
@@ -195,6 +196,9 @@ def board_platform(board, placer=None):
         attrs["eiegen_small_ram_style"] = "distributed"
         # multipliers with the DSP's input and output registers (hw/common/dsp.py)
         attrs["eiegen_dsp"] = "MULT18X18D"
+        # where the multipliers are, for the arrays' floorplans (placement
+        # constraints on the DSP cells: hw/systolic/floorplan.py)
+        attrs["eiegen_dsp_sites"] = board.dsp_sites
     elif board.family == "ice40":
         # no LUT RAM: the codebook copies and accumulators go to block RAM
         attrs["eiegen_small_ram_style"] = "block"
@@ -464,7 +468,9 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
     placer.check_distinct()
     with atomic_dir(out_dir, kind="board-build", force=force) as tmp:
         plan.extract(str(tmp))
-        seconds = _run_script(tmp, name, board, env, progress,
+        run_env, floorplan = (floorplan_prepare(tmp, board, params, env, name) if design == "eie"
+                              else (env, 0))
+        seconds = _run_script(tmp, name, board, run_env, progress,
                               failed_log=out_dir.with_name(out_dir.name + ".failed.log"))
         report = parse_report(tmp / "report.json", board)
         perf = throughput(report, design, params, report_image or image, image_name)
@@ -489,6 +495,7 @@ def build(board, design="eie", params=None, *, out_dir=None, image=None, sync_hz
             "bitstream": bit.name, "config": f"{name}.{family_info['config']}",
             "rams": [dataclasses.asdict(r) for r in placer.records.values()],
             "pack_opts": _pack_opts(tmp / f"build_{name}.sh", board),
+            "floorplan": floorplan,
             "report": report.to_dict(), "throughput": perf.to_dict(),
             "tool_seconds": round(seconds, 1),
         }

@@ -21,6 +21,7 @@ from ..sw.atomic import atomic_dir, check_output
 from .build import (BUILD_FORMAT, RamPlacer, board_platform, _require_tools, _run_script, BuildResult,
                     tool_options, default_build_dir)
 from .clocking import BoardClock
+from .floorplan import prepare as floorplan_prepare
 from .report import parse_report, format_report
 
 __all__ = ["StandaloneTop", "build_standalone"]
@@ -86,11 +87,13 @@ def build_standalone(board, params, *, out_dir=None, sync_hz=None, seed=0, force
     plan = platform.build(top, name="top", do_build=False, **kw)
     with atomic_dir(out_dir, kind="board-build", force=force) as tmp:
         plan.extract(str(tmp))
-        seconds = _run_script(tmp, "top", board, env, progress)
+        run_env, floorplan = floorplan_prepare(tmp, board, params, env, "top")
+        seconds = _run_script(tmp, "top", board, run_env, progress)
         report = parse_report(tmp / "report.json", board)
         text = format_report(report, title=f"{board.title}: EIE array alone, {params.n_pes} PE(s)")
         info = {"format": BUILD_FORMAT, "version": 1, "board": board.name, "design": "eie-alone", "params": dataclasses.asdict(params),
-                "sync_hz": top.sync_hz, "report": report.to_dict(), "tool_seconds": round(seconds, 1)}
+                "sync_hz": top.sync_hz, "floorplan": floorplan, "report": report.to_dict(),
+                "tool_seconds": round(seconds, 1)}
         (tmp / "build.json").write_text(json.dumps(info, indent=1) + "\n")
         (tmp / "report.txt").write_text(text + "\n")
         for junk in ("top.json", "top.bit", "top.bin", "top.config", "top.asc"):

@@ -4,7 +4,11 @@ FTDI UART, eight LEDs."""
 
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
+from ..hw.common.sites import ecp5_dsp_sites, ecp5_ebr_sites
 from .board import Board, Resources
+
+# the first tile column of each group of four DSPs / block RAMs of the LFE5U-85F
+_GROUPS_85F = (4, 13, 22, 31, 40, 49, 58, 69, 78, 87, 96, 105, 114)
 
 BOARD = Board(
     name="ulx3s",
@@ -35,4 +39,11 @@ BOARD = Board(
     # router2 routes the large arrays in a fraction of router1's time
     nextpnr_opts=("--router", "router2"),
     programmer=("openFPGALoader",),
+    # the LFE5U-85F's 156 MULT18X18D and 208 DP16KD, as nextpnr-ecp5 names
+    # them: three DSP rows (tile rows 10, 34, 58) and four block RAM rows
+    # (22, 46, 70, 82), each of 13 groups of four, the groups 9 tile columns
+    # apart (read off placed netlists, `nextpnr-ecp5 --write`;
+    # tests/boards/test_sites.py has nextpnr place a cell at every one)
+    dsp_sites=ecp5_dsp_sites((10, 34, 58), _GROUPS_85F),
+    bram_sites=ecp5_ebr_sites((22, 46, 70, 82), _GROUPS_85F),
 )

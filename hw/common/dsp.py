@@ -22,6 +22,11 @@ such primitive: `platform.eiegen_dsp` names it ("MULT18X18D" on the ECP5
 board platforms, boards/build.py; absent in simulation). The registers have
 no reset, like the behavioural form's reset-less registers; the input
 registers may have an enable (`en`).
+
+`site` places the block: a BEL name of the device (nextpnr's `BEL`
+attribute fixes the cell there). A board that knows its device's DSP sites
+gives them as `platform.eiegen_dsp_sites` (hw/common/sites.py), and an array
+that floorplans its multipliers (hw/systolic/floorplan.py) picks sites from it.
 """
 
 from amaranth import Instance, ClockSignal, Signal, Const, signed
@@ -38,11 +43,12 @@ def dsp_input_registers(platform):
     return getattr(platform, "eiegen_dsp", None) is not None
 
 
-def registered_product(m, platform, a, b, *, en=None, name="mult"):
+def registered_product(m, platform, a, b, *, en=None, name="mult", site=None):
     """The product of signed `a` and `b` from the platform's DSP block with
     input and output registers (latency 2), or None when the platform has none.
     `en`: the input registers load only when it is high (the behavioural form's
-    `with m.If(en): a_q.eq(a), b_q.eq(b)`); the output register loads every cycle."""
+    `with m.If(en): a_q.eq(a), b_q.eq(b)`); the output register loads every cycle.
+    `site`: the BEL the block is placed at (None: where the placer likes)."""
     if not dsp_input_registers(platform):
         return None
     kind = platform.eiegen_dsp
@@ -65,6 +71,8 @@ def registered_product(m, platform, a, b, *, en=None, name="mult"):
         ports[f"i_C{i}"] = Const(0, 1)
     for i in range(2 * W):
         ports[f"o_P{i}"] = p_full[i]
+    if site is not None:
+        ports["a_BEL"] = site
     m.submodules[name] = Instance(
         "MULT18X18D",
         # input registers A and B (enable CE0), and the output register

@@ -113,7 +113,11 @@ class Accumulators(wiring.Component):
         for c in range(C):
             old = Signal(signed(A), name=f"old{c}")
             for g, (lo, hi) in enumerate(groups):
-                sel = Signal(FORWARD + 1, name=f"sel{c}_{g}", attrs={FANOUT_ATTR: 1})
+                # no reset (nor abort, top.py's ResetInserter): a select is
+                # used only for the row in stage D - 1, whose sum is written
+                # (and forwarded) only when that row is valid, and an abort
+                # clears the valid bits; so the abort stays out of the selects' logic
+                sel = Signal(FORWARD + 1, name=f"sel{c}_{g}", attrs={FANOUT_ATTR: 1}, reset_less=True)
                 m.d.sync += sel.eq(sel_next)
                 srcs = [sums[k][c] for k in range(FORWARD)] + [mem.rdata0[c]]
                 terms = [Mux(sel[k], v[lo:hi], 0) for k, v in enumerate(srcs)]

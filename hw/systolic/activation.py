@@ -28,17 +28,19 @@ the window from S mod 8 + in_width up (in the second).
 Multiplier stage, DSP (act_serial = 0): the lane's value is cut into 16-bit
 pieces (the low ones unsigned, the top one signed), each piece times M is a
 DSP product (18 x 18 blocks: two per lane for 32 x 16), and the pieces are
-added in the next cycle: input registers, product registers, sum register,
-ACT_DSP_STAGES = 3, one group per cycle. Bit-serial (act_serial = 1, no DSP,
+added in the next cycle: the selected value's register (beside the lane
+select; the lanes' DSPs may be far from it), the DSP's input registers,
+product registers, sum register, ACT_DSP_STAGES = 4, one group per cycle. Bit-serial (act_serial = 1, no DSP,
 for a device whose DSPs are all MACs): v * M least significant bit of M
 first, one bit per cycle with an (acc_width + 2)-bit adder, mult_width
 cycles per group.
 
 Timing of the row read at cycle r (MEM_LATENCY = 2 for the read):
 
-    r + 2 + g * c            group g: lane select, ReLU, into the multiplier
+    r + 2 + g * c            group g: lane select, ReLU, into the value
+                             register (DSP) or the multiplier (bit-serial)
                              (c = 1, DSP; c = mult_width, bit-serial)
-    ... product ready        (+ 3, DSP; + 1 + mult_width, bit-serial)
+    ... product ready        (+ 4, DSP; + 1 + mult_width, bit-serial)
     + 1, + 2, + 3            coarse shift; fine shift, rounding bit, fits;
                              saturation into the row buffer
     r + P                    the row buffer written to the unified buffer
@@ -49,6 +51,7 @@ from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
 from ..common.dsp import registered_product, MULT18X18D_WIDTH
+from ..eie.trees import FANOUT_ATTR
 from .params import MEM_LATENCY
 
 __all__ = ["ActivationUnit"]
@@ -223,10 +226,27 @@ class ActivationUnit(wiring.Component):
         p_tok = Signal(tok)
         if not p.act_serial:
             t0 = Signal(tok)
+            t_v = Signal(tok)
             t1 = Signal(tok)
-            m.d.sync += [t0.valid.eq(issue), t0.group.eq(gsel), t1.eq(t0), p_tok.eq(t1)]
+            m.d.sync += [t0.valid.eq(issue), t0.group.eq(gsel), t_v.eq(t0), t1.eq(t_v), p_tok.eq(t1)]
             npieces = -(-A // PIECE)
+            # the multiplier into each lane's DSPs from a copy of its own (kept
+            # apart by synthesis, trees.FANOUT_ATTR), loaded with `mult`: the
+            # lanes' DSPs are where the array leaves DSPs free, in every DSP
+            # row of the die (hw/systolic/floorplan.py)
+            mult_l = []
+            for l in range(L):
+                ml = Signal(p.mult_width, name=f"mult_l{l}", attrs={FANOUT_ATTR: 1})
+                with m.If(~self.busy):
+                    m.d.sync += ml.eq(self.mult)
+                mult_l.append(ml)
             for l, (v, vn) in enumerate(zip(vals, vnext)):
+                # the selected, ReLU-ed value registered next to the lane
+                # select (every cycle) before it goes to the lane's DSPs:
+                # the lanes' DSPs are spread over the die, the select is one
+                # place (hw/systolic/floorplan.py); one of the ACT_DSP_STAGES
+                vq = Signal(signed(A), name=f"vq{l}", reset_less=True)
+                m.d.sync += vq.eq(vn)
                 parts = []
                 for j in range(npieces):
                     top = j == npieces - 1
@@ -235,20 +255,27 @@ class ActivationUnit(wiring.Component):
                                 name=f"pp{l}_{j}", reset_less=True)
                     # on the ECP5 the DSP's input registers are v's piece and
                     # mult, its output register pp (hw/common/dsp.py); mult is
-                    # constant while an ACT runs, so loading it with v is the same
-                    npiece = vn[j * PIECE:min(A, (j + 1) * PIECE)]
+                    # constant while an ACT runs, so loading it with v is the
+                    # same. They load every cycle, not only on `issue` (no clock
+                    # enable net from the group logic to every lane): the
+                    # product is used only P cycles after an issue (p_tok),
+                    # when it is the issued value's, as with the enable
+                    npiece = vq[j * PIECE:min(A, (j + 1) * PIECE)]
                     npiece = npiece.as_signed() if top else Cat(npiece, Const(0, 1)).as_signed()
                     dsp = None
                     if p.mult_width < MULT18X18D_WIDTH:
                         dsp = registered_product(m, platform, npiece,
-                                                 Cat(mult, Const(0, 1)).as_signed(),
-                                                 en=issue, name=f"mult{l}_{j}")
+                                                 Cat(mult_l[l], Const(0, 1)).as_signed(),
+                                                 name=f"mult{l}_{j}")
                     if dsp is not None:
                         m.d.comb += pp.eq(dsp)
                     else:
-                        piece = v[j * PIECE:min(A, (j + 1) * PIECE)]
-                        piece = piece.as_signed() if top else piece.as_unsigned()
-                        m.d.sync += pp.eq(piece * mult)
+                        # registered_product's behavioural form: the piece and
+                        # the lane's multiplier registered every cycle, as in the DSP
+                        piece = Signal.like(npiece, name=f"piece{l}_{j}", reset_less=True)
+                        m_q = Signal(p.mult_width, name=f"mult_q{l}_{j}", reset_less=True)
+                        m.d.sync += [piece.eq(npiece), m_q.eq(mult_l[l])]
+                        m.d.sync += pp.eq(piece * Cat(m_q, Const(0, 1)).as_signed())
                     parts.append((pp, j * PIECE))
                 total = parts[0][0]
                 for pp, sh in parts[1:]:

@@ -16,6 +16,8 @@ from amaranth import Module, signed
 from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
+from ..common.dsp import dsp_input_registers
+from .floorplan import pe_sites
 from .layouts import act_beat, weight_beat
 from .pe import PE
 
@@ -46,7 +48,10 @@ class SystolicArray(wiring.Component):
         m = Module()
         p = self.params
         R, C = p.rows, p.cols
-        self.pes = pes = [[PE(p, r) for c in range(C)] for r in range(R)]
+        # the multipliers' floorplan, where the platform's DSP sites are known
+        sites = pe_sites(R, C, getattr(platform, "eiegen_dsp_sites", None)) \
+            if dsp_input_registers(platform) else {}
+        self.pes = pes = [[PE(p, r, site=sites.get((r, c))) for c in range(C)] for r in range(R)]
         for r in range(R):
             for c in range(C):
                 pe = pes[r][c]

@@ -49,8 +49,9 @@ PE_LATENCY = 3
 #: its output register, decode register)
 FETCH_LATENCY = 4
 #: activation unit: cycles from a group of lanes entering the multiplier stage to its
-#: product being usable (DSP: input register, product registers, sum of the partial products)
-ACT_DSP_STAGES = 3
+#: product being usable (DSP: the selected value's register, the DSP's input register,
+#: its product register, the sum of the partial products)
+ACT_DSP_STAGES = 4
 
 
 #: the generator's range of every parameter, inclusive: (lo, hi). The one

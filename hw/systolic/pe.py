@@ -47,8 +47,9 @@ class PE(wiring.Component):
         t + 2  partial-sum register: psum_in + product
     """
 
-    def __init__(self, params, row):
-        self.params, self.row = params, row
+    def __init__(self, params, row, *, site=None):
+        # `site`: where the multiplier goes on the device (hw/systolic/floorplan.py)
+        self.params, self.row, self.site = params, row, site
         ports = {
             "a_in": In(act_beat(params)),
             "a_out": Out(act_beat(params)),
@@ -64,9 +65,18 @@ class PE(wiring.Component):
         m = Module()
         p = self.params
         W = p.in_width
-        self.w0 = w0 = Signal(signed(W))
-        self.w1 = w1 = Signal(signed(W))
-        m.d.sync += [self.a_out.eq(self.a_in), self.w_out.eq(self.w_in)]
+        # No resets but the weight beat's valid bit: the weight registers are
+        # read only after a tile was loaded into them (the sequencer refuses an
+        # MMUL on a bank no RW wrote) and the activations and beat fields only
+        # with their valid flags, so the domain's reset reaches 1 flip-flop a PE
+        # instead of 37 (one net to every PE of the array across the die)
+        self.w0 = w0 = Signal(signed(W), reset_less=True)
+        self.w1 = w1 = Signal(signed(W), reset_less=True)
+        a_out = Signal.like(self.a_out, reset_less=True)
+        w_out = Signal.like(self.w_out, reset_less=True)
+        w_valid = Signal()
+        m.d.sync += [a_out.eq(self.a_in), w_out.eq(self.w_in), w_valid.eq(self.w_in.valid)]
+        m.d.comb += [self.a_out.eq(a_out), self.w_out.eq(w_out), self.w_out.valid.eq(w_valid)]
         with m.If(self.w_in.valid & (self.w_in.tag == self.row)):
             with m.If(self.w_in.bank):
                 m.d.sync += w1.eq(self.w_in.data)
@@ -87,7 +97,7 @@ class PE(wiring.Component):
         # on the ECP5 the DSP's own input and output registers are a_q/w_q and
         # prod (Yosys would map the multiply without them, hw/common/dsp.py)
         dsp = registered_product(m, platform, self.a_in.data, Mux(self.a_in.sel, w1, w0),
-                                 name="mult")
+                                 name="mult", site=self.site)
         if dsp is not None:
             m.d.comb += prod.eq(dsp)
         else:

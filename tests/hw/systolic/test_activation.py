@@ -133,9 +133,9 @@ def test_waits_before_reading():
 
 def test_timing_constants():
     """k and P of the variants (the cycle model's, docs/systolic.md)."""
-    assert (_params(0, 0).act_row_cycles, _params(0, 0).act_latency) == (1, 8)
-    assert (_params(1, 0).act_row_cycles, _params(1, 0).act_latency) == (4, 11)
-    assert (_params(2, 0).act_row_cycles, _params(2, 0).act_latency) == (2, 9)
+    assert (_params(0, 0).act_row_cycles, _params(0, 0).act_latency) == (1, 9)
+    assert (_params(1, 0).act_row_cycles, _params(1, 0).act_latency) == (4, 12)
+    assert (_params(2, 0).act_row_cycles, _params(2, 0).act_latency) == (2, 10)
     p = _params(2, 1)
     assert (p.act_row_cycles, p.act_latency) == (32, 38)
     assert _params(0, 0).act_dsps == 8 and _params(2, 0).act_dsps == 4 and p.act_dsps == 0
