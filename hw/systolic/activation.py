@@ -147,8 +147,11 @@ class ActivationUnit(wiring.Component):
                      self.busy.eq(busy), self.busy_next.eq(busy_next)]
         m.d.sync += busy.eq(busy_next)
 
+        # read = reading_rows & ~waiting & (phase == 0), as a register computed
+        # from the next values of the three (below): it enables the
+        # accumulators' read port, whose register after the block RAM spans
+        # all C lanes, so it must not be logic behind other registers
         read = Signal()
-        m.d.comb += read.eq(reading_rows & ~waiting & (phase == 0))
         with m.If(reading_rows & ~waiting):
             if k > 1:
                 m.d.sync += phase.eq(Mux(phase == k - 1, 0, phase + 1))
@@ -173,6 +176,21 @@ class ActivationUnit(wiring.Component):
             m.d.sync += [waiting.eq(self.wait > 1),
                          reading_rows.eq(self.count[:p.row_count_bits] != 0), tail.eq(0),
                          busy.eq(self.count[:p.row_count_bits] != 0)]
+        # the next values of reading_rows, waiting and phase (the statements above)
+        rr_n, w_n, ph_n = Signal(), Signal(), Signal.like(phase)
+        m.d.comb += [rr_n.eq(reading_rows), w_n.eq(waiting), ph_n.eq(phase)]
+        with m.If(reading_rows & ~waiting):
+            if k > 1:
+                m.d.comb += ph_n.eq(Mux(phase == k - 1, 0, phase + 1))
+        with m.If(waiting):
+            m.d.comb += w_n.eq(wait != 2)
+        with m.If(read):
+            m.d.comb += rr_n.eq(left != 1)
+        with m.If(~self.busy):
+            m.d.comb += ph_n.eq(0)
+        with m.If(self.start):
+            m.d.comb += [w_n.eq(self.wait > 1), rr_n.eq(self.count[:p.row_count_bits] != 0)]
+        m.d.sync += read.eq(rr_n & ~w_n & (ph_n == 0))
         m.d.comb += [self.acc_raddr.eq(racc), self.acc_ren.eq(read)]
 
         # -- groups: the read row is in the accumulators' output register at r + 2

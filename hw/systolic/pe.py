@@ -65,18 +65,19 @@ class PE(wiring.Component):
         m = Module()
         p = self.params
         W = p.in_width
-        # No resets but the weight beat's valid bit: the weight registers are
-        # read only after a tile was loaded into them (the sequencer refuses an
-        # MMUL on a bank no RW wrote) and the activations and beat fields only
-        # with their valid flags, so the domain's reset reaches 1 flip-flop a PE
-        # instead of 37 (one net to every PE of the array across the die)
+        # No resets: the weight registers are read only after a tile was
+        # loaded into them (the sequencer refuses an MMUL on a bank no RW
+        # wrote since it started), the activations only with the weights, and
+        # a weight beat in flight when the reset comes leaves the array R
+        # cycles later, long before a program can run again; so the domain's
+        # reset, one net over the die, reaches no PE (it was the 12 x 12
+        # array's critical path, 11.55 ns of routing to a beat's valid bit)
         self.w0 = w0 = Signal(signed(W), reset_less=True)
         self.w1 = w1 = Signal(signed(W), reset_less=True)
         a_out = Signal.like(self.a_out, reset_less=True)
         w_out = Signal.like(self.w_out, reset_less=True)
-        w_valid = Signal()
-        m.d.sync += [a_out.eq(self.a_in), w_out.eq(self.w_in), w_valid.eq(self.w_in.valid)]
-        m.d.comb += [self.a_out.eq(a_out), self.w_out.eq(w_out), self.w_out.valid.eq(w_valid)]
+        m.d.sync += [a_out.eq(self.a_in), w_out.eq(self.w_in)]
+        m.d.comb += [self.a_out.eq(a_out), self.w_out.eq(w_out)]
         with m.If(self.w_in.valid & (self.w_in.tag == self.row)):
             with m.If(self.w_in.bank):
                 m.d.sync += w1.eq(self.w_in.data)
