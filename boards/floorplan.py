@@ -37,16 +37,26 @@ FLOORPLAN_FILE = "floorplan.json"
 UNIT = "unit"                   # the array's instance name in every top (boards/top.py, standalone.py)
 
 
+#: block RAMs outside the PEs that get a group of their own (name prefix, most
+#: blocks): the array's layer table and codebooks, and the host link's frame
+#: buffer and microprogram (its two microprogram blocks, left to the placer,
+#: were put far apart: pc -> adder -> 7.35 ns to the second block's address
+#: was a floorplanned 32-PE build's critical path). A top without one (the
+#: array alone has no link) just places none.
+OTHER_GROUPS = (("unit.control.", 4), ("link.", 4))
+
+
 def eie_rules(board, params, blocks_per_pe):
     """[{"prefix", "type", "sites"}] for the EIE array of EIEParams `params`
     on `board` with `blocks_per_pe` block RAMs a PE, or [] when the board has
-    no sites or the array does not fit one group a PE."""
+    no sites or the array does not fit one group a PE (and one for each of
+    OTHER_GROUPS)."""
     bram, dsp = board.bram_sites, board.dsp_sites
     n = params.n_pes
     if bram is None or dsp is None or blocks_per_pe > bram.group_size or blocks_per_pe < 1:
         return []
     groups = [(i, j) for i in range(len(bram.rows)) for j in range(bram.groups_per_row)]
-    if n > len(groups):
+    if n + len(OTHER_GROUPS) > len(groups):
         return []
     cx = (bram.xs[0] + bram.xs[-1]) / 2
     cy = (min(bram.ys + dsp.ys) + max(bram.ys + dsp.ys)) / 2
@@ -55,7 +65,8 @@ def eie_rules(board, params, blocks_per_pe):
         i, j = g
         return abs(bram.xs[j] - cx) + abs(bram.ys[i] - cy)
 
-    chosen = sorted(sorted(groups, key=lambda g: (dist(g), g))[:n])
+    nearest = sorted(groups, key=lambda g: (dist(g), g))
+    chosen = sorted(nearest[:n])
     free = {(i, j): list(dsp.rows[i][j]) for i in range(len(dsp.rows)) for j in range(dsp.groups_per_row)}
     rules = []
     for k, (i, j) in enumerate(chosen):
@@ -67,6 +78,8 @@ def eie_rules(board, params, blocks_per_pe):
         prefix = f"{UNIT}.pe{k}."
         rules.append({"prefix": prefix, "type": "DP16KD", "sites": list(bram.rows[i][j][:blocks_per_pe])})
         rules.append({"prefix": prefix, "type": "MULT18X18D", "sites": [free[(r, j)].pop(0)]})
+    for (prefix, blocks), (i, j) in zip(OTHER_GROUPS, nearest[n:]):
+        rules.append({"prefix": prefix, "type": "DP16KD", "sites": list(bram.rows[i][j][:blocks])})
     return rules
 
 

@@ -179,11 +179,14 @@ class PE(wiring.Component):
         re_d = Signal()
         m.d.comb += [we_d.eq(Mux(self.host_we & self.host_sel & host, 1 << self.host_mem, 0)),
                      re_d.eq(self.host_re & self.host_sel)]
-        we = delay(m, we_d, hs, name="host_we_s")
-        h_re = delay(m, re_d, hs, name="host_re_s")
-        h_mem = delay(m, self.host_mem, hs, name="host_mem_s", reset_less=True)
-        h_addr = delay(m, self.host_addr, hs, name="host_addr_s", reset_less=True)
-        h_wdata = delay(m, self.host_wdata, hs, name="host_wdata_s", reset_less=True)
+        # each PE's own (keep): the PEs behind one fan-out leaf have identical
+        # request registers, and merged into one they drove 4 PEs' block RAMs
+        # from one place (the floorplanned 32-PE build's critical path, 9.4 ns)
+        we = delay(m, we_d, hs, name="host_we_s", keep=True)
+        h_re = delay(m, re_d, hs, name="host_re_s", keep=True)
+        h_mem = delay(m, self.host_mem, hs, name="host_mem_s", reset_less=True, keep=True)
+        h_addr = delay(m, self.host_addr, hs, name="host_addr_s", reset_less=True, keep=True)
+        h_wdata = delay(m, self.host_wdata, hs, name="host_wdata_s", reset_less=True, keep=True)
         # -- slice scan: source words -> LNZD lane ----------------------------------------
         m.d.comb += [
             act.src_sel.eq(self.src_sel),
@@ -235,13 +238,13 @@ class PE(wiring.Component):
             act.init_valid.eq(self.init_valid),
             act.init_k.eq(self.init_k),
             act.bias_base.eq(self.bias_base),
-            au.init_valid.eq(delay(m, self.init_valid, lat, name="init_valid_q")),
-            au.init_row.eq(delay(m, self.init_k, lat, name="init_k_q", reset_less=True)),
+            au.init_valid.eq(delay(m, self.init_valid, lat, name="init_valid_q", keep=hs > 0)),
+            au.init_row.eq(delay(m, self.init_k, lat, name="init_k_q", reset_less=True, keep=hs > 0)),
             au.bias.eq(act.rdata),
             au.wb_valid.eq(self.wb_valid),
             au.wb_row.eq(self.wb_k),
-            wb.valid.eq(delay(m, self.wb_valid, 1, name="wb_valid_q")),
-            wb.k.eq(delay(m, self.wb_k, 1, name="wb_k_q", reset_less=True)),
+            wb.valid.eq(delay(m, self.wb_valid, 1, name="wb_valid_q", keep=hs > 0)),
+            wb.k.eq(delay(m, self.wb_k, 1, name="wb_k_q", reset_less=True, keep=hs > 0)),
             wb.acc.eq(au.wb_acc),
             wb.relu.eq(self.relu),
             act.wb_valid.eq(wb.y_valid),

@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .layouts import queue_layout
-from .trees import delay
+from .trees import delay, FANOUT_ATTR
 
 __all__ = ["PointerReadUnit"]
 
@@ -52,13 +52,17 @@ class PointerReadUnit(wiring.Component):
         m = Module()
         lat = self.params.mem_latency
         m.d.comb += [self.even_raddr.eq(self.bcast_even), self.odd_raddr.eq(self.bcast_odd)]
+        # where memories have output registers (M >= 2, the ECP5) each PE keeps
+        # its own copies of the broadcast (`keep`): the PEs behind one fan-out
+        # leaf would otherwise share them, one register driving 4 PEs' queues
+        keep = lat >= 2
         valid = [self.bcast_valid]
         for i in range(lat):
-            v = Signal(name=f"valid_{i}")
+            v = Signal(name=f"valid_{i}", attrs={FANOUT_ATTR: 1} if keep else {})
             m.d.sync += v.eq(valid[-1])
             valid.append(v)
-        value = delay(m, self.bcast_value, lat, name="value", reset_less=True)
-        odd = delay(m, self.bcast_g_odd, lat, name="odd", reset_less=True)
+        value = delay(m, self.bcast_value, lat, name="value", reset_less=True, keep=keep)
+        odd = delay(m, self.bcast_g_odd, lat, name="odd", reset_less=True, keep=keep)
         start = Signal(self.params.ptr_width)
         end = Signal(self.params.ptr_width)
         m.d.comb += [

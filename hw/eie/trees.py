@@ -46,12 +46,14 @@ def _copy(value, name, reset_less=False):
     return Signal.like(value, name=name, reset_less=reset_less, attrs={FANOUT_ATTR: 1})
 
 
-def delay(m, value, cycles, *, name="dly", reset_less=False):
+def delay(m, value, cycles, *, name="dly", reset_less=False, keep=False):
     """`value` delayed by `cycles` registers (`reset_less` for data: the
-    registers then carry no reset logic)."""
+    registers then carry no reset logic). `keep`: the registers carry
+    FANOUT_ATTR, so synthesis keeps them even where another PE has the same
+    (a PE's copy of what a fan-out leaf shared by several PEs brings)."""
     out = value
     for i in range(cycles):
-        reg = _like(out, f"{name}_{i}", reset_less)
+        reg = (_copy if keep else _like)(out, f"{name}_{i}", reset_less)
         m.d.sync += reg.eq(out)
         out = reg
     return out

@@ -51,6 +51,9 @@ class Accumulators(wiring.Component):
         act_raddr, act_ren
                    In: the activation unit reads an accumulator row ...
         act_rdata  Out: ... MEM_LATENCY = 2 cycles later (second read port).
+                   The port reads act_raddr every cycle (act_ren only says
+                   when a new row is asked for): the row read stays in
+                   act_rdata as long as its address is held.
 
     The host reaches the rows through `memory` (a LaneMemory, read port 0).
     """
@@ -128,6 +131,9 @@ class Accumulators(wiring.Component):
             m.d.sync += sums[0][c].eq(self.psum_in[c] + old)
         m.d.comb += [mem.waddr.eq(wr.addr), mem.we.eq(wr.valid), mem.wlanes.eq(-1),
                      mem.wdata.eq(sums[0])]
-        m.d.comb += [mem.raddr1.eq(self.act_raddr), mem.ren1.eq(self.act_ren),
+        # the activation unit's port reads every cycle: it holds the address of
+        # the row it reads between reads (activation.py), and an enable here
+        # would be one net to all C x acc_width flip-flops after the block RAMs
+        m.d.comb += [mem.raddr1.eq(self.act_raddr), mem.ren1.eq(1),
                      self.act_rdata.eq(mem.rdata1)]
         return m

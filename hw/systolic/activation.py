@@ -191,7 +191,18 @@ class ActivationUnit(wiring.Component):
         with m.If(self.start):
             m.d.comb += [w_n.eq(self.wait > 1), rr_n.eq(self.count[:p.row_count_bits] != 0)]
         m.d.sync += read.eq(rr_n & ~w_n & (ph_n == 0))
-        m.d.comb += [self.acc_raddr.eq(racc), self.acc_ren.eq(read)]
+        # `acc_ren` says a row is read; the accumulators' port reads every cycle
+        # (accumulators.py: an enable, one register driving the C x acc_width
+        # output flip-flops over the die, was the 12 x 12 unit's critical
+        # path, 10.1 ns of routing), and the row stays there for the G groups
+        # because its address is held until the next read: `racc` as it is in
+        # the read's cycle, then `held`. Nothing writes the rows an ACT reads
+        # while it runs (an MMUL into them waits for the ACT, sequencer.py), so
+        # reading a row again returns the same.
+        held = Signal(p.acc_abits, reset_less=True)
+        with m.If(read):
+            m.d.sync += held.eq(racc)
+        m.d.comb += [self.acc_raddr.eq(Mux(read, racc, held)), self.acc_ren.eq(read)]
 
         # -- groups: the read row is in the accumulators' output register at r + 2
         rd_q = read

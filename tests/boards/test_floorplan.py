@@ -11,7 +11,8 @@ import subprocess
 import pytest
 
 from eiegen.boards.board import get_board
-from eiegen.boards.floorplan import eie_rules, apply, prepare, pe_blocks, FloorplanError, FLOORPLAN_FILE
+from eiegen.boards.floorplan import (eie_rules, apply, prepare, pe_blocks, FloorplanError, FLOORPLAN_FILE,
+                                    OTHER_GROUPS)
 
 ULX3S = get_board("ulx3s")
 
@@ -25,14 +26,19 @@ def test_default_ulx3s_array_one_group_a_pe():
     params = ULX3S.eie_params()
     assert pe_blocks(ULX3S, params) == 4             # sparse matrix, two pointer blocks, activations
     rules = eie_rules(ULX3S, params, 4)
-    assert len(rules) == 2 * params.n_pes
+    assert len(rules) == 2 * params.n_pes + len(OTHER_GROUPS)
     sites = [s for r in rules for s in r["sites"]]
     assert len(sites) == len(set(sites))
     by_pe = {}
     for r in rules:
-        by_pe.setdefault(r["prefix"], {})[r["type"]] = r["sites"]
-    assert list(by_pe) == [f"unit.pe{k}." for k in range(params.n_pes)]
+        if r["prefix"].startswith("unit.pe"):
+            by_pe.setdefault(r["prefix"], {})[r["type"]] = r["sites"]
     groups = {g for row in ULX3S.bram_sites.rows for g in row}
+    # the link's and the layer table's block RAMs: a group each, after the PEs'
+    others = rules[2 * params.n_pes:]
+    assert [r["prefix"] for r in others] == ["unit.control.", "link."]
+    assert all(tuple(r["sites"]) in groups and r["type"] == "DP16KD" for r in others)
+    assert list(by_pe) == [f"unit.pe{k}." for k in range(params.n_pes)]
     for prefix, kinds in by_pe.items():
         ebr, (mult,) = kinds["DP16KD"], kinds["MULT18X18D"]
         assert tuple(ebr) in groups, prefix
@@ -45,20 +51,21 @@ def test_default_ulx3s_array_one_group_a_pe():
 
 
 def test_consecutive_pes_side_by_side():
-    rules = [r for r in eie_rules(ULX3S, ULX3S.eie_params(), 4) if r["type"] == "DP16KD"]
+    rules = [r for r in eie_rules(ULX3S, ULX3S.eie_params(), 4)
+             if r["type"] == "DP16KD" and r["prefix"].startswith("unit.pe")]
     for a, b in zip(rules, rules[1:]):
         (xa, ya), (xb, yb) = _xy(a["sites"][0]), _xy(b["sites"][0])
         assert ya < yb or (ya == yb and xb - xa in (9, 11))
 
 
-@pytest.mark.parametrize("n", [1, 4, 8, 52])
+@pytest.mark.parametrize("n", [1, 4, 8, 50])
 def test_sizes_that_fit(n):
     rules = eie_rules(ULX3S, ULX3S.eie_params(n_pes=n), 4)
-    assert len(rules) == 2 * n
+    assert len(rules) == 2 * n + len(OTHER_GROUPS)
 
 
 def test_no_floorplan_where_it_does_not_fit_or_no_sites():
-    assert eie_rules(ULX3S, ULX3S.eie_params(n_pes=53), 4) == []     # 52 groups of four
+    assert eie_rules(ULX3S, ULX3S.eie_params(n_pes=51), 4) == []     # 52 groups of four, 2 not the PEs'
     assert eie_rules(ULX3S, ULX3S.eie_params(), 5) == []              # a PE needs more than a group
     ice = get_board("icebreaker")
     assert eie_rules(ice, ice.eie_params(), 4) == []                  # no sites known
@@ -95,7 +102,7 @@ def test_build_wrapper_applies_the_floorplan_then_runs_nextpnr(tmp_path):
     # stands in for nextpnr: records its arguments
     env = {"NEXTPNR_ECP5": "echo", "PATH": os.environ["PATH"]}
     run_env, n = prepare(tmp_path, ULX3S, params, env, "top")
-    assert n == 4 and run_env["NEXTPNR_ECP5"] != "echo" and env["NEXTPNR_ECP5"] == "echo"
+    assert n == 4 + len(OTHER_GROUPS) and run_env["NEXTPNR_ECP5"] != "echo" and env["NEXTPNR_ECP5"] == "echo"
     rules = json.loads((tmp_path / FLOORPLAN_FILE).read_text())
     (tmp_path / "top.json").write_text(json.dumps(_netlist([("unit.pe0.spmat.mem.0.0", "DP16KD"),
                                                             ("unit.pe1.arith.mult", "MULT18X18D")])))
