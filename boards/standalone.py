@@ -13,16 +13,14 @@ import os
 import time
 from pathlib import Path
 
-from amaranth import Module, Signal, Cat, ClockDomain, ClockSignal, ResetSignal, Elaboratable
-from amaranth.hdl import DomainRenamer
+from amaranth import Module, Signal, Cat, ClockDomain, Elaboratable
 from amaranth.lib import io, wiring
 
-from ..hw.eie.trees import FANOUT_ATTR
 from ..sw import toolchain
 from ..sw.atomic import atomic_dir, check_output
 from .build import (BUILD_FORMAT, RamPlacer, board_platform, _require_tools, _run_script, BuildResult,
                     tool_options, default_build_dir)
-from .clocking import BoardClock
+from .clocking import BoardClock, unit_domain
 from .floorplan import prepare as floorplan_prepare
 from .report import parse_report, format_report
 
@@ -39,13 +37,9 @@ class StandaloneTop(Elaboratable):
         m = Module()
         m.domains.sync = ClockDomain("sync")
         m.submodules.clock = self.clock
-        # the unit in a domain of its own with a registered reset, as on the board top (boards/top.py)
-        m.domains.unit = cd_unit = ClockDomain("unit", local=True)
-        unit_rst = Signal(init=1, reset_less=True, attrs={FANOUT_ATTR: 1})
-        m.d.sync += unit_rst.eq(ResetSignal("sync"))
-        m.d.comb += [cd_unit.clk.eq(ClockSignal("sync")), cd_unit.rst.eq(unit_rst)]
+        # the unit on a reset of its own, as on the board top (boards/clocking.py)
         unit = self.unit
-        m.submodules.unit = DomainRenamer({"sync": "unit"})(unit)
+        m.submodules.unit = unit_domain(m, unit)
         ins, outs = [], []
         for path, member, value in unit.signature.flatten(unit):
             (ins if member.flow == wiring.In else outs).append(value)

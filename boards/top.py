@@ -25,17 +25,16 @@ board glue measured alone (`eiegen build --design link`).
 
 import dataclasses
 
-from amaranth import Module, Signal, Elaboratable, Const, ClockDomain, ClockSignal, ResetSignal
-from amaranth.hdl import ResetInserter, DomainRenamer
+from amaranth import Module, Signal, Elaboratable, Const, ClockDomain
+from amaranth.hdl import ResetInserter
 from amaranth.lib import io
 from amaranth.lib.wiring import connect
 
 from ..hw.common.hostlink import HostLink
-from ..hw.eie.trees import FANOUT_ATTR
 from ..sw.link.protocol import DEFAULT_WATCHDOG_SECONDS, LINK_WORD_BYTES
 from ..hw.eie.params import EIEParams, host_map
 from ..hw.systolic.params import SystolicParams, TARGETS
-from .clocking import BoardClock
+from .clocking import BoardClock, unit_domain
 from .board import BoardError
 
 #: the host link's microprogram block RAM is registered on families whose block RAM
@@ -140,16 +139,8 @@ class BoardTop(Elaboratable):
             unit = NullUnit()
         m.submodules.link = link = self.host_link()
         abort, config_ok = unit_ports(unit)
-        # the unit runs in a domain of its own, on the same clock, whose reset
-        # is a register of the sync reset (kept apart by synthesis, placed by
-        # the unit): the sync reset's one net from the clock's corner to the
-        # unit's central registers was the 32-PE ULX3S build's critical path
-        # (7.5 ns of routing). The unit leaves reset a cycle after the link.
-        m.domains.unit = cd_unit = ClockDomain("unit", local=True)
-        unit_rst = Signal(init=1, reset_less=True, attrs={FANOUT_ATTR: 1})
-        m.d.sync += unit_rst.eq(ResetSignal("sync"))
-        m.d.comb += [cd_unit.clk.eq(ClockSignal("sync")), cd_unit.rst.eq(unit_rst)]
-        in_domain = DomainRenamer({"sync": "unit"})(unit)
+        # the unit on a reset of its own, a register (boards/clocking.py)
+        in_domain = unit_domain(m, unit)
         if abort is None:
             m.submodules.unit = ResetInserter({"unit": link.abort})(in_domain)
         else:

@@ -19,8 +19,10 @@ class Skew(wiring.Component):
     many registers (lane 0 is combinational: latency 0).
     """
 
-    def __init__(self, lanes, shape):
-        self.lanes, self.shape = lanes, shape
+    def __init__(self, lanes, shape, *, reset_less=False):
+        # reset_less: the delay registers have no reset (a user for which
+        # what is in flight at a reset does no harm: the weight loader's)
+        self.lanes, self.shape, self.reset_less = lanes, shape, reset_less
         super().__init__({
             "i": In(data.ArrayLayout(shape, lanes)),
             "o": Out(data.ArrayLayout(shape, lanes)),
@@ -34,7 +36,7 @@ class Skew(wiring.Component):
         for lane in range(self.lanes):
             prev = self.i[lane]
             for k in range(self.delay(lane)):
-                stage = Signal(self.shape, name=f"lane{lane}_d{k + 1}")
+                stage = Signal(self.shape, name=f"lane{lane}_d{k + 1}", reset_less=self.reset_less)
                 m.d.sync += stage.eq(prev)
                 prev = stage
             m.d.comb += self.o[lane].eq(prev)

@@ -69,7 +69,11 @@ class WeightLoader(wiring.Component):
         m = Module()
         p = self.params
         m.submodules.memory = mem = self.memory
-        m.submodules.skew = skew = Skew(p.cols, weight_beat(p))
+        # no reset in the skew: beats in flight at a reset or abort reach the
+        # array within C cycles and write weight registers that no MMUL reads
+        # before an RW rewrites them (the sequencer forgets its loaded banks);
+        # its reset net over every column was the 12 x 12 unit's critical path
+        m.submodules.skew = skew = Skew(p.cols, weight_beat(p), reset_less=True)
 
         addr = Signal(16)
         left = Signal(range(p.rows + 1))

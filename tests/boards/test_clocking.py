@@ -149,3 +149,46 @@ def test_ecp5_matches_ecppll(mhz, tmp_path):
     op = int(re.search(r"clkout0 divisor: (\d+)", out).group(1))
     s = pll_ecp5(25e6, mhz * 1e6)
     assert (s.divs["CLKI_DIV"], s.divs["CLKFB_DIV"], s.divs["CLKOP_DIV"]) == (ref, fb, op)
+
+
+def test_unit_domain_resets_a_cycle_after_sync():
+    """boards.clocking.unit_domain: the unit runs on the same clock, its
+    reset one register behind sync's (asserted and released a cycle later)."""
+    from amaranth import Elaboratable
+    from eiegen.boards.clocking import unit_domain
+
+    class Counter(Elaboratable):
+        def __init__(self):
+            self.count = Signal(8)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.d.sync += self.count.eq(self.count + 1)
+            return m
+
+    top, ref, unit = Module(), Counter(), Counter()
+    top.domains.sync = sync = ClockDomain("sync")
+    top.submodules.ref = ref
+    top.submodules.unit = unit_domain(top, unit)
+    sim = Simulator(top)
+    sim.add_clock(1e-6, domain="sync")
+    seen = []
+
+    async def tb(ctx):
+        ctx.set(sync.rst, 1)
+        await ctx.tick()
+        ctx.set(sync.rst, 0)
+        for _ in range(4):
+            await ctx.tick()
+            seen.append((ctx.get(ref.count), ctx.get(unit.count)))
+        ctx.set(sync.rst, 1)
+        await ctx.tick()
+        seen.append((ctx.get(ref.count), ctx.get(unit.count)))
+        await ctx.tick()
+        seen.append((ctx.get(ref.count), ctx.get(unit.count)))
+
+    sim.add_testbench(tb)
+    sim.run()
+    # the unit counts one cycle behind after the release, and is held a cycle later
+    assert seen[:4] == [(1, 0), (2, 1), (3, 2), (4, 3)]
+    assert seen[4] == (0, 4) and seen[5] == (0, 0)
