@@ -9,9 +9,10 @@ build was a few LUTs inside one PE stretched between them
 (docs/boards.md). The PEs share nothing but the registered broadcast and
 gather trees, so each PE gets its blocks next to each other:
 
-- the PEs take the block RAM groups (four adjacent DP16KD) nearest the
-  die's centre, one group a PE, in rows, consecutive PEs side by side (the
-  fan-out trees group consecutive PEs);
+- the layer table's and the host link's block RAMs take the groups (four
+  adjacent DP16KD) nearest the die's centre, and the PEs the next nearest,
+  one group a PE, in rows, consecutive PEs side by side (the fan-out trees
+  group consecutive PEs);
 - a PE's block RAMs go into its group (cells in name order);
 - its multiplier into the DSP group of the same tile columns in the nearest
   DSP row with a free slot.
@@ -65,7 +66,11 @@ def eie_rules(board, params, blocks_per_pe):
         i, j = g
         return abs(bram.xs[j] - cx) + abs(bram.ys[i] - cy)
 
+    # the centre's groups first to the layer table and the link (OTHER_GROUPS),
+    # whose logic is the array's centre (the LNZD, the control, the host
+    # bus) and talks to every PE; the PEs around them
     nearest = sorted(groups, key=lambda g: (dist(g), g))
+    others, nearest = nearest[:len(OTHER_GROUPS)], nearest[len(OTHER_GROUPS):]
     chosen = sorted(nearest[:n])
     free = {(i, j): list(dsp.rows[i][j]) for i in range(len(dsp.rows)) for j in range(dsp.groups_per_row)}
     rules = []
@@ -78,7 +83,7 @@ def eie_rules(board, params, blocks_per_pe):
         prefix = f"{UNIT}.pe{k}."
         rules.append({"prefix": prefix, "type": "DP16KD", "sites": list(bram.rows[i][j][:blocks_per_pe])})
         rules.append({"prefix": prefix, "type": "MULT18X18D", "sites": [free[(r, j)].pop(0)]})
-    for (prefix, blocks), (i, j) in zip(OTHER_GROUPS, nearest[n:]):
+    for (prefix, blocks), (i, j) in zip(OTHER_GROUPS, others):
         rules.append({"prefix": prefix, "type": "DP16KD", "sites": list(bram.rows[i][j][:blocks])})
     return rules
 

@@ -103,8 +103,10 @@ class SystolicUnit(wiring.Component):
         wl = WeightLoader(p)
         ub = UnifiedBuffer(p)
         arr = SystolicArray(p)
-        askew = Skew(R, act_beat(p))
-        deskew = Deskew(C, signed(p.psum_width(R - 1)))
+        # data only, no reset: what is in them is used only with the valid bits
+        # of the accumulators' control line (reset), as the PEs' registers are
+        askew = Skew(R, act_beat(p), reset_less=True)
+        deskew = Deskew(C, signed(p.psum_width(R - 1)), reset_less=True)
         accs = Accumulators(p)
         act = ActivationUnit(p)
         self._seq, self._wl, self._act = seq, wl, act       # for tests that watch them
