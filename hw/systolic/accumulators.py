@@ -101,15 +101,23 @@ class Accumulators(wiring.Component):
         # FORWARD - 1 written since the read (the newest first). The selects
         # are copied per column and per SEL_GROUP bits of a sum, kept apart by
         # synthesis, so that each drives SEL_GROUP multiplexer bits
-        nxt = stages[D - 2]
+        # The selects are computed two cycles ahead (the delay line does not
+        # stall: what will be in stages D - 2 .. D + FORWARD - 2 next cycle is
+        # in stages D - 3 .. now) into one register, `sel_mid`, which the
+        # copies take a cycle later: the comparisons' LUTs driving all C x
+        # groups copies over the array's width was the 12 x 12 unit's critical
+        # path (5.2 ns of routing)
+        nxt = stages[D - 3]
         hits = Signal(FORWARD)
         for k in range(FORWARD):
-            ahead = stages[D - 1 + k]
+            ahead = stages[D - 2 + k]
             m.d.comb += hits[k].eq(ahead.valid & (ahead.addr == nxt.addr))
         sel_next = Signal(FORWARD + 1)       # bit k < FORWARD: sums[k]; bit FORWARD: memory
         for k in range(FORWARD):
             m.d.comb += sel_next[k].eq(nxt.accumulate & hits[k] & ~hits[:k].any())
         m.d.comb += sel_next[FORWARD].eq(nxt.accumulate & ~hits.any())
+        sel_mid = Signal(FORWARD + 1, reset_less=True)
+        m.d.sync += sel_mid.eq(sel_next)
         groups = [(lo, min(lo + SEL_GROUP, A)) for lo in range(0, A, SEL_GROUP)]
 
         m.d.comb += mem.raddr0.eq(rd.addr)
@@ -121,7 +129,7 @@ class Accumulators(wiring.Component):
                 # (and forwarded) only when that row is valid, and an abort
                 # clears the valid bits; so the abort stays out of the selects' logic
                 sel = Signal(FORWARD + 1, name=f"sel{c}_{g}", attrs={FANOUT_ATTR: 1}, reset_less=True)
-                m.d.sync += sel.eq(sel_next)
+                m.d.sync += sel.eq(sel_mid)
                 srcs = [sums[k][c] for k in range(FORWARD)] + [mem.rdata0[c]]
                 terms = [Mux(sel[k], v[lo:hi], 0) for k, v in enumerate(srcs)]
                 acc = terms[0]
