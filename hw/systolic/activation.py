@@ -190,7 +190,9 @@ class ActivationUnit(wiring.Component):
             m.d.comb += ph_n.eq(0)
         with m.If(self.start):
             m.d.comb += [w_n.eq(self.wait > 1), rr_n.eq(self.count[:p.row_count_bits] != 0)]
-        m.d.sync += read.eq(rr_n & ~w_n & (ph_n == 0))
+        read_n = Signal()
+        m.d.comb += read_n.eq(rr_n & ~w_n & (ph_n == 0))
+        m.d.sync += read.eq(read_n)
         # `acc_ren` says a row is read; the accumulators' port reads every cycle
         # (accumulators.py: an enable, one register driving the C x acc_width
         # output flip-flops over the die, was the 12 x 12 unit's critical
@@ -199,10 +201,17 @@ class ActivationUnit(wiring.Component):
         # the read's cycle, then `held`. Nothing writes the rows an ACT reads
         # while it runs (an MMUL into them waits for the ACT, sequencer.py), so
         # reading a row again returns the same.
+        # The address is itself a register, Mux(read, racc, held) computed from
+        # the next values of the three (`read` into the address multiplexer of
+        # every accumulator block RAM was the next critical path, 6.7 ns of routing)
         held = Signal(p.acc_abits, reset_less=True)
         with m.If(read):
             m.d.sync += held.eq(racc)
-        m.d.comb += [self.acc_raddr.eq(Mux(read, racc, held)), self.acc_ren.eq(read)]
+        racc_n = Signal.like(racc)
+        m.d.comb += racc_n.eq(Mux(~self.busy, self.acc_addr, Mux(read, racc + 1, racc)))
+        raddr = Signal(p.acc_abits, reset_less=True)
+        m.d.sync += raddr.eq(Mux(read_n, racc_n, Mux(read, racc, held)))
+        m.d.comb += [self.acc_raddr.eq(raddr), self.acc_ren.eq(read)]
 
         # -- groups: the read row is in the accumulators' output register at r + 2
         rd_q = read
