@@ -10,7 +10,6 @@ fast it runs (`eiegen build --alone`, docs/boards.md).
 import dataclasses
 import json
 import os
-import time
 from pathlib import Path
 
 from amaranth import Module, Signal, Cat, ClockDomain, Elaboratable

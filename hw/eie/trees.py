@@ -22,7 +22,7 @@ components: a tree is wiring with registers, its ports are the caller's
 signals.
 """
 
-from amaranth import Signal, Mux, Const
+from amaranth import Signal, Mux
 
 __all__ = ["fanout", "delay", "gather_or", "gather_and", "gather_min"]
 

@@ -30,7 +30,7 @@ def test_every_site_is_placed_where_its_bel_says(name, tmp_path):
     assert len(ebr) == len(set(ebr)) == board.resources.bram
     assert len(dsp) == len(set(dsp)) == board.resources.dsp
     n = len(ebr) + len(dsp)
-    v = [f"module top(input clk, input [2:0] a, output y);", f"  wire [{n - 1}:0] q;", "  assign y = ^q;"]
+    v = ["module top(input clk, input [2:0] a, output y);", f"  wire [{n - 1}:0] q;", "  assign y = ^q;"]
     v += [f'  (* BEL="{s}" *) DP16KD e{i} (.CLKA(clk), .ADA4(a[0]), .DOA0(q[{i}]));' for i, s in enumerate(ebr)]
     v += [f'  (* BEL="{s}" *) MULT18X18D m{i} (.A0(a[1]), .B0(a[2]), .P0(q[{len(ebr) + i}]));'
           for i, s in enumerate(dsp)]
