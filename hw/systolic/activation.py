@@ -147,18 +147,24 @@ class ActivationUnit(wiring.Component):
                      self.busy.eq(busy), self.busy_next.eq(busy_next)]
         m.d.sync += busy.eq(busy_next)
 
-        # read = reading_rows & ~waiting & (phase == 0), as a register computed
-        # from the next values of the three (below): it enables the
-        # accumulators' read port, whose register after the block RAM spans
-        # all C lanes, so it must not be logic behind other registers
+        # reading_rows, waiting, phase and racc take their next values (rr_n,
+        # w_n, ph_n, racc_n) from one place, because two registers are computed
+        # from those next values too: read = reading_rows & ~waiting &
+        # (phase == 0) enables the accumulators' read port, whose register
+        # after the block RAM spans all C lanes, so it must not be logic behind
+        # other registers; and the read address (below)
         read = Signal()
+        rr_n, w_n, ph_n, racc_n = Signal(), Signal(), Signal.like(phase), Signal.like(racc)
+        m.d.comb += [rr_n.eq(reading_rows), w_n.eq(waiting), ph_n.eq(phase), racc_n.eq(racc)]
         with m.If(reading_rows & ~waiting):
             if k > 1:
-                m.d.sync += phase.eq(Mux(phase == k - 1, 0, phase + 1))
+                m.d.comb += ph_n.eq(Mux(phase == k - 1, 0, phase + 1))
         with m.If(waiting):
-            m.d.sync += [wait.eq(wait - 1), waiting.eq(wait != 2)]
+            m.d.sync += wait.eq(wait - 1)
+            m.d.comb += w_n.eq(wait != 2)
         with m.If(read):
-            m.d.sync += [left.eq(left - 1), racc.eq(racc + 1), reading_rows.eq(left != 1)]
+            m.d.sync += left.eq(left - 1)
+            m.d.comb += [racc_n.eq(racc + 1), rr_n.eq(left != 1)]
             with m.If(left == 1):
                 m.d.sync += tail.eq(p.act_latency)
         with m.Elif(tail != 0):
@@ -166,33 +172,20 @@ class ActivationUnit(wiring.Component):
         # while idle the operands follow the sequencer's (they matter at dispatch
         # only, and so the dispatch drives the few flags below, not every register)
         with m.If(~self.busy):
-            m.d.sync += [wait.eq(self.wait), left.eq(self.count), racc.eq(self.acc_addr),
+            m.d.sync += [wait.eq(self.wait), left.eq(self.count),
                          wub.eq(self.ub_addr), relu.eq(self.relu), mult.eq(self.mult),
-                         shift.eq(self.shift), phase.eq(0),
+                         shift.eq(self.shift),
                          block.eq(Cat(self.lane == q * C for q in range(nblocks))),
                          self.acc_lo.eq(self.acc_addr), self.acc_hi.eq(self.acc_end),
                          self.ub_lo.eq(self.ub_addr), self.ub_hi.eq(self.ub_end)]
+            m.d.comb += [racc_n.eq(self.acc_addr), ph_n.eq(0)]
         with m.If(self.start):
-            m.d.sync += [waiting.eq(self.wait > 1),
-                         reading_rows.eq(self.count[:p.row_count_bits] != 0), tail.eq(0),
-                         busy.eq(self.count[:p.row_count_bits] != 0)]
-        # the next values of reading_rows, waiting and phase (the statements above)
-        rr_n, w_n, ph_n = Signal(), Signal(), Signal.like(phase)
-        m.d.comb += [rr_n.eq(reading_rows), w_n.eq(waiting), ph_n.eq(phase)]
-        with m.If(reading_rows & ~waiting):
-            if k > 1:
-                m.d.comb += ph_n.eq(Mux(phase == k - 1, 0, phase + 1))
-        with m.If(waiting):
-            m.d.comb += w_n.eq(wait != 2)
-        with m.If(read):
-            m.d.comb += rr_n.eq(left != 1)
-        with m.If(~self.busy):
-            m.d.comb += ph_n.eq(0)
-        with m.If(self.start):
+            m.d.sync += [tail.eq(0), busy.eq(self.count[:p.row_count_bits] != 0)]
             m.d.comb += [w_n.eq(self.wait > 1), rr_n.eq(self.count[:p.row_count_bits] != 0)]
         read_n = Signal()
         m.d.comb += read_n.eq(rr_n & ~w_n & (ph_n == 0))
-        m.d.sync += read.eq(read_n)
+        m.d.sync += [reading_rows.eq(rr_n), waiting.eq(w_n), phase.eq(ph_n), racc.eq(racc_n),
+                     read.eq(read_n)]
         # `acc_ren` says a row is read; the accumulators' port reads every cycle
         # (accumulators.py: an enable, one register driving the C x acc_width
         # output flip-flops over the die, was the 12 x 12 unit's critical
@@ -207,8 +200,6 @@ class ActivationUnit(wiring.Component):
         held = Signal(p.acc_abits, reset_less=True)
         with m.If(read):
             m.d.sync += held.eq(racc)
-        racc_n = Signal.like(racc)
-        m.d.comb += racc_n.eq(Mux(~self.busy, self.acc_addr, Mux(read, racc + 1, racc)))
         raddr = Signal(p.acc_abits, reset_less=True)
         m.d.sync += raddr.eq(Mux(read_n, racc_n, Mux(read, racc, held)))
         m.d.comb += [self.acc_raddr.eq(raddr), self.acc_ren.eq(read)]
