@@ -12,6 +12,7 @@ from amaranth import Module, Signal, ClockDomain, ClockSignal, Instance, Const, 
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
+from ..hw.eie.trees import FANOUT_ATTR, own_reset
 from ..sw.errors import EiegenError
 
 __all__ = ["PLLSettings", "pll_ice40", "pll_ecp5", "BoardClock", "ClockError", "unit_domain"]
@@ -204,11 +205,6 @@ def unit_domain(m, unit):
     reset's one net from the clock's corner to the unit's central registers
     was the 32-PE ULX3S build's critical path (7.5 ns of routing). The unit
     leaves reset a cycle after `sync`. Returns the renamed unit."""
-    from amaranth.hdl import DomainRenamer
-    from ..hw.eie.trees import FANOUT_ATTR
-    cd = ClockDomain("unit", local=True)
-    m.domains += cd
     rst = Signal(init=1, reset_less=True, name="unit_rst", attrs={FANOUT_ATTR: 1})
     m.d.sync += rst.eq(ResetSignal("sync"))
-    m.d.comb += [cd.clk.eq(ClockSignal("sync")), cd.rst.eq(rst)]
-    return DomainRenamer({"sync": "unit"})(unit)
+    return own_reset(m, unit, "unit", rst)

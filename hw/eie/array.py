@@ -12,8 +12,7 @@ levels, Gl = gather levels, M = memory latency):
   X=T+3+2Fl+Gl  every PE's pointer read unit; queue item at X+M+1; dequeue from T+L
 """
 
-from amaranth import (Module, Signal, Mux, Cat, Const, signed, ResetInserter, ClockDomain,
-                      ClockSignal, ResetSignal, DomainRenamer)
+from amaranth import Module, Signal, Mux, Cat, Const, ResetInserter, ResetSignal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -23,7 +22,7 @@ from .params import EIEParams, MEMORY_IDS, CONTROL_REGS, host_map
 from .pe import PE, HOST_MEMS, BUSY_COUNTER, deq_width, host_width
 from .lnzd import LNZD, popcount
 from .control import CentralControl
-from .trees import fanout, delay, gather_or, gather_and, gather_min
+from .trees import fanout, delay, gather_or, gather_and, gather_min, own_reset
 
 __all__ = ["EIEArray", "CONTROL_REGS", "FLUSH_CYCLES"]
 
@@ -107,10 +106,7 @@ class EIEArray(wiring.Component):
         pes = []
         for i in range(n):
             pe = PE(p, i)
-            cd = ClockDomain(f"pe{i}", local=True)
-            m.domains += cd
-            m.d.comb += [cd.clk.eq(ClockSignal("sync")), cd.rst.eq(pe_rst[i])]
-            m.submodules[f"pe{i}"] = DomainRenamer({"sync": f"pe{i}"})(pe)
+            m.submodules[f"pe{i}"] = own_reset(m, pe, f"pe{i}", pe_rst[i])
             pes.append(pe)
 
         num_layers = Signal(16)

@@ -16,15 +16,19 @@ crosses the array in one cycle and the depth grows with log4 N only:
   wrap around (compared modulo 2**width, all within 2**(width-1) of each
   other); registered after every level of up to 4 (`levels` + 1 registers).
   Returns (the result register, its next value).
+- `own_reset(m, unit, name, rst)`: `unit` in a clock domain of its own on
+  `sync`'s clock, reset by `rst` (a leaf of a reset tree, or a register by
+  the unit) instead of the one reset net over the die.
 
 They are functions that add registers to the caller's module rather than
 components: a tree is wiring with registers, its ports are the caller's
 signals.
 """
 
-from amaranth import Signal, Mux
+from amaranth import Signal, Mux, ClockDomain, ClockSignal
+from amaranth.hdl import DomainRenamer
 
-__all__ = ["fanout", "delay", "gather_or", "gather_and", "gather_min"]
+__all__ = ["fanout", "delay", "gather_or", "gather_and", "gather_min", "own_reset"]
 
 
 def _groups(items, size=4):
@@ -155,3 +159,13 @@ def gather_min(m, values, levels, width, *, name="gmin"):
     if len(cur) != 1:
         raise ValueError(f"{len(values)} leaves need more than {levels} register levels")
     return cur[0], nxt_value
+
+
+def own_reset(m, unit, name, rst):
+    """`unit` (an elaboratable of the `sync` domain) renamed into a local
+    clock domain `name` of `m`, clocked by `sync`'s clock and reset by `rst`;
+    returns it for `m.submodules`."""
+    cd = ClockDomain(name, local=True)
+    m.domains += cd
+    m.d.comb += [cd.clk.eq(ClockSignal("sync")), cd.rst.eq(rst)]
+    return DomainRenamer({"sync": name})(unit)

@@ -9,13 +9,12 @@
                └─ acc  (0x24) ─────────────────────────┘
 """
 
-from amaranth import (Module, Signal, Mux, Cat, Const, ResetInserter, DomainRenamer, ClockDomain,
-                      ClockSignal, ResetSignal, signed)
+from amaranth import Module, Signal, Mux, Cat, Const, ResetInserter, ResetSignal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..common.hostbus import HostBusSignature
-from ..eie.trees import FANOUT_ATTR
+from ..eie.trees import FANOUT_ATTR, own_reset
 from .params import TARGETS, REGS, MEM_LATENCY
 from .layouts import act_beat
 from .sequencer import Sequencer, or_all
@@ -118,21 +117,15 @@ class SystolicUnit(wiring.Component):
         # the abort's AND, then from the LUT that ORed it with the reset, those
         # were the 12 x 12 unit's critical paths (9.8 and 6.8 ns of routing).
         # The sequencer, reset first, dispatches nothing in between.
-        engines = {"weight_loader": wl, "accumulators": accs, "activation": act}
-        for name, engine in engines.items():
-            cd = ClockDomain(f"sys_{name}", local=True)
-            rst = Signal(init=1, reset_less=True, name=f"rst_{name}", attrs={FANOUT_ATTR: 1})
-            m.domains += cd
-            m.d.sync += rst.eq(abort | ResetSignal("sync"))
-            m.d.comb += [cd.clk.eq(ClockSignal("sync")), cd.rst.eq(rst)]
         m.submodules.sequencer = ResetInserter(abort)(seq)
-        m.submodules.weight_loader = DomainRenamer({"sync": "sys_weight_loader"})(wl)
+        for name, engine in (("weight_loader", wl), ("accumulators", accs), ("activation", act)):
+            rst = Signal(init=1, reset_less=True, name=f"rst_{name}", attrs={FANOUT_ATTR: 1})
+            m.d.sync += rst.eq(abort | ResetSignal("sync"))
+            m.submodules[name] = own_reset(m, engine, f"sys_{name}", rst)
         m.submodules.unified_buffer = ub
         m.submodules.array = arr
         m.submodules.act_skew = askew
         m.submodules.deskew = deskew
-        m.submodules.accumulators = DomainRenamer({"sync": "sys_accumulators"})(accs)
-        m.submodules.activation = DomainRenamer({"sync": "sys_activation"})(act)
         m.d.comb += self.config_ok.eq(1)
 
         # -- sequencer <-> engines
