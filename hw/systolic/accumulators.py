@@ -48,12 +48,10 @@ class Accumulators(wiring.Component):
                    q + D; later rows into the same row see it (forwarding).
         busy       Out (combinational from the delay line): a row is in flight
                    to the accumulators.
-        act_raddr, act_ren
-                   In: the activation unit reads an accumulator row ...
+        act_raddr  In: the activation unit reads an accumulator row ...
         act_rdata  Out: ... MEM_LATENCY = 2 cycles later (second read port).
-                   The port reads act_raddr every cycle (act_ren only says
-                   when a new row is asked for): the row read stays in
-                   act_rdata as long as its address is held.
+                   The port reads act_raddr every cycle (no enable): the row
+                   read stays in act_rdata as long as its address is held.
 
     The host reaches the rows through `memory` (a LaneMemory, read port 0).
     """
@@ -68,7 +66,6 @@ class Accumulators(wiring.Component):
             "ctl_in": In(acc_ctl(p)),          # at the cycle the row issues (q)
             "psum_in": In(data.ArrayLayout(signed(p.psum_width(p.rows - 1)), p.cols)),  # at q + D - 1
             "act_raddr": In(self.memory.abits),
-            "act_ren": In(1),
             "act_rdata": Out(row),             # MEM_LATENCY cycles after act_raddr
             "busy": Out(1),                    # a row is in flight to the accumulators
         })

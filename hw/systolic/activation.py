@@ -77,8 +77,9 @@ class ActivationUnit(wiring.Component):
                    while busy (the sequencer's hazard checks).
         acc_raddr, acc_ren
                    Out: read accumulator row acc_raddr, one row every k cycles
-                   from d + max(1, wait); `acc_rdata` (In) is that row
-                   MEM_LATENCY cycles later.
+                   from d + max(1, wait) (acc_ren marks the cycle a row is
+                   read; the address is held until the next); `acc_rdata`
+                   (In) is that row MEM_LATENCY cycles later.
         ub_waddr, ub_wdata, ub_wlanes, ub_we
                    Out: the requantised row, written (lanes ub_wlanes) P cycles
                    after its accumulator read.

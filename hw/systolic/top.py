@@ -153,7 +153,7 @@ class SystolicUnit(wiring.Component):
         m.d.comb += [arr.a_in.eq(askew.o), arr.w_in.eq(wl.w_out),
                      deskew.i.eq(arr.psum_out),
                      accs.psum_in.eq(deskew.o), accs.ctl_in.eq(seq.acc_ctl)]
-        m.d.comb += [accs.act_raddr.eq(act.acc_raddr), accs.act_ren.eq(act.acc_ren),
+        m.d.comb += [accs.act_raddr.eq(act.acc_raddr),
                      act.acc_rdata.eq(accs.act_rdata),
                      ub.waddr.eq(act.ub_waddr), ub.wdata.eq(act.ub_wdata),
                      ub.wlanes.eq(act.ub_wlanes), ub.we.eq(act.ub_we)]

@@ -38,7 +38,6 @@ def _run(p, ops, psums):
                     assert ctx.get(dut.busy)
             await ctx.tick()
         assert not ctx.get(dut.busy)
-        ctx.set(dut.act_ren, 1)
         for row in model:
             ctx.set(dut.act_raddr, row)
             for _ in range(MEM_LATENCY):
