@@ -44,7 +44,7 @@ UNIT = "unit"                   # the array's instance name in every top (boards
 #: were put far apart: pc -> adder -> 7.35 ns to the second block's address
 #: was a floorplanned 32-PE build's critical path). A top without one (the
 #: array alone has no link) just places none.
-OTHER_GROUPS = (("unit.control.", 4), ("link.", 4))
+OTHER_GROUPS = ((f"{UNIT}.control.", 4), ("link.", 4))
 
 
 def eie_rules(board, params, blocks_per_pe):

@@ -25,8 +25,9 @@ __all__ = ["pe_sites"]
 
 
 def pe_sites(rows, cols, sites):
-    """{(r, c): BEL name} for an R x C array on DSPSites `sites` (None: no
-    sites known), or {} when the array does not fit the floorplan."""
+    """{(r, c): BEL name} for an R x C array on the DSP sites `sites`
+    (hw/common/sites.py Sites; None: no sites known), or {} when the array
+    does not fit the floorplan."""
     if sites is None or not sites.rows:
         return {}
     size = sites.group_size
