@@ -31,6 +31,13 @@ __all__ = ["EIEArray", "CONTROL_REGS", "FLUSH_CYCLES"]
 FLUSH_CYCLES = 32
 
 
+def _or_all(values):
+    out = values[0]
+    for v in values[1:]:
+        out = out | v
+    return out
+
+
 class EIEArray(wiring.Component):
     """The whole EIE array, the unit the board top and the host link see.
 
@@ -161,7 +168,10 @@ class EIEArray(wiring.Component):
                      mem_code, req_word, req_wdata[:hw], Mux(ctr_read, ctr_pe, req_pe))
         config_q = Signal(len(config))            # (valid bits inside: keeps its reset)
         m.d.sync += config_q.eq(config)
-        leaves = fanout(m, config_q, n, Fl, name="cfg", reset_less=True)
+        # (with t.pe_stage every PE has its own leaf register: a leaf shared by 4 PEs drove the
+        # flush into four PEs' LNZD lanes and the configuration into their memory addresses)
+        own = t.pe_stage > 0
+        leaves = fanout(m, config_q, n, Fl, name="cfg", reset_less=True, per_leaf=own)
 
         def fields(v):
             it = iter([("src_sel", 1), ("bias_base", 15), ("relu", 1), ("computing", 1),
@@ -240,7 +250,7 @@ class EIEArray(wiring.Component):
         issue_q = Signal()
         dp.d.sync += [grant_q.eq(Mux(lnzd.issue, lnzd.grant, 0)), retire_q.eq(lnzd.retire),
                       k_q.eq(lnzd.issue_k), issue_q.eq(lnzd.issue)]
-        retires = fanout(dp, retire_q, n, Fl, name="retire", reset_less=True)
+        retires = fanout(dp, retire_q, n, Fl, name="retire", reset_less=True, per_leaf=own)
         for i, pe in enumerate(pes):
             m.d.comb += [pe.grant.eq(delay(dp, grant_q[i], Fl, name=f"grant{i}", reset_less=True)),
                          pe.retire.eq(retires[i])]
@@ -272,7 +282,7 @@ class EIEArray(wiring.Component):
         value = gather_or(dp, [pe.value_out for pe in pes], Gl, name="value")
         bcast = Signal(50)
         dp.d.sync += bcast.eq(Cat(value, g1[1:17], g[1:17], g[0], v_d))
-        bleaves = fanout(dp, bcast, n, Fl, name="bcast", reset_less=True)
+        bleaves = fanout(dp, bcast, n, Fl, name="bcast", reset_less=True, per_leaf=own)
         for pe, b in zip(pes, bleaves):
             m.d.comb += [pe.bcast_value.eq(b[0:16]), pe.bcast_even.eq(b[16:32]),
                          pe.bcast_odd.eq(b[32:48]), pe.bcast_g_odd.eq(b[48]),
@@ -313,30 +323,29 @@ class EIEArray(wiring.Component):
 
         # reads: request register (h+1) -> PEs (h+1+Fl) -> PE host register (Hs) -> memory (M)
         # -> PE register -> OR tree -> central register (h+3+Fl+Hs+M+Gl) -> answer (h+4+...)
+        # (the request decoded into one select per register as it is registered: the
+        # target and word compares in front of the 32-bit multiplexer were the 32-PE
+        # ULX3S build's next path at 100 MHz)
         central = Signal(64)
-        req2_target = Signal(8, reset_less=True)
-        req2_word = Signal(16, reset_less=True)
-        m.d.sync += [req2_target.eq(req_target), req2_word.eq(req_word)]
-        with m.Switch(req2_target):
-            with m.Case(MEMORY_IDS["control"]):
-                with m.Switch(req2_word):
-                    with m.Case(CONTROL_REGS["status"]):
-                        m.d.comb += central.eq(Cat(self.busy, ctl.done))
-                    with m.Case(CONTROL_REGS["num_layers"]):
-                        m.d.comb += central.eq(num_layers)
-                    with m.Case(CONTROL_REGS["cycles"]):
-                        m.d.comb += central.eq(ctl.cycles)
-                    with m.Case(CONTROL_REGS["broadcasts"]):
-                        m.d.comb += central.eq(ctl.broadcasts)
-                    with m.Case(CONTROL_REGS["bcast_stall"]):
-                        m.d.comb += central.eq(ctl.bcast_stall)
+        regs = [(CONTROL_REGS["status"], Cat(self.busy, ctl.done)),
+                (CONTROL_REGS["num_layers"], num_layers),
+                (CONTROL_REGS["cycles"], ctl.cycles),
+                (CONTROL_REGS["broadcasts"], ctl.broadcasts),
+                (CONTROL_REGS["bcast_stall"], ctl.bcast_stall)]
+        reg_sel = Signal(len(regs), reset_less=True)
+        m.d.sync += reg_sel.eq(Cat(*[is_ctrl & (req_word == addr) for addr, _ in regs]))
+        m.d.comb += central.eq(_or_all([Mux(reg_sel[i], value, 0)
+                                        for i, (_, value) in enumerate(regs)]))
+        is_layers = Signal(reset_less=True)
+        ram_read = Signal(reset_less=True)
+        m.d.sync += [is_layers.eq(req_target == MEMORY_IDS["layers"]),
+                     ram_read.eq((req_target == MEMORY_IDS["layers"]) |
+                                 (req_target == MEMORY_IDS["codebook"]))]
         # the central memories (block RAM) answer one cycle after the request register. Where
         # memories have registered outputs (mem_latency 2, the ECP5) their word is registered
         # as it leaves the RAM (a block RAM's output into the mux above was the 8-PE ECP5
         # array's critical path) and taken a cycle after the registers'; else it joins them
-        is_layers = req2_target == MEMORY_IDS["layers"]
         ram_sel = Mux(is_layers, ctl.host_layers_rdata, ctl.host_cb_rdata)
-        ram_read = is_layers | (req2_target == MEMORY_IDS["codebook"])
         # the central word is held (the bus has one read in flight, hw/common/hostbus.py)
         # until the PEs' answer comes
         req_q = Signal(3)

@@ -36,7 +36,9 @@ class LNZDLane(wiring.Component):
     - `grant`, `retire` (in): the central LNZD granted this PE in the slice at
       the head of its queue / retired that slice. On a grant, `value_out`
       (out, registered) holds the head word the next cycle, else 0 (so the
-      array ORs the PEs' values into the broadcast value). A retire pops the
+      array ORs the PEs' values into the broadcast value; not reset: after a
+      reset or flush it may hold one granted word, which no valid bit of the
+      broadcast pipeline follows). A retire pops the
       head after the grant of the same cycle has read it.
     - `busy` (out, combinational): a slice word is queued (from the cycle
       after its `word_valid` until its retire).
@@ -64,7 +66,12 @@ class LNZDLane(wiring.Component):
             q.r_en.eq(self.retire),
             self.busy.eq(q.r_rdy),
         ]
-        m.d.sync += self.value_out.eq(Mux(self.grant, q.r_data, 0))
+        # no reset (nor flush): the value only counts where the central pipeline's valid bit
+        # says so; the reset and flush in this register's logic, a LUT behind the PE's reset
+        # and the flush leaf, were the 32-PE ULX3S build's critical path
+        value = Signal(16, reset_less=True)
+        m.d.sync += value.eq(Mux(self.grant, q.r_data, 0))
+        m.d.comb += self.value_out.eq(value)
         return m
 
 

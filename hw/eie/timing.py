@@ -10,7 +10,7 @@ gather them back have) and the memories' read latency.
 
 import dataclasses
 
-__all__ = ["Timing", "timing", "tree_levels"]
+__all__ = ["Timing", "timing", "tree_levels", "pe_stage"]
 
 
 def tree_levels(n_leaves):
@@ -30,6 +30,7 @@ class Timing:
     n_pes: int
     mem_latency: int        # M: block-memory read latency (1, or 2 with output register)
     fanout: int             # Fl: register levels from the central unit to every PE
+                            #     (tree levels, plus pe_stage)
     gather: int             # Gl: register levels of the value OR-tree and flag paths
     popcount: int           # Pc: register levels of the slice popcount
     min_tree: int           # Mn: register levels of the dequeue-count minimum tree
@@ -37,6 +38,7 @@ class Timing:
     fifo_depth: int = 1     # D: the slack a PE gets beyond the broadcast pipeline
     slots: int = 0          # activation queue slots when set explicitly (0: from D)
     lnzd: int = 0           # slices read ahead when set explicitly (0: one slice a cycle)
+    pe_stage: int = 0       # 1: the fan-out trees end in a register of every PE's own
 
     # -- slice prefetch (LNZD) ------------------------------------------------------------
     @property
@@ -148,10 +150,23 @@ class Timing:
         return 3 + 2 * self.fanout + self.gather
 
 
+def pe_stage(n_pes, mem_latency):
+    """1 where the fan-out trees end in a register of every PE's own, one more
+    level below the leaves shared by 4 PEs: where memories have output
+    registers (M = 2, the ECP5) and the array has more than 16 PEs. There a
+    leaf's 4 PEs lie apart on the die, and a leaf register that drove logic
+    in all four was the 32- and 48-PE ULX3S builds' critical path (the flush
+    into the LNZD lanes, the configuration into the activation and
+    accumulator addresses: 4-6 ns of routing before the first LUT). Smaller
+    arrays meet 100 MHz without it (the 8-PE array alone: 110 MHz)."""
+    return 1 if mem_latency >= 2 and n_pes > 16 else 0
+
+
 def timing(params):
     """The Timing of an array built with `params` (an EIEParams)."""
     n = params.n_pes
     lv = tree_levels(n)
-    return Timing(n_pes=n, mem_latency=params.mem_latency, fanout=lv, gather=lv,
-                  popcount=0 if n <= 16 else 1, min_tree=lv + 1,
+    ps = pe_stage(n, params.mem_latency)
+    return Timing(n_pes=n, mem_latency=params.mem_latency, fanout=lv + ps, gather=lv,
+                  popcount=0 if n <= 16 else 1, min_tree=lv + 1, pe_stage=ps,
                   fifo_depth=params.fifo_depth, slots=params.queue_slots, lnzd=params.lnzd_slots)

@@ -67,13 +67,15 @@ def fanout(m, value, n, levels, *, name="fo", reset_less=False, per_leaf=False):
     """A list of N values: `value` `levels` cycles later. Level lv has one
     register per group of 4**(levels - lv) PEs, driven by its parent's, so
     every register drives at most 4 registers or 4 PEs. With no levels every
-    leaf is `value` itself. `per_leaf`: the last level has a register for
-    every PE (its parents drive up to 16), for a signal that fans out to
-    many cells inside each PE, such as its reset: no net then reaches the
-    cells of more than one PE."""
+    leaf is `value` itself. `per_leaf`: the groups are a level smaller, so the
+    last level has a register for every PE (driven by a parent that serves
+    4 PEs): for what fans out to many cells inside each PE, whose net then
+    reaches the cells of one PE only. With `levels` = tree_levels(n) + 1
+    every register still drives at most 4; with tree_levels(n) the top one
+    drives up to 16."""
     leaves = [value] * n
     for lv in range(levels):
-        size = 1 if per_leaf and lv == levels - 1 else 4 ** (levels - lv)
+        size = 4 ** (levels - lv - (1 if per_leaf else 0))
         regs = {}
         nxt = []
         for i in range(n):

@@ -76,7 +76,8 @@ def run_cases(params, simulator, tmp_path, case_list):
     assert not failures, "\n".join(failures)
 
 
-FAST = [(1, 1), (4, 8), (8, 2)]
+# (17: the smallest array whose trees end in a register of every PE, timing.pe_stage)
+FAST = [(1, 1), (4, 8), (8, 2), (17, 2)]
 FULL = [(n, 8) for n in (2, 3, 5, 16, 64)] + [(4, 1), (4, 2), (16, 1), (16, 2), (64, 2), (1, 8)]
 
 
@@ -117,7 +118,7 @@ def test_eie_params_refused():
         EIEParams(frac=8, acc_width=20)
 
 
-@pytest.mark.parametrize("n_pes, mem_latency", [(2, 1), (5, 2)])
+@pytest.mark.parametrize("n_pes, mem_latency", [(2, 1), (5, 2), (17, 2)])
 def test_host_reads_back_every_memory(n_pes, mem_latency):
     """Amaranth simulation of the array's host bus: words written into every
     memory (the central layer table and codebooks, and each PE's) read back

@@ -34,6 +34,22 @@ class _Tree(Elaboratable):
         return m
 
 
+class _Recorder:
+    """Stands in for a Module: records what a tree adds to `m.d.sync`."""
+
+    class _Domain:
+        def __init__(self):
+            self.stmts = []
+
+        def __iadd__(self, stmts):
+            self.stmts.extend(stmts if isinstance(stmts, list) else [stmts])
+            return self
+
+    def __init__(self):
+        self.d = type("D", (), {})()
+        self.d.sync = self._Domain()
+
+
 def _stream(dut, inputs):
     """Drive inputs[t] (a list per cycle), return the outputs seen per cycle."""
     seen = []
@@ -90,6 +106,31 @@ def test_fanout_per_leaf(n):
     _check_shifted(_stream(dut, inputs), [[v[0]] * n for v in inputs], levels)
     distinct = len({id(leaf) for leaf in holder["leaves"]})
     assert distinct == (1 if levels == 0 else n)
+
+
+@pytest.mark.parametrize("n", [5, 17, 32, 48, 64])
+def test_fanout_per_leaf_with_pe_stage(n):
+    # one level more than the tree needs, per leaf (hw/eie/timing.py pe_stage): a
+    # register for every PE, and no register drives more than 4 others or PEs
+    levels = tree_levels(n) + 1
+    rng = np.random.default_rng(n + 2)
+    holder = {}
+
+    def build(m, ins):
+        holder["leaves"] = trees.fanout(m, ins[0], n, levels, name="fo", per_leaf=True)
+        return holder["leaves"]
+
+    dut = _Tree(build, 1, 8, n_out=n)
+    inputs = [[v] for v in rng.integers(0, 256, CYCLES)]
+    _check_shifted(_stream(dut, inputs), [[v[0]] * n for v in inputs], levels)
+    assert len({id(leaf) for leaf in holder["leaves"]}) == n
+    # the loads of every register (and of the root), from the statements the tree adds
+    rec = _Recorder()
+    trees.fanout(rec, Signal(8), n, levels, name="fo", per_leaf=True)
+    loads = {}
+    for stmt in rec.d.sync.stmts:
+        loads[id(stmt.rhs)] = loads.get(id(stmt.rhs), 0) + 1
+    assert len(rec.d.sync.stmts) > n and max(loads.values()) <= 4, sorted(loads.values())
 
 
 @pytest.mark.parametrize("cycles", [0, 1, 3])
