@@ -36,9 +36,10 @@ class LNZDLane(wiring.Component):
     - `grant`, `retire` (in): the central LNZD granted this PE in the slice at
       the head of its queue / retired that slice. On a grant, `value_out`
       (out, registered) holds the head word the next cycle, else 0 (so the
-      array ORs the PEs' values into the broadcast value; not reset: after a
-      reset or flush it may hold one granted word, which no valid bit of the
-      broadcast pipeline follows). A retire pops the
+      array ORs the PEs' values into the broadcast value; not reset: it
+      follows the grant during a reset or flush too, and such a word travels
+      beside its own broadcast's valid bit to PEs that are still flushing,
+      hw/eie/array.py FLUSH_CYCLES). A retire pops the
       head after the grant of the same cycle has read it.
     - `busy` (out, combinational): a slice word is queued (from the cycle
       after its `word_valid` until its retire).
@@ -66,9 +67,9 @@ class LNZDLane(wiring.Component):
             q.r_en.eq(self.retire),
             self.busy.eq(q.r_rdy),
         ]
-        # no reset (nor flush): the value only counts where the central pipeline's valid bit
-        # says so; the reset and flush in this register's logic, a LUT behind the PE's reset
-        # and the flush leaf, were the 32-PE ULX3S build's critical path
+        # no reset (nor flush): a word only follows its own grant, one PE a cycle; the reset
+        # and flush in this register's logic, a LUT behind the PE's reset and the flush
+        # leaf, were the 32-PE ULX3S build's critical path
         value = Signal(16, reset_less=True)
         m.d.sync += value.eq(Mux(self.grant, q.r_data, 0))
         m.d.comb += self.value_out.eq(value)
