@@ -50,15 +50,15 @@ OTHER_GROUPS = ((f"{UNIT}.control.", 4), ("link.", 4))
 def eie_rules(board, params, blocks_per_pe):
     """[{"prefix", "type", "sites"}] for the EIE array of EIEParams `params`
     on `board` with `blocks_per_pe` block RAMs a PE, or [] when the board has
-    no sites or the array does not fit one group a PE (and one for each of
-    OTHER_GROUPS)."""
+    no sites or the array does not fit (one group for each of OTHER_GROUPS,
+    and `blocks_per_pe` sites side by side a PE: a group of its own where
+    that is a group's size, else consecutive sites along a row, which may
+    run into the next group)."""
     bram, dsp = board.bram_sites, board.dsp_sites
     n = params.n_pes
     if bram is None or dsp is None or blocks_per_pe > bram.group_size or blocks_per_pe < 1:
         return []
     groups = [(i, j) for i in range(len(bram.rows)) for j in range(bram.groups_per_row)]
-    if n + len(OTHER_GROUPS) > len(groups):
-        return []
     cx = (bram.xs[0] + bram.xs[-1]) / 2
     cy = (min(bram.ys + dsp.ys) + max(bram.ys + dsp.ys)) / 2
 
@@ -70,18 +70,33 @@ def eie_rules(board, params, blocks_per_pe):
     # whose logic is the array's centre (the LNZD, the control, the host
     # bus) and talks to every PE; the PEs around them
     nearest = sorted(groups, key=lambda g: (dist(g), g))
-    others, nearest = nearest[:len(OTHER_GROUPS)], nearest[len(OTHER_GROUPS):]
-    chosen = sorted(nearest[:n])
+    others = nearest[:len(OTHER_GROUPS)]
+    # a PE's slots: each row's other groups' sites in runs of blocks_per_pe
+    # (with four a PE, exactly the groups); (row, group of its first site, offset)
+    slots = {}
+    for i in range(len(bram.rows)):
+        run = []
+        for j in range(bram.groups_per_row):
+            if (i, j) in others:
+                run = []
+                continue
+            run += [(j, s) for s in bram.rows[i][j][:bram.group_size]]
+            while len(run) >= blocks_per_pe:
+                (j0, _), chunk, run = run[0], run[:blocks_per_pe], run[blocks_per_pe:]
+                slots[(i, j0, len([k for k in slots if k[:2] == (i, j0)]))] = [site for _, site in chunk]
+    if n > len(slots):
+        return []
+    chosen = sorted(sorted(slots, key=lambda k: (dist(k[:2]), k))[:n])
     free = {(i, j): list(dsp.rows[i][j]) for i in range(len(dsp.rows)) for j in range(dsp.groups_per_row)}
     rules = []
-    for k, (i, j) in enumerate(chosen):
+    for k, (i, j, off) in enumerate(chosen):
         y = bram.ys[i]
         rows = sorted(range(len(dsp.rows)), key=lambda r: (abs(dsp.ys[r] - y), r))
         r = next((r for r in rows if j < len(dsp.rows[r]) and free[(r, j)]), None)
         if r is None:
             return []
         prefix = f"{UNIT}.pe{k}."
-        rules.append({"prefix": prefix, "type": "DP16KD", "sites": list(bram.rows[i][j][:blocks_per_pe])})
+        rules.append({"prefix": prefix, "type": "DP16KD", "sites": slots[(i, j, off)]})
         rules.append({"prefix": prefix, "type": "MULT18X18D", "sites": [free[(r, j)].pop(0)]})
     for (prefix, blocks), (i, j) in zip(OTHER_GROUPS, others):
         rules.append({"prefix": prefix, "type": "DP16KD", "sites": list(bram.rows[i][j][:blocks])})

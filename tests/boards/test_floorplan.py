@@ -65,6 +65,26 @@ def test_sizes_that_fit(n):
     assert len(rules) == 2 * n + len(OTHER_GROUPS)
 
 
+def test_three_blocks_a_pe_64_pes():
+    # ptr_depth 512: both pointer banks in one block RAM, 3 a PE; the PEs take runs
+    # of 3 adjacent sites along a row beside the 2 central groups
+    params = ULX3S.eie_params(n_pes=64, ptr_depth=512)
+    assert pe_blocks(ULX3S, params) == 3
+    rules = eie_rules(ULX3S, params, 3)
+    assert len(rules) == 2 * 64 + len(OTHER_GROUPS)
+    sites = [s for r in rules for s in r["sites"]]
+    assert len(sites) == len(set(sites)) == 64 * 4 + 8
+    central = {s for r in rules[128:] for s in r["sites"]}
+    for r in rules[:128]:
+        if r["type"] == "DP16KD":
+            (x0, y0), (x2, y2) = _xy(r["sites"][0]), _xy(r["sites"][-1])
+            assert len(r["sites"]) == 3 and y0 == y2 and 4 <= x2 - x0 <= 9, r   # side by side
+            assert not central & set(r["sites"])
+        else:
+            (xm, ym), = [_xy(r["sites"][0])]
+            assert abs(xm - x0) <= 9 and abs(ym - y0) <= 24, (r, x0, y0)
+
+
 def test_no_floorplan_where_it_does_not_fit_or_no_sites():
     assert eie_rules(ULX3S, ULX3S.eie_params(n_pes=51), 4) == []     # 52 groups of four, 2 not the PEs'
     assert eie_rules(ULX3S, ULX3S.eie_params(), 5) == []              # a PE needs more than a group
