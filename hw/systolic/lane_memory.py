@@ -16,7 +16,11 @@ from amaranth.utils import ceil_log2
 
 from .params import MEM_LATENCY
 
-__all__ = ["LaneMemory"]
+__all__ = ["LaneMemory", "HOST_READ_LATENCY"]
+
+#: cycles from h_row/h_chunk presented to h_rdata: the block RAM, its output
+#: register (MEM_LATENCY) and a register after the chunk multiplexer
+HOST_READ_LATENCY = MEM_LATENCY + 1
 
 
 class LaneMemory(wiring.Component):
@@ -41,8 +45,10 @@ class LaneMemory(wiring.Component):
     `chunk_lanes` lanes; a lane is `bus_lane_bits` bits of the word, little-end
     first, sign-extended when read. The host addresses (row, chunk) with
     `h_row`, `h_chunk`; `h_we` writes `h_wdata` at the end of the cycle;
-    `h_rdata` is the word MEM_LATENCY cycles after h_row/h_chunk were
-    presented; lanes of a chunk past the row's last lane are ignored when
+    `h_rdata` is the word HOST_READ_LATENCY = 3 cycles after h_row/h_chunk
+    were presented (the row's output register, then the chunk's word
+    multiplexer into a register of its own: in one cycle with the unit's
+    target multiplexer it was the 12 x 12 unit's critical path); lanes of a chunk past the row's last lane are ignored when
     written and read as 0.
     """
 
@@ -75,7 +81,7 @@ class LaneMemory(wiring.Component):
             "h_chunk": In(self.cbits),
             "h_wdata": In(64),
             "h_we": In(1),
-            "h_rdata": Out(64),      # MEM_LATENCY cycles after h_row/h_chunk were presented
+            "h_rdata": Out(64),      # HOST_READ_LATENCY cycles after h_row/h_chunk were presented
         })
         super().__init__(ports)
 
@@ -132,5 +138,5 @@ class LaneMemory(wiring.Component):
         out = words[0]
         for k in range(1, len(words)):
             out = Mux(chunk_q == k, words[k], out)
-        m.d.comb += self.h_rdata.eq(out)
+        m.d.sync += self.h_rdata.eq(out)
         return m

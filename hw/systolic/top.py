@@ -16,6 +16,7 @@ from amaranth.lib.wiring import In, Out
 from ..common.hostbus import HostBusSignature
 from ..eie.trees import FANOUT_ATTR, own_reset
 from .params import TARGETS, REGS, MEM_LATENCY
+from .lane_memory import HOST_READ_LATENCY
 from .layouts import act_beat
 from .sequencer import Sequencer, or_all
 from .weight_loader import WeightLoader
@@ -29,8 +30,9 @@ from .activation import ActivationUnit
 __all__ = ["SystolicUnit", "BUS_READ_LATENCY"]
 
 #: cycles from a read request (`re`) to `rvalid`: block RAM, its output
-#: register, the unit's read-data register
-BUS_READ_LATENCY = MEM_LATENCY + 1
+#: register, the chunk's word register (lane_memory.HOST_READ_LATENCY), the
+#: unit's read-data register
+BUS_READ_LATENCY = HOST_READ_LATENCY + 1
 
 
 class SystolicUnit(wiring.Component):
@@ -45,9 +47,9 @@ class SystolicUnit(wiring.Component):
                    addr). A write (one cycle of `we`) goes into its memory
                    or register at the end of that cycle; a read (one cycle
                    of `re`) answers with `rvalid` and `rdata`
-                   BUS_READ_LATENCY = 3 cycles later (the block RAM, its
-                   output register and the unit's read-data register;
-                   registers likewise); `addr_ok` and `word_bytes` are
+                   BUS_READ_LATENCY = 4 cycles later (the block RAM, its
+                   output register, the chunk's word register and the
+                   unit's read-data register; registers likewise); `addr_ok` and `word_bytes` are
                    registered functions of `addr`, valid from the second
                    cycle `addr` is stable.
         start      In, one-cycle pulse: run the program from instruction 0 (also
@@ -176,7 +178,7 @@ class SystolicUnit(wiring.Component):
         # register a cycle behind addr, and a write or read uses it and-ed with
         # whether the host may reach the target now (`allowed`). A write goes
         # into its memory at the end of its cycle; a read is answered from the
-        # block RAM's output register MEM_LATENCY cycles later and registered
+        # memory's word register HOST_READ_LATENCY cycles later and registered
         # once more (BUS_READ_LATENCY); addr_ok and word_bytes are registered
         # functions of addr.
         # The host owns the weight memory, unified buffer and accumulators from
@@ -265,7 +267,7 @@ class SystolicUnit(wiring.Component):
 
         # reads: the target (one-hot, with whether the word may be read now)
         # and the register value are kept from the request (one read in
-        # flight); the memories answer MEM_LATENCY cycles after it, and the
+        # flight); the memories answer HOST_READ_LATENCY cycles after it, and the
         # answer is registered (rdata, rvalid) a cycle later
         rsel = {name: Signal(name=f"rsel_{name}") for name in TARGETS}
         rreg = Signal(64)
