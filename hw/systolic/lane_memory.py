@@ -40,6 +40,15 @@ class LaneMemory(wiring.Component):
     Write port: `we` with `waddr`, `wdata` (a row) and `wlanes` (a write
     enable per lane) writes at the end of the cycle.
 
+    `no_rw_check=True`: a read of the row being written in the same cycle
+    is undefined (the memory carries Yosys' `no_rw_check`, so synthesis adds
+    no collision logic after the block RAM: address comparators and a
+    multiplexer on every output bit). For a memory whose users never use such
+    a read (the accumulators forward the rows written since their read).
+    With the class attribute `collision_model` set (the tests do), such a
+    read returns the row with every bit inverted, so a simulation shows any
+    use of one.
+
     Host side, while `host_owns` (In) is high (read port 0 and the write port
     are the host's then): on the host bus a row is `chunks` words of
     `chunk_lanes` lanes; a lane is `bus_lane_bits` bits of the word, little-end
@@ -52,7 +61,12 @@ class LaneMemory(wiring.Component):
     written and read as 0.
     """
 
-    def __init__(self, *, lanes, lane_shape, depth, chunk_lanes, bus_lane_bits, n_read=1, init=None):
+    #: tests: model a read during a write of its row as inverted data (no_rw_check)
+    collision_model = False
+
+    def __init__(self, *, lanes, lane_shape, depth, chunk_lanes, bus_lane_bits, n_read=1, init=None,
+                 no_rw_check=False):
+        self.no_rw_check = no_rw_check
         self.lanes = lanes
         self.lane_shape = Shape.cast(lane_shape)
         self.depth = depth
@@ -89,7 +103,8 @@ class LaneMemory(wiring.Component):
         m = Module()
         L, W = self.lanes, self.lane_shape.width
         m.submodules.mem = mem = Memory(shape=unsigned(L * W), depth=self.depth,
-                                        init=self._init or [])
+                                        init=self._init or [],
+                                        attrs={"no_rw_check": 1} if self.no_rw_check else {})
         wr = mem.write_port(granularity=W)
         rds = [mem.read_port(transparent_for=()) for _ in range(self.n_read)]
 
@@ -97,8 +112,15 @@ class LaneMemory(wiring.Component):
         for i, rd in enumerate(rds):
             out = Signal(L * W, name=f"rdata{i}_q", reset_less=True)
             m.d.comb += [rd.addr.eq(getattr(self, f"raddr{i}")), rd.en.eq(getattr(self, f"ren{i}"))]
+            data_i = rd.data
+            if self.no_rw_check and self.collision_model:
+                # the read's data is undefined after a write to its row in its cycle
+                coll = Signal(name=f"collision{i}")
+                with m.If(rd.en):
+                    m.d.sync += coll.eq(wr.en.any() & (wr.addr == rd.addr))
+                data_i = rd.data ^ coll.replicate(L * W)
             with m.If(~getattr(self, f"hold{i}") | (self.host_owns if i == 0 else 0)):
-                m.d.sync += out.eq(rd.data)
+                m.d.sync += out.eq(data_i)
             m.d.comb += getattr(self, f"rdata{i}").as_value().eq(out)
         m.d.comb += [wr.addr.eq(self.waddr), wr.data.eq(self.wdata.as_value()),
                      wr.en.eq(Cat(self.wlanes[i] & self.we for i in range(L)))]
