@@ -154,7 +154,10 @@ class Sequencer(wiring.Component):
     def __init__(self, params):
         self.params = p = params
         self.imem = LaneMemory(lanes=1, lane_shape=unsigned(64), depth=p.imem_depth,
-                               chunk_lanes=1, bus_lane_bits=64)
+                               chunk_lanes=1, bus_lane_bits=64,
+                               # written by the host only, while the sequencer is not running
+                               # (the host's read port then), never read in its write's cycle
+                               no_rw_check=True)
         cw = p.counter_width
         super().__init__({
             "start": In(1),
