@@ -43,8 +43,8 @@ class SystolicUnit(wiring.Component):
         bus        In(HostBusSignature()). The initiator drives addr, wdata,
                    we and re from registers and presents addr for at least
                    one cycle before a cycle of we or re (the contract says
-                   two; the unit's address decode is a register behind
-                   addr). A write (one cycle of `we`) goes into its memory
+                   two; the unit's address decode and the memories' row
+                   and chunk are registers behind addr). A write (one cycle of `we`) goes into its memory
                    or register at the end of that cycle; a read (one cycle
                    of `re`) answers with `rvalid` and `rdata`
                    BUS_READ_LATENCY = 4 cycles later (the block RAM, its
@@ -213,7 +213,17 @@ class SystolicUnit(wiring.Component):
             row = index >> sub_bits
             sub = index[:sub_bits] if sub_bits else Const(0, 1)
             in_range[name] = (row < mem.depth) & (sub < n_sub)
-            m.d.comb += [mem.h_row.eq(row), mem.h_chunk.eq(sub), mem.h_wdata.eq(bus.wdata)]
+            # the memory's row and chunk, registered a cycle behind addr like
+            # the decode (a copy per memory, kept apart: the host address from
+            # the link into the block RAMs' address multiplexers across the
+            # die was the 12 x 12 board top's critical path, 10 ns of routing);
+            # a write or read comes two or more cycles after addr, so they hold it then
+            row_q = Signal.like(mem.h_row, name=f"h_row_{name}", reset_less=True,
+                                attrs={FANOUT_ATTR: 1})
+            chunk_q = Signal.like(mem.h_chunk, name=f"h_chunk_{name}", reset_less=True,
+                                  attrs={FANOUT_ATTR: 1})
+            m.d.sync += [row_q.eq(row), chunk_q.eq(sub)]
+            m.d.comb += [mem.h_row.eq(row_q), mem.h_chunk.eq(chunk_q), mem.h_wdata.eq(bus.wdata)]
         in_range["regs"] = Cat(index == k for k in REGS.values()).any()
         dec_q = {}                      # registered: the address names a word of `name`
         for name in TARGETS:
