@@ -206,31 +206,44 @@ class ActivationUnit(wiring.Component):
         m.d.comb += [self.acc_raddr.eq(raddr), self.acc_ren.eq(read)]
 
         # -- groups: the read row is in the accumulators' output register at r + 2
-        rd_q = read
+        rd_stages = [read]
         for n in range(MEM_LATENCY):
             nxt = Signal(name=f"read_d{n + 1}")
-            m.d.sync += nxt.eq(rd_q)
-            rd_q = nxt
+            m.d.sync += nxt.eq(rd_stages[-1])
+            rd_stages.append(nxt)
+        rd_q = rd_stages[-1]
         issue = Signal()
-        gsel = Signal(range(G))
+        # the group issued (`gsel`: 0 with the row, then `gnext`) as registers
+        # computed a cycle ahead from the next values of the read's delay line
+        # and of gnext, with a copy per lane (kept apart by synthesis): the
+        # select logic behind the delay line, driving the lane multiplexers of
+        # all L x acc_width bits across the die, was the 12 x 12 board top's
+        # critical path (5.3 ns of routing). Outside an issue it is not used.
+        gsel = Signal(range(G), reset_less=True)
+        gsel_l = [Signal(range(G), name=f"gsel{l}", reset_less=True, attrs={FANOUT_ATTR: 1})
+                  for l in range(L)]
         if G > 1:
             gnext = Signal(range(G + 1), init=G)    # the next group to issue (G: none)
+            gnext_n = Signal(range(G + 1))
             gtimer = Signal(range(gcyc))
+            m.d.comb += gnext_n.eq(gnext)
             with m.If(rd_q):
-                m.d.comb += [issue.eq(1), gsel.eq(0)]
-                m.d.sync += [gnext.eq(1), gtimer.eq(gcyc - 1)]
+                m.d.comb += [issue.eq(1), gnext_n.eq(1)]
+                m.d.sync += gtimer.eq(gcyc - 1)
             with m.Elif(gnext != G):
                 if gcyc > 1:
                     with m.If(gtimer == 0):
-                        m.d.comb += [issue.eq(1), gsel.eq(gnext)]
-                        m.d.sync += [gnext.eq(gnext + 1), gtimer.eq(gcyc - 1)]
+                        m.d.comb += [issue.eq(1), gnext_n.eq(gnext + 1)]
+                        m.d.sync += gtimer.eq(gcyc - 1)
                     with m.Else():
                         m.d.sync += gtimer.eq(gtimer - 1)
                 else:
-                    m.d.comb += [issue.eq(1), gsel.eq(gnext)]
-                    m.d.sync += gnext.eq(gnext + 1)
+                    m.d.comb += [issue.eq(1), gnext_n.eq(gnext + 1)]
             with m.If(self.start):
-                m.d.sync += gnext.eq(G)
+                m.d.comb += gnext_n.eq(G)
+            m.d.sync += gnext.eq(gnext_n)
+            for g in [gsel] + gsel_l:
+                m.d.sync += g.eq(Mux(rd_stages[-2], 0, gnext_n))
         else:
             m.d.comb += issue.eq(rd_q)
 
@@ -242,7 +255,7 @@ class ActivationUnit(wiring.Component):
                        for g in range(G)]
             sel = choices[0]
             for g in range(1, G):
-                sel = Mux(gsel == g, choices[g], sel)
+                sel = Mux(gsel_l[l] == g, choices[g], sel)
             vn = Signal(signed(A), name=f"vnext{l}")
             m.d.comb += vn.eq(Mux(relu & sel[-1], 0, sel))
             with m.If(issue):
