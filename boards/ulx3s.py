@@ -34,8 +34,8 @@ BOARD = Board(
     # all 156 DSPs, 92 % of them MACs; the weight memory holds the `make sim`
     # MLP (138 tiles); the multipliers floorplanned (hw/systolic/floorplan.py);
     # clocked from the PLL (systolic_hz) at 85 MHz (met, Fmax 100.52 MHz at
-    # that placement); built for 100 MHz this top reached 95.15 MHz and for
-    # 90 MHz 86.32 MHz (docs/systolic-builds.md, builds r14-r24)
+    # that placement); built for 100 MHz this top reached 95.15 MHz, for
+    # 95 MHz 94.26 and for 90 MHz 86.32 (docs/systolic-builds.md, r14-r25)
     systolic=dict(rows=12, cols=12, act_lanes=6, wmem_depth=2048, imem_depth=1024),
     systolic_hz=85e6,
     uart="uart", baud=115200,
