@@ -294,10 +294,17 @@ class LinkCore(wiring.Component):
         # -- the bus: every request from a register, answers registered ---------------------
         m.d.comb += [bus.addr.eq(Cat(baddr[:16], pe, target)), bus.wdata.eq(shreg),
                      bus.we.eq(we_r), bus.re.eq(re_r)]
-        m.d.sync += [abort_r.eq(0), ok_r.eq(bus.addr_ok), wb_r.eq(bus.word_bytes)]
         link_tgt = Signal()                         # a target of the link's own (0xF0-0xFF)
         m.d.comb += link_tgt.eq(target[4:8] == 0xF)
-        eff_ok = Mux(link_tgt, (target == LINK_TARGET) & (pe == 0) & (baddr == 0), ok_r)
+        # the word exists: the unit's addr_ok, or the link's own word, registered
+        # together (the link's address compares in front of the frame buffer's
+        # write data, PROBE, were the 12 x 12 systolic board top's critical
+        # path): valid on the third cycle the address is stable, as addr_ok
+        # registered here always was, and on the second for the link's word
+        m.d.sync += [abort_r.eq(0), wb_r.eq(bus.word_bytes),
+                     ok_r.eq(Mux(link_tgt, (target == LINK_TARGET) & (pe == 0) & (baddr == 0),
+                                 bus.addr_ok))]
+        eff_ok = ok_r
         eff_wb = Mux(link_tgt, LINK_WORD_BYTES, wb_r)
         is_data = Signal()
         m.d.comb += is_data.eq(Cat(link_tgt, *[target == t for t in self.data_targets]).any())

@@ -18,6 +18,14 @@ back-to-back MMULs into the same row (n = 1) see each other's sums.
 
 A second read port serves the activation unit (a block-RAM copy per read
 port, both written together), C lanes of acc_width bits per row.
+
+Neither port uses a read of a row in the cycle it is written (the sum port
+forwards the rows written since its read, the one written in the read's
+cycle included; an ACT reads a row from the cycle after its last MMUL
+write on, sequencer.py `drain`, and no MMUL writes the rows of a running
+ACT; the host reads while the unit is not active), so the memory has no
+read-during-write check (LaneMemory `no_rw_check`: no collision logic after
+the block RAMs; the tests simulate such a read as garbage).
 """
 
 from amaranth import Module, Signal, Mux, signed
@@ -60,7 +68,8 @@ class Accumulators(wiring.Component):
         self.params = params
         p = params
         self.memory = LaneMemory(lanes=p.cols, lane_shape=signed(p.acc_width), depth=p.acc_depth,
-                                 chunk_lanes=1, bus_lane_bits=8 * p.acc_bytes, n_read=2)
+                                 chunk_lanes=1, bus_lane_bits=8 * p.acc_bytes, n_read=2,
+                                 no_rw_check=True)
         row = data.ArrayLayout(signed(p.acc_width), p.cols)
         super().__init__({
             "ctl_in": In(acc_ctl(p)),          # at the cycle the row issues (q)

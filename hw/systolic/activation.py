@@ -206,31 +206,44 @@ class ActivationUnit(wiring.Component):
         m.d.comb += [self.acc_raddr.eq(raddr), self.acc_ren.eq(read)]
 
         # -- groups: the read row is in the accumulators' output register at r + 2
-        rd_q = read
+        rd_stages = [read]
         for n in range(MEM_LATENCY):
             nxt = Signal(name=f"read_d{n + 1}")
-            m.d.sync += nxt.eq(rd_q)
-            rd_q = nxt
+            m.d.sync += nxt.eq(rd_stages[-1])
+            rd_stages.append(nxt)
+        rd_q = rd_stages[-1]
         issue = Signal()
-        gsel = Signal(range(G))
+        # the group issued (`gsel`: 0 with the row, then `gnext`) as registers
+        # computed a cycle ahead from the next values of the read's delay line
+        # and of gnext, with a copy per lane (kept apart by synthesis): the
+        # select logic behind the delay line, driving the lane multiplexers of
+        # all L x acc_width bits across the die, was the 12 x 12 board top's
+        # critical path (5.3 ns of routing). Outside an issue it is not used.
+        gsel = Signal(range(G), reset_less=True)
+        gsel_l = [Signal(range(G), name=f"gsel{l}", reset_less=True, attrs={FANOUT_ATTR: 1})
+                  for l in range(L)]
         if G > 1:
             gnext = Signal(range(G + 1), init=G)    # the next group to issue (G: none)
+            gnext_n = Signal(range(G + 1))
             gtimer = Signal(range(gcyc))
+            m.d.comb += gnext_n.eq(gnext)
             with m.If(rd_q):
-                m.d.comb += [issue.eq(1), gsel.eq(0)]
-                m.d.sync += [gnext.eq(1), gtimer.eq(gcyc - 1)]
+                m.d.comb += [issue.eq(1), gnext_n.eq(1)]
+                m.d.sync += gtimer.eq(gcyc - 1)
             with m.Elif(gnext != G):
                 if gcyc > 1:
                     with m.If(gtimer == 0):
-                        m.d.comb += [issue.eq(1), gsel.eq(gnext)]
-                        m.d.sync += [gnext.eq(gnext + 1), gtimer.eq(gcyc - 1)]
+                        m.d.comb += [issue.eq(1), gnext_n.eq(gnext + 1)]
+                        m.d.sync += gtimer.eq(gcyc - 1)
                     with m.Else():
                         m.d.sync += gtimer.eq(gtimer - 1)
                 else:
-                    m.d.comb += [issue.eq(1), gsel.eq(gnext)]
-                    m.d.sync += gnext.eq(gnext + 1)
+                    m.d.comb += [issue.eq(1), gnext_n.eq(gnext + 1)]
             with m.If(self.start):
-                m.d.sync += gnext.eq(G)
+                m.d.comb += gnext_n.eq(G)
+            m.d.sync += gnext.eq(gnext_n)
+            for g in [gsel] + gsel_l:
+                m.d.sync += g.eq(Mux(rd_stages[-2], 0, gnext_n))
         else:
             m.d.comb += issue.eq(rd_q)
 
@@ -242,7 +255,7 @@ class ActivationUnit(wiring.Component):
                        for g in range(G)]
             sel = choices[0]
             for g in range(1, G):
-                sel = Mux(gsel == g, choices[g], sel)
+                sel = Mux(gsel_l[l] == g, choices[g], sel)
             vn = Signal(signed(A), name=f"vnext{l}")
             m.d.comb += vn.eq(Mux(relu & sel[-1], 0, sel))
             with m.If(issue):
@@ -336,30 +349,41 @@ class ActivationUnit(wiring.Component):
         # -- coarse shift by whole bytes, then by 0..7 bits. t fits in_width bits
         # when the bits of p from S + W - 1 up all equal its sign: those above
         # the coarse window (hi_ok, one AND per possible byte shift, chosen by
-        # it) and those of the window from f + W up (lo_ok, f = S mod 8)
+        # it) and those of the window from f + W up (lo_ok, f = S mod 8).
+        # The ANDs are registered beside the coarse window (`above`) and the
+        # byte shift chooses among them in the fine stage: the lane's product
+        # register sits by its DSPs, the shift stages by the row buffer, and
+        # the route between them followed by the ANDs and the choice was the
+        # 12 x 12 board top's critical path (5.7 ns of routing, 6 LUT levels)
         q_tok, f_tok = Signal(tok), Signal(tok)
         m.d.sync += [q_tok.eq(p_tok), f_tok.eq(q_tok)]
         nbs = max(1, (p.max_shift >> 3).bit_length())
-        byte_shift = shift[3:3 + nbs]
-        fine = shift[:3]
         outs = []
         for l in range(L):
+            # the shift from a copy of its own per lane, loaded as `shift` is
+            # (kept apart by synthesis): one register driving every lane's
+            # shifters and checks across the die was the 12 x 12 board top's
+            # critical path (shift -> 3.4 ns, 5.0 ns of routing -> fits)
+            shift_l = Signal(8, name=f"shift_l{l}", attrs={FANOUT_ATTR: 1})
+            with m.If(~self.busy):
+                m.d.sync += shift_l.eq(self.shift)
+            byte_shift = shift_l[3:3 + nbs]
+            fine = shift_l[:3]
             pv = prods[l]
             sign = pv[-1]
             pe = Cat(Const(0, 1), pv).as_signed()            # (p, 0): bit j + 1 = p[j]
             coarse = Signal(W + 8, name=f"coarse{l}", reset_less=True)
             m.d.sync += coarse.eq((pe >> (byte_shift * 8))[:W + 8])
             sign_q = Signal(name=f"sign{l}", reset_less=True)
-            hi_ok = Signal(name=f"hi_ok{l}", reset_less=True)
             m.d.sync += sign_q.eq(sign)
-            above = []
-            for cs in range(p.max_shift // 8 + 1):
+            n_cs = p.max_shift // 8 + 1
+            above = Signal(n_cs, name=f"above{l}", reset_less=True)
+            for cs in range(n_cs):
                 bits = [pv[k] == sign for k in range(8 * cs + W + 7, PW)]
-                above.append(Cat(*bits).all() if bits else Const(1, 1))
-            sel_ok = above[0]
-            for cs in range(1, len(above)):
-                sel_ok = Mux(byte_shift == cs, above[cs], sel_ok)
-            m.d.sync += hi_ok.eq(sel_ok)
+                m.d.sync += above[cs].eq(Cat(*bits).all() if bits else 1)
+            hi_ok = above[0]
+            for cs in range(1, n_cs):
+                hi_ok = Mux(byte_shift == cs, above[cs], hi_ok)
             # fine shift: t and the rounding bit b; fits
             u = Signal(W + 1, name=f"window{l}", reset_less=True)
             fits = Signal(name=f"fits{l}", reset_less=True)

@@ -16,7 +16,11 @@ from amaranth.utils import ceil_log2
 
 from .params import MEM_LATENCY
 
-__all__ = ["LaneMemory"]
+__all__ = ["LaneMemory", "HOST_READ_LATENCY"]
+
+#: cycles from h_row/h_chunk presented to h_rdata: the block RAM, its output
+#: register (MEM_LATENCY) and a register after the chunk multiplexer
+HOST_READ_LATENCY = MEM_LATENCY + 1
 
 
 class LaneMemory(wiring.Component):
@@ -36,17 +40,33 @@ class LaneMemory(wiring.Component):
     Write port: `we` with `waddr`, `wdata` (a row) and `wlanes` (a write
     enable per lane) writes at the end of the cycle.
 
+    `no_rw_check=True`: a read of the row being written in the same cycle
+    is undefined (the memory carries Yosys' `no_rw_check`, so synthesis adds
+    no collision logic after the block RAM: address comparators and a
+    multiplexer on every output bit). For a memory whose users never use such
+    a read (the accumulators forward the rows written since their read).
+    With the class attribute `collision_model` set (the tests do), such a
+    read returns the row with every bit inverted, so a simulation shows any
+    use of one.
+
     Host side, while `host_owns` (In) is high (read port 0 and the write port
     are the host's then): on the host bus a row is `chunks` words of
     `chunk_lanes` lanes; a lane is `bus_lane_bits` bits of the word, little-end
     first, sign-extended when read. The host addresses (row, chunk) with
     `h_row`, `h_chunk`; `h_we` writes `h_wdata` at the end of the cycle;
-    `h_rdata` is the word MEM_LATENCY cycles after h_row/h_chunk were
-    presented; lanes of a chunk past the row's last lane are ignored when
+    `h_rdata` is the word HOST_READ_LATENCY = 3 cycles after h_row/h_chunk
+    were presented (the row's output register, then the chunk's word
+    multiplexer into a register of its own: in one cycle with the unit's
+    target multiplexer it was the 12 x 12 unit's critical path); lanes of a chunk past the row's last lane are ignored when
     written and read as 0.
     """
 
-    def __init__(self, *, lanes, lane_shape, depth, chunk_lanes, bus_lane_bits, n_read=1, init=None):
+    #: tests: model a read during a write of its row as inverted data (no_rw_check)
+    collision_model = False
+
+    def __init__(self, *, lanes, lane_shape, depth, chunk_lanes, bus_lane_bits, n_read=1, init=None,
+                 no_rw_check=False):
+        self.no_rw_check = no_rw_check
         self.lanes = lanes
         self.lane_shape = Shape.cast(lane_shape)
         self.depth = depth
@@ -75,7 +95,7 @@ class LaneMemory(wiring.Component):
             "h_chunk": In(self.cbits),
             "h_wdata": In(64),
             "h_we": In(1),
-            "h_rdata": Out(64),      # MEM_LATENCY cycles after h_row/h_chunk were presented
+            "h_rdata": Out(64),      # HOST_READ_LATENCY cycles after h_row/h_chunk were presented
         })
         super().__init__(ports)
 
@@ -83,7 +103,8 @@ class LaneMemory(wiring.Component):
         m = Module()
         L, W = self.lanes, self.lane_shape.width
         m.submodules.mem = mem = Memory(shape=unsigned(L * W), depth=self.depth,
-                                        init=self._init or [])
+                                        init=self._init or [],
+                                        attrs={"no_rw_check": 1} if self.no_rw_check else {})
         wr = mem.write_port(granularity=W)
         rds = [mem.read_port(transparent_for=()) for _ in range(self.n_read)]
 
@@ -91,8 +112,15 @@ class LaneMemory(wiring.Component):
         for i, rd in enumerate(rds):
             out = Signal(L * W, name=f"rdata{i}_q", reset_less=True)
             m.d.comb += [rd.addr.eq(getattr(self, f"raddr{i}")), rd.en.eq(getattr(self, f"ren{i}"))]
+            data_i = rd.data
+            if self.no_rw_check and self.collision_model:
+                # the read's data is undefined after a write to its row in its cycle
+                coll = Signal(name=f"collision{i}")
+                with m.If(rd.en):
+                    m.d.sync += coll.eq(wr.en.any() & (wr.addr == rd.addr))
+                data_i = rd.data ^ coll.replicate(L * W)
             with m.If(~getattr(self, f"hold{i}") | (self.host_owns if i == 0 else 0)):
-                m.d.sync += out.eq(rd.data)
+                m.d.sync += out.eq(data_i)
             m.d.comb += getattr(self, f"rdata{i}").as_value().eq(out)
         m.d.comb += [wr.addr.eq(self.waddr), wr.data.eq(self.wdata.as_value()),
                      wr.en.eq(Cat(self.wlanes[i] & self.we for i in range(L)))]
@@ -132,5 +160,5 @@ class LaneMemory(wiring.Component):
         out = words[0]
         for k in range(1, len(words)):
             out = Mux(chunk_q == k, words[k], out)
-        m.d.comb += self.h_rdata.eq(out)
+        m.d.sync += self.h_rdata.eq(out)
         return m

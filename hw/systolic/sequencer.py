@@ -4,18 +4,19 @@ Fetch: the program is straight-line, so the fetch runs ahead of the issue
 (FETCH_LATENCY = 4 from start to the first instruction in the issue stage):
 
     fetch address (register) -> instruction memory (block RAM) -> its output
-    register -> decode -> prefetch buffer (PREFETCH = 3 decoded words;
-    passed by when empty) -> decode register (the issue stage)
+    register -> decode -> prefetch buffer (PREFETCH + 1 = 4 slots of decoded
+    words) -> the issue stage (the slot `ip` and the word's flags, registers)
 
 The fetch runs whenever fewer than PREFETCH fetched instructions wait
 outside the issue stage (a registered count), so the block RAM and its
 output register never wait for the dispatch decision `go`: `go` only loads
-the issue stage and advances the buffer's read pointer. The issue stage
+the issue stage's flags and moves the buffer's pointers (the word stays in
+its slot). The issue stage
 takes the next instruction when it is empty or its instruction issues
 (`adv`), so the instruction after one that issues at cycle d is in the
 issue stage at d + 1 (three words in flight cover the three cycles from a
-fetch to the issue stage). The decode
-register holds the word, its opcode as one-hot flags and what the issue
+fetch to the issue stage). A
+slot holds the word, its opcode as one-hot flags and what the issue
 checks need precomputed (a + n and b + n for the hazard ranges, n = 0,
 n + D, a bad SETQ), so the issue decision compares registers only: the
 instruction memory's read, the field decode and the range adders are each
@@ -67,6 +68,7 @@ from amaranth.lib.wiring import In, Out
 from .isa import OP, F_OP, F_FLAGS, F_A, F_B, F_N, F_MULT, F_SHIFT, F_LANE
 from .lane_memory import LaneMemory
 from .layouts import acc_ctl
+from ..eie.trees import FANOUT_ATTR
 
 __all__ = ["Sequencer", "ERROR_CODES", "PREFETCH", "or_all"]
 
@@ -85,6 +87,9 @@ ERROR_CODES = {
 #: issue stage at t + 3 at the earliest, so three keep one instruction per
 #: cycle flowing while the fetch is decided from a register
 PREFETCH = 3
+
+#: the prefetch buffer's slots: PREFETCH and the issue stage's
+SLOTS = PREFETCH + 1
 
 
 def or_all(values):
@@ -150,7 +155,10 @@ class Sequencer(wiring.Component):
     def __init__(self, params):
         self.params = p = params
         self.imem = LaneMemory(lanes=1, lane_shape=unsigned(64), depth=p.imem_depth,
-                               chunk_lanes=1, bus_lane_bits=64)
+                               chunk_lanes=1, bus_lane_bits=64,
+                               # written by the host only, while the sequencer is not running
+                               # (the host's read port then), never read in its write's cycle
+                               no_rw_check=True)
         cw = p.counter_width
         super().__init__({
             "start": In(1),
@@ -191,21 +199,31 @@ class Sequencer(wiring.Component):
         D = p.pipeline_depth
         m.submodules.imem = imem = self.imem
 
+        # running, waiting and active = running & ~waiting are registers, set
+        # from the next values of the first two (`running_n`, `waiting_n`,
+        # below): `active` gates the dispatch decision `go`, and from the
+        # AND of the two, far apart, it was the 12 x 12 board top's critical
+        # path into the issue stage
         running = Signal()
         waiting = Signal()
         active = Signal()
+        running_n, waiting_n = Signal(), Signal()
         starting = Signal()
-        m.d.comb += [active.eq(running & ~waiting), self.busy.eq(running),
+        m.d.comb += [self.busy.eq(running),
                      self.active.eq(active), self.waiting.eq(waiting),
-                     starting.eq(self.start & ~running)]
+                     starting.eq(self.start & ~running),
+                     running_n.eq(running), waiting_n.eq(waiting)]
+        m.d.sync += [running.eq(running_n), waiting.eq(waiting_n),
+                     active.eq(running_n & ~waiting_n)]
 
         # -- fetch: fetch address -> block RAM -> output register -> decode
-        # (combinational) -> prefetch buffer (or past it when it is empty) ->
-        # issue-stage registers. The fetch runs whenever fewer than PREFETCH
+        # (combinational) -> prefetch buffer slot -> issue stage (the slot at
+        # `ip`; its flags also as registers, loaded from the buffer or past it
+        # when it is empty). The fetch runs whenever fewer than PREFETCH
         # fetched instructions wait outside the issue stage (`fetched`, a
         # register), so the block RAM's clock enable and its output register
         # never wait for the dispatch decision `go`; `go` only loads the issue
-        # stage and advances the buffer's read pointer. The buffer holds
+        # stage's flags and moves the buffer's pointers. The buffer holds
         # decoded words, so the issue stage's inputs are a multiplexer away
         # from registers (the buffer or the decode of the output register)
         go = Signal()                    # the instruction in the issue stage issues
@@ -273,38 +291,49 @@ class Sequencer(wiring.Component):
         for name, code in OP.items():
             m.d.comb += d2[f"is_{name.lower()}"].eq(fop == code)
 
-        # the prefetch buffer: PREFETCH decoded words, a circular queue
-        # (one-hot pointers), which the output register's word enters unless
-        # the issue stage takes it straight away (the buffer empty)
-        # (no reset: a slot is read only while the count says it holds a word,
-        # and the count, pointers and flags are reset; abort's net to the
-        # slots' 3 x 90 bits was the 12 x 12 unit's critical path, 7.85 ns)
-        buf = [Signal(decoded, name=f"pf{i}", reset_less=True) for i in range(PREFETCH)]
-        rd = Signal(PREFETCH, init=1)
-        wr = Signal(PREFETCH, init=1)
+        # the prefetch buffer: SLOTS = PREFETCH + 1 decoded words, a circular
+        # queue (one-hot pointers) that every arriving word enters (at `wr`,
+        # then wr moves on), also the one the issue stage takes straight away
+        # (the buffer empty: it is at `rd` too). The issue stage is a slot:
+        # its word stays where it arrived, at `ip` (the slot `rd` was when the
+        # issue stage took it), until the next is taken, so the dispatch
+        # decision `go` loads only the issue stage's flags and the pointers;
+        # the instruction's fields are a multiplexer of the slots by `ip` (a
+        # register). `go` as the clock enable of the whole decoded word in the
+        # issue stage (~130 bits) was the 12 x 12 board top's critical path.
+        # The word in the issue stage is in slot rd - 1 and at most PREFETCH
+        # wait outside it (`fetched`), of which an arriving one, so an
+        # arriving word is written at rd .. rd + 2, never into the issue
+        # stage's slot. The buffer's enables are registers (v2, wr), not `go`.
+        # (no reset: a slot is read only while the count or v3 says it holds a
+        # word, and the count, pointers and flags are reset; abort's net to the
+        # slots' bits was the 12 x 12 unit's critical path, 7.85 ns)
+        buf = [Signal(decoded, name=f"pf{i}", reset_less=True) for i in range(SLOTS)]
+        rd = Signal(SLOTS, init=1)
+        wr = Signal(SLOTS, init=1)
+        ip = Signal(SLOTS, init=1)
+        # a copy of ip for the activation unit's operands (kept apart by
+        # synthesis): the idle activation unit follows them into its
+        # registers, the accumulator read address among them, and ip -> 4.1 ns
+        # -> the slot multiplexer -> the read address was the 12 x 12 board
+        # top's critical path with one ip for every field
+        ip_act = Signal(SLOTS, init=1, attrs={FANOUT_ATTR: 1})
         nonempty = Signal()
-        count = Signal(range(PREFETCH + 1))
+        count = Signal(range(SLOTS + 1))
         head = Signal(decoded)
         m.d.comb += head.eq(Mux(nonempty, or_all(Mux(rd[i], buf[i].as_value(), 0)
-                                                  for i in range(PREFETCH)), d2.as_value()))
+                                                  for i in range(SLOTS)), d2.as_value()))
         have = Signal()                  # an instruction for the issue stage
         take = Signal()
         m.d.comb += [have.eq(nonempty | v2), take.eq(running & adv & have)]
-        put = v2 & ~(take & ~nonempty)
-        get = take & nonempty
-        # every arriving word is written into the slot at `wr`, whether it is
-        # kept (`put`: wr moves on) or taken straight away (the buffer is
-        # empty: the slot is free, and the next word overwrites it), so the
-        # buffer's enables are registers, not the dispatch decision `go` (the
-        # 12 x 12 unit's critical path: go -> put -> 4.4 ns to a slot's 60 bits)
-        for i in range(PREFETCH):
+        for i in range(SLOTS):
             with m.If(v2 & wr[i]):
                 m.d.sync += buf[i].eq(d2)
-        with m.If(put):
+        with m.If(v2):
             m.d.sync += wr.eq(wr.rotate_left(1))
-        with m.If(get):
-            m.d.sync += rd.eq(rd.rotate_left(1))
-        count_next = count + put - get
+        with m.If(take):
+            m.d.sync += [rd.eq(rd.rotate_left(1)), ip.eq(rd), ip_act.eq(rd)]
+        count_next = count + v2 - take
         m.d.sync += [count.eq(count_next), nonempty.eq(count_next != 0),
                      fetched.eq(fetched + fetch - take)]
         with m.If(running & adv):
@@ -313,23 +342,30 @@ class Sequencer(wiring.Component):
             m.d.sync += [fpc.eq(0), v1.eq(0), v2.eq(0), v3.eq(0), rd.eq(1), wr.eq(1),
                          count.eq(0), nonempty.eq(0), fetched.eq(0)]
 
-        # the issue stage: the decoded word, and the dispatch flags with the
-        # valid bit folded in (`ig_*`: NOP or a good SETQ; RW; MMUL, n != 0;
-        # ACT, n != 0; what waits for everything to be idle)
+        # the issue stage: the decoded word's fields from its slot; its flags
+        # as registers, and the dispatch flags with the valid bit folded in
+        # (`ig_*`: NOP or a good SETQ; RW; MMUL, n != 0; ACT, n != 0; what
+        # waits for everything to be idle)
+        cur = Signal(decoded)
+        cur_act = Signal(decoded)          # the same, by ip_act: the ACT's operands
+        m.d.comb += [cur.eq(or_all(Mux(ip[i], buf[i].as_value(), 0) for i in range(SLOTS))),
+                     cur_act.eq(or_all(Mux(ip_act[i], buf[i].as_value(), 0)
+                                       for i in range(SLOTS)))]
         word = Signal(64)
         is_op = {name: Signal(name=f"is_{name.lower()}") for name in OP}
         illegal, zero_n, one_n = Signal(), Signal(), Signal()
         a_end, b_end = Signal(rw), Signal(rw)
         n_drain = Signal(range((1 << rw) + D + 1))
+        m.d.comb += [word.eq(cur.word), a_end.eq(cur.a_end), b_end.eq(cur.b_end),
+                     n_drain.eq(cur.n_drain)]
         setq_bad, setq_ok, mm_ok, act_ok, act_runs, host_ok, fault_static = (
             Signal(name=n) for n in ("setq_bad", "setq_ok", "mm_ok", "act_ok", "act_runs",
                                      "host_ok", "fault_static"))
         ig_free, ig_rw, ig_mm, ig_act, ig_idle = (
             Signal(name=f"ig_{n}") for n in ("free", "rw", "mm", "act", "idle"))
         with m.If(running & adv):
-            m.d.sync += [word.eq(head.word), illegal.eq(head.illegal), zero_n.eq(head.zero_n),
-                         one_n.eq(head.one_n), a_end.eq(head.a_end), b_end.eq(head.b_end),
-                         n_drain.eq(head.n_drain), setq_bad.eq(head.setq_bad),
+            m.d.sync += [illegal.eq(head.illegal), zero_n.eq(head.zero_n),
+                         one_n.eq(head.one_n), setq_bad.eq(head.setq_bad),
                          setq_ok.eq(head.setq_ok), mm_ok.eq(head.mm_ok), act_ok.eq(head.act_ok),
                          act_runs.eq(head.act_runs), host_ok.eq(head.host_ok),
                          fault_static.eq(head.fault_static)]
@@ -440,8 +476,14 @@ class Sequencer(wiring.Component):
         # last cycle's comparison; an instruction that has just entered the
         # issue stage (`fresh`) has none yet and waits a cycle while the
         # activation unit is busy (the cycle model's rule)
-        overlap = ((fa[:rw] < self.act_ub_hi) & (self.act_ub_lo < a_end)) | \
-                  ((fb[:rw] < self.act_acc_hi) & (self.act_acc_lo < b_end))
+        # The comparison is made for the word of every slot and the issue
+        # stage's chosen by `ip` after it (the same, ip is one-hot): the slot
+        # multiplexer in front of the range comparators was the 12 x 12 board
+        # top's critical path (ip -> 3.8 ns -> the word's fields -> carry chains)
+        def overlap_of(dw):
+            return (((_field(dw.word, F_A)[:rw] < self.act_ub_hi) & (self.act_ub_lo < dw.a_end)) |
+                    ((_field(dw.word, F_B)[:rw] < self.act_acc_hi) & (self.act_acc_lo < dw.b_end)))
+        overlap = or_all(ip[i] & overlap_of(buf[i]) for i in range(SLOTS))
         clear_q = Signal()
         fresh = Signal()
         m.d.sync += [clear_q.eq(~overlap), fresh.eq(adv)]
@@ -499,19 +541,21 @@ class Sequencer(wiring.Component):
 
         # start / stop / pause
         with m.If(starting):
-            m.d.sync += [running.eq(1), waiting.eq(0), pc.eq(0), self.done.eq(0),
+            m.d.comb += [running_n.eq(1), waiting_n.eq(0)]
+            m.d.sync += [pc.eq(0), self.done.eq(0),
                          self.error.eq(0), self.error_code.eq(0),
                          load_bank.eq(0), use_bank.eq(0), avail.eq(0),
                          q_mult.eq(1), q_shift.eq(0)]
         with m.If(halt):
-            m.d.sync += [running.eq(0), self.done.eq(1)]
+            m.d.comb += running_n.eq(0)
+            m.d.sync += self.done.eq(1)
             with m.If(fault):
                 m.d.sync += [self.error.eq(1), self.error_code.eq(fault_code)]
         with m.If(pause):
-            m.d.sync += [waiting.eq(1), held_op.eq(_field(word, F_OP)), held_a.eq(fa),
-                         held_n.eq(fn)]
+            m.d.comb += waiting_n.eq(1)
+            m.d.sync += [held_op.eq(_field(word, F_OP)), held_a.eq(fa), held_n.eq(fn)]
         with m.If(waiting & self.resume):
-            m.d.sync += waiting.eq(0)
+            m.d.comb += waiting_n.eq(0)
 
         # SETQ
         with m.If(gos["SETQ"]):
@@ -538,10 +582,12 @@ class Sequencer(wiring.Component):
                          s_accum.eq(flags[0]), s_busy.eq(1), s_last.eq(one_n)]
 
         # ACT -> activation unit
-        m.d.comb += [self.act_start.eq(gos["ACT"]), self.act_acc.eq(fa), self.act_ub.eq(fb),
-                     self.act_count.eq(fn), self.act_acc_end.eq(a_end), self.act_ub_end.eq(b_end),
-                     self.act_relu.eq(flags[0]), self.act_mult.eq(q_mult),
-                     self.act_lane.eq(_field(word, F_LANE)),
+        aw = cur_act.word
+        m.d.comb += [self.act_start.eq(gos["ACT"]), self.act_acc.eq(_field(aw, F_A)),
+                     self.act_ub.eq(_field(aw, F_B)), self.act_count.eq(_field(aw, F_N)),
+                     self.act_acc_end.eq(cur_act.a_end), self.act_ub_end.eq(cur_act.b_end),
+                     self.act_relu.eq(_field(aw, F_FLAGS)[0]), self.act_mult.eq(q_mult),
+                     self.act_lane.eq(_field(aw, F_LANE)),
                      self.act_shift.eq(q_shift), self.act_wait.eq(drain)]
 
         # performance counters, each from a registered event

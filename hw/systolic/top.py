@@ -16,6 +16,7 @@ from amaranth.lib.wiring import In, Out
 from ..common.hostbus import HostBusSignature
 from ..eie.trees import FANOUT_ATTR, own_reset
 from .params import TARGETS, REGS, MEM_LATENCY
+from .lane_memory import HOST_READ_LATENCY
 from .layouts import act_beat
 from .sequencer import Sequencer, or_all
 from .weight_loader import WeightLoader
@@ -29,8 +30,9 @@ from .activation import ActivationUnit
 __all__ = ["SystolicUnit", "BUS_READ_LATENCY"]
 
 #: cycles from a read request (`re`) to `rvalid`: block RAM, its output
-#: register, the unit's read-data register
-BUS_READ_LATENCY = MEM_LATENCY + 1
+#: register, the chunk's word register (lane_memory.HOST_READ_LATENCY), the
+#: unit's read-data register
+BUS_READ_LATENCY = HOST_READ_LATENCY + 1
 
 
 class SystolicUnit(wiring.Component):
@@ -41,13 +43,13 @@ class SystolicUnit(wiring.Component):
         bus        In(HostBusSignature()). The initiator drives addr, wdata,
                    we and re from registers and presents addr for at least
                    one cycle before a cycle of we or re (the contract says
-                   two; the unit's address decode is a register behind
-                   addr). A write (one cycle of `we`) goes into its memory
+                   two; the unit's address decode and the memories' row
+                   and chunk are registers behind addr). A write (one cycle of `we`) goes into its memory
                    or register at the end of that cycle; a read (one cycle
                    of `re`) answers with `rvalid` and `rdata`
-                   BUS_READ_LATENCY = 3 cycles later (the block RAM, its
-                   output register and the unit's read-data register;
-                   registers likewise); `addr_ok` and `word_bytes` are
+                   BUS_READ_LATENCY = 4 cycles later (the block RAM, its
+                   output register, the chunk's word register and the
+                   unit's read-data register; registers likewise); `addr_ok` and `word_bytes` are
                    registered functions of `addr`, valid from the second
                    cycle `addr` is stable.
         start      In, one-cycle pulse: run the program from instruction 0 (also
@@ -176,7 +178,7 @@ class SystolicUnit(wiring.Component):
         # register a cycle behind addr, and a write or read uses it and-ed with
         # whether the host may reach the target now (`allowed`). A write goes
         # into its memory at the end of its cycle; a read is answered from the
-        # block RAM's output register MEM_LATENCY cycles later and registered
+        # memory's word register HOST_READ_LATENCY cycles later and registered
         # once more (BUS_READ_LATENCY); addr_ok and word_bytes are registered
         # functions of addr.
         # The host owns the weight memory, unified buffer and accumulators from
@@ -211,7 +213,17 @@ class SystolicUnit(wiring.Component):
             row = index >> sub_bits
             sub = index[:sub_bits] if sub_bits else Const(0, 1)
             in_range[name] = (row < mem.depth) & (sub < n_sub)
-            m.d.comb += [mem.h_row.eq(row), mem.h_chunk.eq(sub), mem.h_wdata.eq(bus.wdata)]
+            # the memory's row and chunk, registered a cycle behind addr like
+            # the decode (a copy per memory, kept apart: the host address from
+            # the link into the block RAMs' address multiplexers across the
+            # die was the 12 x 12 board top's critical path, 10 ns of routing);
+            # a write or read comes two or more cycles after addr, so they hold it then
+            row_q = Signal.like(mem.h_row, name=f"h_row_{name}", reset_less=True,
+                                attrs={FANOUT_ATTR: 1})
+            chunk_q = Signal.like(mem.h_chunk, name=f"h_chunk_{name}", reset_less=True,
+                                  attrs={FANOUT_ATTR: 1})
+            m.d.sync += [row_q.eq(row), chunk_q.eq(sub)]
+            m.d.comb += [mem.h_row.eq(row_q), mem.h_chunk.eq(chunk_q), mem.h_wdata.eq(bus.wdata)]
         in_range["regs"] = Cat(index == k for k in REGS.values()).any()
         dec_q = {}                      # registered: the address names a word of `name`
         for name in TARGETS:
@@ -265,7 +277,7 @@ class SystolicUnit(wiring.Component):
 
         # reads: the target (one-hot, with whether the word may be read now)
         # and the register value are kept from the request (one read in
-        # flight); the memories answer MEM_LATENCY cycles after it, and the
+        # flight); the memories answer HOST_READ_LATENCY cycles after it, and the
         # answer is registered (rdata, rvalid) a cycle later
         rsel = {name: Signal(name=f"rsel_{name}") for name in TARGETS}
         rreg = Signal(64)

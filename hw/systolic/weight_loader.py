@@ -53,7 +53,10 @@ class WeightLoader(wiring.Component):
         self.params = params
         p = params
         self.memory = LaneMemory(lanes=p.cols, lane_shape=signed(p.in_width), depth=p.wmem_depth,
-                                 chunk_lanes=p.chunk_lanes(p.cols), bus_lane_bits=8 * p.lane_bytes)
+                                 chunk_lanes=p.chunk_lanes(p.cols), bus_lane_bits=8 * p.lane_bytes,
+                                 # written by the host only, which never reads in the cycle of
+                                 # its write (and owns the read port then): no collision logic
+                                 no_rw_check=True)
         super().__init__({
             "start": In(1),          # dispatch of RW
             "base": In(16),

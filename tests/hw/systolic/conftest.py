@@ -4,9 +4,18 @@ layout (sw/systolic/busmap.py) on top."""
 
 import pytest
 
+from eiegen.hw.systolic.lane_memory import LaneMemory
 from eiegen.hw.systolic.top import SystolicUnit
 from eiegen.sim.amaranth_sim import HostBus, run, wait_until
 from eiegen.sw.systolic import busmap
+
+@pytest.fixture(autouse=True)
+def collision_model(monkeypatch):
+    """Every test here simulates the memories without a read-during-write
+    check (the accumulators) pessimistically: a read of the row written in
+    its cycle returns garbage (LaneMemory.collision_model)."""
+    monkeypatch.setattr(LaneMemory, "collision_model", True)
+
 
 #: bit 1 of the control register: resume after RHM/WHM (hw/systolic/params.py REGS)
 RESUME = 1 << 1

@@ -8,6 +8,7 @@ import pytest
 from eiegen.hw.systolic import SystolicParams, TARGETS, REGS
 from eiegen.hw.systolic.isa import Instr
 from eiegen.hw.systolic.sequencer import ERROR_CODES
+from eiegen.hw.systolic.top import BUS_READ_LATENCY
 from eiegen.sim.systolic_cycles import simulate
 from eiegen.sim.systolic_golden import Machine, dense_layer, matmul_acc
 from eiegen.sw.systolic import Layer, Program, busmap, compile_layers, compile_matmul
@@ -117,6 +118,45 @@ def test_bus_map_and_identification(unit_sim):
     assert SystolicParams.from_id_words(seen["id0"], seen["id1"]) == p
     assert list(seen["row"]) == list(range(-128, 128, 13))
     assert list(seen["acc"]) == [-(2 ** 31)] + [7] * 18 + [2 ** 31 - 1]
+
+
+def test_read_answers_bus_read_latency_cycles_after_re(unit_sim):
+    """Every target answers a read exactly BUS_READ_LATENCY cycles after its
+    `re` cycle (the number the unit documents), with the word written."""
+    p = small(rows=3, cols=20, ub_depth=40)
+    unit = unit_sim(p)
+    seen = {}
+
+    async def script(bus):
+        ctx, b = bus.ctx, bus.dut.bus
+        ub, acc = busmap.layout(p, "ub"), busmap.layout(p, "acc")
+        wm, im = busmap.layout(p, "wmem"), busmap.layout(p, "imem")
+        cases = {"ub": (ub.addr(7, 1), 0x0102030405060708),
+                 "acc": (acc.addr(3, 19), 0x89ABCDEF),
+                 "wmem": (wm.addr(5, 1), 0x1112131415161718),
+                 "imem": (im.addr(9, 0), 0x2122232425262728),
+                 "regs": (busmap.reg_addr("id0"), p.id_words()[0])}
+        for name, (addr, value) in cases.items():
+            if name != "regs":
+                await bus.write(addr, value)
+            ctx.set(b.addr, addr)
+            for _ in range(4):
+                await bus.tick()
+            ctx.set(b.re, 1)
+            await bus.tick()
+            ctx.set(b.re, 0)
+            n = 1
+            while not ctx.get(b.rvalid):
+                assert n < 20, name
+                await bus.tick()
+                n += 1
+            seen[name] = (n, ctx.get(b.rdata))
+            await bus.tick()
+        seen["expect"] = {name: v for name, (a, v) in cases.items()}
+
+    unit.run(script)
+    for name, value in seen.pop("expect").items():
+        assert seen[name] == (BUS_READ_LATENCY, value), name
 
 
 def _program_run(unit_sim, p, prog, setup=None):
