@@ -25,7 +25,7 @@ BOARD = Board(
     # pointer banks 2 as one true dual-port pair, activations and bias 1); the
     # accumulators and codebook copies in LUT RAM; each PE on its own block
     # RAM group and DSP (boards/floorplan.py). Clocked from the PLL (eie_hz)
-    # at 100 MHz (met, Fmax 103.02 MHz; 32 PEs 101.50 MHz: docs/boards.md,
+    # at 100 MHz (met, Fmax 103.57 MHz; 32 PEs 101.50 MHz: docs/boards.md,
     # recorded builds)
     eie=dict(n_pes=48, fifo_depth=8, entries_per_word=2, spmat_depth=1024, ptr_depth=1024,
              bias_depth=64, act_depth=32, max_layers=4),
