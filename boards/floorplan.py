@@ -73,7 +73,7 @@ def eie_rules(board, params, blocks_per_pe):
     others = nearest[:len(OTHER_GROUPS)]
     # a PE's slots: each row's other groups' sites in runs of blocks_per_pe
     # (with four a PE, exactly the groups); (row, group of its first site, offset)
-    slots = {}
+    slots, starting = {}, {}            # starting: slots that start in group (i, j)
     for i in range(len(bram.rows)):
         run = []
         for j in range(bram.groups_per_row):
@@ -83,7 +83,8 @@ def eie_rules(board, params, blocks_per_pe):
             run += [(j, s) for s in bram.rows[i][j][:bram.group_size]]
             while len(run) >= blocks_per_pe:
                 (j0, _), chunk, run = run[0], run[:blocks_per_pe], run[blocks_per_pe:]
-                slots[(i, j0, len([k for k in slots if k[:2] == (i, j0)]))] = [site for _, site in chunk]
+                off = starting[(i, j0)] = starting.get((i, j0), -1) + 1
+                slots[(i, j0, off)] = [site for _, site in chunk]
     if n > len(slots):
         return []
     chosen = sorted(sorted(slots, key=lambda k: (dist(k[:2]), k))[:n])

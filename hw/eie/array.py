@@ -22,20 +22,13 @@ from .params import EIEParams, MEMORY_IDS, CONTROL_REGS, host_map
 from .pe import PE, HOST_MEMS, BUSY_COUNTER, deq_width, host_width
 from .lnzd import LNZD, popcount
 from .control import CentralControl
-from .trees import fanout, delay, gather_or, gather_and, gather_min, own_reset
+from .trees import fanout, delay, gather_or, gather_and, gather_min, own_reset, or_all
 
 __all__ = ["EIEArray", "CONTROL_REGS", "FLUSH_CYCLES"]
 
 #: cycles the PEs drop work after an abort: longer than a broadcast or a slice
 #: takes to reach them, so nothing issued before the abort survives it
 FLUSH_CYCLES = 32
-
-
-def _or_all(values):
-    out = values[0]
-    for v in values[1:]:
-        out = out | v
-    return out
 
 
 class EIEArray(wiring.Component):
@@ -334,8 +327,8 @@ class EIEArray(wiring.Component):
                 (CONTROL_REGS["bcast_stall"], ctl.bcast_stall)]
         reg_sel = Signal(len(regs), reset_less=True)
         m.d.sync += reg_sel.eq(Cat(*[is_ctrl & (req_word == addr) for addr, _ in regs]))
-        m.d.comb += central.eq(_or_all([Mux(reg_sel[i], value, 0)
-                                        for i, (_, value) in enumerate(regs)]))
+        m.d.comb += central.eq(or_all(Mux(reg_sel[i], value, 0)
+                                       for i, (_, value) in enumerate(regs)))
         is_layers = Signal(reset_less=True)
         ram_read = Signal(reset_less=True)
         m.d.sync += [is_layers.eq(req_target == MEMORY_IDS["layers"]),

@@ -12,6 +12,7 @@ crosses the array in one cycle and the depth grows with log4 N only:
 - `gather_or(m, values, levels)`: OR of N PE values; `levels` register levels,
   the last OR level combinational into the caller's register.
 - `gather_and(m, values, levels)`: the same with AND.
+- `or_all(values)`: the OR of values, no register (a one-hot multiplexer).
 - `gather_min(m, values, levels, width)`: the minimum of N counters that may
   wrap around (compared modulo 2**width, all within 2**(width-1) of each
   other); registered after every level of up to 4 (`levels` + 1 registers).
@@ -28,7 +29,7 @@ signals.
 from amaranth import Signal, Mux, ClockDomain, ClockSignal
 from amaranth.hdl import DomainRenamer
 
-__all__ = ["fanout", "delay", "gather_or", "gather_and", "gather_min", "own_reset"]
+__all__ = ["fanout", "delay", "gather_or", "gather_and", "gather_min", "own_reset", "or_all"]
 
 
 def _groups(items, size=4):
@@ -104,9 +105,11 @@ def _reduce(m, values, levels, op, width, name):
     return out
 
 
-def _or(vals):
-    out = vals[0]
-    for v in vals[1:]:
+def or_all(values):
+    """The OR of `values` (also one-hot selected words: an AND-OR multiplexer)."""
+    values = list(values)
+    out = values[0]
+    for v in values[1:]:
         out = out | v
     return out
 
@@ -120,7 +123,7 @@ def _and(vals):
 
 def gather_or(m, values, levels, *, name="gor"):
     width = max(len(v) for v in values)
-    return _reduce(m, values, levels, _or, width, name)
+    return _reduce(m, values, levels, or_all, width, name)
 
 
 def gather_and(m, values, levels, *, name="gand"):

@@ -68,7 +68,7 @@ from amaranth.lib.wiring import In, Out
 from .isa import OP, F_OP, F_FLAGS, F_A, F_B, F_N, F_MULT, F_SHIFT, F_LANE
 from .lane_memory import LaneMemory
 from .layouts import acc_ctl
-from ..eie.trees import FANOUT_ATTR
+from ..eie.trees import FANOUT_ATTR, or_all
 
 __all__ = ["Sequencer", "ERROR_CODES", "PREFETCH", "or_all"]
 
@@ -90,15 +90,6 @@ PREFETCH = 3
 
 #: the prefetch buffer's slots: PREFETCH and the issue stage's
 SLOTS = PREFETCH + 1
-
-
-def or_all(values):
-    """The OR of `values` (one-hot selected words: an AND-OR multiplexer)."""
-    values = list(values)
-    out = values[0]
-    for v in values[1:]:
-        out = out | v
-    return out
 
 
 def _field(word, f):
@@ -320,9 +311,11 @@ class Sequencer(wiring.Component):
         ip_act = Signal(SLOTS, init=1, attrs={FANOUT_ATTR: 1})
         nonempty = Signal()
         count = Signal(range(SLOTS + 1))
+        def slot(sel):                   # the word of the slot one-hot `sel` names
+            return or_all(Mux(sel[i], buf[i].as_value(), 0) for i in range(SLOTS))
+
         head = Signal(decoded)
-        m.d.comb += head.eq(Mux(nonempty, or_all(Mux(rd[i], buf[i].as_value(), 0)
-                                                  for i in range(SLOTS)), d2.as_value()))
+        m.d.comb += head.eq(Mux(nonempty, slot(rd), d2.as_value()))
         have = Signal()                  # an instruction for the issue stage
         take = Signal()
         m.d.comb += [have.eq(nonempty | v2), take.eq(running & adv & have)]
@@ -348,9 +341,7 @@ class Sequencer(wiring.Component):
         # waits for everything to be idle)
         cur = Signal(decoded)
         cur_act = Signal(decoded)          # the same, by ip_act: the ACT's operands
-        m.d.comb += [cur.eq(or_all(Mux(ip[i], buf[i].as_value(), 0) for i in range(SLOTS))),
-                     cur_act.eq(or_all(Mux(ip_act[i], buf[i].as_value(), 0)
-                                       for i in range(SLOTS)))]
+        m.d.comb += [cur.eq(slot(ip)), cur_act.eq(slot(ip_act))]
         word = Signal(64)
         is_op = {name: Signal(name=f"is_{name.lower()}") for name in OP}
         illegal, zero_n, one_n = Signal(), Signal(), Signal()
