@@ -62,10 +62,17 @@ class EIEArray(wiring.Component):
         })
 
     @property
-    def read_latency(self):
-        """Cycles from `re` to `rvalid`."""
+    def pe_read_latency(self):
+        """Cycles from the registered read request (`req_q`) to the PEs' gathered
+        word: the fan-out, the PE's host stage, the memory and the gather tree."""
         t = self.timing
-        return 5 + t.fanout + t.host_stage + t.mem_latency + t.gather
+        return 1 + t.fanout + t.host_stage + t.mem_latency + t.gather
+
+    @property
+    def read_latency(self):
+        """Cycles from `re` to `rvalid`: the request registered twice (`req_*`,
+        `req_q`), the PEs' part, their word registered (`pe_word_q`), `rvalid`."""
+        return 2 + self.pe_read_latency + 2
 
     def elaborate(self, platform):
         m = Module()
@@ -355,8 +362,7 @@ class EIEArray(wiring.Component):
         else:
             with m.If(req_q[0]):
                 m.d.sync += central_d.eq(Mux(ram_read, ram_sel, central))
-        lat_c = 1 + Fl + t.host_stage + t.mem_latency + Gl
-        req_d = delay(m, req_q, lat_c + 1, name="rd_req")
+        req_d = delay(m, req_q, self.pe_read_latency + 1, name="rd_req")
         pe_word = gather_or(m, [pe.host_rdata for pe in pes], Gl, name="host_rd")
         pe_word_q = Signal(len(pe_word), reset_less=True)
         m.d.sync += pe_word_q.eq(pe_word)
