@@ -199,7 +199,14 @@ class SystolicUnit(wiring.Component):
             allowed[name] = Signal(init=1, name=f"host_owns_{name}", attrs={FANOUT_ATTR: 1})
             m.d.sync += allowed[name].eq(~seq.active)
             m.d.comb += lane_mems[name].host_owns.eq(allowed[name])
-        allowed["imem"] = ~seq.busy
+        # the instruction memory while the sequencer does not run, and not in
+        # the cycle a start acts (`start_q`): a write lands a cycle after its
+        # `we`, so one then would land as the first fetch reads it. The others'
+        # writes land at most in the second cycle the sequencer is active, and
+        # the unit reads or writes them no sooner than the third after a
+        # start (instruction fetch and issue first); a resume is a control
+        # write, two or more cycles from the bus's next memory write
+        allowed["imem"] = ~(seq.busy | start_q)
         allowed["regs"] = Const(1)
         target, bank, index = bus.addr[24:32], bus.addr[16:24], bus.addr[0:16]
         bank0 = Signal()
