@@ -57,8 +57,9 @@ class LaneMemory(wiring.Component):
     with `h_chunk` and `host_owns`) at the end of the next cycle, to the row
     `h_row` names then (hold it a cycle past `h_we`; the write is the host's
     even if `host_owns` has fallen, so the unit must not write in the first
-    cycle it owns the memory); a read of a row written the cycle before
-    returns the old row, or is undefined with `no_rw_check`;
+    cycle it owns the memory); a read of the row in the cycle the write
+    lands (h_row presented then) returns the old row, or is undefined with
+    `no_rw_check`;
     `h_rdata` is the word HOST_READ_LATENCY = 3 cycles after h_row/h_chunk
     were presented (the row's output register, then the chunk's word
     multiplexer into a register of its own: in one cycle with the unit's
