@@ -34,11 +34,11 @@ BOARD = Board(
     # (2 MULT18X18D each: 32 x 16 bits), an accumulator row every 2 cycles:
     # all 156 DSPs, 92 % of them MACs; the weight memory holds the `make sim`
     # MLP (138 tiles); the multipliers floorplanned (hw/systolic/floorplan.py);
-    # clocked from the PLL (systolic_hz) at 85 MHz (met, Fmax 100.52 MHz at
-    # that placement); built for 100 MHz this top reached 95.15 MHz, for
-    # 95 MHz 94.26 and for 90 MHz 86.32 (docs/systolic-builds.md, r14-r25)
+    # clocked from the PLL (systolic_hz) at 100 MHz (met once the host's
+    # memory writes were registered beside each memory: docs/systolic-builds.md,
+    # r26-r27)
     systolic=dict(rows=12, cols=12, act_lanes=6, wmem_depth=2048, imem_depth=1024),
-    systolic_hz=85e6,
+    systolic_hz=100e6,
     uart="uart", baud=115200,
     leds=tuple(("led", i) for i in range(8)),
     # router2 routes the large arrays in a fraction of router1's time

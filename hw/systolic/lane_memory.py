@@ -53,7 +53,13 @@ class LaneMemory(wiring.Component):
     are the host's then): on the host bus a row is `chunks` words of
     `chunk_lanes` lanes; a lane is `bus_lane_bits` bits of the word, little-end
     first, sign-extended when read. The host addresses (row, chunk) with
-    `h_row`, `h_chunk`; `h_we` writes `h_wdata` at the end of the cycle;
+    `h_row`, `h_chunk`; `h_we` writes `h_wdata` (both taken in its cycle,
+    with `h_chunk` and `host_owns`) at the end of the next cycle, to the row
+    `h_row` names then (hold it a cycle past `h_we`; the write is the host's
+    even if `host_owns` has fallen, so the unit must not write in the first
+    cycle it owns the memory); a read of the row in the cycle the write
+    lands (h_row presented then) returns the old row, or is undefined with
+    `no_rw_check`;
     `h_rdata` is the word HOST_READ_LATENCY = 3 cycles after h_row/h_chunk
     were presented (the row's output register, then the chunk's word
     multiplexer into a register of its own: in one cycle with the unit's
@@ -127,11 +133,20 @@ class LaneMemory(wiring.Component):
 
         # host side: lane i sits in chunk i // chunk_lanes at position i % chunk_lanes
         cl, bl = self.chunk_lanes, self.bus_lane_bits
-        h_lane_data = Cat(self.h_wdata.word_select(i % cl, bl)[:W] for i in range(L))
-        h_lane_en = Cat(self.h_we & (self.h_chunk == i // cl) for i in range(L))
+        # the host's write is registered here, beside the block RAMs (its data,
+        # lane enables and the write port's owner), and lands a cycle later: the
+        # host bus's write enable into the write port's multiplexer, across the
+        # die, was the 12 x 12 board top's critical path
+        h_wdata_q = Signal(64, name="h_wdata_q", reset_less=True)
+        h_wen_q = Signal(L, name="h_wen_q")
+        h_wown = Signal(name="h_wown")
+        m.d.sync += [h_wdata_q.eq(self.h_wdata), h_wown.eq(self.host_owns),
+                     h_wen_q.eq(Cat(self.h_we & (self.h_chunk == i // cl) for i in range(L)))]
         with m.If(self.host_owns):
-            m.d.comb += [rds[0].addr.eq(self.h_row), rds[0].en.eq(1),
-                         wr.addr.eq(self.h_row), wr.data.eq(h_lane_data), wr.en.eq(h_lane_en)]
+            m.d.comb += [rds[0].addr.eq(self.h_row), rds[0].en.eq(1)]
+        with m.If(h_wown):
+            m.d.comb += [wr.addr.eq(self.h_row), wr.en.eq(h_wen_q),
+                         wr.data.eq(Cat(h_wdata_q.word_select(i % cl, bl)[:W] for i in range(L)))]
 
         chunk_q = self.h_chunk
         for k in range(MEM_LATENCY):

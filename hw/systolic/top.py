@@ -44,8 +44,11 @@ class SystolicUnit(wiring.Component):
                    we and re from registers and presents addr for at least
                    one cycle before a cycle of we or re (the contract says
                    two; the unit's address decode and the memories' row
-                   and chunk are registers behind addr). A write (one cycle of `we`) goes into its memory
-                   or register at the end of that cycle; a read (one cycle
+                   and chunk are registers behind addr). A write (one cycle of `we`) goes into a
+                   register at the end of that cycle, into a memory at
+                   the end of the next (registered beside the memory; a
+                   read issued two or more cycles after it returns the
+                   word, as the contract says); a read (one cycle
                    of `re`) answers with `rvalid` and `rdata`
                    BUS_READ_LATENCY = 4 cycles later (the block RAM, its
                    output register, the chunk's word register and the
@@ -177,7 +180,9 @@ class SystolicUnit(wiring.Component):
         # `dec_q` (does the word exist in its target, by its address) is a
         # register a cycle behind addr, and a write or read uses it and-ed with
         # whether the host may reach the target now (`allowed`). A write goes
-        # into its memory at the end of its cycle; a read is answered from the
+        # into its memory at the end of the next cycle (LaneMemory registers
+        # it: the row there is `h_row` below, which holds the write's address
+        # the cycle after it, whatever addr does then); a read is answered from the
         # memory's word register HOST_READ_LATENCY cycles later and registered
         # once more (BUS_READ_LATENCY); addr_ok and word_bytes are registered
         # functions of addr.
@@ -194,7 +199,14 @@ class SystolicUnit(wiring.Component):
             allowed[name] = Signal(init=1, name=f"host_owns_{name}", attrs={FANOUT_ATTR: 1})
             m.d.sync += allowed[name].eq(~seq.active)
             m.d.comb += lane_mems[name].host_owns.eq(allowed[name])
-        allowed["imem"] = ~seq.busy
+        # the instruction memory while the sequencer does not run, and not in
+        # the cycle a start acts (`start_q`): a write lands a cycle after its
+        # `we`, so one then would land as the first fetch reads it. The others'
+        # writes land at most in the second cycle the sequencer is active, and
+        # the unit reads or writes them no sooner than the third after a
+        # start (instruction fetch and issue first); a resume is a control
+        # write, two or more cycles from the bus's next memory write
+        allowed["imem"] = ~(seq.busy | start_q)
         allowed["regs"] = Const(1)
         target, bank, index = bus.addr[24:32], bus.addr[16:24], bus.addr[0:16]
         bank0 = Signal()

@@ -443,3 +443,113 @@ def test_chain_packs_n_tiles_into_rows_when_rows_exceed_cols(run_unit, R, C):
     assert counters == simulate(comp.program, p).counters()
     assert dense_report([(a, b) for a, b in zip(sizes, sizes[1:])], R, C, 5, acc_depth=64).cycles \
         == counters["cycles"]
+
+
+async def _raw_write(bus, addr, value, start_at=None):
+    """A write whose `we` is the cycle after `addr` has been on the bus two
+    cycles, with the start port pulsed `start_at` cycles before `we` (0: in
+    its cycle); returns addr_ok in the `we` cycle (the host may write then)."""
+    ctx, b = bus.ctx, bus.dut.bus
+    ctx.set(b.addr, int(addr))
+    ctx.set(b.wdata, int(value))
+    for k in range(8, -1, -1):
+        ctx.set(bus.dut.start, int(k == start_at))
+        ctx.set(b.we, int(k == 0))
+        ok = ctx.get(b.addr_ok)
+        await bus.tick()
+    ctx.set(bus.dut.start, 0)
+    ctx.set(b.we, 0)
+    return ok
+
+
+def test_host_write_lands_for_the_next_read_allowed(unit_sim):
+    """A memory write lands a cycle after its `we` (registered beside the
+    memory): a read two cycles after it (the earliest the host-bus contract
+    allows) returns the word, the address may change the cycle after the
+    write, and back-to-back writes to one word leave the second."""
+    p = small(rows=3, cols=20, ub_depth=40)
+    unit = unit_sim(p)
+    seen = {}
+
+    async def script(bus):
+        ctx, b = bus.ctx, bus.dut.bus
+        for name in ("ub", "acc", "wmem", "imem"):
+            lo = busmap.layout(p, name)
+            a, a2 = lo.addr(3, 0), lo.addr(4, 0)
+            ctx.set(b.addr, a)
+            await bus.tick()
+            await bus.tick()
+            for v in (0x1111, 0x2222):           # back to back, the same word
+                ctx.set(b.wdata, v)
+                ctx.set(b.we, 1)
+                await bus.tick()
+            ctx.set(b.we, 0)
+            await bus.tick()
+            ctx.set(b.re, 1)                     # two cycles after the last write
+            await bus.tick()
+            ctx.set(b.re, 0)
+            while not ctx.get(b.rvalid):
+                await bus.tick()
+            got = [ctx.get(b.rdata)]
+            await bus.tick()
+            ctx.set(b.wdata, 0x3333)             # the address moves right after we
+            ctx.set(b.we, 1)
+            await bus.tick()
+            ctx.set(b.we, 0)
+            ctx.set(b.addr, a2)
+            ctx.set(b.wdata, 0x4444)
+            await bus.tick()
+            await bus.tick()
+            ctx.set(b.we, 1)
+            await bus.tick()
+            ctx.set(b.we, 0)
+            got += [await bus.read(a), await bus.read(a2)]
+            seen[name] = got
+
+    unit.run(script)
+    for name, got in seen.items():
+        assert got == [0x2222, 0x3333, 0x4444], name
+
+
+@pytest.mark.parametrize("start_at", range(5))
+def test_host_write_as_the_unit_starts(unit_sim, start_at):
+    """A memory write in the cycles around a start (the start pulse 0 .. 4
+    cycles before the write's `we`) lands a cycle later, or not at all; when
+    it lands, it does so before the program reads it. The input (unified
+    buffer): the write lands exactly when addr_ok is high in its cycle.
+    Instruction 0 (illegal before the write, HALT after): the program runs
+    the word that is there after."""
+    p = small(rows=2, cols=2)
+    rng = np.random.default_rng(3)
+    w, x = rng.integers(-128, 128, (2, 2)), rng.integers(-128, 128, (2, 2))
+    x2 = x.copy()
+    x2[0, 0] = x[0, 0] ^ 1
+    comp = compile_matmul(2, w, p, output="int32")
+    ua, ud = busmap.write_words(p, "ub", comp.x.base, comp.pack_input(x))
+    _, ud2 = busmap.write_words(p, "ub", comp.x.base, comp.pack_input(x2))
+    (k,) = np.flatnonzero(ud != ud2)             # one word tells x2 from x
+    halt = Program([Instr("HALT")]).words()[0]
+    i0 = busmap.layout(p, "imem").addr(0, 0)
+    unit = unit_sim(p)
+    seen = {}
+
+    async def script(bus):
+        for mem, base, rows in comp.memory_writes(x):
+            await bus.write_rows(mem, base, rows)
+        seen["ub_ok"] = await _raw_write(bus, ua[k], ud2[k], start_at)
+        await bus.wait()
+        seen["ub"] = await bus.read(ua[k])
+        seen["y"] = comp.unpack_output(await bus.read_rows(*comp.output_read()))
+        await bus.write(i0, 0x7 << 60)           # illegal
+        await _raw_write(bus, i0, halt, start_at)
+        await bus.wait()
+        seen["imem"] = await bus.read(i0)
+        seen["status"] = await bus.reg("ctrl")
+
+    unit.run(script)
+    landed = seen["ub"] == int(ud2[k])
+    assert landed == seen["ub_ok"] == (start_at <= 2)
+    np.testing.assert_array_equal(seen["y"], matmul_acc(x2 if landed else x, w))
+    assert seen["imem"] in (halt, 0x7 << 60)
+    illegal = (seen["status"] >> 8) & 0xF == ERROR_CODES["illegal_opcode"]
+    assert illegal == (seen["imem"] != halt) == (start_at != 0)
