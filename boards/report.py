@@ -134,7 +134,9 @@ def parse_report(path_or_dict, board):
 def _short_source(src):
     src = src.strip()
     if src.startswith(_REPO + os.sep):
-        return src[len(_REPO) + 1:]
+        rel = src[len(_REPO) + 1:]
+        # (a virtual environment inside the checkout holds libraries, not this repository)
+        return None if "site-packages" in rel.split(os.sep) else rel
     return None
 
 
