@@ -41,7 +41,8 @@ class EIEArray(wiring.Component):
       are written and read only while the array is idle (writes are ignored and
       reads return 0 while it runs).
     - `start` (in): pulse; starts `num_layers` layers if `config_ok`.
-    - `config_ok` (out): 1 <= num_layers (control register 1) <= max_layers.
+    - `config_ok` (out, a register): 1 <= num_layers (control register 1) <= max_layers,
+      a cycle after a write of num_layers lands (RUN comes long after).
     - `busy` (out): a run or an abort is in progress; `done` (out): the last run
       finished (cleared by the next start or an abort).
     - `abort` (in): pulse; the array is idle again within FLUSH_CYCLES + 1 cycles,
@@ -140,6 +141,16 @@ class EIEArray(wiring.Component):
         req_wdata = Signal(64, reset_less=True)
         m.d.sync += [req_we.eq(bus.we & bus.addr_ok), req_re.eq(bus.re), req_target.eq(bus.addr[24:32]),
                      req_pe.eq(bus.addr[16:24]), req_word.eq(bus.addr[0:16]), req_wdata.eq(bus.wdata)]
+        # the central writes' targets decoded as the request is registered, so that a
+        # write enable is one AND behind registers (the target and word compares in front
+        # of num_layers' enable were the iCEBreaker build's path after config_ok's)
+        req_to_layers = Signal(reset_less=True)
+        req_to_cb = Signal(reset_less=True)
+        req_to_nl = Signal(reset_less=True)
+        m.d.sync += [req_to_layers.eq(bus.addr[24:32] == MEMORY_IDS["layers"]),
+                     req_to_cb.eq(bus.addr[24:32] == MEMORY_IDS["codebook"]),
+                     req_to_nl.eq(bus.addr == ((MEMORY_IDS["control"] << 24) |
+                                               CONTROL_REGS["num_layers"]))]
         host_mode = Signal()
         m.d.comb += host_mode.eq(~ctl.busy)
         mem_code = Signal(3)
@@ -299,6 +310,9 @@ class EIEArray(wiring.Component):
         target = bus.addr[24:32]
         sel_pe = bus.addr[16:24]
         word = bus.addr[0:16]
+        # addr_ok and word_bytes registered, as the bus contract allows (the word-range
+        # compares behind the link's address into its own register of addr_ok were the
+        # iCEBreaker build's path after the central write decode's)
         with m.Switch(target):
             for name, tg in hmap.targets.items():
                 with m.Case(tg.id):
@@ -306,19 +320,19 @@ class EIEArray(wiring.Component):
                     for lo, hi in tg.words:
                         ok = ok | ((word >= lo) & (word < hi))
                     pe_ok = (sel_pe < n) if tg.per_pe else (sel_pe == 0)
-                    m.d.comb += [bus.word_bytes.eq(tg.word_bytes), bus.addr_ok.eq(pe_ok & ok)]
+                    m.d.sync += [bus.word_bytes.eq(tg.word_bytes), bus.addr_ok.eq(pe_ok & ok)]
             with m.Default():
-                m.d.comb += [bus.word_bytes.eq(1), bus.addr_ok.eq(0)]
+                m.d.sync += [bus.word_bytes.eq(1), bus.addr_ok.eq(0)]
 
         idle = ~ctl.busy
         is_ctrl = req_target == MEMORY_IDS["control"]
-        with m.If(req_we & idle & is_ctrl & (req_word == CONTROL_REGS["num_layers"])):
+        with m.If(req_we & idle & req_to_nl):
             m.d.sync += num_layers.eq(req_wdata)
         m.d.comb += [
             ctl.host_addr.eq(req_word),
             ctl.host_wdata.eq(req_wdata),
-            ctl.host_layers_we.eq(req_we & (req_target == MEMORY_IDS["layers"])),
-            ctl.host_cb_we.eq(req_we & (req_target == MEMORY_IDS["codebook"])),
+            ctl.host_layers_we.eq(req_we & req_to_layers),
+            ctl.host_cb_we.eq(req_we & req_to_cb),
         ]
 
         # reads: request register (h+1) -> PEs (h+1+Fl) -> PE host register (Hs) -> memory (M)

@@ -37,7 +37,10 @@ class CentralControl(wiring.Component):
     - `start` (in): a pulse; with `config_ok` it starts a run: `run_start`
       (out, combinational) pulses in that cycle, `busy` is high from the next.
     - `num_layers` (in): layers of a run (control register 1); `config_ok`
-      (out, combinational): 1 <= num_layers <= max_layers.
+      (out, register): 1 <= num_layers <= max_layers, as num_layers was the
+      cycle before (a start needs it: the range compare is not on the path
+      from `start` into the counters it clears; num_layers only changes by a
+      host write, long before a start).
     - `busy` (out): not idle; `done` (out, register): the last run finished,
       until the next start.
     - `cycles`, `broadcasts`, `bcast_stall`, `compute_cycles` (out, registers,
@@ -134,7 +137,9 @@ class CentralControl(wiring.Component):
         done = Signal()
         m.d.comb += [self.desc.eq(desc), self.src_sel.eq(src_sel),
                      self.done.eq(done), self.k.eq(k)]
-        m.d.comb += self.config_ok.eq((self.num_layers >= 1) & (self.num_layers <= p.max_layers))
+        config_ok = Signal()
+        m.d.sync += config_ok.eq((self.num_layers >= 1) & (self.num_layers <= p.max_layers))
+        m.d.comb += self.config_ok.eq(config_ok)
 
         host = Signal()
         m.d.comb += [
@@ -214,7 +219,7 @@ class CentralControl(wiring.Component):
             return [k.eq(0), last_k_q.eq(desc.out_local == 1)]
 
         with m.If(idle):
-            with m.If(self.start & self.config_ok):
+            with m.If(self.start & config_ok):
                 m.d.comb += self.run_start.eq(1)
                 m.d.sync += [idle.eq(0), setup.eq(1), first.eq(1), layer.eq(0), c.eq(0),
                              src_sel.eq(0), done.eq(0), last_layer.eq(self.num_layers == 1),

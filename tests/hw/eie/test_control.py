@@ -207,6 +207,7 @@ def test_compute_cycles_counter_and_descriptor():
         ctx.set(ctl.num_layers, 1)
         ctx.set(ctl.retire, 1)                       # every slice empty: retired at once
         ctx.set(ctl.all_idle, 1)
+        await ctx.tick()                             # config_ok follows a cycle later
         ctx.set(ctl.start, 1)
         await ctx.tick()
         ctx.set(ctl.start, 0)
@@ -230,6 +231,8 @@ def test_config_ok_and_start_ignored_without_it(num_layers, ok):
 
     async def tb(ctx):
         ctx.set(ctl.num_layers, num_layers)
+        assert ctx.get(ctl.config_ok) == 0           # a register: reset, then a cycle late
+        await ctx.tick()
         assert ctx.get(ctl.config_ok) == ok
         ctx.set(ctl.start, 1)
         seen.append(ctx.get(ctl.run_start))
