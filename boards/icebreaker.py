@@ -22,7 +22,7 @@ BOARD = Board(
     sync_hz=12e6,
     # EIE: 4 PEs, one SPRAM of 16K x 16 bits each (32K entries (v, z) per
     # PE), activations in block RAM (32 per PE per file: layers up to 128
-    # wide, the `make sim` MLP 64-128-64-10), at 30 MHz from the PLL
+    # wide, the `make sim` MLP 64-128-64-10), at 36 MHz from the PLL
     # (eie_hz). A small part's pipeline: block RAM without an output
     # register (mem_latency 1), two activation-queue slots and two LNZD
     # slices in flight (the broadcast rate this allows, one column per few
@@ -32,7 +32,7 @@ BOARD = Board(
     eie=dict(n_pes=4, fifo_depth=2, entries_per_word=2, spmat_depth=16384, ptr_depth=256,
              bias_depth=64, act_depth=32, max_layers=4, mem_latency=1, queue_slots=2,
              lnzd_slots=2),
-    eie_hz=30e6,
+    eie_hz=36e6,
     # systolic: every SB_MAC16 a MAC (4 x 2 PEs, the DSP's input, pipeline and
     # output registers and its adder); the requantiser is bit-serial in logic,
     # one lane at a time (act_serial, act_lanes=1: 2 x 16 cycles per
