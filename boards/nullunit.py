@@ -8,7 +8,7 @@ It serves the host bus as the unit contract asks of every unit
     cycles (read/write; 0 is an invalid configuration)
 
 `start` makes it busy for `run length` cycles, then `done`; `config_ok` is
-low while the run length is 0 (a start then does nothing); `abort` makes it
+low while the run length is 0 (a cycle late: a register; a start then does nothing); `abort` makes it
 idle on the next cycle. Reads answer one cycle after `re`. Its address
 decode is registered, as the contract allows (addr_ok a cycle late; the
 link holds an address two cycles before it looks or writes).
@@ -50,7 +50,9 @@ class NullUnit(wiring.Component):
         left = Signal(16)
         ok = Signal()                   # registered: the link holds addr for two cycles first
         m.d.sync += ok.eq(bus.addr == (NULL_TARGET << 24))
-        m.d.comb += [bus.addr_ok.eq(ok), bus.word_bytes.eq(NULL_WORD_BYTES), self.config_ok.eq(length != 0)]
+        # config_ok registered too (a RUN comes long after the write that sets the length)
+        m.d.sync += self.config_ok.eq(length != 0)
+        m.d.comb += [bus.addr_ok.eq(ok), bus.word_bytes.eq(NULL_WORD_BYTES)]
         with m.If(bus.we & ok):
             m.d.sync += length.eq(bus.wdata[:16])
         # (rdata is the register itself: the link takes it with rvalid, a cycle after re)

@@ -37,9 +37,12 @@ from ..hw.systolic.params import SystolicParams, TARGETS
 from .clocking import BoardClock, unit_domain
 from .board import BoardError
 
-#: the host link's microprogram block RAM is registered on families whose block RAM
-#: is slow to answer (hw/common/hostlink.py `code_latency`)
-CODE_LATENCY = {"ice40": 1, "ecp5": 2}
+#: the host link's sequencer timing by family (hw/common/hostlink.py): the
+#: microprogram's block RAM registered where block RAM is slow to answer (ECP5,
+#: `code_latency`), the condition multiplexer's choice registered where the die
+#: is small and full (iCE40, `cond_stage`)
+LINK_TIMING = {"ice40": {"code_latency": 1, "cond_stage": True},
+               "ecp5": {"code_latency": 2, "cond_stage": False}}
 
 __all__ = ["BoardTop", "DESIGNS", "STATUS_LEDS", "DEFAULT_WATCHDOG_SECONDS", "unit_ports"]
 
@@ -121,7 +124,7 @@ class BoardTop(Elaboratable):
             clocks_per_bit=self.clocks_per_bit, data_targets=data_targets(self.design, self.params),
             loaded_at_reset=self.loaded_at_reset, watchdog_cycles=self.watchdog_cycles,
             data_bytes=data_bytes(self.design, self.params),
-            code_latency=CODE_LATENCY.get(self.board.family, 1))
+            **LINK_TIMING.get(self.board.family, {}))
 
     def elaborate(self, platform):
         m = Module()

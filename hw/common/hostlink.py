@@ -32,13 +32,15 @@ host side by eiegen.sw.link. In short, LinkCore:
 How it is built (docs/host-link.md, "Inside the link"):
 
 - The protocol is a microprogram (hw/common/linkcode.py) in a block RAM; a
-  micro-instruction takes two cycles (three with code_latency=2): the first
-  evaluates its condition and registers it (whether to jump, and whether the
-  instruction acts: a byte to take or send has come or gone); the second
-  acts, on the instruction's own fields (the block RAM holds them for both
-  cycles), and fetches the next. So no path runs from the block RAM through
-  the condition multiplexer into the datapath, and every condition is a
-  flip-flop or one LUT away from one.
+  micro-instruction takes two cycles (three with code_latency=2 or
+  cond_stage): the first evaluates its condition and registers it (whether
+  to jump, and whether the instruction acts: a byte to take or send has
+  come or gone); the second acts, on the instruction's own fields (the
+  block RAM holds them for both cycles), and fetches the next. So no path
+  runs from the block RAM through the condition multiplexer into the
+  datapath, and every condition is a flip-flop or one LUT away from one.
+  With cond_stage the condition multiplexer has a cycle of its own before
+  that first one (its choice registered, for crowded iCE40 builds).
 - One frame buffer (a lib.memory.Memory of bytes) holds the request as it
   arrives (CMD, TAG, ADDR, LEN at 0..7, payload from 8; the frame's two CRC
   bytes are compared, not stored), the answer's payload (from 8) and, past
@@ -110,7 +112,11 @@ class LinkCore(wiring.Component):
     `data_bytes` (the widest word of any target, 1..8), `code_latency` (1:
     the microprogram's block RAM output is used directly, an instruction
     takes two cycles; 2: it is registered first, three cycles, for FPGAs
-    whose block RAM is slow to answer, such as ECP5's).
+    whose block RAM is slow to answer, such as ECP5's), `cond_stage` (with
+    code_latency 1: the condition multiplexer's choice is registered in a
+    cycle of its own before the condition cycle, three cycles an
+    instruction: on a crowded iCE40 the multiplexer and the logic behind it
+    were over 30 ns of a 36 MHz build).
 
     Ports (directions as the link sees them):
 
@@ -131,9 +137,13 @@ class LinkCore(wiring.Component):
 
     def __init__(self, *, design, params, timeout_cycles, max_payload=DEFAULT_MAX_PAYLOAD,
                  link_info=None, data_targets=(), loaded_at_reset=False, bus_timeout=255,
-                 watchdog_cycles=DEFAULT_WATCHDOG_CYCLES, data_bytes=8, code_latency=1):
+                 watchdog_cycles=DEFAULT_WATCHDOG_CYCLES, data_bytes=8, code_latency=1,
+                 cond_stage=False):
         if code_latency not in (1, 2):
             raise ValueError(f"code_latency must be 1 or 2, got {code_latency!r}")
+        if cond_stage and code_latency != 1:
+            raise ValueError("cond_stage needs code_latency 1 (with 2 the condition cycle "
+                             "already has the instruction from a register)")
         if not isinstance(max_payload, int) or not MIN_MAX_PAYLOAD <= max_payload <= 0xFFFF:
             raise ValueError(f"max_payload must be an integer in [{MIN_MAX_PAYLOAD}, 65535], "
                              f"got {max_payload!r}")
@@ -156,7 +166,7 @@ class LinkCore(wiring.Component):
         self.data_targets = tuple(sorted(set(data_targets)))
         self.loaded_at_reset, self.bus_timeout = bool(loaded_at_reset), bus_timeout
         self.watchdog_cycles, self.data_bytes = watchdog_cycles, data_bytes
-        self.code_latency = code_latency
+        self.code_latency, self.cond_stage = code_latency, bool(cond_stage)
         self.link_info = {"max_payload": max_payload, "timeout_cycles": timeout_cycles,
                           **dict(link_info or {}), "watchdog_cycles": watchdog_cycles}
         self.identify_bytes = identify_bytes(design, self.params, self.link_info)
@@ -213,16 +223,19 @@ class LinkCore(wiring.Component):
         npc = Signal.like(pc)
         evaluate = Signal()                         # the instruction's condition cycle
         execute = Signal()                          # ... and its action cycle
-        if self.code_latency == 1:
+        if self.code_latency == 1 and not self.cond_stage:
             ui = crp.data
             m.d.comb += evaluate.eq(~execute)
             m.d.sync += execute.eq(~execute)
         else:
-            ui = Signal(self.code_width)
-            fetch = Signal(init=1)                  # the cycle the instruction is registered
+            fetch = Signal(init=1)                  # the cycle before the condition cycle
             m.d.sync += [fetch.eq(execute), evaluate.eq(fetch), execute.eq(evaluate)]
-            with m.If(fetch):
-                m.d.sync += ui.eq(crp.data)
+            if self.code_latency == 1:              # cond_stage: fetch chooses the condition
+                ui = crp.data
+            else:                                   # fetch registers the instruction
+                ui = Signal(self.code_width)
+                with m.If(fetch):
+                    m.d.sync += ui.eq(crp.data)
         f = {}
         pos = 0
         for name, w in FIELDS:
@@ -314,27 +327,35 @@ class LinkCore(wiring.Component):
         m.d.sync += count_r.eq(count_error | self.rx_error)
         with m.If(count_r & (rx_errors != 0xFFFF)):
             m.d.sync += rx_errors.eq(rx_errors + 1)
-        # the watchdog compares in two registered halves: it fires a cycle after the
-        # run has taken `limit` cycles
+        # a run ends on registered inputs (the unit's busy may be combinational, and
+        # behind it were the iCEBreaker EIE build's worst path): the cycle after the
+        # unit was done and not busy, or after the watchdog's compare (in registered
+        # bytes) found the run had taken `limit` cycles, without counting that cycle,
+        # so run_cycles and the priority of done over the watchdog are as if decided
+        # a cycle earlier (the watchdog's abort pulse is a cycle later)
         hits = Signal(4)
         m.d.sync += hits.eq(Cat(*[run_cycles.word_select(i, 8) == limit.word_select(i, 8)
                                   for i in range(4)]))
+        ended = Signal()
+        fired = Signal()
+        m.d.sync += [ended.eq(self.done & ~self.busy & ~start_r), fired.eq(hits.all() & ~start_r)]
         with m.If(start_r):
             m.d.sync += [running.eq(1), run_cycles.eq(0), aborted.eq(0), wd_fired.eq(0),
                          hits.eq(0)]
         with m.Elif(running):
-            m.d.sync += run_cycles.eq(run_cycles + 1)
-            with m.If(self.done & ~self.busy):
+            with m.If(ended):
                 m.d.sync += running.eq(0)
-            with m.Elif(hits.all()):
+            with m.Elif(fired):
                 # the watchdog: the unit is idle within its abort latency
                 m.d.sync += [abort_r.eq(1), running.eq(0), aborted.eq(1), wd_fired.eq(1)]
+            with m.Else():
+                m.d.sync += run_cycles.eq(run_cycles + 1)
 
         # -- conditions ------------------------------------------------------------------------
         # the unit's outputs, registered before the condition multiplexer (they may be
         # combinational in the unit)
-        busy_r, config_ok_r = Signal(), Signal()
-        m.d.sync += [busy_r.eq(self.busy), config_ok_r.eq(self.config_ok)]
+        busy_r, done_r, config_ok_r = Signal(), Signal(), Signal()
+        m.d.sync += [busy_r.eq(self.busy), done_r.eq(self.done), config_ok_r.eq(self.config_ok)]
         # a word the walk may not touch: registered (the walk tests it two instructions
         # after the address, `first` or `wb` last changed)
         addr_bad = Signal()
@@ -375,9 +396,19 @@ class LinkCore(wiring.Component):
             for c, v in conds.items():
                 with m.Case(c):
                     m.d.comb += cond_mux.eq(v)
+        if self.cond_stage:
+            # the choice registered in the fetch cycle: its inputs are flags kept exact
+            # (the same a cycle earlier, after the instruction before acted), registered
+            # compares the microprogram tests an instruction after their inputs changed,
+            # or what loops poll (busy, quiet, a read's answer)
+            chosen = Signal()
+            with m.If(fetch):
+                m.d.sync += chosen.eq(cond_mux)
+        else:
+            chosen = cond_mux
         cond = Signal()
         m.d.comb += cond.eq(Mux(handshake, Mux(f["rx"] != Rx.NONE, got, self.tx.ready),
-                                Mux(burst, bitc == 6, cond_mux)))
+                                Mux(burst, bitc == 6, chosen)))
         met = Signal()                              # the condition, registered in the first cycle
         # the fields of an instruction that act, in its second cycle: the instruction's own
         # fields (the block RAM's output holds them for both cycles), gated by one
@@ -503,10 +534,18 @@ class LinkCore(wiring.Component):
         with m.Elif(x["rx"] == Rx.CHECK):
             m.d.sync += [crc_half.eq(1),
                          crc_bad.eq(crc_bad | (byte != Mux(crc_half, crc[:8], crc[8:])))]
-        crc_in = Mux(f["rx"] != Rx.NONE, byte, self.tx.payload)
+        # the byte enters the CRC a cycle after its instruction acts, from a register
+        # (the answer's byte multiplexer in front of the CRC's XORs was the link's
+        # longest path): the next instruction to look at the CRC acts two or more
+        # cycles later
+        crc_in = Signal(8)
+        crc_upd = Signal()
+        m.d.sync += [crc_in.eq(Mux(f["rx"] != Rx.NONE, byte, self.tx.payload)),
+                     crc_upd.eq(rx_on | on("tx", Tx.BUF, Tx.STATUS, Tx.RLEN_LO, Tx.RLEN_HI,
+                                           Tx.CRC_HI))]
         with m.If(pulse[Pulse.CRC_INIT] | on("tx", Tx.SYNC)):
             m.d.sync += crc.eq(crc_register_init(**crc16))
-        with m.Elif(rx_on | on("tx", Tx.BUF, Tx.STATUS, Tx.RLEN_LO, Tx.RLEN_HI, Tx.CRC_HI)):
+        with m.Elif(crc_upd):
             # (sending its high byte leaves the CRC's low byte in the high byte, and
             # that is what CRC_LO sends)
             m.d.sync += crc.eq(crc_next(crc, crc_in, **crc16))
@@ -579,7 +618,7 @@ class LinkCore(wiring.Component):
             m.d.sync += [abort_r.eq(1), running.eq(0), aborted.eq(aborted | running)]
 
         # -- bytes the link writes into the buffer; bytes it sends ----------------------------
-        flags = Cat(loaded, self.busy, self.done, running, aborted, wd_fired)
+        flags = Cat(loaded, busy_r, done_r, running, aborted, wd_fired)
         with m.Switch(f["wsrc"]):
             with m.Case(Wsrc.SHREG):
                 m.d.comb += fill.eq(shreg[:8])
@@ -621,7 +660,7 @@ class HostLink(wiring.Component):
     (clock frequency / baud rate), `timeout_bits` (inter-byte timeout in bit
     times), and LinkCore's `max_payload`, `data_targets`,
     `loaded_at_reset`, `bus_timeout`, `watchdog_cycles`, `data_bytes`,
-    `code_latency`.
+    `code_latency`, `cond_stage`.
 
     Ports: `rx` (UART pin in, idles high), `tx` (UART pin out), `bus`,
     `start`, `abort`, `busy`, `done`, `config_ok`, `loaded` (as LinkCore)."""
@@ -629,7 +668,7 @@ class HostLink(wiring.Component):
     def __init__(self, *, design, params, clocks_per_bit, timeout_bits=DEFAULT_TIMEOUT_BITS,
                  max_payload=DEFAULT_MAX_PAYLOAD, data_targets=(), loaded_at_reset=False,
                  bus_timeout=255, watchdog_cycles=DEFAULT_WATCHDOG_CYCLES, data_bytes=8,
-                 code_latency=1):
+                 code_latency=1, cond_stage=False):
         self.clocks_per_bit, self.timeout_bits = clocks_per_bit, timeout_bits
         self.uart_rx = UARTRx(clocks_per_bit)
         self.uart_tx = UARTTx(clocks_per_bit)
@@ -638,7 +677,7 @@ class HostLink(wiring.Component):
                              max_payload=max_payload, data_targets=data_targets,
                              loaded_at_reset=loaded_at_reset, bus_timeout=bus_timeout,
                              watchdog_cycles=watchdog_cycles, data_bytes=data_bytes,
-                             code_latency=code_latency,
+                             code_latency=code_latency, cond_stage=cond_stage,
                              link_info={"clocks_per_bit": clocks_per_bit,
                                         "timeout_bits": timeout_bits})
         super().__init__({

@@ -325,7 +325,6 @@ class EIEArray(wiring.Component):
                 m.d.sync += [bus.word_bytes.eq(1), bus.addr_ok.eq(0)]
 
         idle = ~ctl.busy
-        is_ctrl = req_target == MEMORY_IDS["control"]
         with m.If(req_we & idle & req_to_nl):
             m.d.sync += num_layers.eq(req_wdata)
         m.d.comb += [
@@ -346,15 +345,18 @@ class EIEArray(wiring.Component):
                 (CONTROL_REGS["cycles"], ctl.cycles),
                 (CONTROL_REGS["broadcasts"], ctl.broadcasts),
                 (CONTROL_REGS["bcast_stall"], ctl.bcast_stall)]
+        # (decoded from the bus address as the request is registered, then a copy: the
+        # compares behind req_target were the iCEBreaker build's path at 36 MHz)
+        req_to_reg = Signal(len(regs), reset_less=True)
         reg_sel = Signal(len(regs), reset_less=True)
-        m.d.sync += reg_sel.eq(Cat(*[is_ctrl & (req_word == addr) for addr, _ in regs]))
+        m.d.sync += [req_to_reg.eq(Cat(*[(bus.addr[24:32] == MEMORY_IDS["control"]) &
+                                         (bus.addr[0:16] == addr) for addr, _ in regs])),
+                     reg_sel.eq(req_to_reg)]
         m.d.comb += central.eq(or_all(Mux(reg_sel[i], value, 0)
                                        for i, (_, value) in enumerate(regs)))
         is_layers = Signal(reset_less=True)
         ram_read = Signal(reset_less=True)
-        m.d.sync += [is_layers.eq(req_target == MEMORY_IDS["layers"]),
-                     ram_read.eq((req_target == MEMORY_IDS["layers"]) |
-                                 (req_target == MEMORY_IDS["codebook"]))]
+        m.d.sync += [is_layers.eq(req_to_layers), ram_read.eq(req_to_layers | req_to_cb)]
         # the central memories (block RAM) answer one cycle after the request register. Where
         # memories have registered outputs (mem_latency 2, the ECP5) their word is registered
         # as it leaves the RAM (a block RAM's output into the mux above was the 8-PE ECP5

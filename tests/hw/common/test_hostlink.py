@@ -25,11 +25,11 @@ REGS = DUMMY_TARGETS["regs"].id
 
 
 class Bench:
-    def __init__(self, *, timeout=TIMEOUT, loaded_at_reset=False, max_payload=256, code_latency=1):
+    def __init__(self, *, timeout=TIMEOUT, loaded_at_reset=False, max_payload=256, timing=None):
         self.m = m = Module()
         self.core = core = LinkCore(design=DESIGN, params=PARAMS, timeout_cycles=timeout,
                                     max_payload=max_payload, data_targets=DATA_TARGETS,
-                                    loaded_at_reset=loaded_at_reset, code_latency=code_latency)
+                                    loaded_at_reset=loaded_at_reset, **(timing or {}))
         self.unit = unit = DummyUnit()
         m.submodules.core = core
         m.submodules.unit = unit
@@ -140,8 +140,14 @@ def test_identify_probe_and_status():
     Bench().run(scenario)
 
 
-@pytest.mark.parametrize("code_latency", [1, 2])
-def test_write_read_every_word_size(code_latency):
+#: the sequencer's timings (two cycles an instruction; three: the ECP5's registered
+#: microprogram, the iCE40's registered condition choice; boards/top.py LINK_TIMING)
+TIMINGS = {"2cycle": {}, "code_latency2": {"code_latency": 2},
+           "cond_stage": {"code_latency": 1, "cond_stage": True}}
+
+
+@pytest.mark.parametrize("timing", TIMINGS)
+def test_write_read_every_word_size(timing):
     rng = random.Random(1)
 
     async def scenario(b, ctx):
@@ -161,7 +167,7 @@ def test_write_read_every_word_size(code_latency):
         assert await b.read(ctx, make_addr(REGS, 0, 0), 16) == (
             bytes(4) + bytes(4) + bytes(4) + (0xDEADBEEF).to_bytes(4, "little"))
 
-    Bench(code_latency=code_latency).run(scenario)
+    Bench(timing=TIMINGS[timing]).run(scenario)
 
 
 def _fault_scenario(mutate, expect, *, quiet_after=True):
@@ -339,8 +345,8 @@ def test_refusals_change_nothing():
     Bench().run(scenario)
 
 
-@pytest.mark.parametrize("code_latency", [1, 2])
-def test_load_commit_run(code_latency):
+@pytest.mark.parametrize("timing", TIMINGS)
+def test_load_commit_run(timing):
     """run before commit, wrong checksum, data targets, retransmissions."""
     DELAY = 3000                    # long enough for four frames while the unit runs
     rng = random.Random(11)
@@ -408,7 +414,7 @@ def test_load_commit_run(code_latency):
         assert not (await b.status(ctx))["loaded"]
         assert (await b.exchange(ctx, Cmd.RUN)).status == Status.NOT_LOADED
 
-    Bench(code_latency=code_latency).run(scenario)
+    Bench(timing=TIMINGS[timing]).run(scenario)
 
 
 def test_loaded_at_reset_and_begin_clears():
@@ -457,3 +463,11 @@ def test_hostlink_through_uart():
     assert ident["link"] == {"max_payload": 256, "timeout_cycles": 64, "clocks_per_bit": 4,
                              "timeout_bits": 16, "watchdog_cycles": DEFAULT_WATCHDOG_CYCLES}
     assert answers[2].payload == bytes(range(10))
+
+
+def test_timing_options_checked():
+    with pytest.raises(ValueError, match="code_latency must be 1 or 2, got 3"):
+        LinkCore(design=DESIGN, params=PARAMS, timeout_cycles=TIMEOUT, code_latency=3)
+    with pytest.raises(ValueError, match="cond_stage needs code_latency 1"):
+        LinkCore(design=DESIGN, params=PARAMS, timeout_cycles=TIMEOUT, code_latency=2,
+                 cond_stage=True)
