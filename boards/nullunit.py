@@ -7,11 +7,12 @@ It serves the host bus as the unit contract asks of every unit
     target 0x00, PE 0, word 0, 2 bytes (a data target): the run length in
     cycles (read/write; 0 is an invalid configuration)
 
-`start` makes it busy for `run length` cycles, then `done`; `config_ok` is
-low while the run length is 0 (a cycle late: a register; a start then does nothing); `abort` makes it
-idle on the next cycle. Reads answer one cycle after `re`. Its address
-decode is registered, as the contract allows (addr_ok a cycle late; the
-link holds an address two cycles before it looks or writes).
+`start` makes it busy for `run length` cycles, then `done`; `config_ok`
+(a register: a cycle after a write) is low while the run length is 0 (a
+start then does nothing); `abort` makes it idle on the next cycle. Reads
+answer one cycle after `re`. Its address decode is registered, as the
+contract allows (addr_ok a cycle late; the link holds an address two
+cycles before it looks or writes).
 """
 
 from amaranth import Module, Signal

