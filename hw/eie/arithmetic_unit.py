@@ -121,20 +121,27 @@ class ArithmeticUnit(wiring.Component):
             a1 = Signal(signed(16), reset_less=True)
             prod2 = Signal(signed(32), reset_less=True)
             m.d.sync += [a1.eq(self.a), prod2.eq(self.w * a1)]
-        last_sum = Signal(signed(aw), reset_less=True)
+        # the loop's register feeds the bypass multiplexer alone; where the sum is also
+        # written and forwarded from a register (M3), that is a copy (kept apart by
+        # synthesis), so that placement keeps the loop's register at its adder (pulled
+        # towards the accumulator block RAM's write port, last_sum -> 3.78 ns -> the
+        # bypass multiplexer was a 48-PE ULX3S build's critical path, 95.53 MHz)
+        last_sum = Signal(signed(aw), reset_less=True,
+                          attrs={FANOUT_ATTR: 1} if self.write_stage else {})
         base = Signal(signed(aw))
         wide = max(aw, 32) + 1
         full = Signal(signed(wide))
         ssum = Signal(signed(aw))
         if self.write_stage:
-            # M3: the sum of the entry ahead is written from `last_sum` (off the loop). An entry
+            # M3: the sum of the entry ahead is written from a register (off the loop). An entry
             # in M1 reads before that write lands, so the entry two ahead (in M3) is forwarded
             # too, picked a stage early: no compare in front of the adder
             v3 = Signal()
             row3 = Signal(rw, reset_less=True)
             fwd2 = [Signal(name=f"fwd2_{g}", attrs={FANOUT_ATTR: 1}) for g in range(len(groups))]
             fwd_val = Signal(signed(aw), reset_less=True)
-            m.d.sync += [v3.eq(v2 & ~self.flush), row3.eq(row2), fwd_val.eq(last_sum)]
+            out_sum = Signal(signed(aw), reset_less=True, attrs={FANOUT_ATTR: 1})
+            m.d.sync += [v3.eq(v2 & ~self.flush), row3.eq(row2), fwd_val.eq(out_sum)]
             m.d.sync += [f.eq(v1 & v3 & (row1 == row3)) for f in fwd2]
             older = Signal(signed(aw))
             for f, (lo, hi) in zip(fwd2, groups):
@@ -152,9 +159,11 @@ class ArithmeticUnit(wiring.Component):
         with m.Else():
             m.d.comb += ssum.eq(Mux(full[-1], hi + 1, hi))   # hi + 1 wraps to the minimum
         m.d.sync += last_sum.eq(ssum)
+        if self.write_stage:
+            m.d.sync += out_sum.eq(ssum)
 
         if self.write_stage:
-            wv, wrow, wdata, busy = v3, row3, last_sum, v1 | v2 | v3
+            wv, wrow, wdata, busy = v3, row3, out_sum, v1 | v2 | v3
         else:
             wv, wrow, wdata, busy = v2, row2, ssum, v1 | v2
         m.d.comb += [
