@@ -202,6 +202,10 @@ def board_platform(board, placer=None):
     elif board.family == "ice40":
         # no LUT RAM: the codebook copies and accumulators go to block RAM
         attrs["eiegen_small_ram_style"] = "block"
+        # no register copies whose only purpose is the ECP5's 100 MHz (the
+        # systolic sequencer's slot pointer for the activation unit): the
+        # iCE40 builds run at 24-36 MHz on a nearly full die
+        attrs["eiegen_fanout_copies"] = False
     cls = type(f"Eiegen{board.platform.__name__}", (board.platform,), attrs)
     return cls()
 

@@ -303,7 +303,9 @@ class Sequencer(wiring.Component):
         rd = Signal(SLOTS, init=1)
         wr = Signal(SLOTS, init=1)
         # a copy of ip for the activation unit's operands (kept apart by
-        # synthesis): the idle activation unit follows them into its
+        # synthesis; where the platform asks for fan-out copies, the ECP5's:
+        # on the iCE40 at 24 MHz it is only a second slot multiplexer, 88 LC
+        # that the full UP5K does not have): the idle activation unit follows them into its
         # registers, the accumulator read address among them, and ip -> 4.1 ns
         # -> the slot multiplexer -> the read address was the 12 x 12 board
         # top's critical path with one ip for every field. Both carry the
@@ -311,7 +313,8 @@ class Sequencer(wiring.Component):
         # not kept, and did so here until 2026-12-02 (ip -> 5.47 ns -> the same
         # multiplexer -> the read address: a build of the same unit at 89.55 MHz)
         ip = Signal(SLOTS, init=1, attrs={FANOUT_ATTR: 1})
-        ip_act = Signal(SLOTS, init=1, attrs={FANOUT_ATTR: 1})
+        copies = getattr(platform, "eiegen_fanout_copies", True)
+        ip_act = Signal(SLOTS, init=1, name="ip_act", attrs={FANOUT_ATTR: 1}) if copies else ip
         nonempty = Signal()
         count = Signal(range(SLOTS + 1))
         def slot(sel):                   # the word of the slot one-hot `sel` names
@@ -328,7 +331,7 @@ class Sequencer(wiring.Component):
         with m.If(v2):
             m.d.sync += wr.eq(wr.rotate_left(1))
         with m.If(take):
-            m.d.sync += [rd.eq(rd.rotate_left(1)), ip.eq(rd), ip_act.eq(rd)]
+            m.d.sync += [rd.eq(rd.rotate_left(1)), ip.eq(rd), *([ip_act.eq(rd)] if copies else [])]
         count_next = count + v2 - take
         m.d.sync += [count.eq(count_next), nonempty.eq(count_next != 0),
                      fetched.eq(fetched + fetch - take)]
@@ -344,7 +347,7 @@ class Sequencer(wiring.Component):
         # waits for everything to be idle)
         cur = Signal(decoded)
         cur_act = Signal(decoded)          # the same, by ip_act: the ACT's operands
-        m.d.comb += [cur.eq(slot(ip)), cur_act.eq(slot(ip_act))]
+        m.d.comb += [cur.eq(slot(ip)), cur_act.eq(slot(ip_act) if copies else cur)]
         word = Signal(64)
         is_op = {name: Signal(name=f"is_{name.lower()}") for name in OP}
         illegal, zero_n, one_n = Signal(), Signal(), Signal()
