@@ -247,7 +247,8 @@ class EIEArray(wiring.Component):
         # room is a register: whether the next issue finds a slot, given this cycle's
         # issue and the minimum tree's result (a dequeue reaches it credit_latency - 1
         # cycles later; the compares do not wait for the issue)
-        min_deq, _ = gather_min(dp, [pe.dequeues for pe in pes], Gl, dw, name="deq")
+        min_deq, _ = gather_min(dp, [pe.dequeues for pe in pes], Gl, dw, name="deq",
+                                parallel=t.parallel_min)
         room = Signal()
         after = Signal(dw)
         m.d.comb += after.eq(issued - min_deq)

@@ -114,6 +114,18 @@ class Timing:
 
     # -- phases -------------------------------------------------------------------------------------
     @property
+    def parallel_min(self):
+        """Whether the minimum tree (the credits' slowest dequeue count,
+        trees.gather_min) compares a group's values all against each other at
+        once (one subtraction deep, then a select) instead of in a tournament
+        (a subtraction, a multiplexer, another subtraction: a 48-PE ULX3S
+        build's critical path, 95.85 MHz): where memories have output
+        registers (M = 2, the ECP5, 100 MHz); on the iCE40 the extra
+        subtractors cost logic cells a full UP5K needs. Same minimum either
+        way."""
+        return self.mem_latency >= 2
+
+    @property
     def staged_queue(self):
         """Whether the activation queue's FIFO is a StagedFIFO (its memory
         written whenever an item arrives, the keep decision off the write

@@ -26,7 +26,7 @@ components: a tree is wiring with registers, its ports are the caller's
 signals.
 """
 
-from amaranth import Signal, Mux, ClockDomain, ClockSignal
+from amaranth import Signal, Mux, Cat, ClockDomain, ClockSignal
 from amaranth.hdl import DomainRenamer
 
 __all__ = ["fanout", "delay", "gather_or", "gather_and", "gather_min", "own_reset", "or_all"]
@@ -130,14 +130,30 @@ def gather_and(m, values, levels, *, name="gand"):
     return _reduce(m, values, levels, _and, 1, name)
 
 
-def gather_min(m, values, levels, width, *, name="gmin"):
-    """Registered minimum (modulo 2**width, see the module docstring)."""
+def gather_min(m, values, levels, width, *, name="gmin", parallel=False):
+    """Registered minimum (modulo 2**width, see the module docstring).
+    `parallel`: each register level compares its group's values all
+    against each other at once and selects the one below every other (the
+    first of equal ones), instead of a tournament of compare-and-select
+    steps: one subtraction deep instead of two, for more subtractors."""
     def less(a, b):
         d = Signal(width, name=f"{name}_d")
         m.d.comb += d.eq(a - b)
         return d[-1]                      # a - b negative: a < b
 
     def minimum(vals):
+        if parallel and len(vals) > 2:
+            n = len(vals)
+            # below[i, j] (i < j): vals[j] < vals[i]; all within 2**(width-1) of each
+            # other, so the compares are a total order and exactly one value wins
+            below = {(i, j): less(vals[j], vals[i]) for i in range(n) for j in range(i + 1, n)}
+            win = [Signal(name=f"{name}_w{i}") for i in range(n)]
+            for i in range(n):
+                m.d.comb += win[i].eq(Cat(*[~below[i, j] for j in range(i + 1, n)],
+                                          *[below[j, i] for j in range(i)]).all())
+            s = Signal(width, name=f"{name}_m")
+            m.d.comb += s.eq(or_all(Mux(w, v, 0) for w, v in zip(win, vals)))
+            return s
         while len(vals) > 1:
             nxt = []
             for i in range(0, len(vals), 2):

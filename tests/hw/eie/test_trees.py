@@ -147,8 +147,9 @@ def test_gather(n, op):
     _check_shifted(_stream(dut, inputs.tolist()), expect, levels)
 
 
+@pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 16, 17, 64])
-def test_gather_min_wraps(n):
+def test_gather_min_wraps(n, parallel):
     levels = tree_levels(n)
     width = 7
     rng = np.random.default_rng(n)
@@ -160,7 +161,8 @@ def test_gather_min_wraps(n):
     # some cycles have counters on both sides of the wrap
     assert n == 1 or any((b + o.max()) >> width and not (b + o.min()) >> width
                          for b, o in zip(base, offs))
-    dut = _Tree(lambda m, ins: list(trees.gather_min(m, ins, levels, width)), n, width, n_out=2)
+    dut = _Tree(lambda m, ins: list(trees.gather_min(m, ins, levels, width, parallel=parallel)),
+                n, width, n_out=2)
     seen = _stream(dut, inputs.tolist())
     # the result register, levels + 1 cycles late; its next value, one cycle earlier
     _check_shifted([[s[0]] for s in seen], expect, levels + 1)
