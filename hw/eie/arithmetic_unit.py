@@ -159,10 +159,9 @@ class ArithmeticUnit(wiring.Component):
         with m.Else():
             m.d.comb += ssum.eq(Mux(full[-1], hi + 1, hi))   # hi + 1 wraps to the minimum
         m.d.sync += last_sum.eq(ssum)
-        if self.write_stage:
-            m.d.sync += out_sum.eq(ssum)
 
         if self.write_stage:
+            m.d.sync += out_sum.eq(ssum)
             wv, wrow, wdata, busy = v3, row3, out_sum, v1 | v2 | v3
         else:
             wv, wrow, wdata, busy = v2, row2, ssum, v1 | v2
