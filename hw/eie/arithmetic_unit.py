@@ -9,6 +9,9 @@ one cycle later, registered, from the weight decoder's memory):
   M3 (only where Timing.acc_write_stage, the ECP5): the sum is written from
       its register a cycle later, so the memory's write is not in the
       one-cycle accumulate loop (register -> add -> saturate -> register).
+Where Timing.product_stage (large ECP5 arrays) an entry waits a cycle (M0)
+before M1, and the product passes a slice register after the multiplier's
+output register, so M2 takes it from next to the adder.
 An entry in M2 whose row the entry just ahead wrote in the same cycle (it
 read before that write) takes that sum from the bypass register instead
 (with M3, the entry two ahead too, from a forward register); whether it must
@@ -50,7 +53,8 @@ class ArithmeticUnit(wiring.Component):
         w              In at t + 1 (M1): its weight (the decoder's synchronous
                        read of the same entry).
                        acc[row] is written at the end of t + 2 (M2), or of
-                       t + 3 with the write stage (M3).
+                       t + 3 with the write stage (M3); a cycle later with
+                       the product stage.
         busy           Out: M1, M2 (or M3) holds an entry.
         flush          In: drop the entries in M1 and M2 (abort).
         init_valid, init_row, bias
@@ -63,6 +67,7 @@ class ArithmeticUnit(wiring.Component):
     def __init__(self, params):
         self.params = params
         self.write_stage = params.timing.acc_write_stage
+        self.product_stage = params.timing.product_stage
         rw = params.act_index_width
         aw = params.acc_width
         super().__init__({
@@ -96,10 +101,18 @@ class ArithmeticUnit(wiring.Component):
         sync_read(m, acc, rd_addr, acc_q)
         wr = acc.write_port()
 
-        # M1: multiplier input registers, accumulator read
+        valid, row = self.valid, self.row
+        if self.product_stage:
+            # M0: the entry waits for the product's extra register
+            v0 = Signal()
+            row0 = Signal(rw, reset_less=True)
+            m.d.sync += [v0.eq(self.valid & ~self.flush), row0.eq(self.row)]
+            valid, row = v0, row0
+        # M1: multiplier input registers (product: M2, or M1 + 2 with the product stage),
+        # accumulator read
         v1 = Signal()
         row1 = Signal(rw, reset_less=True)
-        m.d.sync += [v1.eq(self.valid & ~self.flush), row1.eq(self.row)]
+        m.d.sync += [v1.eq(valid & ~self.flush), row1.eq(row)]
         # M2: product register, sum (written at the end of M2, or from a register in M3)
         v2 = Signal()
         row2 = Signal(rw, reset_less=True)
@@ -121,6 +134,10 @@ class ArithmeticUnit(wiring.Component):
             a1 = Signal(signed(16), reset_less=True)
             prod2 = Signal(signed(32), reset_less=True)
             m.d.sync += [a1.eq(self.a), prod2.eq(self.w * a1)]
+        if self.product_stage:
+            prod_q = Signal(signed(32), name="prod_q", reset_less=True)
+            m.d.sync += prod_q.eq(prod2)
+            prod2 = prod_q
         # the loop's register feeds the bypass multiplexer alone; where the sum is also
         # written and forwarded from a register (M3), that is a copy (kept apart by
         # synthesis), so that placement keeps the loop's register at its adder (pulled
@@ -165,6 +182,8 @@ class ArithmeticUnit(wiring.Component):
             wv, wrow, wdata, busy = v3, row3, out_sum, v1 | v2 | v3
         else:
             wv, wrow, wdata, busy = v2, row2, ssum, v1 | v2
+        if self.product_stage:
+            busy = busy | v0
         m.d.comb += [
             rd_addr.eq(Mux(self.wb_valid, self.wb_row, row1)),
             wr.en.eq(wv | self.init_valid),

@@ -22,7 +22,7 @@ from .params import EIEParams, MEMORY_IDS, CONTROL_REGS, host_map
 from .pe import PE, HOST_MEMS, BUSY_COUNTER, deq_width, host_width
 from .lnzd import LNZD, popcount
 from .control import CentralControl
-from .trees import fanout, delay, gather_or, gather_and, gather_min, own_reset, or_all
+from .trees import fanout, delay, gather_or, gather_and, gather_min, own_reset, or_all, FANOUT_ATTR
 
 __all__ = ["EIEArray", "CONTROL_REGS", "FLUSH_CYCLES"]
 
@@ -214,6 +214,20 @@ class EIEArray(wiring.Component):
             m.d.comb += [pe.cb_we.eq(f["cb_we"]), pe.cb_index.eq(f["cb_index"]),
                          pe.cb_data.eq(f["cb_data"])]
 
+        # with pe_stage, each PE's write enables are decoded into its own leaf register from
+        # the level above (shared by 4 PEs): the write, this PE's number, the memory, one-hot;
+        # the same cycle as the other leaves' (the PE's decode after its leaf, placed far from
+        # the PE's block RAMs, was a 48-PE ULX3S build's critical path, 96.65 MHz)
+        if t.pe_stage:
+            wsrc = Cat(req_we & is_pe_mem & host_mode, mem_code, req_pe)
+            wsrc_q = Signal(len(wsrc))
+            m.d.sync += wsrc_q.eq(wsrc)
+            parents = fanout(m, wsrc_q, n, Fl - 1, name="wen", reset_less=True)
+            for i, (pe, par) in enumerate(zip(pes, parents)):
+                wen = Signal(len(HOST_MEMS), name=f"wen_leaf{i}", attrs={FANOUT_ATTR: 1})
+                m.d.sync += wen.eq(Mux(par[0] & (par[4:] == i), 1 << par[1:4], 0))
+                m.d.comb += pe.host_wen.eq(wen)
+
         # -- slice scan: flags back to the LNZD -------------------------------------------------
         flags = Cat(*[delay(dp, pe.flag, Gl, name=f"flag{i}", reset_less=True)
                        for i, pe in enumerate(pes)])
@@ -247,8 +261,12 @@ class EIEArray(wiring.Component):
         # room is a register: whether the next issue finds a slot, given this cycle's
         # issue and the minimum tree's result (a dequeue reaches it credit_latency - 1
         # cycles later; the compares do not wait for the issue)
-        min_deq, _ = gather_min(dp, [pe.dequeues for pe in pes], Gl, dw, name="deq",
-                                parallel=t.parallel_min)
+        # (with pe_stage a register per PE first, which placement puts between the PE and its
+        # group's compares: a dequeue count's 5.7 ns route into them was a 48-PE ULX3S build's
+        # critical path, 92.39 MHz)
+        deqs = [delay(dp, pe.dequeues, t.pe_stage, name=f"deq_pe{i}", keep=True)
+                for i, pe in enumerate(pes)]
+        min_deq, _ = gather_min(dp, deqs, Gl, dw, name="deq", parallel=t.parallel_min)
         room = Signal()
         after = Signal(dw)
         m.d.comb += after.eq(issued - min_deq)

@@ -92,7 +92,12 @@ class PE(wiring.Component):
       PE) at t -> the memories written at the end of t + host_stage (timing's
       host register) -> `host_rdata` (registered, 0 unless selected) at
       t + host_stage + mem_latency + 1, the same for every memory and the busy
-      counter (`host_mem` 6).
+      counter (`host_mem` 6). Where the fan-out trees end in a register of
+      every PE's own (timing's pe_stage: large ECP5 arrays), writes come
+      instead as `host_wen` (in): this PE's write enables, one bit per
+      HOST_MEMS memory, decoded by the array into that register (the decode
+      after the leaf, `host_sel` and `host_mem` into the write enables, was a
+      48-PE ULX3S build's critical path, 96.65 MHz); `host_we` is then unused.
     """
 
     def __init__(self, params, index):
@@ -135,6 +140,7 @@ class PE(wiring.Component):
             "host_we": In(1),
             "host_re": In(1),
             "host_rdata": Out(rdata_width(params)),
+            **({"host_wen": In(len(HOST_MEMS))} if t.pe_stage else {}),
             "flush": In(1),
             "cb_we": In(1),
             "cb_index": In(4),
@@ -177,8 +183,11 @@ class PE(wiring.Component):
         hs = t.host_stage
         we_d = Signal(len(HOST_MEMS))
         re_d = Signal()
-        m.d.comb += [we_d.eq(Mux(self.host_we & self.host_sel & host, 1 << self.host_mem, 0)),
-                     re_d.eq(self.host_re & self.host_sel)]
+        if t.pe_stage:
+            m.d.comb += we_d.eq(self.host_wen)        # decoded by the array, in host mode only
+        else:
+            m.d.comb += we_d.eq(Mux(self.host_we & self.host_sel & host, 1 << self.host_mem, 0))
+        m.d.comb += re_d.eq(self.host_re & self.host_sel)
         # each PE's own (keep): the PEs behind one fan-out leaf have identical
         # request registers, and merged into one they drove 4 PEs' block RAMs
         # from one place (the floorplanned 32-PE build's critical path, 9.4 ns)

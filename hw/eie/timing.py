@@ -34,6 +34,7 @@ class Timing:
     gather: int             # Gl: register levels of the value OR-tree and flag paths
     popcount: int           # Pc: register levels of the slice popcount
     min_tree: int           # Mn: register levels of the dequeue-count minimum tree
+                            #     (tree levels + 1, plus pe_stage: a register per PE first)
     setup: int = 18         # SETUP: descriptor read and codebook copy
     fifo_depth: int = 1     # D: the slack a PE gets beyond the broadcast pipeline
     slots: int = 0          # activation queue slots when set explicitly (0: from D)
@@ -97,11 +98,20 @@ class Timing:
         return 1 if self.mem_latency >= 2 else 0
 
     @property
+    def product_stage(self):
+        """1 where the product gets a slice register after the multiplier's
+        own output register, and the accumulator read waits a cycle for it:
+        in large ECP5 arrays (pe_stage), where the DSP block's output -> 4.25 ns
+        of routing -> the accumulate adder was a 48-PE ULX3S build's critical
+        path (88.05 MHz)."""
+        return self.pe_stage
+
+    @property
     def mac_latency(self):
         """Entry address issued at e -> accumulator written at e + mac_latency
-        (sparse-matrix memory, decode register, product register, and the
+        (sparse-matrix memory, decode register, product register(s), and the
         write stage)."""
-        return self.mem_latency + 2 + self.acc_write_stage
+        return self.mem_latency + 2 + self.product_stage + self.acc_write_stage
 
     # -- host port ------------------------------------------------------------------------------
     @property
@@ -180,5 +190,5 @@ def timing(params):
     lv = tree_levels(n)
     ps = pe_stage(n, params.mem_latency)
     return Timing(n_pes=n, mem_latency=params.mem_latency, fanout=lv + ps, gather=lv,
-                  popcount=0 if n <= 16 else 1, min_tree=lv + 1, pe_stage=ps,
+                  popcount=0 if n <= 16 else 1, min_tree=lv + 1 + ps, pe_stage=ps,
                   fifo_depth=params.fifo_depth, slots=params.queue_slots, lnzd=params.lnzd_slots)

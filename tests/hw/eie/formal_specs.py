@@ -211,9 +211,9 @@ class AccumulatorSpec(_Spec):
                      au.init_row.eq(AnySeq(len(au.init_row))), au.bias.eq(AnySeq(16)),
                      au.wb_valid.eq(wb_valid), au.wb_row.eq(AnySeq(len(au.wb_row)))]
         # the model: entries enter it when they are written (the last MAC stage: M2, or M3
-        # with the write stage, two or three cycles after valid); an entry's weight comes a
-        # cycle after its row and activation (M1)
-        stages = 2 + p.timing.acc_write_stage
+        # with the write stage, two or three cycles after valid, a cycle later with the
+        # product stage); an entry's weight comes a cycle after its row and activation
+        stages = 2 + p.timing.product_stage + p.timing.acc_write_stage
         v = [valid] + [Signal(name=f"v{k}") for k in range(1, stages + 1)]
         rr = [au.row] + [Signal.like(au.row, name=f"r{k}") for k in range(1, stages + 1)]
         a1 = Signal(signed(16))

@@ -19,8 +19,15 @@ from eiegen.sw.fixedpoint import acc_bounds
 
 def mac_stages(params):
     """An entry at t is written into its row at the end of t + mac_stages: M1,
-    M2 and, where the timing has it, the write stage M3 (hw/eie/timing.py)."""
-    return 2 + params.timing.acc_write_stage
+    M2 and, where the timing has them, the product stage M0 and the write
+    stage M3 (hw/eie/timing.py)."""
+    return 2 + params.timing.product_stage + params.timing.acc_write_stage
+
+
+#: the arithmetic unit's timings: the iCE40's (M = 1), the ECP5's (M = 2: write stage), and a
+#: large ECP5 array's (more than 16 PEs: the product stage too)
+TIMINGS = [pytest.param(dict(mem_latency=1), id="M1"), pytest.param(dict(mem_latency=2), id="M2"),
+           pytest.param(dict(mem_latency=2, n_pes=20), id="M2-product-stage")]
 
 
 def reference(params, biases, updates):
@@ -121,12 +128,12 @@ def test_init_write_is_readable_the_next_cycle():
     run(dut, tb)
 
 
-@pytest.mark.parametrize("mem_latency", [1, 2])
-def test_mac_latency(mem_latency):
+@pytest.mark.parametrize("tkw", TIMINGS)
+def test_mac_latency(tkw):
     # an entry fed at t is in the accumulator memory for a WB read issued at
     # t + mac_stages + 1, not yet for one issued a cycle earlier
-    p = EIEParams(act_depth=8, spmat_depth=64, mem_latency=mem_latency)
-    assert mac_stages(p) == p.timing.mac_latency - mem_latency
+    p = EIEParams(act_depth=8, spmat_depth=64, **tkw)
+    assert mac_stages(p) == p.timing.mac_latency - p.mem_latency
     seen = []
     for wait in (mac_stages(p), mac_stages(p) + 1):
         dut = ArithmeticUnit(p)
@@ -147,11 +154,11 @@ def test_mac_latency(mem_latency):
     assert seen == [0, -2100]
 
 
-@pytest.mark.parametrize("mem_latency", [1, 2])
-def test_consecutive_same_row_updates_use_the_bypass(mem_latency):
+@pytest.mark.parametrize("tkw", TIMINGS)
+def test_consecutive_same_row_updates_use_the_bypass(tkw):
     # eight back-to-back updates of one row: every one must see the previous
     # sum (a stale read would lose all but a few), with no stall cycle
-    p = EIEParams(act_depth=16, spmat_depth=64, mem_latency=mem_latency)
+    p = EIEParams(act_depth=16, spmat_depth=64, **tkw)
     biases = [0] * 16
     updates = [(3, 2 + i, 100 * (i + 1)) for i in range(8)]
     acc, busy = run_unit(p, biases, updates)
@@ -167,9 +174,9 @@ def test_consecutive_same_row_updates_use_the_bypass(mem_latency):
     [2, 4, 6, 2, 4, 6, 2, 4, 6],             # three apart
     [7, 7, 7, 4, 7, 4, 4, 7, None, 7, 4, 4],  # one and two apart at once (both forwards)
 ])
-@pytest.mark.parametrize("mem_latency", [1, 2])
-def test_same_row_at_every_distance(pattern, mem_latency):
-    p = EIEParams(act_depth=16, spmat_depth=64, mem_latency=mem_latency)
+@pytest.mark.parametrize("tkw", TIMINGS)
+def test_same_row_at_every_distance(pattern, tkw):
+    p = EIEParams(act_depth=16, spmat_depth=64, **tkw)
     rng = random.Random(len(pattern))
     biases = [rng.randrange(-500, 500) for _ in range(16)]
     updates = [None if r is None else (r, rng.randrange(-3000, 3000), rng.randrange(-3000, 3000))
@@ -180,10 +187,10 @@ def test_same_row_at_every_distance(pattern, mem_latency):
 
 
 @pytest.mark.parametrize("acc_width, frac", [(17, 0), (24, 7), (32, 8), (40, 8)])
-@pytest.mark.parametrize("mem_latency", [1, 2])
-def test_random_updates_saturate_at_both_ends(acc_width, frac, mem_latency):
+@pytest.mark.parametrize("tkw", TIMINGS)
+def test_random_updates_saturate_at_both_ends(acc_width, frac, tkw):
     p = EIEParams(act_depth=16, acc_width=acc_width, frac=frac, spmat_depth=64,
-                  mem_latency=mem_latency)
+                  **tkw)
     rng = random.Random(acc_width)
     biases = [rng.choice([-32768, 32767, 0, rng.randrange(-32768, 32768)]) for _ in range(16)]
     extreme = [-32768, 32767, -32767]

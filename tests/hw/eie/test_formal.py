@@ -10,8 +10,9 @@ harnesses are in tests/hw/eie/formal_specs.py.
   2 * depth + 2 cycles (bounded, as Amaranth checks its own FIFOs against a
   model).
 - `test_bypass_invariant`: unbounded (k-induction).
-  One case of each (about 40 s together) runs in `make test`, the other with
-  the `full` marker.
+  Two cases (the iCE40's and the ECP5's timing, about 40 s together) run in
+  `make test`, the others (wider, and a large ECP5 array's product stage)
+  with the `full` marker.
 - `test_broadcast_protocol`: unbounded (k-induction) for N = 2 PEs, a layer
   of 10 columns (more than a queue's slots), and bounded (every trace of 16
   cycles from reset) for N = 3 with two queue slots: no queue overflows; the LNZD issues every non-zero and only
@@ -54,13 +55,17 @@ def test_shadow_fifo_matches_syncfifo(width, depth, fifo):
            mode="bmc", depth=2 * depth + 2)
 
 
-@pytest.mark.parametrize("acc_width, frac, rows, mem_latency", [
-    (17, 0, 2, 1), (17, 0, 2, 2), pytest.param(25, 8, 3, 2, marks=pytest.mark.full)])
-def test_bypass_invariant(acc_width, frac, rows, mem_latency):
-    # mem_latency 2 has the accumulator write stage (M3) and its second forward
-    p = EIEParams(n_pes=1, act_depth=rows, frac=frac, acc_width=acc_width, spmat_depth=4,
+@pytest.mark.parametrize("acc_width, frac, rows, mem_latency, n_pes", [
+    (17, 0, 2, 1, 1), (17, 0, 2, 2, 1), pytest.param(25, 8, 3, 2, 1, marks=pytest.mark.full),
+    pytest.param(17, 0, 2, 2, 20, marks=pytest.mark.full)])
+def test_bypass_invariant(acc_width, frac, rows, mem_latency, n_pes):
+    # mem_latency 2 has the accumulator write stage (M3) and its second forward; a PE of
+    # more than 16 there the product stage too (M0)
+    p = EIEParams(n_pes=n_pes, act_depth=rows, frac=frac, acc_width=acc_width, spmat_depth=4,
                   ptr_depth=4, bias_depth=4, mem_latency=mem_latency)
-    _check(AccumulatorSpec(p), f"bypass_{acc_width}_{rows}_m{mem_latency}", mode="prove", depth=4)
+    assert p.timing.product_stage == (n_pes > 16)
+    _check(AccumulatorSpec(p), f"bypass_{acc_width}_{rows}_m{mem_latency}_n{n_pes}",
+           mode="prove", depth=4 + p.timing.product_stage)
 
 
 def broadcast_params(n_pes, act_depth, mem_latency, fifo_depth=1, queue_slots=0):

@@ -39,9 +39,16 @@ class Host:
             ctx.set(pe.host_mem, mem)
             ctx.set(pe.host_addr, a)
             ctx.set(pe.host_wdata, int(w) & ((1 << len(pe.host_wdata)) - 1))
-            ctx.set(pe.host_we, 1)
+            self._we(1 << mem)
             await ctx.tick()
-        ctx.set(pe.host_we, 0)
+        self._we(0)
+
+    def _we(self, onehot):
+        # a large ECP5 array's PE takes its write enables decoded (host_wen, pe_stage)
+        if hasattr(self.pe, "host_wen"):
+            self.ctx.set(self.pe.host_wen, onehot)
+        else:
+            self.ctx.set(self.pe.host_we, onehot != 0)
 
     async def read(self, mem, addrs):
         ctx, pe = self.ctx, self.pe
@@ -153,9 +160,11 @@ def _case(name, p, seed):
 
 
 @pytest.mark.parametrize("case", ["dense", "sparse-padding", "saturation"])
-@pytest.mark.parametrize("pe_index, mem_latency", [(1, 2), (0, 1), (2, 2)])
-def test_pe_layer_against_golden(case, pe_index, mem_latency):
-    p = small_params(mem_latency=mem_latency, acc_width=25 if case == "saturation" else 32)
+# (a PE of 20: a large ECP5 array's, with pe_stage: decoded host write enables, product stage)
+@pytest.mark.parametrize("pe_index, mem_latency, n_pes", [(1, 2, 3), (0, 1, 3), (2, 2, 3), (3, 2, 20)])
+def test_pe_layer_against_golden(case, pe_index, mem_latency, n_pes):
+    p = small_params(n_pes=n_pes, mem_latency=mem_latency,
+                     acc_width=25 if case == "saturation" else 32)
     model, x = _case(case, p, seed=pe_index * 7 + mem_latency)
     image = pack(model, p)
     layer = image.layers[0]

@@ -35,7 +35,7 @@ def test_table_relations(n, mem_latency, fifo_depth):
     ps = int(mem_latency == 2 and n > 16)
     assert (t.n_pes, t.mem_latency, t.fifo_depth) == (n, mem_latency, fifo_depth)
     assert t.pe_stage == ps
-    assert (t.fanout, t.gather, t.min_tree) == (lv + ps, lv, lv + 1)
+    assert (t.fanout, t.gather, t.min_tree) == (lv + ps, lv, lv + 1 + ps)
     assert t.popcount == (0 if n <= 16 else 1)
     # the in-flight credit count: slack D plus what the pipeline holds
     assert t.round_trip == t.bcast_latency + t.credit_latency - 1
@@ -43,7 +43,8 @@ def test_table_relations(n, mem_latency, fifo_depth):
     assert t.slice_slots == t.slice_latency + t.slice_credit and t.slice_credit == 2
     assert t.bcast_latency == 5 + 2 * (lv + ps) + lv + mem_latency
     assert t.arrival == t.bcast_latency - 2 - mem_latency      # pointer read + queue after arrival
-    assert t.mac_latency == mem_latency + 2 + (mem_latency == 2) and t.acc_write_stage == (mem_latency == 2)
+    assert t.mac_latency == mem_latency + 2 + ps + (mem_latency == 2) and t.acc_write_stage == (mem_latency == 2)
+    assert t.product_stage == ps
     assert t.host_stage == (mem_latency == 2)
     assert t.wb_tail == 4 + lv + ps and t.init_tail == 1 and t.idle_latency == 2 + lv
     assert t.slice_latency == 4 + lv + ps + mem_latency + lv + t.popcount
