@@ -68,6 +68,7 @@ class ArithmeticUnit(wiring.Component):
         self.params = params
         self.write_stage = params.timing.acc_write_stage
         self.product_stage = params.timing.product_stage
+        self.late_saturation = params.timing.late_saturation
         rw = params.act_index_width
         aw = params.acc_width
         super().__init__({
@@ -158,26 +159,54 @@ class ArithmeticUnit(wiring.Component):
             fwd2 = [Signal(name=f"fwd2_{g}", attrs={FANOUT_ATTR: 1}) for g in range(len(groups))]
             fwd_val = Signal(signed(aw), reset_less=True)
             out_sum = Signal(signed(aw), reset_less=True, attrs={FANOUT_ATTR: 1})
-            m.d.sync += [v3.eq(v2 & ~self.flush), row3.eq(row2), fwd_val.eq(out_sum)]
+            m.d.sync += [v3.eq(v2 & ~self.flush), row3.eq(row2),
+                         *([] if self.late_saturation else [fwd_val.eq(out_sum)])]
             m.d.sync += [f.eq(v1 & v3 & (row1 == row3)) for f in fwd2]
             older = Signal(signed(aw))
             for f, (lo, hi) in zip(fwd2, groups):
                 m.d.comb += older[lo:hi].eq(Mux(f, fwd_val[lo:hi], acc_q[lo:hi]))
         else:
             older = acc_q
-        for b, (lo, hi) in zip(bypass2, groups):
-            m.d.comb += base[lo:hi].eq(Mux(b, last_sum[lo:hi], older[lo:hi]))
+        hi = (1 << (aw - 1)) - 1
+
+        def saturated(raw, over, neg):
+            # hi + 1 wraps to the minimum
+            return Mux(over, Mux(neg, hi + 1, hi), raw)
+
+        if self.late_saturation:
+            # the sum's register holds it unsaturated, with its overflow and sign bits (a copy
+            # per group of bits); the saturation is applied where it is read
+            last_over = [Signal(name=f"last_over_{g}", attrs={FANOUT_ATTR: 1})
+                         for g in range(len(groups))]
+            last_neg = [Signal(name=f"last_neg_{g}", attrs={FANOUT_ATTR: 1})
+                        for g in range(len(groups))]
+            for b, o, n, (lo, hi_) in zip(bypass2, last_over, last_neg, groups):
+                m.d.comb += base[lo:hi_].eq(Mux(b, saturated(last_sum, o, n)[lo:hi_],
+                                                older[lo:hi_]))
+        else:
+            for b, (lo, hi_) in zip(bypass2, groups):
+                m.d.comb += base[lo:hi_].eq(Mux(b, last_sum[lo:hi_], older[lo:hi_]))
         m.d.comb += full.eq(base + prod2)
         top = full[aw - 1:]                          # in range iff all equal (sign extension)
         in_range = (top == 0) | (top == (1 << len(top)) - 1)
-        hi = (1 << (aw - 1)) - 1
         with m.If(in_range):
             m.d.comb += ssum.eq(full[:aw])
         with m.Else():
             m.d.comb += ssum.eq(Mux(full[-1], hi + 1, hi))   # hi + 1 wraps to the minimum
-        m.d.sync += last_sum.eq(ssum)
+        if self.late_saturation:
+            m.d.sync += [last_sum.eq(full[:aw]), *[o.eq(~in_range) for o in last_over],
+                         *[n.eq(full[-1]) for n in last_neg]]
+        else:
+            m.d.sync += last_sum.eq(ssum)
 
-        if self.write_stage:
+        if self.late_saturation:
+            out_over, out_neg = Signal(), Signal()
+            out_sat = Signal(signed(aw))
+            m.d.sync += [out_sum.eq(full[:aw]), out_over.eq(~in_range), out_neg.eq(full[-1])]
+            m.d.comb += out_sat.eq(saturated(out_sum, out_over, out_neg))
+            m.d.sync += fwd_val.eq(out_sat)
+            wv, wrow, wdata, busy = v3, row3, out_sat, v1 | v2 | v3
+        elif self.write_stage:
             m.d.sync += out_sum.eq(ssum)
             wv, wrow, wdata, busy = v3, row3, out_sum, v1 | v2 | v3
         else:

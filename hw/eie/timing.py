@@ -107,6 +107,18 @@ class Timing:
         return self.pe_stage
 
     @property
+    def late_saturation(self):
+        """Whether the accumulate loop's sum registers (and the write stage's)
+        hold the sum unsaturated, with its overflow and sign bits, and the
+        saturation is applied where they are read (the bypass multiplexer, the
+        write data, the forward register): in large ECP5 arrays (pe_stage), so
+        that nothing but registers follows the adder (the saturation's choice
+        after the adder's top bits fanned out to every bit of the sum: with
+        the forward select's route, a 48-PE ULX3S build's critical path,
+        86.82 MHz). Same values, same cycles."""
+        return self.pe_stage
+
+    @property
     def mac_latency(self):
         """Entry address issued at e -> accumulator written at e + mac_latency
         (sparse-matrix memory, decode register, product register(s), and the
