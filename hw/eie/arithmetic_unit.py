@@ -123,7 +123,12 @@ class ArithmeticUnit(wiring.Component):
         # its one register -> 4.4 ns of routing to 32 multiplexers); one register elsewhere
         groups = [(lo, min(lo + SEL_GROUP, aw)) for lo in range(0, aw, SEL_GROUP)] \
             if self.write_stage else [(0, aw)]
-        bypass2 = [Signal(name=f"bypass2_{g}", attrs={FANOUT_ATTR: 1}) for g in range(len(groups))]
+        # (in large ECP5 arrays without a reset: they matter only with an entry in M2, and
+        # v1 and v2 are reset; the PE's reset leaf -> 4.7 ns -> the row compare into them was
+        # a 48-PE ULX3S build's critical path, 96.36 MHz)
+        sel_rl = self.late_saturation
+        bypass2 = [Signal(name=f"bypass2_{g}", reset_less=sel_rl, attrs={FANOUT_ATTR: 1})
+                   for g in range(len(groups))]
         m.d.sync += [b.eq(v1 & v2 & (row1 == row2)) for b in bypass2]
         # the multiplier's input and product registers: the DSP block's own where it has
         # them (the ECP5: the weight decoder then hands over its codebook word unregistered;
@@ -156,7 +161,8 @@ class ArithmeticUnit(wiring.Component):
             # too, picked a stage early: no compare in front of the adder
             v3 = Signal()
             row3 = Signal(rw, reset_less=True)
-            fwd2 = [Signal(name=f"fwd2_{g}", attrs={FANOUT_ATTR: 1}) for g in range(len(groups))]
+            fwd2 = [Signal(name=f"fwd2_{g}", reset_less=sel_rl, attrs={FANOUT_ATTR: 1})
+                    for g in range(len(groups))]
             fwd_val = Signal(signed(aw), reset_less=True)
             out_sum = Signal(signed(aw), reset_less=True, attrs={FANOUT_ATTR: 1})
             m.d.sync += [v3.eq(v2 & ~self.flush), row3.eq(row2),
@@ -176,9 +182,9 @@ class ArithmeticUnit(wiring.Component):
         if self.late_saturation:
             # the sum's register holds it unsaturated, with its overflow and sign bits (a copy
             # per group of bits); the saturation is applied where it is read
-            last_over = [Signal(name=f"last_over_{g}", attrs={FANOUT_ATTR: 1})
+            last_over = [Signal(name=f"last_over_{g}", reset_less=True, attrs={FANOUT_ATTR: 1})
                          for g in range(len(groups))]
-            last_neg = [Signal(name=f"last_neg_{g}", attrs={FANOUT_ATTR: 1})
+            last_neg = [Signal(name=f"last_neg_{g}", reset_less=True, attrs={FANOUT_ATTR: 1})
                         for g in range(len(groups))]
             for b, o, n, (lo, hi_) in zip(bypass2, last_over, last_neg, groups):
                 m.d.comb += base[lo:hi_].eq(Mux(b, saturated(last_sum, o, n)[lo:hi_],
@@ -200,7 +206,7 @@ class ArithmeticUnit(wiring.Component):
             m.d.sync += last_sum.eq(ssum)
 
         if self.late_saturation:
-            out_over, out_neg = Signal(), Signal()
+            out_over, out_neg = Signal(reset_less=True), Signal(reset_less=True)
             out_sat = Signal(signed(aw))
             m.d.sync += [out_sum.eq(full[:aw]), out_over.eq(~in_range), out_neg.eq(full[-1])]
             m.d.comb += out_sat.eq(saturated(out_sum, out_over, out_neg))
