@@ -25,8 +25,8 @@ BOARD = Board(
     # pointer banks 2 as one true dual-port pair, activations and bias 1); the
     # accumulators and codebook copies in LUT RAM; each PE on its own block
     # RAM group and DSP (boards/floorplan.py). Clocked from the PLL (eie_hz)
-    # at 85 MHz (met, Fmax 88.05 MHz; built for 100, 95 and 90 MHz this tree
-    # reaches 96.65, 92.39 and 85.87 MHz: docs/boards.md, recorded builds)
+    # at 85 MHz (built for 100 and 95 MHz this tree reaches 83.02 and
+    # 93.54 MHz: docs/boards.md, recorded builds)
     eie=dict(n_pes=48, fifo_depth=8, entries_per_word=2, spmat_depth=1024, ptr_depth=1024,
              bias_depth=64, act_depth=32, max_layers=4),
     eie_hz=85e6,
