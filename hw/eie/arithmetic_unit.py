@@ -55,8 +55,9 @@ class ArithmeticUnit(wiring.Component):
                        acc[row] is written at the end of t + 2 (M2), or of
                        t + 3 with the write stage (M3); a cycle later with
                        the product stage.
-        busy           Out: M1, M2 (or M3) holds an entry.
-        flush          In: drop the entries in M1 and M2 (abort).
+        busy           Out: M1, M2 (or M3), or M0 with the product stage, holds
+                       an entry.
+        flush          In: drop the entries in the MAC stages (abort).
         init_valid, init_row, bias
                        In (INIT): acc[init_row] = bias << FRAC at the end of the
                        cycle.
