@@ -224,8 +224,9 @@ class EIEArray(wiring.Component):
             m.d.sync += wsrc_q.eq(wsrc)
             parents = fanout(m, wsrc_q, n, Fl - 1, name="wen", reset_less=True)
             for i, (pe, par) in enumerate(zip(pes, parents)):
+                we, mem, pe_no = par[0], par[1:1 + len(mem_code)], par[1 + len(mem_code):]
                 wen = Signal(len(HOST_MEMS), name=f"wen_leaf{i}", attrs={FANOUT_ATTR: 1})
-                m.d.sync += wen.eq(Mux(par[0] & (par[4:] == i), 1 << par[1:4], 0))
+                m.d.sync += wen.eq(Mux(we & (pe_no == i), 1 << mem, 0))
                 m.d.comb += pe.host_wen.eq(wen)
 
         # -- slice scan: flags back to the LNZD -------------------------------------------------
