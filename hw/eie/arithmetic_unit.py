@@ -16,6 +16,8 @@ An entry in M2 whose row the entry just ahead wrote in the same cycle (it
 read before that write) takes that sum from the bypass register instead
 (with M3, the entry two ahead too, from a forward register); whether it must
 is compared one stage earlier, so no comparison sits in front of the adder.
+With late saturation and a LUT RAM accumulator the forward is chosen in M1,
+between that sum and the memory's asynchronous read, into one register.
 Back-to-back updates of one row neither read stale data nor stall.
 Saturation compares the sum's top bits with its sign.
 
@@ -100,7 +102,15 @@ class ArithmeticUnit(wiring.Component):
         m.submodules.acc = acc = Memory(shape=signed(aw), depth=p.act_depth, init=[], attrs=attrs)
         acc_q = Signal(signed(aw), reset_less=True)
         rd_addr = Signal(rw)
-        sync_read(m, acc, rd_addr, acc_q)
+        # with late saturation and an accumulator small enough for LUT RAM, the read is
+        # asynchronous and its register is the one after the forward multiplexer (`older`
+        # below); else a synchronous read
+        early_older = self.late_saturation and p.act_depth * aw <= ACC_LUT_RAM_BITS
+        if early_older:
+            rd = acc.read_port(domain="comb")
+            m.d.comb += rd.addr.eq(rd_addr)
+        else:
+            sync_read(m, acc, rd_addr, acc_q)
         wr = acc.write_port()
 
         valid, row = self.valid, self.row
@@ -156,7 +166,21 @@ class ArithmeticUnit(wiring.Component):
         wide = max(aw, 32) + 1
         full = Signal(signed(wide))
         ssum = Signal(signed(aw))
-        if self.write_stage:
+        if early_older:
+            # M3 as below; the forward's choice is made in M1, between the entry two ahead's
+            # saturated sum (in M3 then) and the memory's asynchronous read, into one
+            # register: the adder's operand is then a multiplexer of two registers chosen
+            # by a third (the bypass), not of four by two (a 48-PE ULX3S build's critical
+            # path was a forward select -> 6.4 ns -> the adder)
+            v3 = Signal()
+            row3 = Signal(rw, reset_less=True)
+            out_sum = Signal(signed(aw), reset_less=True, attrs={FANOUT_ATTR: 1})
+            m.d.sync += [v3.eq(v2 & ~self.flush), row3.eq(row2)]
+            older = Signal(signed(aw), reset_less=True)
+            out_sat = Signal(signed(aw))
+            m.d.sync += older.eq(Mux(v1 & v3 & (row1 == row3), out_sat, rd.data))
+            m.d.comb += acc_q.eq(older)             # WB reads (no entry in M1): the read
+        elif self.write_stage:
             # M3: the sum of the entry ahead is written from a register (off the loop). An entry
             # in M1 reads before that write lands, so the entry two ahead (in M3) is forwarded
             # too, picked a stage early: no compare in front of the adder
@@ -208,10 +232,11 @@ class ArithmeticUnit(wiring.Component):
 
         if self.late_saturation:
             out_over, out_neg = Signal(reset_less=True), Signal(reset_less=True)
-            out_sat = Signal(signed(aw))
+            if not early_older:
+                out_sat = Signal(signed(aw))
+                m.d.sync += fwd_val.eq(out_sat)
             m.d.sync += [out_sum.eq(full[:aw]), out_over.eq(~in_range), out_neg.eq(full[-1])]
             m.d.comb += out_sat.eq(saturated(out_sum, out_over, out_neg))
-            m.d.sync += fwd_val.eq(out_sat)
             wv, wrow, wdata, busy = v3, row3, out_sat, v1 | v2 | v3
         elif self.write_stage:
             m.d.sync += out_sum.eq(ssum)

@@ -96,9 +96,21 @@ class EIEArray(wiring.Component):
         m.d.comb += abort_now.eq(self.abort & ctl_busy)
 
         ctl = CentralControl(p)
-        m.submodules.control = ResetInserter({"sync": abort_now})(ctl)
         lnzd = LNZD(n, kw, t.slice_slots)
-        m.submodules.lnzd = ResetInserter({"sync": flush})(lnzd)
+        if t.pe_stage:
+            # in large ECP5 arrays the control unit and the LNZD take their reset from a
+            # register of their own (they leave reset a cycle after the rest): the unit's
+            # reset register -> 7.8 ns -> the control unit's abort OR was a 40-PE ULX3S
+            # build's critical path
+            def local_reset(unit, name, also):
+                rst = Signal(reset_less=True, name=f"{name}_rst", attrs={FANOUT_ATTR: 1})
+                m.d.sync += rst.eq(ResetSignal("sync"))
+                return own_reset(m, ResetInserter({"sync": also})(unit), name, rst)
+            m.submodules.control = local_reset(ctl, "ctl", abort_now)
+            m.submodules.lnzd = local_reset(lnzd, "lnzd", flush)
+        else:
+            m.submodules.control = ResetInserter({"sync": abort_now})(ctl)
+            m.submodules.lnzd = ResetInserter({"sync": flush})(lnzd)
         # each PE runs in a clock domain of its own whose reset comes through a register
         # tree, as its configuration does (Fl + 1 cycles): the sync reset, one net over the
         # whole die, combined with `flush` in a LUT at every PE, was the 32-PE ULX3S
