@@ -17,7 +17,9 @@ read before that write) takes that sum from the bypass register instead
 (with M3, the entry two ahead too, from a forward register); whether it must
 is compared one stage earlier, so no comparison sits in front of the adder.
 With late saturation and a LUT RAM accumulator the forward is chosen in M1,
-between that sum and the memory's asynchronous read, into one register.
+between that sum and the memory's asynchronous read, into one register; and
+with late saturation the bypass chooses after the adder, between the sums of
+two (the loop's and the older word's), so its select is not on the loop.
 Back-to-back updates of one row neither read stale data nor stall.
 Saturation compares the sum's top bits with its sign.
 
