@@ -140,10 +140,9 @@ def test_identify_probe_and_status():
     Bench().run(scenario)
 
 
-#: the sequencer's timings (two cycles an instruction; three: the ECP5's registered
-#: microprogram, the iCE40's registered condition choice; boards/top.py LINK_TIMING)
-TIMINGS = {"2cycle": {}, "code_latency2": {"code_latency": 2},
-           "cond_stage": {"code_latency": 1, "cond_stage": True}}
+#: the byte engine's timings (two cycles an instruction; three: the ECP5's registered
+#: program word; boards/top.py LINK_TIMING)
+TIMINGS = {"2cycle": {}, "code_latency2": {"code_latency": 2}}
 
 
 @pytest.mark.parametrize("timing", TIMINGS)
@@ -468,6 +467,5 @@ def test_hostlink_through_uart():
 def test_timing_options_checked():
     with pytest.raises(ValueError, match="code_latency must be 1 or 2, got 3"):
         LinkCore(design=DESIGN, params=PARAMS, timeout_cycles=TIMEOUT, code_latency=3)
-    with pytest.raises(ValueError, match="cond_stage needs code_latency 1"):
-        LinkCore(design=DESIGN, params=PARAMS, timeout_cycles=TIMEOUT, code_latency=2,
-                 cond_stage=True)
+    with pytest.raises(ValueError, match="bus_timeout must be an integer"):
+        LinkCore(design=DESIGN, params=PARAMS, timeout_cycles=TIMEOUT, bus_timeout=5000)
