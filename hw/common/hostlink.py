@@ -219,14 +219,14 @@ class LinkCore(wiring.Component):
         is_tx = is_op & (op == Op.TX)
         is_st = is_op & (op == Op.ST)
         out = Signal()                              # OUT acts
-        m.d.comb += out.eq(go & is_st & io)
 
         def out_to(dst):
             return out & (port == dst)
 
         # -- registers ---------------------------------------------------------------------
         acc = Signal(8)
-        z = Signal()
+        z = Signal()                                # the last ALU result (acc) was 0
+        m.d.comb += z.eq(acc == 0)
         c = Signal()
         bp = Signal(range(self.ram_depth))
         target, pe, wlo, whi = Signal(8), Signal(8), Signal(8), Signal(8)
@@ -270,7 +270,11 @@ class LinkCore(wiring.Component):
                 m.d.comb += io_in.eq(wb_r)
             with m.Case("10--"):
                 m.d.comb += io_in.eq(run_cycles.word_select(port[:2], 8))
-        bsrc = Mux(imm, opd, Mux(io, io_in, drp.data))
+        # the immediate or I/O byte registered a cycle before it is used (every cycle of A
+        # and B): the RAM's byte, read in A, is the only operand B takes from a memory
+        opr = Signal(8)
+        m.d.sync += opr.eq(Mux(imm, opd, io_in))
+        bsrc = Mux(imm | io, opr, drp.data)
 
         # -- waiting: the transmitter, the CRC engine, the bus word's padding ---------------
         feed = is_op & ((op == Op.TX) | (~imm & (io | ind) & opd[7] & (op != Op.ST)))
@@ -279,9 +283,21 @@ class LinkCore(wiring.Component):
         uses_sh = is_op & io & ((port == Src.SHREG) | (port == Dst.SHIFT) | (port == Dst.PAD) |
                                 (port == Dst.PULSE))
         pad_busy = pad != 0
-        stall = (is_tx & ~self.tx.ready) | (uses_crc & crc_busy) | (uses_sh & pad_busy)
+        # (what an instruction may wait for, and whether it is an OUT, decoded in A and
+        # registered: B's enables are a few LUTs from flip-flops)
+        k_tx, k_crc, k_sh, k_out, k_alu = Signal(), Signal(), Signal(), Signal(), Signal()
+        with m.If(ph_a):
+            m.d.sync += [k_tx.eq(is_tx), k_crc.eq(uses_crc), k_sh.eq(uses_sh),
+                         k_out.eq(is_st & io), k_alu.eq(is_op & (op <= Op.XOR))]
+        # (a byte read from the CRC register or the bus word was registered a cycle before:
+        # both must have been still then)
+        crc_busy_d, pad_busy_d = Signal(), Signal()
+        m.d.sync += [crc_busy_d.eq(crc_busy), pad_busy_d.eq(pad_busy)]
+        crc_wait = crc_busy | crc_busy_d
+        stall = (k_tx & ~self.tx.ready) | (k_crc & crc_wait) | (k_sh & (pad_busy | pad_busy_d))
         m.d.comb += go.eq(ph_b & ~stall)
-        m.d.comb += [self.tx.valid.eq(ph_b & is_tx & ~crc_busy), self.tx.payload.eq(bsrc)]
+        m.d.comb += [self.tx.valid.eq(ph_b & k_tx & ~crc_wait), self.tx.payload.eq(bsrc),
+                     out.eq(go & k_out)]
         take_rx = is_op & io & ~imm & (port == Src.RX) & (op != Op.ST) & (op != Op.TX)
         m.d.comb += self.rx.ready.eq(Mux(listen, go & take_rx, 1))
 
@@ -300,8 +316,8 @@ class LinkCore(wiring.Component):
                 m.d.comb += res.eq(acc | bsrc)
             with m.Case(Op.XOR):
                 m.d.comb += res.eq(acc ^ bsrc)
-        with m.If(go & is_op & (op <= Op.XOR)):
-            m.d.sync += [acc.eq(res), z.eq(res == 0)]
+        with m.If(go & k_alu):
+            m.d.sync += acc.eq(res)
             with m.If((op == Op.ADD) | (op == Op.ADC)):
                 m.d.sync += c.eq(total[8])
         m.d.comb += dwp.en.eq(go & is_st & ~io & ~imm)
@@ -328,8 +344,12 @@ class LinkCore(wiring.Component):
             m.d.sync += pc.eq(npc)
 
         # -- outputs ---------------------------------------------------------------------------
+        # pulses registered: they act (and reach the bus and the unit) the cycle after
         pulse = Signal(8)
-        m.d.comb += pulse.eq(Mux(out_to(Dst.PULSE), acc, 0))
+        with m.If(out_to(Dst.PULSE)):
+            m.d.sync += pulse.eq(acc)
+        with m.Else():
+            m.d.sync += pulse.eq(0)
         for dst, reg in ((Dst.TGT, target), (Dst.PE, pe), (Dst.WLO, wlo), (Dst.WHI, whi)):
             with m.If(out_to(dst)):
                 m.d.sync += reg.eq(acc)
@@ -345,7 +365,7 @@ class LinkCore(wiring.Component):
             m.d.sync += errp.eq(1)
         with m.Elif(pulse[6]):
             m.d.sync += errp.eq(0)
-        m.d.sync += [we_r.eq(pulse[0]), re_r.eq(pulse[1]), start_r.eq(pulse[2])]
+        m.d.comb += [we_r.eq(pulse[0]), re_r.eq(pulse[1]), start_r.eq(pulse[2])]
 
         # -- the bus: every request from a register, answers registered ---------------------
         m.d.comb += [bus.addr.eq(Cat(wlo, whi, pe, target)), bus.wdata.eq(shreg),
@@ -404,8 +424,10 @@ class LinkCore(wiring.Component):
         m.d.comb += quiet.eq(silence == 0)
 
         # -- runs and the watchdog ------------------------------------------------------------
-        m.d.sync += [busy_r.eq(self.busy), done_r.eq(self.done), config_ok_r.eq(self.config_ok),
-                     abort_r.eq(pulse[3])]
+        m.d.sync += [busy_r.eq(self.busy), done_r.eq(self.done), config_ok_r.eq(self.config_ok)]
+        wd_abort = Signal()
+        m.d.sync += wd_abort.eq(0)
+        m.d.comb += abort_r.eq(pulse[3] | wd_abort)
         # a run ends on registered inputs (the unit's busy may be combinational): the cycle
         # after the unit was done and not busy, or after the watchdog's compare (in
         # registered bytes) found the run had taken `limit` cycles, without counting that
@@ -427,7 +449,7 @@ class LinkCore(wiring.Component):
                 m.d.sync += running.eq(0)
             with m.Elif(fired):
                 # the watchdog: the unit is idle within its abort latency
-                m.d.sync += [abort_r.eq(1), running.eq(0), aborted.eq(1), wd_fired.eq(1)]
+                m.d.sync += [wd_abort.eq(1), running.eq(0), aborted.eq(1), wd_fired.eq(1)]
             with m.Else():
                 m.d.sync += run_cycles.eq(run_cycles + 1)
         self._dbg = dict(acc=acc, z=z, ph_b=ph_b, ph_a=ph_a, take=take, bp=bp, crc=crc, ui=ui,
