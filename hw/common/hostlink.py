@@ -285,9 +285,11 @@ class LinkCore(wiring.Component):
         pad_busy = pad != 0
         # (what an instruction may wait for, and whether it is an OUT, decoded in A and
         # registered: B's enables are a few LUTs from flip-flops)
-        k_tx, k_crc, k_sh, k_out, k_alu = Signal(), Signal(), Signal(), Signal(), Signal()
+        k_tx, k_crc, k_sh, k_out, k_alu, k_rx = (Signal(), Signal(), Signal(), Signal(), Signal(),
+                                                 Signal())
+        take_rx = is_op & io & ~imm & (port == Src.RX) & (op != Op.ST) & (op != Op.TX)
         with m.If(ph_a):
-            m.d.sync += [k_tx.eq(is_tx), k_crc.eq(uses_crc), k_sh.eq(uses_sh),
+            m.d.sync += [k_tx.eq(is_tx), k_crc.eq(uses_crc), k_sh.eq(uses_sh), k_rx.eq(take_rx),
                          k_out.eq(is_st & io), k_alu.eq(is_op & (op <= Op.XOR))]
         # (a byte read from the CRC register or the bus word was registered a cycle before:
         # both must have been still then)
@@ -298,8 +300,7 @@ class LinkCore(wiring.Component):
         m.d.comb += go.eq(ph_b & ~stall)
         m.d.comb += [self.tx.valid.eq(ph_b & k_tx & ~crc_wait), self.tx.payload.eq(bsrc),
                      out.eq(go & k_out)]
-        take_rx = is_op & io & ~imm & (port == Src.RX) & (op != Op.ST) & (op != Op.TX)
-        m.d.comb += self.rx.ready.eq(Mux(listen, go & take_rx, 1))
+        m.d.comb += self.rx.ready.eq(Mux(listen, go & k_rx, 1))
 
         # -- the ALU ---------------------------------------------------------------------------
         total = Signal(9)
