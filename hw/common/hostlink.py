@@ -185,7 +185,8 @@ class LinkCore(wiring.Component):
         crp = rom.read_port()
         # (a byte read in the cycle it is written is never used: no collision logic)
         m.submodules.ram = ram = Memory(shape=8, depth=self.ram_depth,
-                                        init=ram_init(self.watchdog_cycles, self.ram_depth),
+                                        init=ram_init(self.watchdog_cycles, self.ram_depth,
+                                                      self.identify_bytes),
                                         attrs={"no_rw_check": 1})
         drp = ram.read_port()
         dwp = ram.write_port()
@@ -244,8 +245,7 @@ class LinkCore(wiring.Component):
         running = Signal()
         aborted = Signal()
         wd_fired = Signal()
-        run_cycles = Signal(32)
-        limit = Signal(32, init=self.watchdog_cycles)
+        wd = Signal(32)                             # the run counter: the watchdog, counting down
         start_r, abort_r, we_r, re_r = Signal(), Signal(), Signal(), Signal()
         busy_r, done_r, config_ok_r, ok_r = Signal(), Signal(), Signal(), Signal()
         wb_r = Signal(4)
@@ -269,7 +269,7 @@ class LinkCore(wiring.Component):
             with m.Case(Src.WB):
                 m.d.comb += io_in.eq(wb_r)
             with m.Case("10--"):
-                m.d.comb += io_in.eq(run_cycles.word_select(port[:2], 8))
+                m.d.comb += io_in.eq(wd.word_select(port[:2], 8))
         # the immediate or I/O byte registered a cycle before it is used (every cycle of A
         # and B): the RAM's byte, read in A, is the only operand B takes from a memory
         opr = Signal(8)
@@ -356,8 +356,6 @@ class LinkCore(wiring.Component):
                 m.d.sync += reg.eq(acc)
         with m.If(out_to(Dst.CTRL)):
             m.d.sync += [m32.eq(acc[0]), listen.eq(acc[1])]
-        with m.If(out_to(Dst.LIMIT)):
-            m.d.sync += limit.eq(Cat(limit[8:], acc))
         with m.If(pulse[4]):
             m.d.sync += loaded.eq(1)
         with m.Elif(pulse[5]):
@@ -430,19 +428,22 @@ class LinkCore(wiring.Component):
         m.d.sync += wd_abort.eq(0)
         m.d.comb += abort_r.eq(pulse[3] | wd_abort)
         # a run ends on registered inputs (the unit's busy may be combinational): the cycle
-        # after the unit was done and not busy, or after the watchdog's compare (in
-        # registered bytes) found the run had taken `limit` cycles, without counting that
-        # cycle, so run_cycles and the priority of done over the watchdog are as if decided
-        # a cycle earlier (the watchdog's abort pulse is a cycle later)
-        hits = Signal(4)
-        m.d.sync += hits.eq(Cat(*[run_cycles.word_select(i, 8) == limit.word_select(i, 8)
-                                  for i in range(4)]))
+        # after the unit was done and not busy, or after the run counter (loaded with the
+        # watchdog by RUN, run_cycles = the watchdog - it) was found at 0 (registered:
+        # the counter's borrow), without counting that cycle, so run_cycles and the
+        # priority of done over the watchdog are as if decided a cycle earlier (the
+        # watchdog's abort pulse is a cycle later)
+        dec = Signal(33)
+        m.d.comb += dec.eq(wd + 0xFFFFFFFF)       # dec[32]: wd != 0
+        hit = Signal()
+        m.d.sync += hit.eq(~dec[32])
         ended = Signal()
         fired = Signal()
-        m.d.sync += [ended.eq(self.done & ~self.busy & ~start_r), fired.eq(hits.all() & ~start_r)]
+        m.d.sync += [ended.eq(self.done & ~self.busy & ~start_r), fired.eq(hit & ~start_r)]
+        with m.If(out_to(Dst.WD)):
+            m.d.sync += wd.eq(Cat(wd[8:], acc))
         with m.If(start_r):
-            m.d.sync += [running.eq(1), run_cycles.eq(0), aborted.eq(0), wd_fired.eq(0),
-                         hits.eq(0)]
+            m.d.sync += [running.eq(1), aborted.eq(0), wd_fired.eq(0), hit.eq(0)]
         with m.Elif(pulse[3]):
             m.d.sync += [running.eq(0), aborted.eq(aborted | running)]
         with m.Elif(running):
@@ -452,9 +453,7 @@ class LinkCore(wiring.Component):
                 # the watchdog: the unit is idle within its abort latency
                 m.d.sync += [wd_abort.eq(1), running.eq(0), aborted.eq(1), wd_fired.eq(1)]
             with m.Else():
-                m.d.sync += run_cycles.eq(run_cycles + 1)
-        self._dbg = dict(acc=acc, z=z, ph_b=ph_b, ph_a=ph_a, take=take, bp=bp, crc=crc, ui=ui,
-                         res=res, listen=listen, go=go)
+                m.d.sync += wd.eq(dec[:32])
         return m
 
 

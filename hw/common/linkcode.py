@@ -36,7 +36,7 @@ the second the op acts and the next instruction is fetched.
 
 import enum
 
-__all__ = ["Op", "Cond", "Src", "Dst", "Pulse", "Ctrl", "Imm", "Io", "Ind", "Program", "program",
+__all__ = ["IDENT_IN_RAM", "Op", "Cond", "Src", "Dst", "Pulse", "Ctrl", "Imm", "Io", "Ind", "Program", "program",
            "RAM", "PAYLOAD_BASE", "HEADER_BASE", "ram_init", "INSTRUCTION_BITS", "TARGET_BITS",
            "wait_iterations", "CYCLES_PER_WAIT_ITERATION"]
 
@@ -77,7 +77,7 @@ class Src(enum.IntEnum):
     CRC = 3          # the CRC register's low byte (bit-reversed in CRC-16 mode: the frame
                      # CRC's high byte)
     WB = 4           # word_bytes of the bus address (registered)
-    RUN0 = 8         # run_cycles, bytes 0..3
+    RUN0 = 8         # the run counter (counts down from the watchdog), bytes 0..3
     RUN1 = 9
     RUN2 = 10
     RUN3 = 11
@@ -92,7 +92,8 @@ class Dst(enum.IntEnum):
     SHIFT = 4        # the bus word shifts right a byte, acc entering its top byte
     PAD = 5          # ... acc[3:0] more times, zeros entering
     CRCS = 6         # the CRC register shifts right a byte, acc entering its top byte
-    LIMIT = 7        # the watchdog register shifts right a byte, acc entering its top byte
+    WD = 7           # the run counter shifts right a byte, acc entering its top byte (loaded
+                     # with the watchdog before a run: it counts down while the run goes)
     BP = 8           # bp := acc + (operand[7:4] << 8)
     CTRL = 9         # Ctrl bits
     PULSE = 10       # Pulse bits: one-cycle pulses and flag changes
@@ -147,7 +148,7 @@ class RAM(enum.IntEnum):
     CSUM1 = 7
     CSUM2 = 8
     CSUM3 = 9
-    LIM0 = 10        # a copy of the watchdog register, bytes 0..3 (READ answers from it)
+    LIM0 = 10        # the watchdog register (link target 0xF0, word 0), bytes 0..3
     LIM1 = 11
     LIM2 = 12
     LIM3 = 13
@@ -176,6 +177,12 @@ class RAM(enum.IntEnum):
     L_LO = 36        # bytes left of a walk
     L_HI = 37
     WALK = 38        # which command the check walk returns to (0 WRITE, else READ)
+    RUNLIM0 = 39     # the watchdog the last run started with (run_cycles = it - the counter)
+    RUNLIM1 = 40
+    RUNLIM2 = 41
+    RUNLIM3 = 42
+    IDENT = 43       # the identify bytes (as many as fit below the header; the rest are
+                     # TX-immediate instructions)
     CMD = HEADER_BASE
     TAG = HEADER_BASE + 1
     A0 = HEADER_BASE + 2
@@ -186,12 +193,18 @@ class RAM(enum.IntEnum):
     LEN_HI = HEADER_BASE + 7
 
 
-def ram_init(watchdog_cycles, depth):
+#: identify bytes kept in the RAM's state page (the rest are in the program)
+IDENT_IN_RAM = HEADER_BASE - RAM.IDENT
+
+
+def ram_init(watchdog_cycles, depth, identify=b""):
     """The data RAM's contents after reset."""
     init = [0] * depth
     for i in range(4):
         init[RAM.CSUM0 + i] = 0xFF                  # CRC-32 register of the empty load
         init[RAM.LIM0 + i] = (watchdog_cycles >> (8 * i)) & 0xFF
+    head = bytes(identify)[:IDENT_IN_RAM]
+    init[RAM.IDENT:RAM.IDENT + len(head)] = list(head)
     return init
 
 
@@ -486,8 +499,7 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
         prev = int(c)
         p.b(Cond.Z, name)
     p.ldi(S.BAD_COMMAND)
-    p.st(R.STATUS)
-    p.j("TX")
+    p.j("ANSWER")
 
     # ---- line errors ---------------------------------------------------------------------
     p.label("OVERSIZE")                             # LEN larger than the buffer
@@ -535,8 +547,10 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
                S.BAD_CHECKSUM):
         p.label(f"ANS_{st.name}")
         p.ldi(int(st))
-        p.st(R.STATUS)
-        p.j("TX")
+        p.j("ANSWER")
+    p.label("ANSWER")
+    p.st(R.STATUS)
+    p.j("TX")
 
     # ---- commands ------------------------------------------------------------------------
     p.label("IDENTIFY")
@@ -602,6 +616,10 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     p.b(Cond.BUSY, "ANS_BUSY")
     p.bn(Cond.LOADED, "ANS_NOT_LOADED")
     p.bn(Cond.CONFIG_OK, "ANS_BAD_CONFIG")
+    for i in range(4):                              # the run counter := the watchdog
+        p.ld(R.LIM0 + i)
+        p.st(R.RUNLIM0 + i)
+        p.out(Dst.WD)
     pulse(Pulse.START)
     p.j("TX")
 
@@ -625,8 +643,12 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
         p.ld(R.CSUM0 + i)
         p.xori(0xFF)
         p.st(Ind(inc=True))
+    p.ldi(0xFF)                                     # run_cycles = RUNLIM - the counter
+    p.addi(1)                                       # (C = 1)
     for i in range(4):
         p.inp(Src.RUN0 + i)
+        p.xori(0xFF)
+        p.adc(R.RUNLIM0 + i)
         p.st(Ind(inc=True))
     for a in (R.ERR_LO, R.ERR_HI, R.FR_LO, R.FR_HI):
         p.ld(a)
@@ -789,11 +811,10 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
         p.b(Cond.Z, "TX")
     pulse(Pulse.UNLOAD)
     p.j("TX")
-    p.label("W_LINK")                               # the watchdog register and its copy
+    p.label("W_LINK")                               # the watchdog register
     for i in range(4):
         p.inp(Src.SHREG)
         p.st(R.LIM0 + i)
-        p.out(Dst.LIMIT)
         p.out(Dst.SHIFT)
     p.j("W_NEXT")
 
@@ -862,7 +883,7 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     p.or_(R.L_LO)
     p.bn(Cond.Z, "R_WORD")
     p.j("TX")
-    p.label("R_LINK")                               # the watchdog register's copy
+    p.label("R_LINK")                               # the watchdog register
     for i in range(4):
         p.ld(R.LIM0 + i)
         p.st(Ind(inc=True))
@@ -895,14 +916,25 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     crc16_init()                                    # (waits for SYNC's bits)
     for a in (R.CMD, R.TAG, R.STATUS, R.RLEN_LO, R.RLEN_HI):
         p.tx(a)
+    n1 = min(len(identify), IDENT_IN_RAM)
     p.ld(R.IDENTF)
-    p.bn(Cond.Z, "TX_IDENT")
+    p.b(Cond.Z, "TX_PAY")
+    p.ldi(RAM.IDENT)                                # the identify bytes in the RAM
+    p.out(Dst.BP)
+    p.ldi(-n1 & 0xFF)
+    p.st(R.CNT_LO)
+    p.ldi((-n1 >> 8) & 0xFF)
+    p.st(R.CNT_HI)
+    p.j("TX_DATA")
+    p.label("TX_PAY")
     p.ldi(0)
     p.out(Dst.BP, hi=PAYLOAD_BASE >> 8)
     negate_into_cnt(R.RLEN_LO, R.RLEN_HI, "TX_CRC")
     p.label("TX_DATA")
     p.tx(Ind(inc=True))
     count_up("TX_DATA")
+    p.ld(R.IDENTF)
+    p.bn(Cond.Z, "TX_IDENT")
     p.label("TX_CRC")
     p.tx(Io(Src.CRC))                               # the high byte; then the low byte is
     p.ldi(Ctrl.LISTEN)                              # the register's high byte (and the next
@@ -915,8 +947,8 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     p.label("DISCARD")                              # after BAD_CRC: until the line is quiet
     p.bn(Cond.QUIET, "DISCARD")
     p.j("HUNT")
-    p.label("TX_IDENT")
-    for byte in identify:
+    p.label("TX_IDENT")                             # and the rest
+    for byte in identify[n1:]:
         p.txi(byte)
     p.j("TX_CRC")
     return p
