@@ -40,7 +40,7 @@ from .board import BoardError
 #: the host link's byte engine timing by family (hw/common/hostlink.py): the
 #: program's word registered where block RAM is slow to answer (ECP5,
 #: `code_latency` 2: three cycles an instruction instead of two)
-LINK_TIMING = {"ice40": {"code_latency": 1},
+LINK_TIMING = {"ice40": {"code_latency": 1, "code_bank": 512},
                "ecp5": {"code_latency": 2}}
 
 __all__ = ["BoardTop", "DESIGNS", "STATUS_LEDS", "DEFAULT_WATCHDOG_SECONDS", "unit_ports"]

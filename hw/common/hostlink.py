@@ -103,7 +103,11 @@ class LinkCore(wiring.Component):
     `code_latency` (1: the block RAMs' outputs are used directly, an
     instruction takes two cycles; 2: the program's word is registered first,
     three cycles, for FPGAs whose block RAM is slow to answer, such as
-    ECP5's).
+    ECP5's), `code_bank` (None: the program is one memory; a power of 2:
+    a program longer than that is split into a memory of that many words
+    and one of the rest, the word chosen by a registered address bit: 512
+    on the iCE40, where a 512-word memory is two block RAMs side by side
+    and a 768-word one would need a wider multiplexer).
 
     Ports (directions as the link sees them):
 
@@ -124,7 +128,8 @@ class LinkCore(wiring.Component):
 
     def __init__(self, *, design, params, timeout_cycles, max_payload=DEFAULT_MAX_PAYLOAD,
                  link_info=None, data_targets=(), loaded_at_reset=False, bus_timeout=255,
-                 watchdog_cycles=DEFAULT_WATCHDOG_CYCLES, data_bytes=8, code_latency=1):
+                 watchdog_cycles=DEFAULT_WATCHDOG_CYCLES, data_bytes=8, code_latency=1,
+                 code_bank=None):
         if code_latency not in (1, 2):
             raise ValueError(f"code_latency must be 1 or 2, got {code_latency!r}")
         if not isinstance(max_payload, int) or not MIN_MAX_PAYLOAD <= max_payload <= MAX_MAX_PAYLOAD:
@@ -151,7 +156,10 @@ class LinkCore(wiring.Component):
         self.data_targets = tuple(sorted(set(data_targets)))
         self.loaded_at_reset, self.bus_timeout = bool(loaded_at_reset), bus_timeout
         self.watchdog_cycles, self.data_bytes = watchdog_cycles, data_bytes
-        self.code_latency = code_latency
+        if code_bank is not None and (not isinstance(code_bank, int) or code_bank < 1 or
+                                      code_bank & (code_bank - 1)):
+            raise ValueError(f"code_bank must be a power of 2 or None, got {code_bank!r}")
+        self.code_latency, self.code_bank = code_latency, code_bank
         self.link_info = {"max_payload": max_payload, "timeout_cycles": timeout_cycles,
                           **dict(link_info or {}), "watchdog_cycles": watchdog_cycles}
         self.identify_bytes = identify_bytes(design, self.params, self.link_info)
@@ -180,9 +188,20 @@ class LinkCore(wiring.Component):
         db = self.data_bytes
 
         # -- memories: the program (16-bit words), the data RAM (bytes) ----------------------
-        m.submodules.code = rom = Memory(shape=INSTRUCTION_BITS, depth=len(self.code),
-                                         init=self.code)
-        crp = rom.read_port()
+        # (with `code_bank`, a program longer than a bank is split into a bank and the
+        # rest, and the word chosen by a registered address bit: on the iCE40 a 512-word
+        # bank is two block RAMs side by side, and one 2:1 multiplexer costs less than
+        # the one Yosys builds for a memory of three)
+        banks = [self.code]
+        if self.code_bank is not None and len(self.code) > self.code_bank:
+            banks = [self.code[i:i + self.code_bank]
+                     for i in range(0, len(self.code), self.code_bank)]
+        ports = []
+        for i, words in enumerate(banks):
+            mem = Memory(shape=INSTRUCTION_BITS, depth=len(words), init=words)
+            m.submodules[f"code{i}" if len(banks) > 1 else "code"] = mem
+            ports.append(mem.read_port())
+        crp = ports[0]
         # (a byte read in the cycle it is written is never used: no collision logic)
         m.submodules.ram = ram = Memory(shape=8, depth=self.ram_depth,
                                         init=ram_init(self.watchdog_cycles, self.ram_depth,
@@ -198,18 +217,34 @@ class LinkCore(wiring.Component):
         ph_b = Signal()
         go = Signal()                               # B, and the instruction does not wait
         m.d.sync += boot.eq(0)
+        code_word = crp.data
+        if len(ports) > 1:
+            bank_sel = Signal(range(len(ports)))
+            hi_bit = self.code_bank.bit_length() - 1
+            code_word = Signal(INSTRUCTION_BITS)
+            with m.Switch(bank_sel):
+                for i, port in enumerate(ports):
+                    with m.Case(i):
+                        m.d.comb += code_word.eq(port.data)
         if self.code_latency == 1:
-            ui = crp.data
+            ui = code_word
             m.d.sync += [ph_a.eq(boot | go), ph_b.eq(ph_a | (ph_b & ~go))]
         else:
             ph_f = Signal()
             ui = Signal(INSTRUCTION_BITS)
-            m.d.sync += [ui.eq(crp.data), ph_f.eq(boot | go), ph_a.eq(ph_f),
+            m.d.sync += [ui.eq(code_word), ph_f.eq(boot | go), ph_a.eq(ph_f),
                          ph_b.eq(ph_a | (ph_b & ~go))]
         pc = self._pc = Signal(TARGET_BITS)
         npc = Signal(TARGET_BITS)
         take = Signal()
-        m.d.comb += [crp.addr.eq(Mux(boot, 0, npc)), crp.en.eq(boot | go)]
+        fetch_addr = Mux(boot, 0, npc)
+        for port in ports:
+            m.d.comb += [port.addr.eq(fetch_addr), port.en.eq(boot | go)]
+        if len(ports) > 1:
+            for port in ports:
+                m.d.comb += port.addr.eq(fetch_addr[:hi_bit])
+            with m.If(boot | go):
+                m.d.sync += bank_sel.eq(fetch_addr[hi_bit:])
 
         is_br = ui[15]
         op = ui[12:15]
@@ -232,9 +267,7 @@ class LinkCore(wiring.Component):
         bp = Signal(range(self.ram_depth))
         target, pe, wlo, whi = Signal(8), Signal(8), Signal(8), Signal(8)
         shreg = Signal(8 * db)
-        pad = Signal(4)
         crc = Signal(32)
-        dsr = Signal(8)
         bitc = Signal(3)
         crc_busy = Signal()
         m32 = Signal()                              # Ctrl.CRC32
@@ -245,7 +278,8 @@ class LinkCore(wiring.Component):
         running = Signal()
         aborted = Signal()
         wd_fired = Signal()
-        wd = Signal(32)                             # the run counter: the watchdog, counting down
+        run_cycles = Signal(32)
+        limit = Signal(32, init=self.watchdog_cycles)
         start_r, abort_r, we_r, re_r = Signal(), Signal(), Signal(), Signal()
         busy_r, done_r, config_ok_r, ok_r = Signal(), Signal(), Signal(), Signal()
         wb_r = Signal(4)
@@ -269,7 +303,7 @@ class LinkCore(wiring.Component):
             with m.Case(Src.WB):
                 m.d.comb += io_in.eq(wb_r)
             with m.Case("10--"):
-                m.d.comb += io_in.eq(wd.word_select(port[:2], 8))
+                m.d.comb += io_in.eq(run_cycles.word_select(port[:2], 8))
         # the immediate or I/O byte registered a cycle before it is used (every cycle of A
         # and B): the RAM's byte, read in A, is the only operand B takes from a memory
         opr = Signal(8)
@@ -280,23 +314,20 @@ class LinkCore(wiring.Component):
         feed = is_op & ((op == Op.TX) | (~imm & (io | ind) & opd[7] & (op != Op.ST)))
         uses_crc = feed | (is_op & io & ((port == Src.CRC) | (port == Dst.CRCS) |
                                          (port == Dst.CTRL)))
-        uses_sh = is_op & io & ((port == Src.SHREG) | (port == Dst.SHIFT) | (port == Dst.PAD) |
-                                (port == Dst.PULSE))
-        pad_busy = pad != 0
         # (what an instruction may wait for, and whether it is an OUT, decoded in A and
         # registered: B's enables are a few LUTs from flip-flops)
-        k_tx, k_crc, k_sh, k_out, k_alu, k_rx = (Signal(), Signal(), Signal(), Signal(), Signal(),
-                                                 Signal())
+        k_tx, k_crc, k_out, k_alu, k_rx = Signal(), Signal(), Signal(), Signal(), Signal()
         take_rx = is_op & io & ~imm & (port == Src.RX) & (op != Op.ST) & (op != Op.TX)
         with m.If(ph_a):
-            m.d.sync += [k_tx.eq(is_tx), k_crc.eq(uses_crc), k_sh.eq(uses_sh), k_rx.eq(take_rx),
-                         k_out.eq(is_st & io), k_alu.eq(is_op & (op <= Op.XOR))]
+            m.d.sync += [k_tx.eq(is_tx), k_crc.eq(uses_crc), k_rx.eq(take_rx),
+                         k_out.eq(is_st & io), k_alu.eq(is_op & ((op <= Op.XOR) | (op == Op.TX)))]
         # (a byte read from the CRC register or the bus word was registered a cycle before:
         # both must have been still then)
-        crc_busy_d, pad_busy_d = Signal(), Signal()
-        m.d.sync += [crc_busy_d.eq(crc_busy), pad_busy_d.eq(pad_busy)]
+        crc_busy_d = Signal()
+        m.d.sync += crc_busy_d.eq(crc_busy)
         crc_wait = crc_busy | crc_busy_d
-        stall = (k_tx & ~self.tx.ready) | (k_crc & crc_wait) | (k_sh & (pad_busy | pad_busy_d))
+        # (and the CRC engine takes a fed byte's bits from acc: acc waits for it)
+        stall = (k_tx & ~self.tx.ready) | ((k_crc | k_alu) & crc_wait)
         m.d.comb += go.eq(ph_b & ~stall)
         m.d.comb += [self.tx.valid.eq(ph_b & k_tx & ~crc_wait), self.tx.payload.eq(bsrc),
                      out.eq(go & k_out)]
@@ -307,7 +338,7 @@ class LinkCore(wiring.Component):
         m.d.comb += total.eq(acc + bsrc + (c & (op == Op.ADC)))
         res = Signal(8)
         with m.Switch(op):
-            with m.Case(Op.LD):
+            with m.Case(Op.LD, Op.TX):
                 m.d.comb += res.eq(bsrc)
             with m.Case(Op.ADD, Op.ADC):
                 m.d.comb += res.eq(total[:8])
@@ -356,6 +387,8 @@ class LinkCore(wiring.Component):
                 m.d.sync += reg.eq(acc)
         with m.If(out_to(Dst.CTRL)):
             m.d.sync += [m32.eq(acc[0]), listen.eq(acc[1])]
+        with m.If(out_to(Dst.LIMIT)):
+            m.d.sync += limit.eq(Cat(limit[8:], acc))
         with m.If(pulse[4]):
             m.d.sync += loaded.eq(1)
         with m.Elif(pulse[5]):
@@ -369,32 +402,30 @@ class LinkCore(wiring.Component):
         # -- the bus: every request from a register, answers registered ---------------------
         m.d.comb += [bus.addr.eq(Cat(wlo, whi, pe, target)), bus.wdata.eq(shreg),
                      bus.we.eq(we_r), bus.re.eq(re_r)]
-        m.d.sync += [ok_r.eq(bus.addr_ok), wb_r.eq(bus.word_bytes)]
+        # (addr_ok and word_bytes are used the fourth cycle or later after the address
+        # last changed: the unit may register them, the link does not again)
+        m.d.comb += [ok_r.eq(bus.addr_ok), wb_r.eq(bus.word_bytes)]
         capture = rd_pending & bus.rvalid
         with m.If(pulse[1]):
             m.d.sync += rd_pending.eq(1)
         with m.Elif(capture):
             m.d.sync += rd_pending.eq(0)
         # the bus word: a read's answer, or shifted right a byte at a time (a written
-        # word's bytes enter at the top, then PAD moves it to the bottom)
+        # word's bytes enter at the top, then zeros until it is at the bottom)
         with m.If(capture):
             m.d.sync += shreg.eq(bus.rdata[:8 * db])
-        with m.Elif(out_to(Dst.SHIFT) | pad_busy):
-            m.d.sync += shreg.eq(Cat(shreg[8:], Mux(pad_busy, 0, acc)))
-        with m.If(out_to(Dst.PAD)):
-            m.d.sync += pad.eq(acc[:4])
-        with m.Elif(pad_busy):
-            m.d.sync += pad.eq(pad - 1)
+        with m.Elif(out_to(Dst.SHIFT)):
+            m.d.sync += shreg.eq(Cat(shreg[8:], acc))
 
         # -- the CRC engine: a bit per cycle, right shifting; CRC-32 (the load checksum)
         #    takes a byte's bits from bit 0, the CRC-16 (kept bit-reversed) from bit 7 -------
         with m.If(go & feed):
-            m.d.sync += [dsr.eq(bsrc), bitc.eq(0), crc_busy.eq(1)]
+            m.d.sync += [bitc.eq(0), crc_busy.eq(1)]
         with m.Elif(crc_busy):
             m.d.sync += bitc.eq(bitc + 1)
             with m.If(bitc == 7):
                 m.d.sync += crc_busy.eq(0)
-        din = dsr.bit_select(bitc ^ Mux(m32, 0, 7), 1)
+        din = acc.bit_select(bitc ^ Mux(m32, 0, 7), 1)
         fb = crc[0] ^ din
         fb32 = fb & m32
         fb16 = fb & ~m32
@@ -428,22 +459,19 @@ class LinkCore(wiring.Component):
         m.d.sync += wd_abort.eq(0)
         m.d.comb += abort_r.eq(pulse[3] | wd_abort)
         # a run ends on registered inputs (the unit's busy may be combinational): the cycle
-        # after the unit was done and not busy, or after the run counter (loaded with the
-        # watchdog by RUN, run_cycles = the watchdog - it) was found at 0 (registered:
-        # the counter's borrow), without counting that cycle, so run_cycles and the
-        # priority of done over the watchdog are as if decided a cycle earlier (the
-        # watchdog's abort pulse is a cycle later)
-        dec = Signal(33)
-        m.d.comb += dec.eq(wd + 0xFFFFFFFF)       # dec[32]: wd != 0
-        hit = Signal()
-        m.d.sync += hit.eq(~dec[32])
+        # after the unit was done and not busy, or after the watchdog's compare (in
+        # registered bytes) found the run had taken `limit` cycles, without counting that
+        # cycle, so run_cycles and the priority of done over the watchdog are as if decided
+        # a cycle earlier (the watchdog's abort pulse is a cycle later)
+        hits = Signal(4)
+        m.d.sync += hits.eq(Cat(*[run_cycles.word_select(i, 8) == limit.word_select(i, 8)
+                                  for i in range(4)]))
         ended = Signal()
         fired = Signal()
-        m.d.sync += [ended.eq(self.done & ~self.busy & ~start_r), fired.eq(hit & ~start_r)]
-        with m.If(out_to(Dst.WD)):
-            m.d.sync += wd.eq(Cat(wd[8:], acc))
+        m.d.sync += [ended.eq(self.done & ~self.busy & ~start_r), fired.eq(hits.all() & ~start_r)]
         with m.If(start_r):
-            m.d.sync += [running.eq(1), aborted.eq(0), wd_fired.eq(0), hit.eq(0)]
+            m.d.sync += [running.eq(1), run_cycles.eq(0), aborted.eq(0), wd_fired.eq(0),
+                         hits.eq(0)]
         with m.Elif(pulse[3]):
             m.d.sync += [running.eq(0), aborted.eq(aborted | running)]
         with m.Elif(running):
@@ -453,7 +481,9 @@ class LinkCore(wiring.Component):
                 # the watchdog: the unit is idle within its abort latency
                 m.d.sync += [wd_abort.eq(1), running.eq(0), aborted.eq(1), wd_fired.eq(1)]
             with m.Else():
-                m.d.sync += wd.eq(dec[:32])
+                m.d.sync += run_cycles.eq(run_cycles + 1)
+        self._dbg = dict(acc=acc, z=z, ph_b=ph_b, ph_a=ph_a, take=take, bp=bp, crc=crc, ui=ui,
+                         res=res, listen=listen, go=go)
         return m
 
 
@@ -464,7 +494,7 @@ class HostLink(wiring.Component):
     (clock frequency / baud rate), `timeout_bits` (inter-byte timeout in bit
     times), and LinkCore's `max_payload`, `data_targets`,
     `loaded_at_reset`, `bus_timeout`, `watchdog_cycles`, `data_bytes`,
-    `code_latency`.
+    `code_latency`, `code_bank`.
 
     Ports: `rx` (UART pin in, idles high), `tx` (UART pin out), `bus`,
     `start`, `abort`, `busy`, `done`, `config_ok`, `loaded` (as LinkCore)."""
@@ -472,7 +502,7 @@ class HostLink(wiring.Component):
     def __init__(self, *, design, params, clocks_per_bit, timeout_bits=DEFAULT_TIMEOUT_BITS,
                  max_payload=DEFAULT_MAX_PAYLOAD, data_targets=(), loaded_at_reset=False,
                  bus_timeout=255, watchdog_cycles=DEFAULT_WATCHDOG_CYCLES, data_bytes=8,
-                 code_latency=1):
+                 code_latency=1, code_bank=None):
         self.clocks_per_bit, self.timeout_bits = clocks_per_bit, timeout_bits
         self.uart_rx = UARTRx(clocks_per_bit)
         self.uart_tx = UARTTx(clocks_per_bit)
@@ -481,7 +511,7 @@ class HostLink(wiring.Component):
                              max_payload=max_payload, data_targets=data_targets,
                              loaded_at_reset=loaded_at_reset, bus_timeout=bus_timeout,
                              watchdog_cycles=watchdog_cycles, data_bytes=data_bytes,
-                             code_latency=code_latency,
+                             code_latency=code_latency, code_bank=code_bank,
                              link_info={"clocks_per_bit": clocks_per_bit,
                                         "timeout_bits": timeout_bits})
         super().__init__({

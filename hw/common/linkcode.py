@@ -77,7 +77,7 @@ class Src(enum.IntEnum):
     CRC = 3          # the CRC register's low byte (bit-reversed in CRC-16 mode: the frame
                      # CRC's high byte)
     WB = 4           # word_bytes of the bus address (registered)
-    RUN0 = 8         # the run counter (counts down from the watchdog), bytes 0..3
+    RUN0 = 8         # run_cycles, bytes 0..3
     RUN1 = 9
     RUN2 = 10
     RUN3 = 11
@@ -90,10 +90,8 @@ class Dst(enum.IntEnum):
     WLO = 2          # [7:0]
     WHI = 3          # [15:8]
     SHIFT = 4        # the bus word shifts right a byte, acc entering its top byte
-    PAD = 5          # ... acc[3:0] more times, zeros entering
     CRCS = 6         # the CRC register shifts right a byte, acc entering its top byte
-    WD = 7           # the run counter shifts right a byte, acc entering its top byte (loaded
-                     # with the watchdog before a run: it counts down while the run goes)
+    LIMIT = 7        # the watchdog register shifts right a byte, acc entering its top byte
     BP = 8           # bp := acc + (operand[7:4] << 8)
     CTRL = 9         # Ctrl bits
     PULSE = 10       # Pulse bits: one-cycle pulses and flag changes
@@ -148,7 +146,7 @@ class RAM(enum.IntEnum):
     CSUM1 = 7
     CSUM2 = 8
     CSUM3 = 9
-    LIM0 = 10        # the watchdog register (link target 0xF0, word 0), bytes 0..3
+    LIM0 = 10        # a copy of the watchdog register, bytes 0..3 (READ answers from it)
     LIM1 = 11
     LIM2 = 12
     LIM3 = 13
@@ -177,11 +175,7 @@ class RAM(enum.IntEnum):
     L_LO = 36        # bytes left of a walk
     L_HI = 37
     WALK = 38        # which command the check walk returns to (0 WRITE, else READ)
-    RUNLIM0 = 39     # the watchdog the last run started with (run_cycles = it - the counter)
-    RUNLIM1 = 40
-    RUNLIM2 = 41
-    RUNLIM3 = 42
-    IDENT = 43       # the identify bytes (as many as fit below the header; the rest are
+    IDENT = 39       # the identify bytes (as many as fit below the header; the rest are
                      # TX-immediate instructions)
     CMD = HEADER_BASE
     TAG = HEADER_BASE + 1
@@ -616,10 +610,6 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     p.b(Cond.BUSY, "ANS_BUSY")
     p.bn(Cond.LOADED, "ANS_NOT_LOADED")
     p.bn(Cond.CONFIG_OK, "ANS_BAD_CONFIG")
-    for i in range(4):                              # the run counter := the watchdog
-        p.ld(R.LIM0 + i)
-        p.st(R.RUNLIM0 + i)
-        p.out(Dst.WD)
     pulse(Pulse.START)
     p.j("TX")
 
@@ -643,12 +633,8 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
         p.ld(R.CSUM0 + i)
         p.xori(0xFF)
         p.st(Ind(inc=True))
-    p.ldi(0xFF)                                     # run_cycles = RUNLIM - the counter
-    p.addi(1)                                       # (C = 1)
     for i in range(4):
         p.inp(Src.RUN0 + i)
-        p.xori(0xFF)
-        p.adc(R.RUNLIM0 + i)
         p.st(Ind(inc=True))
     for a in (R.ERR_LO, R.ERR_HI, R.FR_LO, R.FR_HI):
         p.ld(a)
@@ -786,9 +772,17 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     p.addi(-1)
     p.st(R.K)
     p.bn(Cond.Z, "W_BYTE")
-    p.ldi(data_bytes)
+    p.ldi(data_bytes)                               # zeros shift the word to the bottom
     p.add(R.NWB)
-    p.out(Dst.PAD)                                  # the word to the bottom
+    p.label("W_PAD")
+    p.b(Cond.Z, "W_ALIGNED")
+    p.st(R.K)
+    p.ldi(0)
+    p.out(Dst.SHIFT)
+    p.ld(R.K)
+    p.addi(-1)
+    p.j("W_PAD")
+    p.label("W_ALIGNED")
     p.ld(R.ISLINK)
     p.b(Cond.Z, "W_LINK")
     pulse(Pulse.WE)
@@ -811,10 +805,11 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
         p.b(Cond.Z, "TX")
     pulse(Pulse.UNLOAD)
     p.j("TX")
-    p.label("W_LINK")                               # the watchdog register
+    p.label("W_LINK")                               # the watchdog register and its copy
     for i in range(4):
         p.inp(Src.SHREG)
         p.st(R.LIM0 + i)
+        p.out(Dst.LIMIT)
         p.out(Dst.SHIFT)
     p.j("W_NEXT")
 
@@ -883,7 +878,7 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     p.or_(R.L_LO)
     p.bn(Cond.Z, "R_WORD")
     p.j("TX")
-    p.label("R_LINK")                               # the watchdog register
+    p.label("R_LINK")                               # the watchdog register's copy
     for i in range(4):
         p.ld(R.LIM0 + i)
         p.st(Ind(inc=True))

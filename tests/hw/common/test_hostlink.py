@@ -58,7 +58,7 @@ class Bench:
             await stream_put(ctx, self.core.rx, b)
             await self.tick(ctx, gap)
 
-    async def response(self, ctx, max_cycles=20000):
+    async def response(self, ctx, max_cycles=60000):
         for _ in range(max_cycles):
             if len(self.out) >= P.RESPONSE_HEADER and len(self.out) >= P.response_length(self.out):
                 n = P.response_length(self.out)
@@ -142,7 +142,8 @@ def test_identify_probe_and_status():
 
 #: the byte engine's timings (two cycles an instruction; three: the ECP5's registered
 #: program word; boards/top.py LINK_TIMING)
-TIMINGS = {"2cycle": {}, "code_latency2": {"code_latency": 2}}
+TIMINGS = {"2cycle": {}, "code_latency2": {"code_latency": 2},
+           "banked": {"code_latency": 1, "code_bank": 256}}
 
 
 @pytest.mark.parametrize("timing", TIMINGS)
@@ -347,7 +348,7 @@ def test_refusals_change_nothing():
 @pytest.mark.parametrize("timing", TIMINGS)
 def test_load_commit_run(timing):
     """run before commit, wrong checksum, data targets, retransmissions."""
-    DELAY = 3000                    # long enough for four frames while the unit runs
+    DELAY = 6000                    # long enough for four frames while the unit runs
     rng = random.Random(11)
 
     async def scenario(b, ctx):
