@@ -256,8 +256,11 @@ class LinkCore(wiring.Component):
         is_st = is_op & (op == Op.ST)
         out = Signal()                              # OUT acts
 
+        # (the OUT destinations decoded in A, one-hot, registered)
+        k_dst = Signal(max(Dst) + 1)
+
         def out_to(dst):
-            return out & (port == dst)
+            return out & k_dst[dst]
 
         # -- registers ---------------------------------------------------------------------
         acc = Signal(8)
@@ -317,10 +320,13 @@ class LinkCore(wiring.Component):
         # (what an instruction may wait for, and whether it is an OUT, decoded in A and
         # registered: B's enables are a few LUTs from flip-flops)
         k_tx, k_crc, k_out, k_alu, k_rx = Signal(), Signal(), Signal(), Signal(), Signal()
+        k_feed, k_inc, k_wr = Signal(), Signal(), Signal()
         take_rx = is_op & io & ~imm & (port == Src.RX) & (op != Op.ST) & (op != Op.TX)
         with m.If(ph_a):
             m.d.sync += [k_tx.eq(is_tx), k_crc.eq(uses_crc), k_rx.eq(take_rx),
-                         k_out.eq(is_st & io), k_alu.eq(is_op & ((op <= Op.XOR) | (op == Op.TX)))]
+                         k_out.eq(is_st & io), k_alu.eq(is_op & ((op <= Op.XOR) | (op == Op.TX))),
+                         k_feed.eq(feed), k_inc.eq(is_op & inc), k_wr.eq(is_st & ~io & ~imm),
+                         k_dst.eq(Cat(*[port == d for d in range(max(Dst) + 1)]))]
         # (a byte read from the CRC register or the bus word was registered a cycle before:
         # both must have been still then)
         crc_busy_d = Signal()
@@ -352,8 +358,8 @@ class LinkCore(wiring.Component):
             m.d.sync += acc.eq(res)
             with m.If((op == Op.ADD) | (op == Op.ADC)):
                 m.d.sync += c.eq(total[8])
-        m.d.comb += dwp.en.eq(go & is_st & ~io & ~imm)
-        with m.If(go & is_op & inc):
+        m.d.comb += dwp.en.eq(go & k_wr)
+        with m.If(go & k_inc):
             m.d.sync += bp.eq(bp + 1)
         with m.Elif(out_to(Dst.BP)):
             m.d.sync += bp.eq(Cat(acc, opd[4:]))
@@ -419,7 +425,7 @@ class LinkCore(wiring.Component):
 
         # -- the CRC engine: a bit per cycle, right shifting; CRC-32 (the load checksum)
         #    takes a byte's bits from bit 0, the CRC-16 (kept bit-reversed) from bit 7 -------
-        with m.If(go & feed):
+        with m.If(go & k_feed):
             m.d.sync += [bitc.eq(0), crc_busy.eq(1)]
         with m.Elif(crc_busy):
             m.d.sync += bitc.eq(bitc + 1)
