@@ -62,6 +62,7 @@ from amaranth.lib.wiring import In, Out, connect
 from .hostbus import HostBusSignature
 from .idrom import identify_bytes
 from .linkcode import (Op, Cond, Src, Dst, Pulse, Ctrl, program, ram_init, wait_iterations,
+                       quiet_counts,
                        PAYLOAD_BASE, INSTRUCTION_BITS, TARGET_BITS)
 from .uart import UARTRx, UARTTx
 from ...sw.link.protocol import (Cmd, Status, DEFAULT_MAX_PAYLOAD, MIN_MAX_PAYLOAD,
@@ -166,7 +167,8 @@ class LinkCore(wiring.Component):
         self.program = program(status=Status, cmd=Cmd, identify=self.identify_bytes,
                                max_payload=max_payload, data_bytes=data_bytes,
                                data_targets=self.data_targets,
-                               bus_wait=wait_iterations(bus_timeout, code_latency))
+                               bus_wait=wait_iterations(bus_timeout, code_latency),
+                               quiet=quiet_counts(timeout_cycles, code_latency))
         self.code = self.program.words()
         self.ram_depth = PAYLOAD_BASE + max_payload
         super().__init__({
@@ -292,7 +294,7 @@ class LinkCore(wiring.Component):
         # -- operand B: immediate, I/O source, RAM (at bp, or direct in the state page) -------
         m.d.comb += [drp.addr.eq(Mux(ind, bp, opd)), dwp.addr.eq(drp.addr), dwp.data.eq(acc)]
         io_in = Signal(8)
-        crc_rd = Mux(m32, crc[:8], crc[:8][::-1])
+        crc_rd = Mux(m32, ~crc[:8], crc[:8][::-1])        # (CRC-32: the checksum's byte)
         flags = Cat(loaded, busy_r, done_r, running, aborted, wd_fired)
         with m.Switch(port):
             with m.Case(Src.RX):
@@ -366,10 +368,9 @@ class LinkCore(wiring.Component):
 
         # -- branches: the condition registered in A, the target taken in B -----------------
         conds = {Cond.TRUE: Const(1), Cond.Z: z, Cond.C: c, Cond.RXV: self.rx.valid,
-                 Cond.QUIET: Signal(name="quiet"), Cond.BUSY: busy_r,
+                 Cond.BUSY: busy_r,
                  Cond.CONFIG_OK: config_ok_r, Cond.ADDR_OK: ok_r, Cond.RDONE: ~rd_pending,
                  Cond.LOADED: loaded, Cond.ERRP: errp}
-        quiet = conds[Cond.QUIET]
         cond = Signal()
         with m.Switch(ui[11:15]):
             for k, v in conds.items():
@@ -450,14 +451,6 @@ class LinkCore(wiring.Component):
             m.d.sync += crc.eq(Cat(crc[8:], acc))
         with m.Elif(crc_busy):
             m.d.sync += crc.eq(Cat(*stepped))
-
-        # -- line silence: counts down from the timeout while no byte is offered -------------
-        silence = Signal(range(self.timeout_cycles + 1), init=self.timeout_cycles)
-        with m.If(self.rx.valid):
-            m.d.sync += silence.eq(self.timeout_cycles)
-        with m.Elif(silence != 0):
-            m.d.sync += silence.eq(silence - 1)
-        m.d.comb += quiet.eq(silence == 0)
 
         # -- runs and the watchdog ------------------------------------------------------------
         m.d.sync += [busy_r.eq(self.busy), done_r.eq(self.done), config_ok_r.eq(self.config_ok)]

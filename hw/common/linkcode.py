@@ -36,7 +36,7 @@ the second the op acts and the next instruction is fetched.
 
 import enum
 
-__all__ = ["IDENT_IN_RAM", "Op", "Cond", "Src", "Dst", "Pulse", "Ctrl", "Imm", "Io", "Ind", "Program", "program",
+__all__ = ["quiet_counts", "IDENT_IN_RAM", "Op", "Cond", "Src", "Dst", "Pulse", "Ctrl", "Imm", "Io", "Ind", "Program", "program",
            "RAM", "PAYLOAD_BASE", "HEADER_BASE", "ram_init", "INSTRUCTION_BITS", "TARGET_BITS",
            "wait_iterations", "CYCLES_PER_WAIT_ITERATION"]
 
@@ -60,7 +60,6 @@ class Cond(enum.IntEnum):
     Z = 1            # the last ALU result was 0
     C = 2            # the last ADD/ADC carried
     RXV = 3          # a received byte waits
-    QUIET = 4        # the line has been quiet for the inter-byte timeout
     BUSY = 5         # the unit's busy (registered)
     CONFIG_OK = 6    # the unit's config_ok (registered)
     ADDR_OK = 7      # the unit's addr_ok for the bus address (registered)
@@ -142,7 +141,7 @@ class RAM(enum.IntEnum):
     LAST_CRC_HI = 3
     LAST_CRC_LO = 4
     LAST_VALID = 5
-    CSUM0 = 6        # the load checksum's CRC-32 register, bytes 0..3 (value = ~register)
+    CSUM0 = 6        # the load checksum, bytes 0..3 (the CRC-32 register's complement)
     CSUM1 = 7
     CSUM2 = 8
     CSUM3 = 9
@@ -175,7 +174,8 @@ class RAM(enum.IntEnum):
     L_LO = 36        # bytes left of a walk
     L_HI = 37
     WALK = 38        # which command the check walk returns to (0 WRITE, else READ)
-    IDENT = 39       # the identify bytes (as many as fit below the header; the rest are
+    QO = 39          # the silence count's outer loop
+    IDENT = 40       # the identify bytes (as many as fit below the header; the rest are
                      # TX-immediate instructions)
     CMD = HEADER_BASE
     TAG = HEADER_BASE + 1
@@ -195,7 +195,6 @@ def ram_init(watchdog_cycles, depth, identify=b""):
     """The data RAM's contents after reset."""
     init = [0] * depth
     for i in range(4):
-        init[RAM.CSUM0 + i] = 0xFF                  # CRC-32 register of the empty load
         init[RAM.LIM0 + i] = (watchdog_cycles >> (8 * i)) & 0xFF
     head = bytes(identify)[:IDENT_IN_RAM]
     init[RAM.IDENT:RAM.IDENT + len(head)] = list(head)
@@ -309,23 +308,63 @@ class Program:
         return out
 
 
-def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus_wait):
+def quiet_counts(timeout_cycles, code_latency):
+    """(inner, outer, pad): the silence count, two nested loops whose inner one
+    (B RXV; `pad` NOPs; ADDI -1; B ~Z) lasts at least `timeout_cycles`: the
+    firmware counts the line's silence."""
+    for pad in range(8):
+        per = (CYCLES_PER_WAIT_ITERATION + pad) * (1 + code_latency)
+        inner = max(1, min(0xFF, -(-timeout_cycles // per)))
+        outer = -(-timeout_cycles // (inner * per))
+        if outer <= 0xFF:
+            return inner, outer, pad
+    raise ValueError(f"timeout of {timeout_cycles} cycles: more than the silence count "
+                     f"reaches")
+
+
+def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus_wait, quiet):
     """The host link's firmware. `status`, `cmd`: the protocol's Status and Cmd
     enums; `identify`: the IDENTIFY answer's bytes (sent by TX-immediate
     instructions); `max_payload`, `data_bytes` (the widest word), `data_targets`
     (targets whose writes keep `loaded`), `bus_wait` (iterations of a wait for
-    the unit, wait_iterations). Returns a Program."""
+    the unit, wait_iterations), `quiet` (quiet_counts: the inter-byte
+    timeout). Returns a Program."""
     S, C = status, cmd
     p = Program()
     R = RAM
     over = (0x10000 - (max_payload + 1)) & 0xFFFF       # LEN + over carries iff LEN > max
 
-    def wait_byte(got, name):
+    qn, qm, qpad = quiet
+
+    def silence(name, byte, quiet_to):
+        """Wait for a byte (go to `byte`) or the inter-byte timeout (go to `quiet_to`)."""
         p.label(name)
-        p.b(Cond.RXV, got)
-        p.b(Cond.QUIET, "RX_TIMEOUT")
-        p.j(name)
+        p.ldi(qm)
+        p.st(R.QO)
+        p.label(name + "_L")
+        p.ldi(qn)
+        p.label(name + "_I")
+        p.b(Cond.RXV, byte)
+        for _ in range(qpad):
+            p.nop()
+        p.addi(-1)
+        p.bn(Cond.Z, name + "_I")
+        p.ld(R.QO)
+        p.addi(-1)
+        p.st(R.QO)
+        p.bn(Cond.Z, name + "_L")
+        p.j(quiet_to)
+
+    def wait_byte(got, name):
+        silence(name, got, "RX_TIMEOUT")
         p.label(got)
+
+    def wait_quiet(name, then):
+        """Until the line has been quiet for the timeout (bytes are taken and dropped)."""
+        silence(name, name + "_DROP", then)
+        p.label(name + "_DROP")
+        p.inp(Src.RX)
+        p.j(name)
 
     def count_up(loop):
         """CNT += 1 (a count up to 0); go to `loop` unless it reached 0."""
@@ -496,11 +535,13 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     p.j("ANSWER")
 
     # ---- line errors ---------------------------------------------------------------------
-    p.label("OVERSIZE")                             # LEN larger than the buffer
+    p.label("OVERSIZE")                             # LEN larger than the buffer: answered
+    p.ldi(2)                                        # once the line is quiet
+    p.st(R.DISC)
+    p.j("DISCARD")
+    p.label("OVERSIZE_QUIET")
     p.ldi(0)
-    p.out(Dst.CTRL)
-    p.label("OVERSIZE_WAIT")
-    p.bn(Cond.QUIET, "OVERSIZE_WAIT")
+    p.st(R.DISC)
     p.ldi(S.BAD_LENGTH)
     p.j("LINE_ERROR")
     p.label("BAD_CRC")                              # then ignore the line until quiet
@@ -597,7 +638,7 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     p.label("BEGIN")
     no_payload()
     p.b(Cond.BUSY, "ANS_BUSY")
-    p.ldi(0xFF)
+    p.ldi(0)                                        # the empty load's checksum
     for i in range(4):
         p.st(R.CSUM0 + i)
     pulse(Pulse.UNLOAD)
@@ -631,7 +672,6 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     p.st(Ind(inc=True))
     for i in range(4):
         p.ld(R.CSUM0 + i)
-        p.xori(0xFF)
         p.st(Ind(inc=True))
     for i in range(4):
         p.inp(Src.RUN0 + i)
@@ -654,12 +694,10 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     p.st(R.DIFF)
     for i in range(4):
         p.ld(R.CSUM0 + i)
-        p.xori(0xFF)
-        p.st(R.TMP)
         p.xor(Ind())
         p.or_(R.DIFF)
         p.st(R.DIFF)
-        p.ld(R.TMP)
+        p.ld(R.CSUM0 + i)
         p.st(Ind(inc=True))
     p.ldi(4)
     p.st(R.RLEN_LO)
@@ -746,8 +784,9 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     p.label("WRITE_GO")
     p.ldi(Ctrl.CRC32)
     p.out(Dst.CTRL)
-    for i in range(4):
+    for i in range(4):                              # the CRC-32 register: ~checksum
         p.ld(R.CSUM0 + i)
+        p.xori(0xFF)
         p.out(Dst.CRCS)
     p.ldi(R.A0)
     p.out(Dst.BP)
@@ -791,8 +830,8 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     sub_wb_from_left()
     p.or_(R.L_LO)
     p.bn(Cond.Z, "W_WORD")
-    for i in range(4):                              # keep the checksum
-        p.inp(Src.CRC)
+    for i in range(4):                              # keep the checksum (CRC reads ~register
+        p.inp(Src.CRC)                              # bytes in CRC-32 mode)
         p.st(R.CSUM0 + i)
         p.out(Dst.CRCS)
     p.ld(R.ISLINK)                                  # a write to a model memory unloads
@@ -937,10 +976,11 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     p.tx(Io(Src.CRC))
     p.ld(R.DISC)
     p.b(Cond.Z, "H_LOOP")
-    p.ldi(0)
-    p.out(Dst.CTRL)
-    p.label("DISCARD")                              # after BAD_CRC: until the line is quiet
-    p.bn(Cond.QUIET, "DISCARD")
+    wait_quiet("DISCARD", "QUIET")                  # after BAD_CRC: until the line is quiet
+    p.label("QUIET")
+    p.ld(R.DISC)
+    p.andi(2)
+    p.bn(Cond.Z, "OVERSIZE_QUIET")
     p.j("HUNT")
     p.label("TX_IDENT")                             # and the rest
     for byte in identify[n1:]:

@@ -16,6 +16,9 @@ from eiegen.sw.link import protocol as P
 from eiegen.sw.link.protocol import Cmd, Status, make_addr
 
 TIMEOUT = 40
+#: cycles the byte engine may take to answer a line error once the timeout has passed
+#: (the error count and the answer's header, CRC and bytes, a few instructions each)
+ANSWER_CYCLES = 800
 
 A = DUMMY_TARGETS["mem_a"].id
 B = DUMMY_TARGETS["mem_b"].id
@@ -183,7 +186,7 @@ def _fault_scenario(mutate, expect, *, quiet_after=True):
         before = b.memories(ctx)
         good = P.encode_frame(Cmd.WRITE, make_addr(A, 0, 4), _fill(rng, 20), tag=0x42)
         await b.send(ctx, mutate(good))
-        r = await b.response(ctx, max_cycles=6 * TIMEOUT)
+        r = await b.response(ctx, max_cycles=6 * TIMEOUT + ANSWER_CYCLES)
         if expect is None:
             assert r is None
         else:
@@ -251,7 +254,7 @@ def test_every_crc_bit_and_a_resend_after_a_damaged_one():
         good = P.encode_frame(Cmd.WRITE, make_addr(A, 0, 8), data, tag=0x42)
         for bit in range(16):
             await b.send(ctx, _flip(len(good) - 2 + bit // 8, 1 << (bit % 8))(good))
-            r = await b.response(ctx, max_cycles=6 * TIMEOUT)
+            r = await b.response(ctx, max_cycles=6 * TIMEOUT + ANSWER_CYCLES)
             assert r is not None and Status(r.status) == Status.BAD_CRC, bit
             await b.tick(ctx, 2 * TIMEOUT)
         assert b.memories(ctx) == before
