@@ -236,10 +236,10 @@ class LinkCore(wiring.Component):
             ui = Signal(INSTRUCTION_BITS)
             m.d.sync += [ui.eq(code_word), ph_f.eq(boot | go), ph_a.eq(ph_f),
                          ph_b.eq(ph_a | (ph_b & ~go))]
-        pc = self._pc = Signal(TARGET_BITS)
+        pc = Signal(TARGET_BITS, init=(1 << TARGET_BITS) - 1)    # (pc + 1 = 0 at boot)
         npc = Signal(TARGET_BITS)
         take = Signal()
-        fetch_addr = Mux(boot, 0, npc)
+        fetch_addr = npc
         for port in ports:
             m.d.comb += [port.addr.eq(fetch_addr), port.en.eq(boot | go)]
         if len(ports) > 1:
@@ -295,12 +295,9 @@ class LinkCore(wiring.Component):
         m.d.comb += [drp.addr.eq(Mux(ind, bp, opd)), dwp.addr.eq(drp.addr), dwp.data.eq(acc)]
         io_in = Signal(8)
         crc_rd = Mux(m32, ~crc[:8], crc[:8][::-1])        # (CRC-32: the checksum's byte)
-        flags = Cat(loaded, busy_r, done_r, running, aborted, wd_fired)
         with m.Switch(port):
             with m.Case(Src.RX):
                 m.d.comb += io_in.eq(self.rx.payload)
-            with m.Case(Src.FLAGS):
-                m.d.comb += io_in.eq(flags)
             with m.Case(Src.SHREG):
                 m.d.comb += io_in.eq(shreg[:8])
             with m.Case(Src.CRC):
@@ -350,8 +347,6 @@ class LinkCore(wiring.Component):
                 m.d.comb += res.eq(bsrc)
             with m.Case(Op.ADD, Op.ADC):
                 m.d.comb += res.eq(total[:8])
-            with m.Case(Op.AND):
-                m.d.comb += res.eq(acc & bsrc)
             with m.Case(Op.OR):
                 m.d.comb += res.eq(acc | bsrc)
             with m.Case(Op.XOR):
@@ -370,7 +365,8 @@ class LinkCore(wiring.Component):
         conds = {Cond.TRUE: Const(1), Cond.Z: z, Cond.C: c, Cond.RXV: self.rx.valid,
                  Cond.BUSY: busy_r,
                  Cond.CONFIG_OK: config_ok_r, Cond.ADDR_OK: ok_r, Cond.RDONE: ~rd_pending,
-                 Cond.LOADED: loaded, Cond.ERRP: errp}
+                 Cond.LOADED: loaded, Cond.ERRP: errp, Cond.DONE: done_r, Cond.RUNNING: running,
+                 Cond.ABORTED: aborted, Cond.WDF: wd_fired}
         cond = Signal()
         with m.Switch(ui[11:15]):
             for k, v in conds.items():

@@ -17,13 +17,13 @@ buffer pointer `bp` (ind) or the RAM byte at `operand` (direct: the state
 page, addresses 0..255). `inc` increments bp afterwards. Ops:
 
     LD  acc := B         ADD acc := acc + B (C)    ADC acc := acc + B + C (C)
-    AND acc := acc & B   OR  acc := acc | B        XOR acc := acc ^ B
+    OR  acc := acc | B   XOR acc := acc ^ B        (op 3 is unused)
     ST  RAM := acc (direct or ind); with io: OUT, the I/O destination
         `operand[3:0]` := acc (bus address bytes, the bus word, the CRC
         register, the watchdog register, bp, control bits, pulses)
     TX  send B (waits for the transmitter; the byte enters the frame CRC)
 
-LD .. XOR set Z (acc = 0); ADD and ADC set C. An io or ind operand with
+LD .. XOR and TX load acc (TX with B), and Z is acc = 0; ADD and ADC set C. An io or ind operand with
 `operand[7]` set is also fed to the CRC engine (bit-serial, 8 cycles);
 an instruction that feeds, reads or loads the CRC register waits while it
 is busy, one that shifts or reads the bus word while it pads. `IN RX`
@@ -48,7 +48,6 @@ class Op(enum.IntEnum):
     LD = 0
     ADD = 1
     ADC = 2
-    AND = 3
     OR = 4
     XOR = 5
     ST = 6
@@ -66,12 +65,15 @@ class Cond(enum.IntEnum):
     RDONE = 8        # no read in flight (the last one was answered)
     LOADED = 9
     ERRP = 10        # a UART error (framing, overrun) is pending
+    DONE = 11        # the unit's done (registered)
+    RUNNING = 12     # a run goes (started by RUN, not yet ended, aborted or fired)
+    ABORTED = 13     # the last run was ended by ABORT or the watchdog
+    WDF = 14         # ... by the watchdog
 
 
 class Src(enum.IntEnum):
     """I/O sources (an io operand of LD .. XOR, TX)."""
     RX = 0           # the received byte (taken)
-    FLAGS = 1        # loaded, busy, done, running, aborted, watchdog (STATUS byte 0)
     SHREG = 2        # the bus word's low byte
     CRC = 3          # the CRC register's low byte (bit-reversed in CRC-16 mode: the frame
                      # CRC's high byte)
@@ -261,7 +263,6 @@ class Program:
     def ld(self, x): self.op(Op.LD, x)
     def add(self, x): self.op(Op.ADD, x)
     def adc(self, x): self.op(Op.ADC, x)
-    def and_(self, x): self.op(Op.AND, x)
     def or_(self, x): self.op(Op.OR, x)
     def xor(self, x): self.op(Op.XOR, x)
     def st(self, x): self.op(Op.ST, x)
@@ -269,7 +270,6 @@ class Program:
     def ldi(self, v): self.ld(Imm(v))
     def addi(self, v): self.add(Imm(v & 0xFF))
     def adci(self, v): self.adc(Imm(v & 0xFF))
-    def andi(self, v): self.and_(Imm(v))
     def ori(self, v): self.or_(Imm(v))
     def xori(self, v): self.xor(Imm(v & 0xFF))
     def inp(self, src, feed=False): self.ld(Io(src, feed))
@@ -517,9 +517,10 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     p.st(R.STATUS)
     p.st(R.RLEN_LO)
     p.st(R.RLEN_HI)
-    p.ld(R.A3)
-    p.andi(0xF0)
-    p.xori(0xF0)
+    p.ld(R.A3)                                      # (C: A3 >= 0xF0)
+    p.addi(0x10)
+    p.ldi(0xFF)
+    p.adci(0)                                       # 0 if C
     p.st(R.ISLINK)
     # dispatch
     p.ld(R.CMD)
@@ -562,10 +563,11 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     p.ldi(0)
     p.st(R.RET)
     p.label("COUNT_ERROR")                          # rx_errors += 1, saturating
-    p.ld(R.ERR_LO)
-    p.and_(R.ERR_HI)
-    p.xori(0xFF)
-    p.b(Cond.Z, "COUNTED")
+    p.ld(R.ERR_LO)                                  # (C: both bytes are 0xFF)
+    p.addi(1)
+    p.ld(R.ERR_HI)
+    p.adci(0)
+    p.b(Cond.C, "COUNTED")
     p.ld(R.ERR_LO)
     p.addi(1)
     p.st(R.ERR_LO)
@@ -668,7 +670,12 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     no_payload()
     p.ldi(0)
     p.out(Dst.BP, hi=PAYLOAD_BASE >> 8)
-    p.inp(Src.FLAGS)
+    p.ldi(0)                                        # flags
+    for bit, cond in enumerate((Cond.LOADED, Cond.BUSY, Cond.DONE, Cond.RUNNING, Cond.ABORTED,
+                                Cond.WDF)):
+        p.bn(cond, f"STATUS_F{bit}")
+        p.ori(1 << bit)
+        p.label(f"STATUS_F{bit}")
     p.st(Ind(inc=True))
     for i in range(4):
         p.ld(R.CSUM0 + i)
@@ -979,8 +986,8 @@ def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus
     wait_quiet("DISCARD", "QUIET")                  # after BAD_CRC: until the line is quiet
     p.label("QUIET")
     p.ld(R.DISC)
-    p.andi(2)
-    p.bn(Cond.Z, "OVERSIZE_QUIET")
+    p.xori(2)
+    p.b(Cond.Z, "OVERSIZE_QUIET")
     p.j("HUNT")
     p.label("TX_IDENT")                             # and the rest
     for byte in identify[n1:]:
