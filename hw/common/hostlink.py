@@ -295,22 +295,19 @@ class LinkCore(wiring.Component):
         m.d.comb += [drp.addr.eq(Mux(ind, bp, opd)), dwp.addr.eq(drp.addr), dwp.data.eq(acc)]
         io_in = Signal(8)
         crc_rd = Mux(m32, ~crc[:8], crc[:8][::-1])        # (CRC-32: the checksum's byte)
-        with m.Switch(port):
-            with m.Case(Src.RX):
-                m.d.comb += io_in.eq(self.rx.payload)
-            with m.Case(Src.SHREG):
-                m.d.comb += io_in.eq(shreg[:8])
-            with m.Case(Src.CRC):
-                m.d.comb += io_in.eq(crc_rd)
-            with m.Case(Src.WB):
-                m.d.comb += io_in.eq(wb_r)
-            with m.Case("10--"):
-                m.d.comb += io_in.eq(run_cycles.word_select(port[:2], 8))
+        io_lo = Signal(8)
+        with m.Switch(port[:2]):
+            for src, value in ((Src.RX, self.rx.payload), (Src.SHREG, shreg[:8]),
+                               (Src.CRC, crc_rd), (Src.WB, wb_r)):
+                with m.Case(src):
+                    m.d.comb += io_lo.eq(value)
+        m.d.comb += io_in.eq(Mux(port[2], run_cycles.word_select(port[:2], 8), io_lo))
         # the immediate or I/O byte registered a cycle before it is used (every cycle of A
         # and B): the RAM's byte, read in A, is the only operand B takes from a memory
         opr = Signal(8)
         m.d.sync += opr.eq(Mux(imm, opd, io_in))
-        bsrc = Mux(imm | io, opr, drp.data)
+        k_reg = Signal()                            # (imm | io, registered in A)
+        bsrc = Mux(k_reg, opr, drp.data)
 
         # -- waiting: the transmitter, the CRC engine, the bus word's padding ---------------
         feed = is_op & ((op == Op.TX) | (~imm & (io | ind) & opd[7] & (op != Op.ST)))
@@ -320,17 +317,25 @@ class LinkCore(wiring.Component):
         # registered: B's enables are a few LUTs from flip-flops)
         k_tx, k_crc, k_out, k_alu, k_rx = Signal(), Signal(), Signal(), Signal(), Signal()
         k_feed, k_inc, k_wr = Signal(), Signal(), Signal()
+        k_fn = Signal(2)                            # the ALU's result: B, sum, or, xor
+        k_adc, k_sum = Signal(), Signal()
         take_rx = is_op & io & ~imm & (port == Src.RX) & (op != Op.ST) & (op != Op.TX)
         with m.If(ph_a):
             m.d.sync += [k_tx.eq(is_tx), k_crc.eq(uses_crc), k_rx.eq(take_rx),
                          k_out.eq(is_st & io), k_alu.eq(is_op & ((op <= Op.XOR) | (op == Op.TX))),
                          k_feed.eq(feed), k_inc.eq(is_op & inc), k_wr.eq(is_st & ~io & ~imm),
+                         k_reg.eq(imm | io), k_adc.eq(op == Op.ADC),
+                         k_sum.eq(is_op & ((op == Op.ADD) | (op == Op.ADC))),
+                         k_fn.eq(Mux((op == Op.ADD) | (op == Op.ADC), 1,
+                                     Mux(op == Op.OR, 2, Mux(op == Op.XOR, 3, 0)))),
                          k_dst.eq(Cat(*[port == d for d in range(max(Dst) + 1)]))]
         # (a byte read from the CRC register or the bus word was registered a cycle before:
         # both must have been still then)
-        crc_busy_d = Signal()
-        m.d.sync += crc_busy_d.eq(crc_busy)
-        crc_wait = crc_busy | crc_busy_d
+        # (the engine steps a cycle after its bit counter: crc_busy_d; and a byte read
+        # from it was registered a cycle before it is used: crc_busy_dd)
+        crc_busy_d, crc_busy_dd = Signal(), Signal()
+        m.d.sync += [crc_busy_d.eq(crc_busy), crc_busy_dd.eq(crc_busy_d)]
+        crc_wait = crc_busy | crc_busy_d | crc_busy_dd
         # (and the CRC engine takes a fed byte's bits from acc: acc waits for it)
         stall = (k_tx & ~self.tx.ready) | ((k_crc | k_alu) & crc_wait)
         m.d.comb += go.eq(ph_b & ~stall)
@@ -340,20 +345,20 @@ class LinkCore(wiring.Component):
 
         # -- the ALU ---------------------------------------------------------------------------
         total = Signal(9)
-        m.d.comb += total.eq(acc + bsrc + (c & (op == Op.ADC)))
+        m.d.comb += total.eq(acc + bsrc + (c & k_adc))
         res = Signal(8)
-        with m.Switch(op):
-            with m.Case(Op.LD, Op.TX):
+        with m.Switch(k_fn):
+            with m.Case(0):
                 m.d.comb += res.eq(bsrc)
-            with m.Case(Op.ADD, Op.ADC):
+            with m.Case(1):
                 m.d.comb += res.eq(total[:8])
-            with m.Case(Op.OR):
+            with m.Case(2):
                 m.d.comb += res.eq(acc | bsrc)
-            with m.Case(Op.XOR):
+            with m.Case(3):
                 m.d.comb += res.eq(acc ^ bsrc)
         with m.If(go & k_alu):
             m.d.sync += acc.eq(res)
-            with m.If((op == Op.ADD) | (op == Op.ADC)):
+            with m.If(k_sum):
                 m.d.sync += c.eq(total[8])
         m.d.comb += dwp.en.eq(go & k_wr)
         with m.If(go & k_inc):
@@ -367,13 +372,19 @@ class LinkCore(wiring.Component):
                  Cond.CONFIG_OK: config_ok_r, Cond.ADDR_OK: ok_r, Cond.RDONE: ~rd_pending,
                  Cond.LOADED: loaded, Cond.ERRP: errp, Cond.DONE: done_r, Cond.RUNNING: running,
                  Cond.ABORTED: aborted, Cond.WDF: wd_fired}
-        cond = Signal()
+        # (Z is acc = 0, a few LUTs from acc: it joins the multiplexer of the others, all
+        # flip-flops, at its last level)
+        other = Signal()
         with m.Switch(ui[11:15]):
             for k, v in conds.items():
-                with m.Case(k):
-                    m.d.comb += cond.eq(v)
+                if k != Cond.Z:
+                    with m.Case(k):
+                        m.d.comb += other.eq(v)
+        z_lo, z_hi = Signal(), Signal()
+        m.d.comb += [z_lo.eq(acc[:4] == 0), z_hi.eq(acc[4:] == 0)]
+        sel_z = ui[11:15] == Cond.Z
         with m.If(ph_a):
-            m.d.sync += take.eq(is_br & (cond ^ ui[10]))
+            m.d.sync += take.eq(is_br & (((sel_z & z_lo & z_hi) | (~sel_z & other)) ^ ui[10]))
         m.d.comb += npc.eq(Mux(take, ui[:TARGET_BITS], pc + 1))
         with m.If(go):
             m.d.sync += pc.eq(npc)
@@ -396,7 +407,9 @@ class LinkCore(wiring.Component):
             m.d.sync += loaded.eq(1)
         with m.Elif(pulse[5]):
             m.d.sync += loaded.eq(0)
-        with m.If(self.rx_error):
+        rx_error_r = Signal()                       # (the UART's overrun depends on rx.ready)
+        m.d.sync += rx_error_r.eq(self.rx_error)
+        with m.If(rx_error_r):
             m.d.sync += errp.eq(1)
         with m.Elif(pulse[6]):
             m.d.sync += errp.eq(0)
@@ -428,7 +441,9 @@ class LinkCore(wiring.Component):
             m.d.sync += bitc.eq(bitc + 1)
             with m.If(bitc == 7):
                 m.d.sync += crc_busy.eq(0)
-        din = acc.bit_select(bitc ^ Mux(m32, 0, 7), 1)
+        # (the bit registered: the register steps on it the cycle after)
+        din = Signal()
+        m.d.sync += din.eq(acc.bit_select(bitc ^ Mux(m32, 0, 7), 1))
         fb = crc[0] ^ din
         fb32 = fb & m32
         fb16 = fb & ~m32
@@ -445,7 +460,7 @@ class LinkCore(wiring.Component):
             stepped.append(nxt)
         with m.If(out_to(Dst.CRCS)):
             m.d.sync += crc.eq(Cat(crc[8:], acc))
-        with m.Elif(crc_busy):
+        with m.Elif(crc_busy_d):
             m.d.sync += crc.eq(Cat(*stepped))
 
         # -- runs and the watchdog ------------------------------------------------------------

@@ -74,14 +74,14 @@ class Cond(enum.IntEnum):
 class Src(enum.IntEnum):
     """I/O sources (an io operand of LD .. XOR, TX)."""
     RX = 0           # the received byte (taken)
-    SHREG = 2        # the bus word's low byte
-    CRC = 3          # the CRC register's low byte (bit-reversed in CRC-16 mode: the frame
-                     # CRC's high byte)
-    WB = 4           # word_bytes of the bus address (registered)
-    RUN0 = 8         # run_cycles, bytes 0..3
-    RUN1 = 9
-    RUN2 = 10
-    RUN3 = 11
+    SHREG = 1        # the bus word's low byte
+    CRC = 2          # the CRC register's low byte: in CRC-16 mode bit-reversed (the frame
+                     # CRC's high byte), in CRC-32 mode complemented (the checksum's byte)
+    WB = 3           # word_bytes of the bus address
+    RUN0 = 4         # run_cycles, bytes 0..3
+    RUN1 = 5
+    RUN2 = 6
+    RUN3 = 7
 
 
 class Dst(enum.IntEnum):
