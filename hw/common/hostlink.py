@@ -212,13 +212,12 @@ class LinkCore(wiring.Component):
         drp = ram.read_port()
         dwp = ram.write_port()
 
-        # -- the sequencer: boot (fetch instruction 0), then per instruction [F,] A, B:
+        # -- the sequencer: per instruction [F,] A, B; it comes up in a B that does nothing
+        #    (every registered decode is 0) and fetches instruction 0 (pc + 1):
         #    A evaluates the branch condition and reads the RAM, B acts and fetches ----------
-        boot = Signal(init=1)
         ph_a = Signal()
-        ph_b = Signal()
+        ph_b = Signal(init=1)
         go = Signal()                               # B, and the instruction does not wait
-        m.d.sync += boot.eq(0)
         code_word = crp.data
         if len(ports) > 1:
             bank_sel = Signal(range(len(ports)))
@@ -230,22 +229,22 @@ class LinkCore(wiring.Component):
                         m.d.comb += code_word.eq(port.data)
         if self.code_latency == 1:
             ui = code_word
-            m.d.sync += [ph_a.eq(boot | go), ph_b.eq(ph_a | (ph_b & ~go))]
+            m.d.sync += [ph_a.eq(go), ph_b.eq(ph_a | (ph_b & ~go))]
         else:
             ph_f = Signal()
             ui = Signal(INSTRUCTION_BITS)
-            m.d.sync += [ui.eq(code_word), ph_f.eq(boot | go), ph_a.eq(ph_f),
+            m.d.sync += [ui.eq(code_word), ph_f.eq(go), ph_a.eq(ph_f),
                          ph_b.eq(ph_a | (ph_b & ~go))]
         pc = Signal(TARGET_BITS, init=(1 << TARGET_BITS) - 1)    # (pc + 1 = 0 at boot)
         npc = Signal(TARGET_BITS)
         take = Signal()
         fetch_addr = npc
         for port in ports:
-            m.d.comb += [port.addr.eq(fetch_addr), port.en.eq(boot | go)]
+            m.d.comb += [port.addr.eq(fetch_addr), port.en.eq(go)]
         if len(ports) > 1:
             for port in ports:
                 m.d.comb += port.addr.eq(fetch_addr[:hi_bit])
-            with m.If(boot | go):
+            with m.If(go):
                 m.d.sync += bank_sel.eq(fetch_addr[hi_bit:])
 
         is_br = ui[15]
