@@ -62,7 +62,7 @@ from amaranth.lib.wiring import In, Out, connect
 from .hostbus import HostBusSignature
 from .idrom import identify_bytes
 from .linkcode import (Op, Cond, Src, Dst, Pulse, Ctrl, program, ram_init, wait_iterations,
-                       quiet_counts,
+                       quiet_counts, instruction_cycles,
                        PAYLOAD_BASE, INSTRUCTION_BITS, TARGET_BITS)
 from .uart import UARTRx, UARTTx
 from ...sw.link.protocol import (Cmd, Status, DEFAULT_MAX_PAYLOAD, MIN_MAX_PAYLOAD,
@@ -102,9 +102,9 @@ class LinkCore(wiring.Component):
     for `busy` to fall after an abort), `watchdog_cycles` (the run watchdog
     after reset), `data_bytes` (the widest word of any target, 1..8),
     `code_latency` (1: the block RAMs' outputs are used directly, an
-    instruction takes two cycles; 2: the program's word is registered first,
-    three cycles, for FPGAs whose block RAM is slow to answer, such as
-    ECP5's), `code_bank` (None: the program is one memory; a power of 2:
+    instruction takes two cycles; 2: the program's word and the RAM's byte
+    are registered first, four cycles, for FPGAs whose block RAM is slow to
+    answer, such as ECP5's), `code_bank` (None: the program is one memory; a power of 2:
     a program longer than that is split into a memory of that many words
     and one of the rest, the word chosen by a registered address bit: 512
     on the iCE40, where a 512-word memory is two block RAMs side by side
@@ -141,7 +141,8 @@ class LinkCore(wiring.Component):
         if (not isinstance(bus_timeout, int) or bus_timeout < 4 or
                 wait_iterations(bus_timeout, code_latency) > 0xFF):
             raise ValueError(f"bus_timeout must be an integer in [4, "
-                             f"{(0xFE) * 3 * (1 + code_latency)}], got {bus_timeout!r}")
+                             f"{0xFE * 3 * instruction_cycles(code_latency)}], "
+                             f"got {bus_timeout!r}")
         if not isinstance(watchdog_cycles, int) or not 1 <= watchdog_cycles < (1 << 32):
             raise ValueError(f"watchdog_cycles must be an integer in [1, 2**32), "
                              f"got {watchdog_cycles!r}")
@@ -233,8 +234,9 @@ class LinkCore(wiring.Component):
         else:
             ph_f = Signal()
             ui = Signal(INSTRUCTION_BITS)
-            m.d.sync += [ui.eq(code_word), ph_f.eq(go), ph_a.eq(ph_f),
-                         ph_b.eq(ph_a | (ph_b & ~go))]
+            ph_d = Signal()                         # the RAM's byte is registered
+            m.d.sync += [ui.eq(code_word), ph_f.eq(go), ph_a.eq(ph_f), ph_d.eq(ph_a),
+                         ph_b.eq(ph_d | (ph_b & ~go))]
         pc = Signal(TARGET_BITS, init=(1 << TARGET_BITS) - 1)    # (pc + 1 = 0 at boot)
         npc = Signal(TARGET_BITS)
         take = Signal()
@@ -306,7 +308,11 @@ class LinkCore(wiring.Component):
         opr = Signal(8)
         m.d.sync += opr.eq(Mux(imm, opd, io_in))
         k_reg = Signal()                            # (imm | io, registered in A)
-        bsrc = Mux(k_reg, opr, drp.data)
+        ram_byte = drp.data
+        if self.code_latency == 2:
+            ram_byte = Signal(8)
+            m.d.sync += ram_byte.eq(drp.data)
+        bsrc = Mux(k_reg, opr, ram_byte)
 
         # -- waiting: the transmitter, the CRC engine, the bus word's padding ---------------
         feed = is_op & ((op == Op.TX) | (~imm & (io | ind) & opd[7] & (op != Op.ST)))
@@ -491,8 +497,6 @@ class LinkCore(wiring.Component):
                 m.d.sync += [wd_abort.eq(1), running.eq(0), aborted.eq(1), wd_fired.eq(1)]
             with m.Else():
                 m.d.sync += run_cycles.eq(run_cycles + 1)
-        self._dbg = dict(acc=acc, z=z, ph_b=ph_b, ph_a=ph_a, take=take, bp=bp, crc=crc, ui=ui,
-                         res=res, listen=listen, go=go)
         return m
 
 

@@ -36,7 +36,7 @@ the second the op acts and the next instruction is fetched.
 
 import enum
 
-__all__ = ["quiet_counts", "IDENT_IN_RAM", "Op", "Cond", "Src", "Dst", "Pulse", "Ctrl", "Imm", "Io", "Ind", "Program", "program",
+__all__ = ["instruction_cycles", "quiet_counts", "IDENT_IN_RAM", "Op", "Cond", "Src", "Dst", "Pulse", "Ctrl", "Imm", "Io", "Ind", "Program", "program",
            "RAM", "PAYLOAD_BASE", "HEADER_BASE", "ram_init", "INSTRUCTION_BITS", "TARGET_BITS",
            "wait_iterations", "CYCLES_PER_WAIT_ITERATION"]
 
@@ -207,9 +207,16 @@ def ram_init(watchdog_cycles, depth, identify=b""):
 CYCLES_PER_WAIT_ITERATION = 3
 
 
+def instruction_cycles(code_latency):
+    """Clock cycles an instruction takes (that does not wait): 2 (A, B), or 4 with
+    code_latency 2 (F: the program's word registered, A, D: the RAM's byte registered,
+    B)."""
+    return 2 * code_latency
+
+
 def wait_iterations(cycles, code_latency):
     """Iterations of a wait loop that lasts at least `cycles` clock cycles."""
-    per = CYCLES_PER_WAIT_ITERATION * (1 + code_latency)
+    per = CYCLES_PER_WAIT_ITERATION * instruction_cycles(code_latency)
     return -(-cycles // per) + 1
 
 
@@ -313,7 +320,7 @@ def quiet_counts(timeout_cycles, code_latency):
     (B RXV; `pad` NOPs; ADDI -1; B ~Z) lasts at least `timeout_cycles`: the
     firmware counts the line's silence."""
     for pad in range(8):
-        per = (CYCLES_PER_WAIT_ITERATION + pad) * (1 + code_latency)
+        per = (CYCLES_PER_WAIT_ITERATION + pad) * instruction_cycles(code_latency)
         inner = max(1, min(0xFF, -(-timeout_cycles // per)))
         outer = -(-timeout_cycles // (inner * per))
         if outer <= 0xFF:

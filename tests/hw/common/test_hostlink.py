@@ -473,3 +473,32 @@ def test_timing_options_checked():
         LinkCore(design=DESIGN, params=PARAMS, timeout_cycles=TIMEOUT, code_latency=3)
     with pytest.raises(ValueError, match="bus_timeout must be an integer"):
         LinkCore(design=DESIGN, params=PARAMS, timeout_cycles=TIMEOUT, bus_timeout=5000)
+
+
+@pytest.mark.parametrize("timing", TIMINGS)
+def test_answers_within_the_execution_budget(timing):
+    """Every frame is answered within EXEC_CYCLES + EXEC_CYCLES_PER_BYTE x (its
+    payload + the answer's) cycles after its last byte (what the host client
+    allows, sw/link/protocol.py), here for the slowest kind of frame: the
+    smallest words (1 and 2 bytes) of a link whose widest word is 8 bytes."""
+    rng = random.Random(13)
+
+    async def scenario(b, ctx):
+        for cmd, addr, payload, answer in (
+                (Cmd.WRITE, make_addr(A, 0, 0), _fill(rng, 64), 0),
+                (Cmd.WRITE, make_addr(INP, 0, 0), _fill(rng, 8), 0),
+                (Cmd.READ, make_addr(A, 0, 0), (64).to_bytes(2, "little"), 64),
+                (Cmd.READ, make_addr(INP, 0, 0), (8).to_bytes(2, "little"), 8),
+                (Cmd.STATUS, 0, b"", P.STATUS_BYTES), (Cmd.IDENTIFY, 0, b"", 0)):
+            b.tag = (b.tag + 1) & 0xFF
+            await b.send(ctx, P.encode_frame(cmd, addr, payload, b.tag), gap=0)
+            cycles = 0
+            while not b.out:
+                await b.tick(ctx)
+                cycles += 1
+            budget = P.EXEC_CYCLES + P.EXEC_CYCLES_PER_BYTE * (len(payload) + answer)
+            assert cycles <= budget, (cmd, cycles, budget)
+            r = await b.response(ctx)
+            assert r is not None and r.status == Status.OK
+
+    Bench(timing=TIMINGS[timing]).run(scenario)
