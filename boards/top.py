@@ -39,7 +39,9 @@ from .board import BoardError
 
 #: the host link's byte engine timing by family (hw/common/hostlink.py): the
 #: program's word registered where block RAM is slow to answer (ECP5,
-#: `code_latency` 2: three cycles an instruction instead of two)
+#: `code_latency` 2: four cycles an instruction instead of two; the RAM's byte too), and
+#: the program split at 512 words on the iCE40 (`code_bank`: two block RAMs side by
+#: side and the rest, a 2:1 multiplexer)
 LINK_TIMING = {"ice40": {"code_latency": 1, "code_bank": 512},
                "ecp5": {"code_latency": 2}}
 

@@ -39,10 +39,10 @@ last TAG and CRC, the load checksum, a copy of the watchdog register). One
 8-bit ALU (add with carry, and, or, xor) works on them a byte at a time.
 Flip-flops hold only what cannot wait for the program: the bus address and
 word (a byte shift register), run_cycles and the watchdog register and
-their compare, the line-silence counter, the CRC engine (one 32-bit
-bit-serial register for the frame CRC-16, kept bit-reversed, and the load
-checksum's CRC-32, swapped in from the RAM while a WRITE executes) and the
-flags the unit and the LED see.
+their compare, the CRC engine (one 32-bit bit-serial register for the
+frame CRC-16, kept bit-reversed, and the load checksum's CRC-32, swapped in
+from the RAM while a WRITE executes) and the flags the unit and the LED
+see. The line's silence is counted by the program's wait loops.
 
 HostLink wraps LinkCore with the UART; the board top-level instantiates it:
 
@@ -257,13 +257,12 @@ class LinkCore(wiring.Component):
         is_op = ~is_br
         is_tx = is_op & (op == Op.TX)
         is_st = is_op & (op == Op.ST)
-        out = Signal()                              # OUT acts
 
         # (the OUT destinations decoded in A, one-hot, registered)
         k_dst = Signal(max(Dst) + 1)
 
         def out_to(dst):
-            return out & k_dst[dst]
+            return go & k_dst[dst]
 
         # -- registers ---------------------------------------------------------------------
         acc = Signal(8)
@@ -320,32 +319,35 @@ class LinkCore(wiring.Component):
                                          (port == Dst.CTRL)))
         # (what an instruction may wait for, and whether it is an OUT, decoded in A and
         # registered: B's enables are a few LUTs from flip-flops)
-        k_tx, k_crc, k_out, k_alu, k_rx = Signal(), Signal(), Signal(), Signal(), Signal()
+        k_tx, k_alu, k_rx = Signal(), Signal(), Signal()
+        k_cw = Signal()                             # waits for the CRC engine
         k_feed, k_inc, k_wr = Signal(), Signal(), Signal()
         k_fn = Signal(2)                            # the ALU's result: B, sum, or, xor
         k_adc, k_sum = Signal(), Signal()
         take_rx = is_op & io & ~imm & (port == Src.RX) & (op != Op.ST) & (op != Op.TX)
         with m.If(ph_a):
-            m.d.sync += [k_tx.eq(is_tx), k_crc.eq(uses_crc), k_rx.eq(take_rx),
-                         k_out.eq(is_st & io), k_alu.eq(is_op & ((op <= Op.XOR) | (op == Op.TX))),
+            m.d.sync += [k_tx.eq(is_tx), k_rx.eq(take_rx),
+                         k_alu.eq(is_op & ((op <= Op.XOR) | (op == Op.TX))),
                          k_feed.eq(feed), k_inc.eq(is_op & inc), k_wr.eq(is_st & ~io & ~imm),
                          k_reg.eq(imm | io), k_adc.eq(op == Op.ADC),
                          k_sum.eq(is_op & ((op == Op.ADD) | (op == Op.ADC))),
                          k_fn.eq(Mux((op == Op.ADD) | (op == Op.ADC), 1,
                                      Mux(op == Op.OR, 2, Mux(op == Op.XOR, 3, 0)))),
-                         k_dst.eq(Cat(*[port == d for d in range(max(Dst) + 1)]))]
-        # (a byte read from the CRC register or the bus word was registered a cycle before:
-        # both must have been still then)
+                         k_dst.eq(Cat(*[is_st & io & (port == d) for d in range(max(Dst) + 1)])),
+                         k_cw.eq(uses_crc | (is_op & ((op <= Op.XOR) | (op == Op.TX))))]
         # (the engine steps a cycle after its bit counter: crc_busy_d; and a byte read
-        # from it was registered a cycle before it is used: crc_busy_dd)
-        crc_busy_d, crc_busy_dd = Signal(), Signal()
-        m.d.sync += [crc_busy_d.eq(crc_busy), crc_busy_dd.eq(crc_busy_d)]
-        crc_wait = crc_busy | crc_busy_d | crc_busy_dd
-        # (and the CRC engine takes a fed byte's bits from acc: acc waits for it)
-        stall = (k_tx & ~self.tx.ready) | ((k_crc | k_alu) & crc_wait)
+        # from it was registered a cycle before it is used: so an instruction that reads
+        # it, loads it or changes acc, whose bits the engine takes, waits until all three
+        # are low: crc_wait, registered from what they will be)
+        crc_busy_d = Signal()
+        next_busy = Signal()
+        crc_wait = Signal()
+        m.d.comb += next_busy.eq((go & k_feed) | (crc_busy & (bitc != 7)))
+        m.d.sync += [crc_busy.eq(next_busy), crc_busy_d.eq(crc_busy),
+                     crc_wait.eq(next_busy | crc_busy | crc_busy_d)]
+        stall = (k_tx & ~self.tx.ready) | (k_cw & crc_wait)
         m.d.comb += go.eq(ph_b & ~stall)
-        m.d.comb += [self.tx.valid.eq(ph_b & k_tx & ~crc_wait), self.tx.payload.eq(bsrc),
-                     out.eq(go & k_out)]
+        m.d.comb += [self.tx.valid.eq(ph_b & k_tx & ~crc_wait), self.tx.payload.eq(bsrc)]
         m.d.comb += self.rx.ready.eq(Mux(listen, go & k_rx, 1))
 
         # -- the ALU ---------------------------------------------------------------------------
@@ -441,11 +443,9 @@ class LinkCore(wiring.Component):
         # -- the CRC engine: a bit per cycle, right shifting; CRC-32 (the load checksum)
         #    takes a byte's bits from bit 0, the CRC-16 (kept bit-reversed) from bit 7 -------
         with m.If(go & k_feed):
-            m.d.sync += [bitc.eq(0), crc_busy.eq(1)]
+            m.d.sync += bitc.eq(0)
         with m.Elif(crc_busy):
             m.d.sync += bitc.eq(bitc + 1)
-            with m.If(bitc == 7):
-                m.d.sync += crc_busy.eq(0)
         # (the bit registered: the register steps on it the cycle after)
         din = Signal()
         m.d.sync += din.eq(acc.bit_select(bitc ^ Mux(m32, 0, 7), 1))

@@ -23,15 +23,18 @@ page, addresses 0..255). `inc` increments bp afterwards. Ops:
         register, the watchdog register, bp, control bits, pulses)
     TX  send B (waits for the transmitter; the byte enters the frame CRC)
 
-LD .. XOR and TX load acc (TX with B), and Z is acc = 0; ADD and ADC set C. An io or ind operand with
-`operand[7]` set is also fed to the CRC engine (bit-serial, 8 cycles);
-an instruction that feeds, reads or loads the CRC register waits while it
-is busy, one that shifts or reads the bus word while it pads. `IN RX`
-takes the received byte (the firmware tests RXV first).
+LD .. XOR and TX load acc (TX with B), and Z is acc = 0; ADD and ADC set
+C. An io or ind operand with `operand[7]` set, and every TX's byte, is also
+fed to the CRC engine
+(bit-serial, 8 cycles, the bits taken from acc); an instruction that
+feeds, reads or loads the CRC register or changes acc waits while it
+runs. `IN RX` (LD of Src.RX) takes the received byte (the firmware tests
+RXV first). The firmware counts the line's silence in its wait loops.
 
-An instruction takes two cycles (three with code_latency 2): in the first
-the branch condition is evaluated and registered and the RAM is read, in
-the second the op acts and the next instruction is fetched.
+An instruction takes two cycles (four with code_latency 2): in the first
+the branch condition is evaluated and registered, the RAM is read and the
+decode registered, in the second the op acts and the next instruction is
+fetched.
 """
 
 import enum
