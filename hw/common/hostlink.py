@@ -31,11 +31,12 @@ host side by eiegen.sw.link. In short, LinkCore:
 
 How it is built (docs/host-link.md, "Inside the link"): a byte engine, a
 small accumulator machine whose program (hw/common/linkcode.py, the
-protocol as firmware, with the identify bytes as TX-immediate
-instructions) sits in block RAM, and whose state sits in one byte-wide
-data RAM: the request header and payload, the answer's payload, and every
-counter, length, copy and scratch byte of the link (rx_errors, frames, the
-last TAG and CRC, the load checksum, a copy of the watchdog register). One
+protocol as firmware) sits in block RAM, and whose state sits in one
+byte-wide data RAM: the request header and payload, the answer's payload,
+every counter, length, copy and scratch byte of the link (rx_errors,
+frames, the last TAG and CRC, the load checksum, a copy of the watchdog
+register) and the identify bytes (those that do not fit are TX-immediate
+instructions of the program). One
 8-bit ALU (add with carry, and, or, xor) works on them a byte at a time.
 Flip-flops hold only what cannot wait for the program: the bus address and
 word (a byte shift register), run_cycles and the watchdog register and
