@@ -132,6 +132,23 @@ class LinkCore(wiring.Component):
                  link_info=None, data_targets=(), loaded_at_reset=False, bus_timeout=255,
                  watchdog_cycles=DEFAULT_WATCHDOG_CYCLES, data_bytes=8, code_latency=1,
                  code_bank=None):
+        try:
+            self._check(timeout_cycles=timeout_cycles, max_payload=max_payload,
+                        bus_timeout=bus_timeout, watchdog_cycles=watchdog_cycles,
+                        data_bytes=data_bytes, data_targets=data_targets,
+                        code_latency=code_latency, code_bank=code_bank)
+        except ValueError:
+            self._MustUse__used = True             # a refused component is not "unused"
+            raise
+        self._init(design=design, params=params, timeout_cycles=timeout_cycles,
+                   max_payload=max_payload, link_info=link_info, data_targets=data_targets,
+                   loaded_at_reset=loaded_at_reset, bus_timeout=bus_timeout,
+                   watchdog_cycles=watchdog_cycles, data_bytes=data_bytes,
+                   code_latency=code_latency, code_bank=code_bank)
+
+    @staticmethod
+    def _check(*, timeout_cycles, max_payload, bus_timeout, watchdog_cycles, data_bytes,
+               data_targets, code_latency, code_bank):
         if code_latency not in (1, 2):
             raise ValueError(f"code_latency must be 1 or 2, got {code_latency!r}")
         if not isinstance(max_payload, int) or not MIN_MAX_PAYLOAD <= max_payload <= MAX_MAX_PAYLOAD:
@@ -154,14 +171,18 @@ class LinkCore(wiring.Component):
                 raise ValueError(f"data target {t!r} is not a target id in [0, 255]")
             if t >= LINK_TARGET:
                 raise ValueError(f"target {t:#04x} belongs to the link (0xF0-0xFF), not the unit")
+        if code_bank is not None and (not isinstance(code_bank, int) or code_bank < 1 or
+                                      code_bank & (code_bank - 1)):
+            raise ValueError(f"code_bank must be a power of 2 or None, got {code_bank!r}")
+
+    def _init(self, *, design, params, timeout_cycles, max_payload, link_info, data_targets,
+              loaded_at_reset, bus_timeout, watchdog_cycles, data_bytes, code_latency,
+              code_bank):
         self.design, self.params = design, dict(params)
         self.timeout_cycles, self.max_payload = timeout_cycles, max_payload
         self.data_targets = tuple(sorted(set(data_targets)))
         self.loaded_at_reset, self.bus_timeout = bool(loaded_at_reset), bus_timeout
         self.watchdog_cycles, self.data_bytes = watchdog_cycles, data_bytes
-        if code_bank is not None and (not isinstance(code_bank, int) or code_bank < 1 or
-                                      code_bank & (code_bank - 1)):
-            raise ValueError(f"code_bank must be a power of 2 or None, got {code_bank!r}")
         self.code_latency, self.code_bank = code_latency, code_bank
         self.link_info = {"max_payload": max_payload, "timeout_cycles": timeout_cycles,
                           **dict(link_info or {}), "watchdog_cycles": watchdog_cycles}
