@@ -37,12 +37,13 @@ from ..hw.systolic.params import SystolicParams, TARGETS
 from .clocking import BoardClock, unit_domain
 from .board import BoardError
 
-#: the host link's sequencer timing by family (hw/common/hostlink.py): the
-#: microprogram's block RAM registered where block RAM is slow to answer (ECP5,
-#: `code_latency`), the condition multiplexer's choice registered where the die
-#: is small and full (iCE40, `cond_stage`)
-LINK_TIMING = {"ice40": {"code_latency": 1, "cond_stage": True},
-               "ecp5": {"code_latency": 2, "cond_stage": False}}
+#: the host link's byte engine timing by family (hw/common/hostlink.py): the
+#: program's word registered where block RAM is slow to answer (ECP5,
+#: `code_latency` 2: four cycles an instruction instead of two; the RAM's byte too), and
+#: the program split at 512 words on the iCE40 (`code_bank`: two block RAMs side by
+#: side and the rest, a 2:1 multiplexer)
+LINK_TIMING = {"ice40": {"code_latency": 1, "code_bank": 512},
+               "ecp5": {"code_latency": 2}}
 
 __all__ = ["BoardTop", "DESIGNS", "STATUS_LEDS", "DEFAULT_WATCHDOG_SECONDS", "unit_ports"]
 

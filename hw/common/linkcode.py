@@ -1,565 +1,1006 @@
-"""The host link's microprogram: the protocol of docs/host-link.md as a list
-of micro-instructions for the sequencer in hw/common/hostlink.py.
+"""The host link's firmware: the protocol of docs/host-link.md as a program
+for the link's byte engine (hw/common/hostlink.py), and its assembler.
 
-Plain Python (no Amaranth): the fields of a micro-instruction, a small
-assembler, and `program(...)`, the link itself. The sequencer fetches one
-micro-instruction per cycle from a block RAM; each says what to do, a
-condition and where to go:
+Plain Python (no Amaranth). The engine is a small accumulator machine with
+16-bit instructions in block RAM and its state in a byte-wide data RAM
+(the frame buffer and every counter, length, copy and scratch byte of the
+link); one 8-bit ALU does all the arithmetic. Two kinds of instruction:
 
-    mode STAY      do the actions; if cond: go to `to`, else stay here
-    mode STEP      do the actions; if cond: go to `to`, else go to the next one
-    mode DISPATCH  do the actions; go to `to` + CMD (the table of commands)
+    branch  bit 15 = 1:  [14:11] cond, [10] inv, [9:0] target
+            if cond ^ inv: go to target, else to the next instruction
+    op      bit 15 = 0:  [14:12] op, [11] imm, [10] io, [9] ind, [8] inc, [7:0] operand
 
-An instruction takes two cycles: in the first its condition is evaluated
-(and registered), in the second its actions happen and the next one is
-fetched, so that no path runs from the block RAM through the condition
-multiplexer into the datapath. The actions happen every time the
-instruction is executed, whatever the condition (which only chooses the
-next instruction). A bit-serial instruction (one that shifts the bus word
-or the load checksum) acts in both of its cycles, a bit each, and leaves
-after a whole byte. Two exceptions make waiting for the line cheap: an
-instruction that takes a received byte (`rx`) acts only when one has
-arrived (its condition must be GOT), one that sends a byte (`tx`) only when
-the transmitter takes it (its condition must be TX_READY). A STAY that stores a received byte also
-leaves for RX_TIMEOUT when the line has been quiet for the inter-byte timeout. A byte
-that arrives while no instruction takes it is dropped, unless the
-instruction is marked `keep` (the steps between the bytes of a frame).
-Everything that would be decode logic in a state machine is in these
-words; the hardware keeps the datapath and a condition multiplexer.
+An op's operand B is the immediate `operand` (imm), the I/O source
+`operand[3:0]` (io: the received byte, the flags, the bus word's next byte,
+the frame CRC, word_bytes, a byte of run_cycles), the RAM byte at the
+buffer pointer `bp` (ind) or the RAM byte at `operand` (direct: the state
+page, addresses 0..255). `inc` increments bp afterwards. Ops:
+
+    LD  acc := B         ADD acc := acc + B (C)    ADC acc := acc + B + C (C)
+    OR  acc := acc | B   XOR acc := acc ^ B        (op 3 is unused)
+    ST  RAM := acc (direct or ind); with io: OUT, the I/O destination
+        `operand[3:0]` := acc (bus address bytes, the bus word, the CRC
+        register, the watchdog register, bp, control bits, pulses)
+    TX  send B (waits for the transmitter; the byte enters the frame CRC)
+
+LD .. XOR and TX load acc (TX with B), and Z is acc = 0; ADD and ADC set
+C. An io or ind operand with `operand[7]` set, and every TX's byte, is also
+fed to the CRC engine
+(bit-serial, 8 cycles, the bits taken from acc); an instruction that
+feeds, reads or loads the CRC register or changes acc waits while it
+runs. `IN RX` (LD of Src.RX) takes the received byte (the firmware tests
+RXV first). The firmware counts the line's silence in its wait loops.
+
+An instruction takes two cycles (four with code_latency 2): in the first
+the branch condition is evaluated and registered, the RAM is read and the
+decode registered, in the second the op acts and the next instruction is
+fetched.
 """
 
 import enum
 
-__all__ = ["FIELDS", "Mode", "Cond", "IMPLIED_CONDS", "Bp", "Rlen", "Ld", "Rx", "Tx", "Wsrc", "Sh", "Cs", "Pulse",
-           "ST_KEEP", "Program", "program", "TABLE_SIZE"]
+__all__ = ["instruction_cycles", "quiet_counts", "IDENT_IN_RAM", "Op", "Cond", "Src", "Dst", "Pulse", "Ctrl", "Imm", "Io", "Ind", "Program", "program",
+           "RAM", "PAYLOAD_BASE", "HEADER_BASE", "ram_init", "INSTRUCTION_BITS", "TARGET_BITS",
+           "wait_iterations", "CYCLES_PER_WAIT_ITERATION"]
+
+INSTRUCTION_BITS = 16
+TARGET_BITS = 10
 
 
-class Mode(enum.IntEnum):
-    STAY = 0
-    STEP = 1
-    DISPATCH = 2
+class Op(enum.IntEnum):
+    LD = 0
+    ADD = 1
+    ADC = 2
+    OR = 4
+    XOR = 5
+    ST = 6
+    TX = 7
 
 
 class Cond(enum.IntEnum):
-    """The conditions the condition multiplexer chooses from (0 .. 16), and three
-    that come with an instruction's kind instead: GOT (every instruction that
-    takes a received byte, and only those), TX_READY (that sends one) and BIT7
-    (that is bit-serial)."""
     TRUE = 0
-    IS_SYNC = 1      # the last byte received is the request SYNC
-    QUIET = 2        # the line has been quiet for the inter-byte timeout
-    LEFT0 = 3        # left == 0
-    OVERSIZE = 4     # left > max_payload
-    CRC_OK = 5       # both CRC bytes received (Rx.CHECK) equal the frame CRC register's
-    DUP = 6          # this frame (TAG at bp = 1, the frame CRC register) is the last one
-                     # answered OK
-    BUSY = 7
-    LOADED = 8
-    CONFIG_OK = 9
-    K0 = 10          # no byte of the word left (k counts them down)
-    ADDR_BAD = 11    # the word at the bus address does not exist, or has another size
-    READ_DONE = 12   # the read in flight has been answered
-    TIMER_MAX = 13   # bus_timeout cycles since RE / ABORT
-    LINK_TARGET = 14  # the address is the link's own (0xF0-0xFF)
-    DIFF = 15        # a checksum byte written by COMMIT differed from the frame's
-    RLEN0 = 16       # the answer has no payload (left) (while receiving: the payload is in)
-    GOT = 17         # a byte has arrived (implied by `rx`)
-    TX_READY = 18    # the transmitter takes a byte (implied by `tx`)
-    BIT7 = 19        # the byte's last bit comes next (implied by a bit-serial instruction)
+    Z = 1            # the last ALU result was 0
+    C = 2            # the last ADD/ADC carried
+    RXV = 3          # a received byte waits
+    BUSY = 5         # the unit's busy (registered)
+    CONFIG_OK = 6    # the unit's config_ok (registered)
+    ADDR_OK = 7      # the unit's addr_ok for the bus address (registered)
+    RDONE = 8        # no read in flight (the last one was answered)
+    LOADED = 9
+    ERRP = 10        # a UART error (framing, overrun) is pending
+    DONE = 11        # the unit's done (registered)
+    RUNNING = 12     # a run goes (started by RUN, not yet ended, aborted or fired)
+    ABORTED = 13     # the last run was ended by ABORT or the watchdog
+    WDF = 14         # ... by the watchdog
 
 
-#: conditions that come with the instruction's kind, not from the multiplexer
-IMPLIED_CONDS = (Cond.GOT, Cond.TX_READY, Cond.BIT7)
-
-
-class Bp(enum.IntEnum):
-    """The buffer pointer."""
-    HOLD = 0
-    INC = 1
-    ZERO = 2
-    ONE = 3
-    TWO = 4
-    PAY = 5          # the payload (request and answer)
-    IDENT = 6        # the identify bytes
-
-
-class Rlen(enum.IntEnum):
-    """The answer's payload length."""
-    HOLD = 0
-    DEC = 1
-    ZERO = 2
-    LEFT = 3
-    STATUS = 4       # STATUS_BYTES
-    PROBE = 5        # PROBE_BYTES
-    FOUR = 6
-    IDENT = 7        # the identify bytes
-
-
-class Ld(enum.IntEnum):
-    """Load the received byte (in a receive) or the buffer's byte into."""
-    NONE = 0
-    WORD_LO = 1      # the bus word address, low byte (clears its overflow bit)
-    WORD_HI = 2
-    PE = 3
-    TARGET = 4
-    LEFT_LO = 5
-    LEFT_HI = 6
-    LAST = 7         # remember TAG (the buffer's byte) and CRC (the frame CRC register) of a
-                     # frame answered OK: in the instruction that sends the answer's SYNC
-
-
-class Rx(enum.IntEnum):
-    """Take the received byte (the instruction's condition is GOT)."""
-    NONE = 0
-    TAKE = 1         # only take it (it stays readable for IS_SYNC and loads)
-    STORE = 2        # into the buffer at bp (bp + 1) and the frame CRC
-    CHECK = 3        # a byte of the frame's CRC: compared with the frame CRC register's high
-                     # byte (the first) or low byte (the second), not stored; CRC_OK is that
-                     # both were equal, and the register keeps the frame's CRC for DUP
-
-
-class Tx(enum.IntEnum):
-    """Send a byte (the instruction waits for TX_READY)."""
-    NONE = 0
-    SYNC = 1         # also starts the answer's CRC (the frame's CRC is read before)
-    BUF = 2          # the buffer's byte
-    STATUS = 3
-    RLEN_LO = 4
-    RLEN_HI = 5
-    CRC_HI = 6
-    CRC_LO = 7
-
-
-class Wsrc(enum.IntEnum):
-    """Write into the buffer at bp (and note whether it differed)."""
-    NONE = 0
+class Src(enum.IntEnum):
+    """I/O sources (an io operand of LD .. XOR, TX)."""
+    RX = 0           # the received byte (taken)
     SHREG = 1        # the bus word's low byte
-    FLAGS = 2
-    CHECKSUM = 3     # the load checksum's next byte (it rotates)
-    WATCHDOG = 4     # the watchdog register's next byte (it rotates)
-    PROBE_WB = 5
-    PROBE_OK = 6
-    RUN = 7          # run_cycles, byte j (j counts)
-    COUNTERS = 8     # rx_errors, frames, byte j (j counts)
+    CRC = 2          # the CRC register's low byte: in CRC-16 mode bit-reversed (the frame
+                     # CRC's high byte), in CRC-32 mode complemented (the checksum's byte)
+    WB = 3           # word_bytes of the bus address
+    RUN0 = 4         # run_cycles, bytes 0..3
+    RUN1 = 5
+    RUN2 = 6
+    RUN3 = 7
 
 
-class Sh(enum.IntEnum):
-    """The bus word shift register (a read's answer loads it by itself): a
-    shift moves its word_bytes bytes right by a bit, the new bit entering at
-    the top of the word, so that after 8 x word_bytes shifts a written word
-    is aligned."""
-    HOLD = 0
-    DATA = 2         # shift in the buffer byte's bit
-    ZERO = 3         # shift in a zero
+class Dst(enum.IntEnum):
+    """I/O destinations (OUT = ST with io)."""
+    TGT = 0          # bus address [31:24]
+    PE = 1           # [23:16]
+    WLO = 2          # [7:0]
+    WHI = 3          # [15:8]
+    SHIFT = 4        # the bus word shifts right a byte, acc entering its top byte
+    CRCS = 6         # the CRC register shifts right a byte, acc entering its top byte
+    LIMIT = 7        # the watchdog register shifts right a byte, acc entering its top byte
+    BP = 8           # bp := acc + (operand[7:4] << 8)
+    CTRL = 9         # Ctrl bits
+    PULSE = 10       # Pulse bits: one-cycle pulses and flag changes
 
 
-class Cs(enum.IntEnum):
-    """The load checksum."""
-    HOLD = 0
-    INIT = 1
-    BIT = 2          # continue over the buffer byte's bit
+class Ctrl(enum.IntFlag):
+    CRC32 = 1        # the CRC engine computes the load checksum (else the frame CRC-16)
+    LISTEN = 2       # received bytes wait to be taken (else they are dropped)
 
 
-class Pulse(enum.IntEnum):
-    NONE = 0
-    WE = 1           # write the bus word (the link's own register: the watchdog)
-    RE = 2           # read a bus word; clears the timer, k := word_bytes
-    START = 3
-    ABORT = 4        # clears the timer
-    FRAME = 5        # count a good frame
-    ERROR = 6        # count a line error
-    LOADED = 7
-    UNLOAD_MODEL = 8  # clear `loaded` unless the target is a data target
-    UNLOAD = 9
-    WALK = 10        # bit counter := 0, k := word_bytes, first word
-    LATCH_WB = 11    # word_bytes of this word; k := it
-    NEXT_WORD = 12   # bus word address + 1
-    DIFF_CLR = 13
-    CRC_INIT = 14
+class Pulse(enum.IntFlag):
+    WE = 1
+    RE = 2
+    START = 4
+    ABORT = 8
+    LOADED = 16
+    UNLOAD = 32
+    ERRCLR = 64
 
 
-#: (name, width) of the micro-instruction's fields, least significant first
-FIELDS = (("to", 8), ("cond", 5), ("inv", 1), ("mode", 2), ("bp", 3), ("rlen", 3), ("ld", 3),
-          ("rx", 2), ("tx", 3), ("st", 4), ("wsrc", 4), ("sh", 2), ("cs", 2), ("pulse", 4),
-          ("dec", 1), ("keep", 1))
-#: `st` value that keeps the status register
-ST_KEEP = 15
-TABLE_SIZE = 16
+class Imm:
+    def __init__(self, value):
+        if not isinstance(value, int) or not 0 <= value <= 0xFF:
+            raise ValueError(f"immediate {value!r} is not a byte")
+        self.value = int(value)
+
+
+class Io:
+    def __init__(self, port, feed=False, hi=0):
+        self.port, self.feed, self.hi = int(port), bool(feed), int(hi)
+
+
+class Ind:
+    def __init__(self, inc=False, feed=False):
+        self.inc, self.feed = bool(inc), bool(feed)
+
+
+# -- the data RAM: the state page (direct addresses 0..255), the request header at
+#    HEADER_BASE..255 and the payload (request and answer) from PAYLOAD_BASE ---------------
+HEADER_BASE = 248
+PAYLOAD_BASE = 256
+
+
+class RAM(enum.IntEnum):
+    CRC_HI = 0       # the request's CRC bytes as received
+    CRC_LO = 1
+    LAST_TAG = 2     # TAG and CRC of the last frame answered OK
+    LAST_CRC_HI = 3
+    LAST_CRC_LO = 4
+    LAST_VALID = 5
+    CSUM0 = 6        # the load checksum, bytes 0..3 (the CRC-32 register's complement)
+    CSUM1 = 7
+    CSUM2 = 8
+    CSUM3 = 9
+    LIM0 = 10        # a copy of the watchdog register, bytes 0..3 (READ answers from it)
+    LIM1 = 11
+    LIM2 = 12
+    LIM3 = 13
+    ERR_LO = 14      # rx_errors
+    ERR_HI = 15
+    FR_LO = 16       # frames
+    FR_HI = 17
+    STATUS = 18      # the answer's status
+    RLEN_LO = 19     # the answer's payload length
+    RLEN_HI = 20
+    CNT_LO = 21      # a count up to 0 (minus the bytes left)
+    CNT_HI = 22
+    W_LO = 23        # the bus word address of a walk
+    W_HI = 24
+    WB = 25          # word_bytes of the walk's first word
+    NWB = 26         # -WB
+    TMP = 27
+    DIFF = 28
+    DUP = 29         # 0: this frame is a retransmission of the last one answered OK
+    RET = 30         # where the error count returns to (0: HUNT, else the answer)
+    IDENTF = 31      # the answer's payload is the identify bytes
+    FIRST = 32
+    K = 33           # bytes left of a word
+    ISLINK = 34      # 0: the frame's target is the link's own (0xF0-0xFF)
+    DISC = 35        # after the answer, ignore the line until it is quiet
+    L_LO = 36        # bytes left of a walk
+    L_HI = 37
+    WALK = 38        # which command the check walk returns to (0 WRITE, else READ)
+    QO = 39          # the silence count's outer loop
+    IDENT = 40       # the identify bytes (as many as fit below the header; the rest are
+                     # TX-immediate instructions)
+    CMD = HEADER_BASE
+    TAG = HEADER_BASE + 1
+    A0 = HEADER_BASE + 2
+    A1 = HEADER_BASE + 3
+    A2 = HEADER_BASE + 4
+    A3 = HEADER_BASE + 5
+    LEN_LO = HEADER_BASE + 6
+    LEN_HI = HEADER_BASE + 7
+
+
+#: identify bytes kept in the RAM's state page (the rest are in the program)
+IDENT_IN_RAM = HEADER_BASE - RAM.IDENT
+
+
+def ram_init(watchdog_cycles, depth, identify=b""):
+    """The data RAM's contents after reset."""
+    init = [0] * depth
+    for i in range(4):
+        init[RAM.LIM0 + i] = (watchdog_cycles >> (8 * i)) & 0xFF
+    head = bytes(identify)[:IDENT_IN_RAM]
+    init[RAM.IDENT:RAM.IDENT + len(head)] = list(head)
+    return init
+
+
+#: instructions of a bus wait loop (B cond; ADDI -1; B ~Z)
+CYCLES_PER_WAIT_ITERATION = 3
+
+
+def instruction_cycles(code_latency):
+    """Clock cycles an instruction takes (that does not wait): 2 (A, B), or 4 with
+    code_latency 2 (F: the program's word registered, A, D: the RAM's byte registered,
+    B)."""
+    return 2 * code_latency
+
+
+def wait_iterations(cycles, code_latency):
+    """Iterations of a wait loop that lasts at least `cycles` clock cycles."""
+    per = CYCLES_PER_WAIT_ITERATION * instruction_cycles(code_latency)
+    return -(-cycles // per) + 1
 
 
 class Program:
-    """A tiny assembler: `op(...)` appends a micro-instruction, `label(name)`
-    names the next one, `align(n)` pads to a multiple of n; `words()`
-    resolves the labels and encodes."""
+    """The assembler: one method per instruction, `label(name)` names the next
+    one; `words()` resolves the labels and encodes."""
 
     def __init__(self):
         self.ops = []
         self.labels = {}
+
+    def __len__(self):
+        return len(self.ops)
 
     def label(self, name):
         if name in self.labels:
             raise ValueError(f"label {name!r} defined twice")
         self.labels[name] = len(self.ops)
 
-    def align(self, n):
-        while len(self.ops) % n:
-            self.ops.append(dict(mode=Mode.STEP, cond=Cond.TRUE, to=None))
-
-    def __len__(self):
-        return len(self.ops)
-
-    def op(self, mode, cond=Cond.TRUE, to=None, *, inv=False, **actions):
-        unknown = set(actions) - {n for n, _ in FIELDS}
-        if unknown:
-            raise ValueError(f"unknown micro-instruction fields {sorted(unknown)}")
-        self.ops.append(dict(mode=mode, cond=cond, inv=inv, to=to, **actions))
-
-    def _target(self, pc):
-        to = self.ops[pc]["to"]
-        if to is None:
-            return pc + 1
-        return self.labels.get(to, None) if isinstance(to, str) else to
-
-    def _successors(self, pc):
-        """The instructions that may be executed right after `pc` (a dispatch: its table)."""
-        op = self.ops[pc]
-        to = self._target(pc)
-        if op["mode"] == Mode.DISPATCH:
-            out = [to + i for i in range(TABLE_SIZE)] if to is not None else []
-        elif op["mode"] == Mode.STAY:
-            out = [pc, to]
+    # -- encoding --------------------------------------------------------------------------
+    def op(self, op, operand):
+        op = Op(op)
+        if isinstance(operand, Imm):
+            if op == Op.ST:
+                raise ValueError("ST takes a RAM address or an I/O destination, not an immediate")
+            self.ops.append(("op", (op << 12) | (1 << 11) | operand.value))
+        elif isinstance(operand, Io):
+            if not 0 <= operand.port < 16 or not 0 <= operand.hi < 8:
+                raise ValueError(f"I/O port {operand.port} (hi {operand.hi}) out of range")
+            if operand.feed and op == Op.ST:
+                raise ValueError("OUT does not feed the CRC engine")
+            if operand.hi and not (op == Op.ST and operand.port == Dst.BP):
+                raise ValueError("only OUT BP takes high bits")
+            if op == Op.ST:
+                Dst(operand.port)
+            else:
+                Src(operand.port)
+            self.ops.append(("op", (op << 12) | (1 << 10) | (operand.feed << 7) |
+                             (operand.hi << 4) | operand.port))
+        elif isinstance(operand, Ind):
+            if operand.feed and op == Op.ST:
+                raise ValueError("ST does not feed the CRC engine")
+            self.ops.append(("op", (op << 12) | (1 << 9) | (operand.inc << 8) |
+                             (operand.feed << 7)))
         else:
-            out = [pc + 1, to]
-        return [n for n in out if n is not None and 0 <= n < len(self.ops)]
+            addr = int(operand)
+            if not 0 <= addr <= 0xFF:
+                raise ValueError(f"direct address {addr} is outside the state page (0..255)")
+            self.ops.append(("op", (op << 12) | addr))
+
+    def ld(self, x): self.op(Op.LD, x)
+    def add(self, x): self.op(Op.ADD, x)
+    def adc(self, x): self.op(Op.ADC, x)
+    def or_(self, x): self.op(Op.OR, x)
+    def xor(self, x): self.op(Op.XOR, x)
+    def st(self, x): self.op(Op.ST, x)
+    def tx(self, x): self.op(Op.TX, x)
+    def ldi(self, v): self.ld(Imm(v))
+    def addi(self, v): self.add(Imm(v & 0xFF))
+    def adci(self, v): self.adc(Imm(v & 0xFF))
+    def ori(self, v): self.or_(Imm(v))
+    def xori(self, v): self.xor(Imm(v & 0xFF))
+    def inp(self, src, feed=False): self.ld(Io(src, feed))
+    def out(self, dst, hi=0): self.st(Io(dst, hi=hi))
+    def txi(self, v): self.tx(Imm(v))
+
+    def b(self, cond, to, inv=False):
+        self.ops.append(("br", (1 << 15) | (Cond(cond) << 11) | (bool(inv) << 10), to))
+
+    def bn(self, cond, to):
+        self.b(cond, to, inv=True)
+
+    def j(self, to):
+        self.b(Cond.TRUE, to)
+
+    def nop(self):
+        self.ops.append(("op", (1 << 15) | (Cond.TRUE << 11) | (1 << 10)))   # never taken
 
     def words(self):
-        widths = dict(FIELDS)
+        if len(self.ops) > (1 << TARGET_BITS):
+            raise ValueError(f"the program has {len(self.ops)} instructions, at most "
+                             f"{1 << TARGET_BITS} fit")
         out = []
-        for pc, op in enumerate(self.ops):
-            if op.get("rx") and (op["cond"], op.get("inv", False)) != (Cond.GOT, False):
-                raise ValueError(f"micro-instruction {pc}: a byte is taken only on GOT")
-            if op.get("tx") and (op["cond"], op.get("inv", False)) != (Cond.TX_READY, False):
-                raise ValueError(f"micro-instruction {pc}: a byte is sent only on TX_READY")
-            burst = op.get("sh", Sh.HOLD) != Sh.HOLD or op.get("cs", Cs.HOLD) == Cs.BIT
-            if burst and (op["cond"], op.get("inv", False)) != (Cond.BIT7, False):
-                raise ValueError(f"micro-instruction {pc}: a bit-serial instruction ends on BIT7")
-            implied = {Cond.GOT: bool(op.get("rx")), Cond.TX_READY: bool(op.get("tx")),
-                       Cond.BIT7: burst}
-            if op["cond"] in implied and not implied[op["cond"]]:
-                raise ValueError(f"micro-instruction {pc}: {Cond(op['cond']).name} comes only "
-                                 f"with its kind of instruction")
-            if bool(op.get("rx")) + bool(op.get("tx")) + burst > 1:
-                raise ValueError(f"micro-instruction {pc}: receives, sends or shifts, one of them")
-            if op.get("rx") == Rx.STORE or op.get("wsrc", Wsrc.NONE) != Wsrc.NONE:
-                for nxt in self._successors(pc):
-                    if _takes_buffer_bits(self.ops[nxt]):
-                        raise ValueError(f"micro-instruction {pc} writes the frame buffer: "
-                                         f"{nxt}, which may follow it, cannot take the buffer's "
-                                         f"bits yet")
-            f = {n: 0 for n, _ in FIELDS}
-            f["st"] = ST_KEEP
-            for k, v in op.items():
-                if k == "to":
-                    continue
-                f[k] = int(v)
-            to = op["to"]
-            if to is None:
-                to = pc + 1
-            elif isinstance(to, str):
+        for pc, item in enumerate(self.ops):
+            if item[0] == "op":
+                out.append(int(item[1]))
+                continue
+            _, word, to = item
+            if isinstance(to, str):
                 if to not in self.labels:
-                    raise ValueError(f"micro-instruction {pc}: no label {to!r}")
+                    raise ValueError(f"instruction {pc}: no label {to!r}")
                 to = self.labels[to]
-            f["to"] = to
-            word, shift = 0, 0
-            for name, w in FIELDS:
-                if not 0 <= f[name] < (1 << w):
-                    raise ValueError(f"micro-instruction {pc}: {name} = {f[name]} does not fit "
-                                     f"{w} bits")
-                word |= f[name] << shift
-                shift += w
-            out.append(word)
-        if len(out) > (1 << widths["to"]):
-            raise ValueError(f"the microprogram has {len(out)} instructions, at most "
-                             f"{1 << widths['to']} fit")
+            if not 0 <= to < len(self.ops):
+                raise ValueError(f"instruction {pc}: target {to} outside the program")
+            out.append(int(word) | int(to))
         return out
 
 
-def _takes_buffer_bits(op):
-    """A bit-serial instruction that takes the buffer byte's bits. The frame buffer's
-    byte read in the cycle it is written is undefined (the link's buffer has no
-    collision logic), and that read is the first bit such an instruction takes in
-    its second cycle: it must not directly follow one that writes the buffer."""
-    return op.get("sh", Sh.HOLD) == Sh.DATA or op.get("cs", Cs.HOLD) == Cs.BIT
+def quiet_counts(timeout_cycles, code_latency):
+    """(inner, outer, pad): the silence count, two nested loops whose inner one
+    (B RXV; `pad` NOPs; ADDI -1; B ~Z) lasts at least `timeout_cycles`: the
+    firmware counts the line's silence."""
+    for pad in range(8):
+        per = (CYCLES_PER_WAIT_ITERATION + pad) * instruction_cycles(code_latency)
+        inner = max(1, min(0xFF, -(-timeout_cycles // per)))
+        outer = -(-timeout_cycles // (inner * per))
+        if outer <= 0xFF:
+            return inner, outer, pad
+    raise ValueError(f"timeout of {timeout_cycles} cycles: more than the silence count "
+                     f"reaches")
 
 
-def program(*, status, cmd):
-    """The host link's microprogram. `status` and `cmd`: the protocol's Status
-    and Cmd enums (eiegen.sw.link.protocol). Returns a Program."""
+def program(*, status, cmd, identify, max_payload, data_bytes, data_targets, bus_wait, quiet):
+    """The host link's firmware. `status`, `cmd`: the protocol's Status and Cmd
+    enums; `identify`: the IDENTIFY answer's bytes (sent by TX-immediate
+    instructions); `max_payload`, `data_bytes` (the widest word), `data_targets`
+    (targets whose writes keep `loaded`), `bus_wait` (iterations of a wait for
+    the unit, wait_iterations), `quiet` (quiet_counts: the inter-byte
+    timeout). Returns a Program."""
     S, C = status, cmd
     p = Program()
-    STAY, STEP = Mode.STAY, Mode.STEP
-    stubs = {}
+    R = RAM
+    over = (0x10000 - (max_payload + 1)) & 0xFFFF       # LEN + over carries iff LEN > max
 
-    def answer(st, *, rlen=None, pulse=Pulse.NONE, to="TX", **more):
-        """Set the status (and the answer's length) and go to the transmitter."""
-        kw = dict(st=st, pulse=pulse, bp=Bp.ONE, **more)     # TAG for Ld.LAST at SYNC
-        if rlen is not None:
-            kw["rlen"] = rlen
-        p.op(STEP, Cond.TRUE, to, **kw)
+    qn, qm, qpad = quiet
 
-    def reply(cond, st, *, inv=False, rlen=None, pulse=Pulse.NONE, to="TX"):
-        """If cond: answer `st` (a branch to a shared answering instruction)."""
-        key = (int(st), rlen, int(pulse), to)
-        if key not in stubs:
-            stubs[key] = f"ANSWER_{len(stubs)}"
-        p.op(STEP, cond, stubs[key], inv=inv)
+    def silence(name, byte, quiet_to):
+        """Wait for a byte (go to `byte`) or the inter-byte timeout (go to `quiet_to`)."""
+        p.label(name)
+        p.ldi(qm)
+        p.st(R.QO)
+        p.label(name + "_L")
+        p.ldi(qn)
+        p.label(name + "_I")
+        p.b(Cond.RXV, byte)
+        for _ in range(qpad):
+            p.nop()
+        p.addi(-1)
+        p.bn(Cond.Z, name + "_I")
+        p.ld(R.QO)
+        p.addi(-1)
+        p.st(R.QO)
+        p.bn(Cond.Z, name + "_L")
+        p.j(quiet_to)
 
-    def nop(n=1):
-        for _ in range(n):
-            p.op(STEP)
+    def wait_byte(got, name):
+        silence(name, got, "RX_TIMEOUT")
+        p.label(got)
 
-    # ---- 0: after reset; RX_TIMEOUT: the line went quiet inside a frame ----------------
-    p.op(STEP, to="HUNT", keep=1)
-    p.label("RX_TIMEOUT")
-    answer(S.TIMEOUT, pulse=Pulse.ERROR)
+    def wait_quiet(name, then):
+        """Until the line has been quiet for the timeout (bytes are taken and dropped)."""
+        silence(name, name + "_DROP", then)
+        p.label(name + "_DROP")
+        p.inp(Src.RX)
+        p.j(name)
 
-    # ---- receive ------------------------------------------------------------------------
-    p.label("HUNT")
-    p.op(STAY, Cond.GOT, rx=Rx.TAKE)
-    # (the status is OK from here on, so that RLEN0 counts the payload in; every
-    # answer sets its own)
-    p.op(STEP, Cond.IS_SYNC, "HUNT", inv=True, bp=Bp.ZERO, pulse=Pulse.CRC_INIT, st=S.OK, keep=1)
-    # CMD, TAG, ADDR (word, PE, target), LEN: into the buffer at 0..7, ADDR and LEN
-    # also into their registers
-    for ld in (Ld.NONE, Ld.NONE, Ld.WORD_LO, Ld.WORD_HI, Ld.PE, Ld.TARGET, Ld.LEFT_LO,
-               Ld.LEFT_HI):
-        p.op(STAY, Cond.GOT, rx=Rx.STORE, ld=ld)
-    p.op(STEP, rlen=Rlen.LEFT, keep=1)           # LEN stays in `left`
-    p.op(STEP, Cond.OVERSIZE, "OVERSIZE", keep=1)
-    p.op(STEP, Cond.LEFT0, "RX_CRC", keep=1)
-    p.label("RX_PAYLOAD")
-    p.op(STAY, Cond.GOT, rx=Rx.STORE, rlen=Rlen.DEC)
-    p.op(STEP, Cond.RLEN0, "RX_PAYLOAD", inv=True, keep=1)
-    p.label("RX_CRC")
-    p.op(STAY, Cond.GOT, rx=Rx.CHECK)
-    p.op(STAY, Cond.GOT, rx=Rx.CHECK)
-    reply(Cond.CRC_OK, S.BAD_CRC, inv=True, pulse=Pulse.ERROR, to="TX_DISCARD")
-    p.op(STEP, pulse=Pulse.FRAME, bp=Bp.ZERO)
-    nop()                                         # CMD arrives from the buffer
-    p.op(Mode.DISPATCH, to="TABLE", bp=Bp.ONE)    # ... and TAG from the next one on
+    def count_up(loop):
+        """CNT += 1 (a count up to 0); go to `loop` unless it reached 0."""
+        p.ld(R.CNT_LO)
+        p.addi(1)
+        p.st(R.CNT_LO)
+        p.bn(Cond.C, loop)
+        p.ld(R.CNT_HI)
+        p.adci(0)
+        p.st(R.CNT_HI)
+        p.bn(Cond.Z, loop)
 
-    p.label("OVERSIZE")                           # LEN larger than the buffer
-    p.op(STAY, Cond.QUIET)
-    answer(S.BAD_LENGTH, pulse=Pulse.ERROR)
-    p.label("DISCARD")                            # after BAD_CRC: until the line is quiet
-    p.op(STAY, Cond.QUIET, "HUNT")
+    def negate_into_cnt(lo, hi, zero):
+        """CNT := -(hi:lo); go to `zero` if it is 0."""
+        p.ld(lo)
+        p.xori(0xFF)
+        p.addi(1)
+        p.st(R.CNT_LO)
+        p.ld(hi)
+        p.xori(0xFF)
+        p.adci(0)
+        p.st(R.CNT_HI)
+        p.or_(R.CNT_LO)
+        p.b(Cond.Z, zero)
 
-    # ---- the command table ------------------------------------------------------------
-    handlers = {C.IDENTIFY: "IDENTIFY", C.PROBE: "PROBE", C.WRITE: "WRITE", C.READ: "READ",
-                C.BEGIN: "BEGIN", C.COMMIT: "COMMIT", C.RUN: "RUN", C.STATUS: "STATUS",
-                C.ABORT: "ABORT"}
-    p.align(TABLE_SIZE)
-    p.label("TABLE")
-    for i in range(TABLE_SIZE):
-        p.op(STEP, to=handlers.get(i, "BAD_COMMAND"))
-    p.label("BAD_COMMAND")
-    answer(S.BAD_COMMAND)
+    def crc16_init():
+        # the CRC-16 register, bit-reversed (right shifting): 0x0000FFFF
+        p.ldi(0xFF)
+        p.out(Dst.CRCS)
+        p.out(Dst.CRCS)
+        p.ldi(0)
+        p.out(Dst.CRCS)
+        p.out(Dst.CRCS)
+
+    def pulse(bits):
+        p.ldi(int(bits))
+        p.out(Dst.PULSE)
 
     def no_payload():
-        reply(Cond.LEFT0, S.BAD_LENGTH, inv=True)
+        p.ld(R.LEN_LO)
+        p.or_(R.LEN_HI)
+        p.bn(Cond.Z, "ANS_BAD_LENGTH")
 
-    def left_is(n):
-        """BAD_LENGTH unless LEN is n (counted down: `left` is not used after)."""
-        for _ in range(n):
-            p.op(STEP, dec=1)
-        reply(Cond.LEFT0, S.BAD_LENGTH, inv=True)
+    def sub_wb_from_left():
+        """L -= WB; C clear if it went below 0; Z (acc = L_HI | L_LO) if it is 0."""
+        p.ld(R.L_LO)
+        p.add(R.NWB)
+        p.st(R.L_LO)
+        p.ld(R.L_HI)
+        p.adci(0xFF)
+        p.st(R.L_HI)
 
-    # IDENTIFY: the identify bytes, from the buffer past the payload area
+    def next_word():
+        p.ld(R.W_LO)
+        p.addi(1)
+        p.st(R.W_LO)
+        p.ld(R.W_HI)
+        p.adci(0)
+        p.st(R.W_HI)
+
+    def set_word():
+        p.ld(R.W_LO)
+        p.out(Dst.WLO)
+        p.ld(R.W_HI)
+        p.out(Dst.WHI)
+
+    # ---- reset; hunt for SYNC ----------------------------------------------------------------
+    p.label("HUNT")
+    p.ldi(Ctrl.LISTEN)
+    p.out(Dst.CTRL)
+    p.label("H_LOOP")
+    p.b(Cond.ERRP, "UART_ERROR")
+    p.bn(Cond.RXV, "H_LOOP")
+    p.inp(Src.RX)
+    p.xori(0xA5)
+    p.bn(Cond.Z, "H_LOOP")
+    crc16_init()                                    # acc = 0
+    p.st(R.DISC)
+    p.st(R.IDENTF)
+    p.ldi(HEADER_BASE)
+    p.out(Dst.BP)
+    p.ldi(-8 & 0xFF)
+    p.st(R.CNT_LO)
+    # the header: CMD, TAG, ADDR, LEN into the RAM at HEADER_BASE..255
+    wait_byte("RXH_GOT", "RXH")
+    p.ld(Io(Src.RX, feed=True))
+    p.st(Ind(inc=True))
+    p.ld(R.CNT_LO)
+    p.addi(1)
+    p.st(R.CNT_LO)
+    p.bn(Cond.Z, "RXH")
+    # LEN larger than the buffer: answered once the line is quiet
+    p.ld(R.LEN_LO)
+    p.addi(over & 0xFF)
+    p.ld(R.LEN_HI)
+    p.adci(over >> 8)
+    p.b(Cond.C, "OVERSIZE")
+    negate_into_cnt(R.LEN_LO, R.LEN_HI, "RXC")
+    # the payload, from PAYLOAD_BASE (bp went on from the header)
+    wait_byte("RXP_GOT", "RXP")
+    p.ld(Io(Src.RX, feed=True))
+    p.st(Ind(inc=True))
+    count_up("RXP")
+    # the CRC: each byte compared with the register's before it is fed (the
+    # register then holds 0 and the bytes, kept, are the frame's CRC)
+    p.label("RXC")
+    p.inp(Src.CRC)
+    p.st(R.TMP)
+    wait_byte("RXC1_GOT", "RXC1")
+    p.ld(Io(Src.RX, feed=True))
+    p.st(R.CRC_HI)
+    p.xor(R.TMP)
+    p.st(R.DIFF)
+    p.inp(Src.CRC)
+    p.st(R.TMP)
+    wait_byte("RXC2_GOT", "RXC2")
+    p.ld(Io(Src.RX, feed=True))
+    p.st(R.CRC_LO)
+    p.xor(R.TMP)
+    p.or_(R.DIFF)
+    p.st(R.DIFF)
+    p.ldi(0)                                         # bytes from now on are dropped
+    p.out(Dst.CTRL)
+    p.ld(R.DIFF)
+    p.bn(Cond.Z, "BAD_CRC")
+    # a good frame: count it; is it the last one answered OK again?
+    p.ld(R.FR_LO)
+    p.addi(1)
+    p.st(R.FR_LO)
+    p.ld(R.FR_HI)
+    p.adci(0)
+    p.st(R.FR_HI)
+    p.ld(R.TAG)
+    p.xor(R.LAST_TAG)
+    p.st(R.TMP)
+    p.ld(R.CRC_HI)
+    p.xor(R.LAST_CRC_HI)
+    p.or_(R.TMP)
+    p.st(R.TMP)
+    p.ld(R.CRC_LO)
+    p.xor(R.LAST_CRC_LO)
+    p.or_(R.TMP)
+    p.st(R.TMP)
+    p.ld(R.LAST_VALID)
+    p.xori(1)
+    p.or_(R.TMP)
+    p.st(R.DUP)
+    # the answer so far: OK, no payload; is the target the link's own?
+    p.ldi(0)
+    p.st(R.STATUS)
+    p.st(R.RLEN_LO)
+    p.st(R.RLEN_HI)
+    p.ld(R.A3)                                      # (C: A3 >= 0xF0)
+    p.addi(0x10)
+    p.ldi(0xFF)
+    p.adci(0)                                       # 0 if C
+    p.st(R.ISLINK)
+    # dispatch
+    p.ld(R.CMD)
+    prev = 0
+    handlers = [(C.IDENTIFY, "IDENTIFY"), (C.PROBE, "PROBE"), (C.WRITE, "WRITE"),
+                (C.READ, "READ"), (C.BEGIN, "BEGIN"), (C.COMMIT, "COMMIT"), (C.RUN, "RUN"),
+                (C.STATUS, "STATUS"), (C.ABORT, "ABORT")]
+    for c, name in handlers:
+        p.xori(int(c) ^ prev)
+        prev = int(c)
+        p.b(Cond.Z, name)
+    p.ldi(S.BAD_COMMAND)
+    p.j("ANSWER")
+
+    # ---- line errors ---------------------------------------------------------------------
+    p.label("OVERSIZE")                             # LEN larger than the buffer: answered
+    p.ldi(2)                                        # once the line is quiet
+    p.st(R.DISC)
+    p.j("DISCARD")
+    p.label("OVERSIZE_QUIET")
+    p.ldi(0)
+    p.st(R.DISC)
+    p.ldi(S.BAD_LENGTH)
+    p.j("LINE_ERROR")
+    p.label("BAD_CRC")                              # then ignore the line until quiet
+    p.ldi(1)
+    p.st(R.DISC)
+    p.ldi(S.BAD_CRC)
+    p.j("LINE_ERROR")
+    p.label("RX_TIMEOUT")
+    p.ldi(0)
+    p.out(Dst.CTRL)
+    p.ldi(S.TIMEOUT)
+    p.label("LINE_ERROR")                           # answer acc, counted
+    p.st(R.STATUS)
+    p.st(R.RET)
+    p.j("COUNT_ERROR")
+    p.label("UART_ERROR")                           # a framing or overrun error: counted
+    pulse(Pulse.ERRCLR)
+    p.ldi(0)
+    p.st(R.RET)
+    p.label("COUNT_ERROR")                          # rx_errors += 1, saturating
+    p.ld(R.ERR_LO)                                  # (C: both bytes are 0xFF)
+    p.addi(1)
+    p.ld(R.ERR_HI)
+    p.adci(0)
+    p.b(Cond.C, "COUNTED")
+    p.ld(R.ERR_LO)
+    p.addi(1)
+    p.st(R.ERR_LO)
+    p.ld(R.ERR_HI)
+    p.adci(0)
+    p.st(R.ERR_HI)
+    p.label("COUNTED")
+    p.ld(R.RET)
+    p.b(Cond.Z, "HUNT")
+    p.j("TX")
+
+    # ---- answers with a status and no payload ---------------------------------------------
+    for st in (S.BAD_LENGTH, S.BUSY, S.NOT_LOADED, S.BAD_CONFIG, S.BAD_ADDRESS, S.BUS_ERROR,
+               S.BAD_CHECKSUM):
+        p.label(f"ANS_{st.name}")
+        p.ldi(int(st))
+        p.j("ANSWER")
+    p.label("ANSWER")
+    p.st(R.STATUS)
+    p.j("TX")
+
+    # ---- commands ------------------------------------------------------------------------
     p.label("IDENTIFY")
     no_payload()
-    answer(S.OK, rlen=Rlen.IDENT, to="TX_IDENT")
+    p.ldi(1)
+    p.st(R.IDENTF)
+    p.ldi(len(identify) & 0xFF)
+    p.st(R.RLEN_LO)
+    p.ldi(len(identify) >> 8)
+    p.st(R.RLEN_HI)
+    p.j("TX")
 
-    # PROBE: [word_bytes, addr_ok] of ADDR (stable since the header arrived)
-    p.label("PROBE")
+    p.label("PROBE")                                # [word_bytes, addr_ok]
     no_payload()
-    p.op(STEP, bp=Bp.PAY)
-    p.op(STEP, wsrc=Wsrc.PROBE_WB, bp=Bp.INC)
-    p.op(STEP, wsrc=Wsrc.PROBE_OK, bp=Bp.INC)
-    answer(S.OK, rlen=Rlen.PROBE)
+    p.ld(R.A3)
+    p.out(Dst.TGT)
+    p.ld(R.A2)
+    p.out(Dst.PE)
+    p.ld(R.A0)
+    p.out(Dst.WLO)
+    p.ld(R.A1)
+    p.out(Dst.WHI)
+    p.ldi(0)
+    p.out(Dst.BP, hi=PAYLOAD_BASE >> 8)
+    p.ldi(2)
+    p.st(R.RLEN_LO)
+    p.ld(R.ISLINK)
+    p.b(Cond.Z, "PROBE_LINK")
+    p.inp(Src.WB)                                   # (addr_ok and word_bytes registered twice)
+    p.st(Ind(inc=True))
+    p.ldi(0)
+    p.bn(Cond.ADDR_OK, "PROBE_OK")
+    p.ldi(1)
+    p.label("PROBE_OK")
+    p.st(Ind(inc=True))
+    p.j("TX")
+    p.label("PROBE_LINK")                           # 4 bytes; only word 0 of PE 0 of 0xF0
+    p.ldi(4)
+    p.st(Ind(inc=True))
+    p.ld(R.A3)
+    p.xori(0xF0)
+    p.or_(R.A2)
+    p.or_(R.A1)
+    p.or_(R.A0)
+    p.ldi(0)
+    p.bn(Cond.Z, "PROBE_OK")
+    p.ldi(1)
+    p.j("PROBE_OK")
 
-    # BEGIN
     p.label("BEGIN")
     no_payload()
-    reply(Cond.BUSY, S.BUSY)
-    answer(S.OK, rlen=Rlen.ZERO, cs=Cs.INIT, pulse=Pulse.UNLOAD)
+    p.b(Cond.BUSY, "ANS_BUSY")
+    p.ldi(0)                                        # the empty load's checksum
+    for i in range(4):
+        p.st(R.CSUM0 + i)
+    pulse(Pulse.UNLOAD)
+    p.j("TX")
 
-    # RUN: a retransmission is answered OK without a second run
-    p.label("RUN")
+    p.label("RUN")                                  # a retransmission is answered OK
     no_payload()
-    reply(Cond.DUP, S.OK, rlen=Rlen.ZERO)
-    reply(Cond.BUSY, S.BUSY)
-    reply(Cond.LOADED, S.NOT_LOADED, inv=True)
-    reply(Cond.CONFIG_OK, S.BAD_CONFIG, inv=True)
-    answer(S.OK, rlen=Rlen.ZERO, pulse=Pulse.START)
+    p.ld(R.DUP)
+    p.b(Cond.Z, "TX")
+    p.b(Cond.BUSY, "ANS_BUSY")
+    p.bn(Cond.LOADED, "ANS_NOT_LOADED")
+    p.bn(Cond.CONFIG_OK, "ANS_BAD_CONFIG")
+    pulse(Pulse.START)
+    p.j("TX")
 
-    # ABORT: pulse abort, answer once the unit is idle (BUSY if it does not stop)
-    p.label("ABORT")
+    p.label("ABORT")                                # answered once the unit is idle
     no_payload()
-    p.op(STEP, pulse=Pulse.ABORT)
-    nop()                                         # abort reaches the unit now
+    pulse(Pulse.ABORT)
+    p.ldi(bus_wait)
     p.label("ABORT_WAIT")
-    reply(Cond.BUSY, S.OK, inv=True, rlen=Rlen.ZERO)
-    p.op(STEP, Cond.TIMER_MAX, "ABORT_WAIT", inv=True)
-    answer(S.BUSY)
+    p.bn(Cond.BUSY, "TX")
+    p.addi(-1)
+    p.bn(Cond.Z, "ABORT_WAIT")
+    p.j("ANS_BUSY")
 
-    # STATUS: flags, checksum, run_cycles, rx_errors, frames
     p.label("STATUS")
     no_payload()
-    p.op(STEP, bp=Bp.PAY)
-    p.op(STEP, wsrc=Wsrc.FLAGS, bp=Bp.INC)
-    for src in [Wsrc.CHECKSUM] * 4 + [Wsrc.RUN] * 4 + [Wsrc.COUNTERS] * 4:
-        p.op(STEP, wsrc=src, bp=Bp.INC)
-    answer(S.OK, rlen=Rlen.STATUS)
-
-    # COMMIT: the checksum bytes overwrite the frame's, each compared on the way
-    p.label("COMMIT")
-    left_is(4)
-    reply(Cond.BUSY, S.BUSY)
-    p.op(STEP, bp=Bp.PAY, pulse=Pulse.DIFF_CLR)
+    p.ldi(0)
+    p.out(Dst.BP, hi=PAYLOAD_BASE >> 8)
+    p.ldi(0)                                        # flags
+    for bit, cond in enumerate((Cond.LOADED, Cond.BUSY, Cond.DONE, Cond.RUNNING, Cond.ABORTED,
+                                Cond.WDF)):
+        p.bn(cond, f"STATUS_F{bit}")
+        p.ori(1 << bit)
+        p.label(f"STATUS_F{bit}")
+    p.st(Ind(inc=True))
     for i in range(4):
-        nop()                                     # the buffer's byte arrives
-        if i < 3:
-            p.op(STEP, wsrc=Wsrc.CHECKSUM, bp=Bp.INC)
-        else:
-            p.op(STEP, Cond.DIFF, "COMMIT_BAD", wsrc=Wsrc.CHECKSUM)
-    answer(S.OK, rlen=Rlen.FOUR, pulse=Pulse.LOADED)
-    p.label("COMMIT_BAD")
-    answer(S.BAD_CHECKSUM, rlen=Rlen.FOUR)
+        p.ld(R.CSUM0 + i)
+        p.st(Ind(inc=True))
+    for i in range(4):
+        p.inp(Src.RUN0 + i)
+        p.st(Ind(inc=True))
+    for a in (R.ERR_LO, R.ERR_HI, R.FR_LO, R.FR_HI):
+        p.ld(a)
+        p.st(Ind(inc=True))
+    p.ldi(13)
+    p.st(R.RLEN_LO)
+    p.j("TX")
 
-    def check_walk(prefix, passed):
-        """Every word from ADDR on, LEFT bytes of whole words, must exist before
-        anything is touched; addr_ok and word_bytes are used on the third cycle
-        the address is stable (the link registers them, the unit may too)."""
-        p.op(STEP, pulse=Pulse.WALK)
-        nop()
-        p.label(prefix + "_WORD")
-        reply(Cond.ADDR_BAD, S.BAD_ADDRESS)
-        p.op(STEP, pulse=Pulse.LATCH_WB)
-        p.label(prefix + "_BYTE")
-        reply(Cond.LEFT0, S.BAD_LENGTH)           # the bytes ran out inside a word
-        p.op(STEP, dec=1)
-        p.op(STEP, Cond.K0, prefix + "_WORD_DONE")
-        p.op(STEP, to=prefix + "_BYTE")
-        p.label(prefix + "_WORD_DONE")
-        p.op(STEP, Cond.LEFT0, passed)
-        p.op(STEP, pulse=Pulse.NEXT_WORD)
-        nop(2)
-        p.op(STEP, to=prefix + "_WORD")
+    p.label("COMMIT")                               # the board's checksum over the frame's
+    p.ld(R.LEN_LO)
+    p.xori(4)
+    p.or_(R.LEN_HI)
+    p.bn(Cond.Z, "ANS_BAD_LENGTH")
+    p.b(Cond.BUSY, "ANS_BUSY")
+    p.ldi(0)
+    p.out(Dst.BP, hi=PAYLOAD_BASE >> 8)
+    p.st(R.DIFF)
+    for i in range(4):
+        p.ld(R.CSUM0 + i)
+        p.xor(Ind())
+        p.or_(R.DIFF)
+        p.st(R.DIFF)
+        p.ld(R.CSUM0 + i)
+        p.st(Ind(inc=True))
+    p.ldi(4)
+    p.st(R.RLEN_LO)
+    p.ld(R.DIFF)
+    p.bn(Cond.Z, "ANS_BAD_CHECKSUM")
+    pulse(Pulse.LOADED)
+    p.j("TX")
 
-    # WRITE: check; the load checksum continues over ADDR, LEN (which also
-    # reloads the word address and the length) and the payload; each word's
-    # bits shift into the bus word, and one `we` writes it
+    # ---- the check walk: every word from ADDR on, L bytes of whole words, must exist
+    #      (and have the first word's size) before anything is touched ----------------------
+    p.label("CHECK")
+    p.ld(R.A3)
+    p.out(Dst.TGT)
+    p.ld(R.A2)
+    p.out(Dst.PE)
+    p.ld(R.A0)
+    p.st(R.W_LO)
+    p.ld(R.A1)
+    p.st(R.W_HI)
+    p.ldi(1)
+    p.st(R.FIRST)
+    p.label("CW_WORD")
+    set_word()
+    p.ld(R.ISLINK)
+    p.b(Cond.Z, "CW_LINK")
+    p.bn(Cond.ADDR_OK, "ANS_BAD_ADDRESS")           # (registered twice since WHI)
+    p.inp(Src.WB)
+    p.j("CW_WB")
+    p.label("CW_LINK")                              # the link's word: 0xF0, PE 0, word 0
+    p.ld(R.A3)
+    p.xori(0xF0)
+    p.or_(R.A2)
+    p.or_(R.W_LO)
+    p.or_(R.W_HI)
+    p.bn(Cond.Z, "ANS_BAD_ADDRESS")
+    p.ldi(4)
+    p.label("CW_WB")                                # acc = word_bytes: 1 .. data_bytes
+    p.b(Cond.Z, "ANS_BAD_ADDRESS")
+    p.st(R.TMP)
+    p.addi(0x100 - (data_bytes + 1))
+    p.b(Cond.C, "ANS_BAD_ADDRESS")
+    p.ld(R.FIRST)
+    p.b(Cond.Z, "CW_SAME")
+    p.ld(R.TMP)
+    p.st(R.WB)
+    p.xori(0xFF)
+    p.addi(1)
+    p.st(R.NWB)
+    p.ldi(0)
+    p.st(R.FIRST)
+    p.j("CW_SUB")
+    p.label("CW_SAME")
+    p.ld(R.TMP)
+    p.xor(R.WB)
+    p.bn(Cond.Z, "ANS_BAD_ADDRESS")
+    p.label("CW_SUB")
+    sub_wb_from_left()
+    p.bn(Cond.C, "ANS_BAD_LENGTH")                  # the bytes ran out inside a word
+    p.or_(R.L_LO)
+    p.bn(Cond.Z, "CW_NEXT")
+    p.ld(R.WALK)
+    p.b(Cond.Z, "WRITE_GO")
+    p.j("READ_GO")
+    p.label("CW_NEXT")
+    next_word()
+    p.b(Cond.C, "ANS_BAD_ADDRESS")                  # past word 0xFFFF
+    p.j("CW_WORD")
+
+    # ---- WRITE: check; the load checksum continues over ADDR, LEN and the payload;
+    #      each word's bytes shift into the bus word, and one `we` writes it --------------
     p.label("WRITE")
-    reply(Cond.DUP, S.OK, rlen=Rlen.ZERO)
-    reply(Cond.BUSY, S.BUSY)
-    reply(Cond.LEFT0, S.BAD_LENGTH)
-    check_walk("WCHK", "WRITE_GO")
+    p.ld(R.DUP)
+    p.b(Cond.Z, "TX")
+    p.b(Cond.BUSY, "ANS_BUSY")
+    p.ld(R.LEN_LO)
+    p.st(R.L_LO)
+    p.or_(R.LEN_HI)
+    p.b(Cond.Z, "ANS_BAD_LENGTH")
+    p.ld(R.LEN_HI)
+    p.st(R.L_HI)
+    p.ldi(0)
+    p.st(R.WALK)
+    p.j("CHECK")
     p.label("WRITE_GO")
-    p.op(STEP, bp=Bp.TWO)
-    for ld in (Ld.WORD_LO, Ld.WORD_HI, Ld.NONE, Ld.NONE, Ld.LEFT_LO, Ld.LEFT_HI):
-        nop()                                     # the buffer's byte arrives
-        p.op(STAY, Cond.BIT7, cs=Cs.BIT)          # eight bits into the checksum
-        p.op(STEP, ld=ld, bp=Bp.INC)
+    p.ldi(Ctrl.CRC32)
+    p.out(Dst.CTRL)
+    for i in range(4):                              # the CRC-32 register: ~checksum
+        p.ld(R.CSUM0 + i)
+        p.xori(0xFF)
+        p.out(Dst.CRCS)
+    p.ldi(R.A0)
+    p.out(Dst.BP)
+    for _ in range(6):                              # ADDR, LEN; bp then at the payload
+        p.ld(Ind(inc=True, feed=True))
+    p.ld(R.A0)
+    p.st(R.W_LO)
+    p.ld(R.A1)
+    p.st(R.W_HI)
+    p.ld(R.LEN_LO)
+    p.st(R.L_LO)
+    p.ld(R.LEN_HI)
+    p.st(R.L_HI)
     p.label("W_WORD")
-    p.op(STEP, pulse=Pulse.WALK)                  # the payload's byte arrives meanwhile
-    nop()
+    set_word()
+    p.ld(R.WB)
+    p.st(R.K)
     p.label("W_BYTE")
-    p.op(STEP, Cond.K0, "W_WE")                   # every byte of the word is in
-    p.op(STAY, Cond.BIT7, sh=Sh.DATA, cs=Cs.BIT)
-    p.op(STEP, bp=Bp.INC, dec=1)
-    p.op(STEP, to="W_BYTE")                       # the next byte arrives meanwhile
-    p.label("W_WE")
-    p.op(STEP, pulse=Pulse.WE)
-    p.op(STEP, pulse=Pulse.NEXT_WORD)             # `we` is high in this cycle
-    p.op(STEP, Cond.LEFT0, "W_WORD", inv=True)
-    answer(S.OK, rlen=Rlen.ZERO, pulse=Pulse.UNLOAD_MODEL)
+    p.ld(Ind(inc=True, feed=True))
+    p.out(Dst.SHIFT)
+    p.ld(R.K)
+    p.addi(-1)
+    p.st(R.K)
+    p.bn(Cond.Z, "W_BYTE")
+    p.ldi(data_bytes)                               # zeros shift the word to the bottom
+    p.add(R.NWB)
+    p.label("W_PAD")
+    p.b(Cond.Z, "W_ALIGNED")
+    p.st(R.K)
+    p.ldi(0)
+    p.out(Dst.SHIFT)
+    p.ld(R.K)
+    p.addi(-1)
+    p.j("W_PAD")
+    p.label("W_ALIGNED")
+    p.ld(R.ISLINK)
+    p.b(Cond.Z, "W_LINK")
+    pulse(Pulse.WE)
+    p.label("W_NEXT")
+    next_word()
+    sub_wb_from_left()
+    p.or_(R.L_LO)
+    p.bn(Cond.Z, "W_WORD")
+    for i in range(4):                              # keep the checksum (CRC reads ~register
+        p.inp(Src.CRC)                              # bytes in CRC-32 mode)
+        p.st(R.CSUM0 + i)
+        p.out(Dst.CRCS)
+    p.ld(R.ISLINK)                                  # a write to a model memory unloads
+    p.b(Cond.Z, "TX")
+    p.ld(R.A3)
+    prev = 0
+    for t in data_targets:
+        p.xori(t ^ prev)
+        prev = t
+        p.b(Cond.Z, "TX")
+    pulse(Pulse.UNLOAD)
+    p.j("TX")
+    p.label("W_LINK")                               # the watchdog register and its copy
+    for i in range(4):
+        p.inp(Src.SHREG)
+        p.st(R.LIM0 + i)
+        p.out(Dst.LIMIT)
+        p.out(Dst.SHIFT)
+    p.j("W_NEXT")
 
-    # READ: the payload is the byte count; check; one read in flight, each
-    # word's bytes into the answer
+    # ---- READ: the payload is the byte count; check; one read in flight, each word's
+    #      bytes into the answer ---------------------------------------------------------------
     p.label("READ")
-    left_is(2)
-
-    def load_count():
-        p.op(STEP, bp=Bp.PAY)
-        nop()
-        p.op(STEP, ld=Ld.LEFT_LO, bp=Bp.INC)
-        nop()
-        p.op(STEP, ld=Ld.LEFT_HI)
-
-    load_count()
-    reply(Cond.LEFT0, S.BAD_LENGTH)
-    reply(Cond.OVERSIZE, S.BAD_LENGTH)
-    p.op(STEP, rlen=Rlen.LEFT)
-    check_walk("RCHK", "READ_GO")
+    p.ld(R.LEN_LO)
+    p.xori(2)
+    p.or_(R.LEN_HI)
+    p.bn(Cond.Z, "ANS_BAD_LENGTH")
+    p.ldi(0)
+    p.out(Dst.BP, hi=PAYLOAD_BASE >> 8)
+    p.ld(Ind(inc=True))
+    p.st(R.L_LO)
+    p.ld(Ind(inc=True))
+    p.st(R.L_HI)
+    p.or_(R.L_LO)
+    p.b(Cond.Z, "ANS_BAD_LENGTH")
+    p.ld(R.L_LO)
+    p.addi(over & 0xFF)
+    p.ld(R.L_HI)
+    p.adci(over >> 8)
+    p.b(Cond.C, "ANS_BAD_LENGTH")
+    p.ld(R.L_LO)
+    p.st(R.RLEN_LO)
+    p.ld(R.L_HI)
+    p.st(R.RLEN_HI)
+    p.ldi(1)
+    p.st(R.WALK)
+    p.j("CHECK")
     p.label("READ_GO")
-    p.op(STEP, Cond.LINK_TARGET, "READ_LINK")
-    load_count()                                  # the walk used the count up
-    p.op(STEP, bp=Bp.TWO)
-    nop()
-    p.op(STEP, ld=Ld.WORD_LO, bp=Bp.INC)
-    nop()
-    p.op(STEP, ld=Ld.WORD_HI, bp=Bp.PAY)
+    p.ld(R.RLEN_LO)
+    p.st(R.L_LO)
+    p.ld(R.RLEN_HI)
+    p.st(R.L_HI)
+    p.ld(R.A0)
+    p.st(R.W_LO)
+    p.ld(R.A1)
+    p.st(R.W_HI)
+    p.ldi(0)
+    p.out(Dst.BP, hi=PAYLOAD_BASE >> 8)
+    p.ld(R.ISLINK)
+    p.b(Cond.Z, "R_LINK")
     p.label("R_WORD")
-    p.op(STEP, pulse=Pulse.RE)
+    set_word()
+    pulse(Pulse.RE)
+    p.ldi(bus_wait)
     p.label("R_WAIT")
-    p.op(STEP, Cond.READ_DONE, "R_BYTE")
-    p.op(STEP, Cond.TIMER_MAX, "R_WAIT", inv=True)
-    answer(S.BUS_ERROR)
+    p.b(Cond.RDONE, "R_GOT")
+    p.addi(-1)
+    p.bn(Cond.Z, "R_WAIT")
+    p.j("ANS_BUS_ERROR")
+    p.label("R_GOT")
+    p.ld(R.WB)
+    p.st(R.K)
     p.label("R_BYTE")
-    p.op(STEP, wsrc=Wsrc.SHREG, bp=Bp.INC, dec=1)
-    p.op(STEP, Cond.LEFT0, "R_DONE")
-    p.op(STEP, Cond.K0, "R_NEXT")
-    p.op(STAY, Cond.BIT7, "R_BYTE", sh=Sh.ZERO)
-    p.label("R_NEXT")
-    p.op(STEP, to="R_WORD", pulse=Pulse.NEXT_WORD)
-    p.label("R_DONE")
-    answer(S.OK)
-    p.label("READ_LINK")                          # the watchdog register
-    p.op(STEP, bp=Bp.PAY)
-    for _ in range(4):
-        p.op(STEP, wsrc=Wsrc.WATCHDOG, bp=Bp.INC)
-    answer(S.OK)
+    p.inp(Src.SHREG)
+    p.st(Ind(inc=True))
+    p.out(Dst.SHIFT)
+    p.ld(R.K)
+    p.addi(-1)
+    p.st(R.K)
+    p.bn(Cond.Z, "R_BYTE")
+    next_word()
+    sub_wb_from_left()
+    p.or_(R.L_LO)
+    p.bn(Cond.Z, "R_WORD")
+    p.j("TX")
+    p.label("R_LINK")                               # the watchdog register's copy
+    for i in range(4):
+        p.ld(R.LIM0 + i)
+        p.st(Ind(inc=True))
+    p.j("TX")
 
-    # ---- the answers branched to above -----------------------------------------------
-    for (st, rlen, pulse, to), name in list(stubs.items()):
-        p.label(name)
-        answer(st, rlen=rlen, pulse=Pulse(pulse), to=to)
-
-    # ---- transmit: SYNC, CMD, TAG, STATUS, LEN, payload, CRC ------------------------------
-    # (three copies: the payload from the buffer's payload area or its identify
-    # bytes; after BAD_CRC the line is ignored until quiet. The last byte's
-    # instruction goes straight on, so the next frame can follow at once.)
-    for name, base, end in (("TX", Bp.PAY, "HUNT"), ("TX_IDENT", Bp.IDENT, "HUNT"),
-                            ("TX_DISCARD", None, "DISCARD")):
-        p.label(name)
-        # (the answering instruction pointed at TAG: remembered with the frame's CRC
-        # if the answer is OK, before SYNC starts the answer's CRC)
-        p.op(STAY, Cond.TX_READY, tx=Tx.SYNC, bp=Bp.ZERO, ld=Ld.LAST)
-        nop()                                     # CMD arrives from the buffer
-        p.op(STAY, Cond.TX_READY, tx=Tx.BUF, bp=Bp.ONE)
-        nop()                                     # TAG arrives
-        p.op(STAY, Cond.TX_READY, tx=Tx.BUF)
-        p.op(STAY, Cond.TX_READY, tx=Tx.STATUS)
-        p.op(STAY, Cond.TX_READY, tx=Tx.RLEN_LO)
-        if base is None:                          # no payload
-            p.op(STAY, Cond.TX_READY, tx=Tx.RLEN_HI)
-        else:
-            p.op(STAY, Cond.TX_READY, tx=Tx.RLEN_HI, bp=base)
-            p.op(STEP, Cond.RLEN0, name + "_CRC")
-            p.label(name + "_DATA")               # the payload byte arrives
-            p.op(STAY, Cond.TX_READY, tx=Tx.BUF, bp=Bp.INC, rlen=Rlen.DEC)
-            p.op(STEP, Cond.RLEN0, name + "_DATA", inv=True)
-            p.label(name + "_CRC")
-        p.op(STAY, Cond.TX_READY, tx=Tx.CRC_HI)
-        p.op(STAY, Cond.TX_READY, end, tx=Tx.CRC_LO)
+    # ---- the answer: SYNC, CMD, TAG, STATUS, LEN, payload, CRC -----------------------------
+    p.label("TX")
+    p.ldi(0)                                        # CRC-16, bytes dropped
+    p.out(Dst.CTRL)
+    p.ld(R.STATUS)
+    p.b(Cond.Z, "TX_OK")
+    p.xori(int(S.BAD_CHECKSUM))
+    p.b(Cond.Z, "TX_SYNC")
+    p.ldi(0)                                        # an error answer has no payload
+    p.st(R.RLEN_LO)
+    p.st(R.RLEN_HI)
+    p.st(R.IDENTF)
+    p.j("TX_SYNC")
+    p.label("TX_OK")                                # remember TAG and CRC of a frame answered OK
+    p.ld(R.TAG)
+    p.st(R.LAST_TAG)
+    p.ld(R.CRC_HI)
+    p.st(R.LAST_CRC_HI)
+    p.ld(R.CRC_LO)
+    p.st(R.LAST_CRC_LO)
+    p.ldi(1)
+    p.st(R.LAST_VALID)
+    p.label("TX_SYNC")
+    p.txi(0x5A)
+    crc16_init()                                    # (waits for SYNC's bits)
+    for a in (R.CMD, R.TAG, R.STATUS, R.RLEN_LO, R.RLEN_HI):
+        p.tx(a)
+    n1 = min(len(identify), IDENT_IN_RAM)
+    p.ld(R.IDENTF)
+    p.b(Cond.Z, "TX_PAY")
+    p.ldi(RAM.IDENT)                                # the identify bytes in the RAM
+    p.out(Dst.BP)
+    p.ldi(-n1 & 0xFF)
+    p.st(R.CNT_LO)
+    p.ldi((-n1 >> 8) & 0xFF)
+    p.st(R.CNT_HI)
+    p.j("TX_DATA")
+    p.label("TX_PAY")
+    p.ldi(0)
+    p.out(Dst.BP, hi=PAYLOAD_BASE >> 8)
+    negate_into_cnt(R.RLEN_LO, R.RLEN_HI, "TX_CRC")
+    p.label("TX_DATA")
+    p.tx(Ind(inc=True))
+    count_up("TX_DATA")
+    p.ld(R.IDENTF)
+    p.bn(Cond.Z, "TX_IDENT")
+    p.label("TX_CRC")
+    p.tx(Io(Src.CRC))                               # the high byte; then the low byte is
+    p.ldi(Ctrl.LISTEN)                              # the register's high byte (and the next
+    p.out(Dst.CTRL)                                 # frame may follow the last byte at once)
+    p.tx(Io(Src.CRC))
+    p.ld(R.DISC)
+    p.b(Cond.Z, "H_LOOP")
+    wait_quiet("DISCARD", "QUIET")                  # after BAD_CRC: until the line is quiet
+    p.label("QUIET")
+    p.ld(R.DISC)
+    p.xori(2)
+    p.b(Cond.Z, "OVERSIZE_QUIET")
+    p.j("HUNT")
+    p.label("TX_IDENT")                             # and the rest
+    for byte in identify[n1:]:
+        p.txi(byte)
+    p.j("TX_CRC")
     return p

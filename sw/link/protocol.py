@@ -66,10 +66,12 @@ LINK_WORD_BYTES = 4
 #: the watchdog a board comes up with, in seconds of its clock
 DEFAULT_WATCHDOG_SECONDS = 1.0
 #: a link answers a frame within EXEC_CYCLES + EXEC_CYCLES_PER_BYTE x (its
-#: payload bytes + the answer's) clock cycles after its last byte (a serial
-#: link checks and writes every word a bit at a time)
+#: payload bytes + the answer's) clock cycles after its last byte (the link's
+#: byte engine checks and writes every word with a few dozen instructions of
+#: two or four cycles; a frame of 1-byte words to a link whose widest word is 8
+#: bytes, four cycles an instruction, is the slowest, about 430 a byte)
 EXEC_CYCLES = 4096
-EXEC_CYCLES_PER_BYTE = 128
+EXEC_CYCLES_PER_BYTE = 512
 
 
 class Cmd(enum.IntEnum):

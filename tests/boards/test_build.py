@@ -247,12 +247,13 @@ def test_baked_words_land_where_the_array_reads_them(name):
 
 
 @pytest.mark.parametrize("board_name", ["icebreaker", "ulx3s"])
-def test_identify_reports_the_image_interface_and_fits_one_ice40_buffer(board_name):
+def test_identify_reports_the_image_interface_and_fits_the_links_block_rams(board_name):
     """IDENTIFY carries the EIE parameters an image depends on (not the
-    pipeline's timing fields), and with a 256-byte payload the frame buffer
-    that holds the identify bytes stays within 512 bytes (one iCE40 block RAM
-    in 512 x 8)."""
-    from eiegen.hw.common.hostlink import PAYLOAD_OFFSET
+    pipeline's timing fields), and with a 256-byte payload the link's data
+    RAM stays within 512 bytes (one iCE40 block RAM in 512 x 8) and its
+    program, with the identify bytes that do not fit the RAM, within 768
+    words (three in 256 x 16): the link's four block RAMs."""
+    from eiegen.hw.common.linkcode import IDENT_IN_RAM
     from eiegen.hw.eie.params import IDENTIFY_FIELDS, IMAGE_FIELDS
     from eiegen.sw.link.protocol import decode_identify
     board = get_board(board_name)
@@ -260,4 +261,6 @@ def test_identify_reports_the_image_interface_and_fits_one_ice40_buffer(board_na
     ident = decode_identify(link.core.identify_bytes)
     assert tuple(ident["params"]) == IDENTIFY_FIELDS and set(IMAGE_FIELDS) <= set(ident["params"])
     assert ident["params"] == {k: getattr(board.eie_params(), k) for k in IDENTIFY_FIELDS}
-    assert PAYLOAD_OFFSET + link.core.max_payload + len(link.core.identify_bytes) <= 512
+    assert link.core.ram_depth <= 512
+    assert len(link.core.code) <= 768
+    assert len(link.core.identify_bytes) > IDENT_IN_RAM      # (so the program holds the rest)

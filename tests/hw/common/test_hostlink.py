@@ -16,6 +16,9 @@ from eiegen.sw.link import protocol as P
 from eiegen.sw.link.protocol import Cmd, Status, make_addr
 
 TIMEOUT = 40
+#: cycles the byte engine may take to answer a line error once the timeout has passed
+#: (the error count and the answer's header, CRC and bytes, a few instructions each)
+ANSWER_CYCLES = 800
 
 A = DUMMY_TARGETS["mem_a"].id
 B = DUMMY_TARGETS["mem_b"].id
@@ -58,7 +61,7 @@ class Bench:
             await stream_put(ctx, self.core.rx, b)
             await self.tick(ctx, gap)
 
-    async def response(self, ctx, max_cycles=20000):
+    async def response(self, ctx, max_cycles=60000):
         for _ in range(max_cycles):
             if len(self.out) >= P.RESPONSE_HEADER and len(self.out) >= P.response_length(self.out):
                 n = P.response_length(self.out)
@@ -140,10 +143,10 @@ def test_identify_probe_and_status():
     Bench().run(scenario)
 
 
-#: the sequencer's timings (two cycles an instruction; three: the ECP5's registered
-#: microprogram, the iCE40's registered condition choice; boards/top.py LINK_TIMING)
+#: the byte engine's timings (two cycles an instruction; three: the ECP5's registered
+#: program word; boards/top.py LINK_TIMING)
 TIMINGS = {"2cycle": {}, "code_latency2": {"code_latency": 2},
-           "cond_stage": {"code_latency": 1, "cond_stage": True}}
+           "banked": {"code_latency": 1, "code_bank": 256}}
 
 
 @pytest.mark.parametrize("timing", TIMINGS)
@@ -183,7 +186,7 @@ def _fault_scenario(mutate, expect, *, quiet_after=True):
         before = b.memories(ctx)
         good = P.encode_frame(Cmd.WRITE, make_addr(A, 0, 4), _fill(rng, 20), tag=0x42)
         await b.send(ctx, mutate(good))
-        r = await b.response(ctx, max_cycles=6 * TIMEOUT)
+        r = await b.response(ctx, max_cycles=6 * TIMEOUT + ANSWER_CYCLES)
         if expect is None:
             assert r is None
         else:
@@ -251,7 +254,7 @@ def test_every_crc_bit_and_a_resend_after_a_damaged_one():
         good = P.encode_frame(Cmd.WRITE, make_addr(A, 0, 8), data, tag=0x42)
         for bit in range(16):
             await b.send(ctx, _flip(len(good) - 2 + bit // 8, 1 << (bit % 8))(good))
-            r = await b.response(ctx, max_cycles=6 * TIMEOUT)
+            r = await b.response(ctx, max_cycles=6 * TIMEOUT + ANSWER_CYCLES)
             assert r is not None and Status(r.status) == Status.BAD_CRC, bit
             await b.tick(ctx, 2 * TIMEOUT)
         assert b.memories(ctx) == before
@@ -348,7 +351,7 @@ def test_refusals_change_nothing():
 @pytest.mark.parametrize("timing", TIMINGS)
 def test_load_commit_run(timing):
     """run before commit, wrong checksum, data targets, retransmissions."""
-    DELAY = 3000                    # long enough for four frames while the unit runs
+    DELAY = 6000                    # long enough for four frames while the unit runs
     rng = random.Random(11)
 
     async def scenario(b, ctx):
@@ -468,6 +471,34 @@ def test_hostlink_through_uart():
 def test_timing_options_checked():
     with pytest.raises(ValueError, match="code_latency must be 1 or 2, got 3"):
         LinkCore(design=DESIGN, params=PARAMS, timeout_cycles=TIMEOUT, code_latency=3)
-    with pytest.raises(ValueError, match="cond_stage needs code_latency 1"):
-        LinkCore(design=DESIGN, params=PARAMS, timeout_cycles=TIMEOUT, code_latency=2,
-                 cond_stage=True)
+    with pytest.raises(ValueError, match="bus_timeout must be an integer"):
+        LinkCore(design=DESIGN, params=PARAMS, timeout_cycles=TIMEOUT, bus_timeout=5000)
+
+
+@pytest.mark.parametrize("timing", TIMINGS)
+def test_answers_within_the_execution_budget(timing):
+    """Every frame is answered within EXEC_CYCLES + EXEC_CYCLES_PER_BYTE x (its
+    payload + the answer's) cycles after its last byte (what the host client
+    allows, sw/link/protocol.py), here for the slowest kind of frame: the
+    smallest words (1 and 2 bytes) of a link whose widest word is 8 bytes."""
+    rng = random.Random(13)
+
+    async def scenario(b, ctx):
+        for cmd, addr, payload, answer in (
+                (Cmd.WRITE, make_addr(A, 0, 0), _fill(rng, 64), 0),
+                (Cmd.WRITE, make_addr(INP, 0, 0), _fill(rng, 8), 0),
+                (Cmd.READ, make_addr(A, 0, 0), (64).to_bytes(2, "little"), 64),
+                (Cmd.READ, make_addr(INP, 0, 0), (8).to_bytes(2, "little"), 8),
+                (Cmd.STATUS, 0, b"", P.STATUS_BYTES), (Cmd.IDENTIFY, 0, b"", 0)):
+            b.tag = (b.tag + 1) & 0xFF
+            await b.send(ctx, P.encode_frame(cmd, addr, payload, b.tag), gap=0)
+            cycles = 0
+            while not b.out:
+                await b.tick(ctx)
+                cycles += 1
+            budget = P.EXEC_CYCLES + P.EXEC_CYCLES_PER_BYTE * (len(payload) + answer)
+            assert cycles <= budget, (cmd, cycles, budget)
+            r = await b.response(ctx)
+            assert r is not None and r.status == Status.OK
+
+    Bench(timing=TIMINGS[timing]).run(scenario)
