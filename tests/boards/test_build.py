@@ -252,7 +252,8 @@ def test_identify_reports_the_image_interface_and_fits_the_links_block_rams(boar
     pipeline's timing fields), and with a 256-byte payload the link's data
     RAM stays within 512 bytes (one iCE40 block RAM in 512 x 8) and its
     program, with the identify bytes that do not fit the RAM, within 768
-    words (three in 256 x 16): the link's four block RAMs."""
+    words on the iCE40 (three in 256 x 16: the link's four block RAMs) and
+    1024 on the ECP5 (one DP16KD)."""
     from eiegen.hw.common.linkcode import IDENT_IN_RAM
     from eiegen.hw.eie.params import IDENTIFY_FIELDS, IMAGE_FIELDS
     from eiegen.sw.link.protocol import decode_identify
@@ -262,5 +263,6 @@ def test_identify_reports_the_image_interface_and_fits_the_links_block_rams(boar
     assert tuple(ident["params"]) == IDENTIFY_FIELDS and set(IMAGE_FIELDS) <= set(ident["params"])
     assert ident["params"] == {k: getattr(board.eie_params(), k) for k in IDENTIFY_FIELDS}
     assert link.core.ram_depth <= 512
-    assert len(link.core.code) <= 768
+    # the program: three iCE40 block RAMs of 256 x 16, one ECP5 DP16KD of 1024 x 18
+    assert len(link.core.code) <= {"ice40": 768, "ecp5": 1024}[board.family]
     assert len(link.core.identify_bytes) > IDENT_IN_RAM      # (so the program holds the rest)
