@@ -171,9 +171,9 @@ class ArithmeticUnit(wiring.Component):
         if early_older:
             # M3 as below; the forward's choice is made in M1, between the entry two ahead's
             # saturated sum (in M3 then) and the memory's asynchronous read, into one
-            # register: the adder's operand is then a multiplexer of two registers chosen
-            # by a third (the bypass), not of four by two (a 48-PE ULX3S build's critical
-            # path was a forward select -> 6.4 ns -> the adder)
+            # register: the older word's adder takes a register, not a multiplexer of
+            # two registers chosen by a third (a 48-PE ULX3S build's critical path was a
+            # forward select -> 6.4 ns -> the adder)
             v3 = Signal()
             row3 = Signal(rw, reset_less=True)
             out_sum = Signal(signed(aw), reset_less=True, attrs={FANOUT_ATTR: 1})
