@@ -229,7 +229,10 @@ class EIEArray(wiring.Component):
         # with pe_stage, each PE's write enables are decoded into its own leaf register from
         # the level above (shared by 4 PEs): the write, this PE's number, the memory, one-hot;
         # the same cycle as the other leaves' (the PE's decode after its leaf, placed far from
-        # the PE's block RAMs, was a 48-PE ULX3S build's critical path, 96.65 MHz)
+        # the PE's block RAMs, was a 48-PE ULX3S build's critical path, 96.65 MHz). The leaf
+        # carries no reset: it is decoded anew every cycle from wsrc_q, which does (the unit's
+        # reset net across the die into a leaf's reset LUT was the next 48-PE critical path,
+        # 98.03 MHz); nor do the PEs' dequeue copies below, for the same net
         if t.pe_stage:
             wsrc = Cat(req_we & is_pe_mem & host_mode, mem_code, req_pe)
             wsrc_q = Signal(len(wsrc))
@@ -237,7 +240,8 @@ class EIEArray(wiring.Component):
             parents = fanout(m, wsrc_q, n, Fl - 1, name="wen", reset_less=True)
             for i, (pe, par) in enumerate(zip(pes, parents)):
                 we, mem, pe_no = par[0], par[1:1 + len(mem_code)], par[1 + len(mem_code):]
-                wen = Signal(len(HOST_MEMS), name=f"wen_leaf{i}", attrs={FANOUT_ATTR: 1})
+                wen = Signal(len(HOST_MEMS), name=f"wen_leaf{i}", reset_less=True,
+                             attrs={FANOUT_ATTR: 1})
                 m.d.sync += wen.eq(Mux(we & (pe_no == i), 1 << mem, 0))
                 m.d.comb += pe.host_wen.eq(wen)
 
@@ -277,7 +281,7 @@ class EIEArray(wiring.Component):
         # (with pe_stage a register per PE first, which placement puts between the PE and its
         # group's compares: a dequeue count's 5.7 ns route into them was a 48-PE ULX3S build's
         # critical path, 92.39 MHz)
-        deqs = [delay(dp, pe.dequeues, t.pe_stage, name=f"deq_pe{i}", keep=True)
+        deqs = [delay(dp, pe.dequeues, t.pe_stage, name=f"deq_pe{i}", keep=True, reset_less=True)
                 for i, pe in enumerate(pes)]
         min_deq, _ = gather_min(dp, deqs, Gl, dw, name="deq", parallel=t.parallel_min)
         room = Signal()
