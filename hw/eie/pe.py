@@ -12,7 +12,7 @@ its codebook copy. While the array is idle the host reads and writes those
 memories through the host port.
 """
 
-from amaranth import Module, Signal, Mux, signed, ResetInserter
+from amaranth import Module, Signal, Mux, signed, ResetInserter, ResetSignal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -26,7 +26,7 @@ from .weight_decoder import WeightDecoder
 from .address_accumulator import AddressAccumulator
 from .arithmetic_unit import ArithmeticUnit
 from .writeback import Writeback
-from .trees import delay
+from .trees import delay, own_reset, FANOUT_ATTR
 
 __all__ = ["PE", "HOST_MEMS", "DEQ_WIDTH", "host_width", "busy_width"]
 
@@ -162,15 +162,26 @@ class PE(wiring.Component):
 
         m.submodules.act = act = ActivationReadWrite(p, i)
         # an abort flushes the units that hold work (their state, not their data)
-        flushed = lambda unit: ResetInserter({"sync": self.flush})(unit)
+        if t.pe_stage:
+            # in large ECP5 arrays each flushed unit takes the PE's reset through a register
+            # of its own (a cycle later; the reset is the power-on one) and ORs the flush into
+            # it by itself: the PE's reset leaf -> 5.1 ns -> the one shared flush OR -> 4.8 ns
+            # -> the sparse-matrix read unit's column register was a 48-PE ULX3S build's
+            # critical path (89.53 MHz at 100), and the 85 MHz build's before it
+            def flushed(unit, name):
+                rst = Signal(reset_less=True, name=f"{name}_rst", attrs={FANOUT_ATTR: 1})
+                m.d.sync += rst.eq(ResetSignal("sync"))
+                return own_reset(m, ResetInserter({"sync": self.flush})(unit), f"{name}_cd", rst)
+        else:
+            flushed = lambda unit, name: ResetInserter({"sync": self.flush})(unit)
         lane = LNZDLane(self.slice_slots)
-        m.submodules.lane = flushed(lane)
+        m.submodules.lane = flushed(lane, "lane")
         ptr_read = PointerReadUnit(p)
-        m.submodules.ptr_read = flushed(ptr_read)
+        m.submodules.ptr_read = flushed(ptr_read, "ptr_read")
         queue = ActivationQueue(p)
-        m.submodules.queue = flushed(queue)
+        m.submodules.queue = flushed(queue, "queue")
         smr = SparseMatrixReadUnit(p)
-        m.submodules.spmat_read = flushed(smr)
+        m.submodules.spmat_read = flushed(smr, "spmat_read")
         m.submodules.decoder = dec = WeightDecoder()
         m.submodules.addr_acc = aacc = AddressAccumulator(p.act_index_width)
         m.submodules.arith = au = ArithmeticUnit(p)
