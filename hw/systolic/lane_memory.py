@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .params import MEM_LATENCY
+from ..eie.trees import FANOUT_ATTR
 
 __all__ = ["LaneMemory", "HOST_READ_LATENCY"]
 
@@ -71,8 +72,9 @@ class LaneMemory(wiring.Component):
     collision_model = False
 
     def __init__(self, *, lanes, lane_shape, depth, chunk_lanes, bus_lane_bits, n_read=1, init=None,
-                 no_rw_check=False):
+                 no_rw_check=False, read_copy=False):
         self.no_rw_check = no_rw_check
+        self.read_copy = read_copy
         self.lanes = lanes
         self.lane_shape = Shape.cast(lane_shape)
         self.depth = depth
@@ -91,6 +93,8 @@ class LaneMemory(wiring.Component):
             ports[f"ren{i}"] = In(1, init=1)
             ports[f"hold{i}"] = In(1)
             ports[f"rdata{i}"] = Out(row)
+        if read_copy:
+            ports["rdata0_copy"] = Out(row)
         ports.update({
             "waddr": In(self.abits),
             "wdata": In(row),
@@ -115,8 +119,13 @@ class LaneMemory(wiring.Component):
         rds = [mem.read_port(transparent_for=()) for _ in range(self.n_read)]
 
         # unit side
+        # (`read_copy`: read port 0's output register twice, `rdata0_copy` the second, both
+        # kept apart by synthesis, where the platform asks for fan-out copies; elsewhere
+        # `rdata0_copy` is `rdata0`)
+        copy = self.read_copy and getattr(platform, "eiegen_fanout_copies", True)
         for i, rd in enumerate(rds):
-            out = Signal(L * W, name=f"rdata{i}_q", reset_less=True)
+            out = Signal(L * W, name=f"rdata{i}_q", reset_less=True,
+                         attrs={FANOUT_ATTR: 1} if copy and i == 0 else {})
             m.d.comb += [rd.addr.eq(getattr(self, f"raddr{i}")), rd.en.eq(getattr(self, f"ren{i}"))]
             data_i = rd.data
             if self.no_rw_check and self.collision_model:
@@ -128,6 +137,14 @@ class LaneMemory(wiring.Component):
             with m.If(~getattr(self, f"hold{i}") | (self.host_owns if i == 0 else 0)):
                 m.d.sync += out.eq(data_i)
             m.d.comb += getattr(self, f"rdata{i}").as_value().eq(out)
+            if i == 0 and self.read_copy:
+                out_copy = out
+                if copy:
+                    out_copy = Signal(L * W, name="rdata0_copy_q", reset_less=True,
+                                      attrs={FANOUT_ATTR: 1})
+                    with m.If(~self.hold0 | self.host_owns):
+                        m.d.sync += out_copy.eq(data_i)
+                m.d.comb += self.rdata0_copy.as_value().eq(out_copy)
         m.d.comb += [wr.addr.eq(self.waddr), wr.data.eq(self.wdata.as_value()),
                      wr.en.eq(Cat(self.wlanes[i] & self.we for i in range(L)))]
 
