@@ -18,18 +18,18 @@ BOARD = Board(
     resources=Resources(logic=83640, dsp=156, bram=208, pll=4, logic_unit="LUT4"),
     clock="clk25", clock_hz=25e6,
     sync_hz=25e6,
-    # EIE: 48 PEs with depths that hold LeNet-300-100 at the Deep Compression
+    # EIE: 32 PEs with depths that hold LeNet-300-100 at the Deep Compression
     # paper's density (layers up to 1024 wide: act_depth 32; 2048 column
     # pointers and 2048 entries per PE) in 4 block RAMs a PE (sparse matrix 1,
     # pointer banks 2 as one true dual-port pair, activations and bias 1); the
     # accumulators and codebook copies in LUT RAM; each PE on its own block
     # RAM group and DSP (boards/floorplan.py; it holds 50). Clocked from the
-    # PLL (eie_hz) at 85 MHz: built for 100 MHz this tree reaches 98.03 MHz,
-    # its worst path the unit's reset into a PE's write-enable leaf
-    # (docs/boards.md, recorded builds)
-    eie=dict(n_pes=48, fifo_depth=8, entries_per_word=2, spmat_depth=1024, ptr_depth=1024,
+    # PLL (eie_hz) at 100 MHz, met (105.03 MHz); the largest array built that
+    # meets 100 MHz: 48 PEs reach 95.82 MHz, their worst path the accumulate
+    # loop (docs/boards.md, recorded builds)
+    eie=dict(n_pes=32, fifo_depth=8, entries_per_word=2, spmat_depth=1024, ptr_depth=1024,
              bias_depth=64, act_depth=32, max_layers=4),
-    eie_hz=85e6,
+    eie_hz=100e6,
     # systolic: 12 x 12 PEs (144 MULT18X18D) and a requantiser of 6 lanes
     # (2 MULT18X18D each: 32 x 16 bits), an accumulator row every 2 cycles:
     # all 156 DSPs, 92 % of them MACs; the weight memory holds the `make sim`
