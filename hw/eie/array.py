@@ -22,7 +22,8 @@ from .params import EIEParams, MEMORY_IDS, CONTROL_REGS, host_map
 from .pe import PE, HOST_MEMS, BUSY_COUNTER, deq_width, host_width
 from .lnzd import LNZD, popcount
 from .control import CentralControl
-from .trees import fanout, delay, gather_or, gather_and, gather_min, own_reset, or_all, FANOUT_ATTR
+from .trees import (fanout, delay, gather_or, gather_and, gather_min, own_reset, local_reset,
+                    or_all, FANOUT_ATTR)
 
 __all__ = ["EIEArray", "CONTROL_REGS", "FLUSH_CYCLES"]
 
@@ -102,12 +103,8 @@ class EIEArray(wiring.Component):
             # register of their own (they leave reset a cycle after the rest): the unit's
             # reset register -> 7.8 ns -> the control unit's abort OR was a 40-PE ULX3S
             # build's critical path
-            def local_reset(unit, name, also):
-                rst = Signal(reset_less=True, name=f"{name}_rst", attrs={FANOUT_ATTR: 1})
-                m.d.sync += rst.eq(ResetSignal("sync"))
-                return own_reset(m, ResetInserter({"sync": also})(unit), name, rst)
-            m.submodules.control = local_reset(ctl, "ctl", abort_now)
-            m.submodules.lnzd = local_reset(lnzd, "lnzd", flush)
+            m.submodules.control = local_reset(m, ctl, "ctl", abort_now)
+            m.submodules.lnzd = local_reset(m, lnzd, "lnzd", flush)
         else:
             m.submodules.control = ResetInserter({"sync": abort_now})(ctl)
             m.submodules.lnzd = ResetInserter({"sync": flush})(lnzd)

@@ -12,7 +12,7 @@ its codebook copy. While the array is idle the host reads and writes those
 memories through the host port.
 """
 
-from amaranth import Module, Signal, Mux, signed, ResetInserter, ResetSignal
+from amaranth import Module, Signal, Mux, signed, ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -26,7 +26,7 @@ from .weight_decoder import WeightDecoder
 from .address_accumulator import AddressAccumulator
 from .arithmetic_unit import ArithmeticUnit
 from .writeback import Writeback
-from .trees import delay, own_reset, FANOUT_ATTR
+from .trees import delay, local_reset
 
 __all__ = ["PE", "HOST_MEMS", "DEQ_WIDTH", "host_width", "busy_width"]
 
@@ -169,9 +169,7 @@ class PE(wiring.Component):
             # -> the sparse-matrix read unit's column register was a 48-PE ULX3S build's
             # critical path (89.53 MHz at 100), and the 85 MHz build's before it
             def flushed(unit, name):
-                rst = Signal(reset_less=True, name=f"{name}_rst", attrs={FANOUT_ATTR: 1})
-                m.d.sync += rst.eq(ResetSignal("sync"))
-                return own_reset(m, ResetInserter({"sync": self.flush})(unit), f"{name}_cd", rst)
+                return local_reset(m, unit, name, self.flush, domain=f"{name}_cd")
         else:
             flushed = lambda unit, name: ResetInserter({"sync": self.flush})(unit)
         lane = LNZDLane(self.slice_slots)

@@ -20,16 +20,20 @@ crosses the array in one cycle and the depth grows with log4 N only:
 - `own_reset(m, unit, name, rst)`: `unit` in a clock domain of its own on
   `sync`'s clock, reset by `rst` (a leaf of a reset tree, or a register by
   the unit) instead of the one reset net over the die.
+- `local_reset(m, unit, name, also)`: `unit` reset by `also` or by `sync`'s
+  reset through a register of its own (a cycle later), which placement
+  puts by the unit.
 
 They are functions that add registers to the caller's module rather than
 components: a tree is wiring with registers, its ports are the caller's
 signals.
 """
 
-from amaranth import Signal, Mux, Cat, ClockDomain, ClockSignal
-from amaranth.hdl import DomainRenamer
+from amaranth import Signal, Mux, Cat, ClockDomain, ClockSignal, ResetSignal
+from amaranth.hdl import DomainRenamer, ResetInserter
 
-__all__ = ["fanout", "delay", "gather_or", "gather_and", "gather_min", "own_reset", "or_all"]
+__all__ = ["fanout", "delay", "gather_or", "gather_and", "gather_min", "own_reset", "local_reset",
+           "or_all"]
 
 
 def _groups(items, size=4):
@@ -190,3 +194,13 @@ def own_reset(m, unit, name, rst):
     m.domains += cd
     m.d.comb += [cd.clk.eq(ClockSignal("sync")), cd.rst.eq(rst)]
     return DomainRenamer({"sync": name})(unit)
+
+
+def local_reset(m, unit, name, also, *, domain=None):
+    """`unit` (of the `sync` domain) reset by `also` (a signal of `m`) or by
+    `sync`'s reset a cycle late, from a register `{name}_rst` of its own (kept
+    apart by synthesis), in the local clock domain `domain` (default `name`);
+    returns it for `m.submodules`."""
+    rst = Signal(reset_less=True, name=f"{name}_rst", attrs={FANOUT_ATTR: 1})
+    m.d.sync += rst.eq(ResetSignal("sync"))
+    return own_reset(m, ResetInserter({"sync": also})(unit), domain or name, rst)
