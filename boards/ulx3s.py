@@ -25,8 +25,8 @@ BOARD = Board(
     # accumulators and codebook copies in LUT RAM; each PE on its own block
     # RAM group and DSP (boards/floorplan.py; it holds 50). Clocked from the
     # PLL (eie_hz) at 100 MHz, met (105.03 MHz); the largest array built that
-    # meets 100 MHz: 48 PEs reach 95.82 MHz, their worst path the accumulate
-    # loop (docs/boards.md, recorded builds)
+    # meets 100 MHz: 40 PEs reach 97.29 MHz (a central path into the LNZD),
+    # 48 PEs 95.82 MHz (the accumulate loop) (docs/boards.md, recorded builds)
     eie=dict(n_pes=32, fifo_depth=8, entries_per_word=2, spmat_depth=1024, ptr_depth=1024,
              bias_depth=64, act_depth=32, max_layers=4),
     eie_hz=100e6,
