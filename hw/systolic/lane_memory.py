@@ -38,6 +38,10 @@ class LaneMemory(wiring.Component):
     data; with hold{i} high the output register keeps its own, so a stalled
     pipeline (the sequencer's fetch) can freeze both stages.
 
+    `read_copy=True`: `rdata0_copy` (Out) is `rdata0` from a second output
+    register (its copy for a second group of users; on platforms without
+    fan-out copies, the iCE40's, the same register).
+
     Write port: `we` with `waddr`, `wdata` (a row) and `wlanes` (a write
     enable per lane) writes at the end of the cycle.
 

@@ -37,8 +37,9 @@ def test_multipliers_are_dsps_and_memories_block_ram(tmp_path):
 
 def test_register_copies_survive_synthesis(tmp_path):
     """The sequencer's copy of its slot pointer for the activation unit
-    (`ip_act`) stays a register of its own through the board flow's Yosys
-    script: Yosys merges a kept register with an identical unkept one, which
+    (`ip_act`), and the decode's copy of the instruction memory's output
+    register (`rdata0_copy_q`), stay registers of their own through the board
+    flow's Yosys script: Yosys merges a kept register with an identical unkept one, which
     undid the copy (hw/systolic/sequencer.py) until both carried the
     attribute."""
     from eiegen.hw.common.ram import SYNTH_SCRIPT_AFTER_READ
@@ -54,3 +55,6 @@ def test_register_copies_survive_synthesis(tmp_path):
     ffs = [name for name, c in cells.items() if c["type"] == "TRELLIS_FF"]
     for reg in ("sequencer.ip_TRELLIS_FF", "sequencer.ip_act_TRELLIS_FF"):
         assert any(reg in name for name in ffs), (reg, [n for n in ffs if "sequencer.ip" in n])
+    # the instruction memory's output register and the decode's copy of it, 64 bits each
+    for reg in ("sequencer.imem.rdata0_q_TRELLIS_FF", "sequencer.imem.rdata0_copy_q_TRELLIS_FF"):
+        assert sum(reg in name for name in ffs) == 64, (reg, [n for n in ffs if "imem.rdata0" in n])
